@@ -1,0 +1,73 @@
+/* hm_limits.h - every bound in one place.
+ *
+ * Anything read from the network or a disk is checked against these before
+ * memory is sized by it.  Related bounds are tied together with
+ * _Static_assert so that changing one cannot silently break another.
+ */
+#ifndef HM_LIMITS_H
+#define HM_LIMITS_H
+
+#include <stdint.h>
+
+/* ---- formats ------------------------------------------------------------ */
+#define HM_FORMAT_VERSION_MIN 1u       /* oldest record version we read */
+#define HM_FORMAT_VERSION_MAX 1u       /* newest record version we read/write */
+#define HM_FORMAT_VERSION HM_FORMAT_VERSION_MAX
+
+/* ---- S3 names and metadata (AWS limits) --------------------------------- */
+#define HM_BUCKET_NAME_BYTES_MIN 3u
+#define HM_BUCKET_NAME_BYTES_MAX 63u
+#define HM_KEY_BYTES_MAX 1024u
+#define HM_USER_META_BYTES_MAX 2048u   /* x-amz-meta-* names + values */
+#define HM_TAGS_MAX 10u
+#define HM_TAG_KEY_BYTES_MAX 128u
+#define HM_TAG_VALUE_BYTES_MAX 256u
+#define HM_LIST_KEYS_MAX 1000u
+#define HM_DELETE_KEYS_MAX 1000u
+#define HM_PARTS_MAX 10000u
+#define HM_PART_BYTES_MIN (5ull << 20)
+#define HM_PART_BYTES_MAX (5ull << 30)
+#define HM_PUT_BYTES_MAX (5ull << 30)  /* single PUT */
+#define HM_OBJECT_BYTES_MAX (5ull << 40)
+
+/* ---- HTTP --------------------------------------------------------------- */
+#define HM_HTTP_HEADERS_BYTES_MAX (16u << 10)  /* all request headers */
+#define HM_HTTP_CONNECTIONS_MAX 512u
+#define HM_HTTP_THREAD_STACK_BYTES (256u << 10)
+#define HM_HTTP_XML_BODY_BYTES_MAX (1u << 20)  /* CompleteMultipartUpload etc */
+#define HM_CLOCK_SKEW_MS_MAX (15ll * 60 * 1000)
+
+/* ---- data path ---------------------------------------------------------- */
+#define HM_STRIPE_BYTES (1u << 20)             /* data bytes per stripe */
+#define HM_SHARD_BLOCK_BYTES (64u << 10)       /* CRC32C granularity */
+#define HM_INLINE_BYTES_MAX (4u << 10)         /* objects this small live in meta */
+#define HM_SHARD_HEADER_BYTES_MAX (8u << 10)   /* packed ShardHeader */
+#define HM_GC_GRACE_MS (60ll * 1000)           /* read grace before blob delete */
+#define HM_INTENT_TTL_MS (24ll * 3600 * 1000)  /* an upload may take this long */
+
+/* ---- RPC ---------------------------------------------------------------- */
+#define HM_RPC_FRAME_HDR_BYTES 32u
+#define HM_RPC_PROTO_BYTES_MAX (8u << 20)      /* one protobuf message */
+#define HM_RPC_BULK_BYTES_MAX (1u << 20)       /* bulk bytes in one frame */
+#define HM_RPC_CALL_TIMEOUT_MS 30000
+#define HM_RPC_CONNECT_TIMEOUT_MS 5000
+#define HM_RPC_POOL_IDLE_MAX 64u               /* idle connections kept per peer */
+#define HM_RPC_SERVER_CONNS_MAX 1024u
+
+/* ---- metadata ----------------------------------------------------------- */
+#define HM_KV_KEY_BYTES_MAX 511u               /* LMDB's default key limit */
+#define HM_NAMES_PREFIX_BYTES 440u             /* names-table key prefix */
+#define HM_META_LOG_SEGMENT_BYTES (64u << 20)
+#define HM_META_LOG_RECORD_BYTES_MAX (HM_RPC_PROTO_BYTES_MAX)
+#define HM_META_BATCH_MAX 1024u                /* commands in one group commit */
+#define HM_KV_MAP_BYTES (64ull << 30)          /* LMDB map size (sparse) */
+
+_Static_assert(HM_INLINE_BYTES_MAX <= (16u << 10), "design: inline at most 16 KiB");
+_Static_assert(HM_STRIPE_BYTES % HM_SHARD_BLOCK_BYTES == 0, "stripe is whole blocks");
+_Static_assert(HM_RPC_BULK_BYTES_MAX >= HM_SHARD_BLOCK_BYTES, "a block fits a frame");
+_Static_assert(HM_NAMES_PREFIX_BYTES + 8 + 16 <= HM_KV_KEY_BYTES_MAX,
+               "names key = bucket id + prefix + terminator fits LMDB");
+_Static_assert(HM_USER_META_BYTES_MAX < HM_HTTP_HEADERS_BYTES_MAX, "meta fits headers");
+_Static_assert(HM_HTTP_XML_BODY_BYTES_MAX < HM_RPC_PROTO_BYTES_MAX, "xml fits a message");
+
+#endif

@@ -1,0 +1,34 @@
+/* hm_gw.h - the S3 gateway: HTTP front (libmicrohttpd, thread per
+ * connection) over the object service.  Holds no durable state. */
+#ifndef HM_GW_H
+#define HM_GW_H
+
+#include <stddef.h>
+
+#include "hm_env.h"
+#include "hm_meta_api.h"
+#include "hm_shard_api.h"
+
+typedef struct hm_gw hm_gw;
+
+typedef struct hm_gw_config {
+    const char *s3_addr;        /* "127.0.0.1:9000"; port 0 picks one */
+    const char *domain;         /* virtual-hosted-style base domain, or NULL */
+    const char *region;         /* "us-east-1" */
+    const char *access_key_id;  /* the root key */
+    const char *secret_key;
+    const char *tls_cert;       /* PEM paths for HTTPS, or NULL for HTTP */
+    const char *tls_key;
+    hm_env *env;                /* borrowed */
+    hm_meta_api *meta;          /* borrowed */
+    hm_shard_api **shards;      /* borrowed; one per disk, 1+0 placement */
+    size_t shard_count;
+} hm_gw_config;
+
+/* Start serving; returns once the socket listens. */
+int hm_gw_start(hm_gw **out, const hm_gw_config *cfg);
+int hm_gw_bound_port(const hm_gw *gw);
+/* Stop accepting, finish or cut in-flight requests, free. */
+void hm_gw_stop(hm_gw *gw);
+
+#endif

@@ -1,0 +1,41 @@
+/* hm_meta_node.h - a metadata node: log + state machine + group commit.
+ *
+ * Today a node is a one-voter group: a command is appended to the metadata
+ * log, fsync'd, then applied to the LMDB state machine together with
+ * applied_index, and only then answered.  Raft (v0.2) replaces the log's
+ * single-voter commit rule, not the state machine.
+ *
+ * Thread-safe: any number of threads may call hm_meta_node_handle at once;
+ * mutations are drained by one commit thread in batches (one log fsync and
+ * one LMDB transaction per batch).
+ */
+#ifndef HM_META_NODE_H
+#define HM_META_NODE_H
+
+#include "hm_env.h"
+#include "hm_meta_api.h"
+#include "hm_rpc.h"
+
+typedef struct hm_meta_node hm_meta_node;
+
+/* Open (creating on first use) the node whose state lives under dir
+ * (dir/log/, dir/kv/).  Replays log entries past applied_index.  env is
+ * borrowed and must outlive the node. */
+int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir);
+
+/* Stop the commit thread after the current batch and close everything. */
+void hm_meta_node_close(hm_meta_node *node);
+
+/* Handle one request: queries read a consistent LMDB snapshot; commands go
+ * through the log.  *resp is a freshly allocated message (free with
+ * hm__meta_response__free_unpacked(resp, NULL)). */
+int hm_meta_node_handle(hm_meta_node *node, const Hm__MetaRequest *req,
+                        Hm__MetaResponse **resp);
+
+/* The in-process hm_meta_api binding over node (borrowed). */
+int hm_meta_api_local_new(hm_meta_api **out, hm_meta_node *node);
+
+/* RPC handler for hm_rpc_server_start; ctx is the hm_meta_node *. */
+int hm_meta_service_handle(void *ctx, hm_rpc_conn *c, const hm_frame *req);
+
+#endif

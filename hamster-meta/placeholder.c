@@ -1,0 +1,1 @@
+/* placeholder, replaced by the role library */ typedef int hm_placeholder_t;
