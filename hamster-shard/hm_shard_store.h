@@ -17,16 +17,97 @@
 #include "hm_shard_api.h"
 
 typedef struct hm_shard_store hm_shard_store;
+typedef struct hm_shard_store_put hm_shard_store_put;
+typedef struct hm_shard_store_get hm_shard_store_get;
 
 /* Open the store at disk_dir (creating its identity on first use, removing
- * leftovers in tmp/).  env is borrowed. */
+ * leftovers in tmp/).  env is borrowed and must outlive the store.  Creates
+ * disk_dir, shards/ and tmp/ (0700) if absent; counts the shards present.
+ * HM_ECORRUPT if hamster-disk exists but does not parse, HM_EVERSION if it
+ * was written by a newer format, HM_EIO / HM_ENOMEM / HM_EPERM from the disk.
+ * Thread-safe once open: any number of puts and gets may run at once. */
 int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir);
+
+/* Close the store.  Every put and get of it must be finished first. */
 void hm_shard_store_close(hm_shard_store *s);
 
-/* The in-process hm_shard_api binding over s (borrowed). */
+/* The disk id (32 hex characters), valid until close. */
+const char *hm_shard_store_disk_id(const hm_shard_store *s);
+
+/* Identity and capacity: disk id, statfs totals, shard count.  *out is freed
+ * with hm__shard_info_resp__free_unpacked(*out, NULL). */
+int hm_shard_store_info(hm_shard_store *s, Hm__ShardInfoResp **out);
+
+/* Path of shard (blob_id, shard_index) under the store:
+ * <disk>/shards/<hex[0:2]>/<hex[2:4]>/<blob-hex>.<index>.  HM_ETOOBIG if it
+ * does not fit cap bytes (with the terminator). */
+int hm_shard_store_shard_path(const hm_shard_store *s,
+                              const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                              uint32_t shard_index, char *out, size_t cap);
+
+/* Start a put of (hdr->blob_id, hdr->shard_index).  hdr is copied; the
+ * store sets its format_version, block_bytes, data_length and data_crc32c
+ * (and created_ms when absent).  HM_EINVAL if blob_id is not
+ * HM_BLOB_ID_BYTES long or shard_index is absent, HM_ETOOBIG if the header
+ * packs to more than HM_SHARD_HEADER_BYTES_MAX, disk errors otherwise.
+ * Memory: one HM_SHARD_BLOCK_BYTES block plus 4 bytes per block written. */
+int hm_shard_store_put_open(hm_shard_store *s, const Hm__ShardHeader *hdr,
+                            hm_shard_store_put **out);
+
+/* Append len bytes.  HM_ETOOBIG past HM_SHARD_DATA_BYTES_MAX.  After any
+ * error the put is poisoned (HM_EPOISONED) and must be aborted. */
+int hm_shard_store_put_write(hm_shard_store_put *p, const void *buf, size_t len);
+
+/* Write the CRC table, footer and final header, fsync the file, create the
+ * fan-out directories (fsyncing their parents), rename over any shard of
+ * the same id, fsync the directory.  The put is freed whatever the result;
+ * on failure the temporary file is removed and no new shard is visible.
+ * length / crc32c (optional) describe the data written. */
+int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length,
+                              uint32_t *crc32c);
+
+/* Drop a put: close and remove its temporary file, free it. */
+void hm_shard_store_put_abort(hm_shard_store_put *p);
+
+/* Open bytes [offset, offset+len) of a shard's data for reading; len
+ * UINT64_MAX reads to the end, and a range past the end is cut at the end
+ * (an offset past the end reads nothing).  The preamble, header, file size,
+ * footer and CRC table are verified here.  *total gets the bytes get_read
+ * will return; *hdr (optional) the header (free with
+ * hm__shard_header__free_unpacked(*hdr, NULL)).  HM_ENOENT if absent,
+ * HM_ECORRUPT / HM_EVERSION for a file that does not validate. */
+int hm_shard_store_get_open(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                            uint32_t shard_index, uint64_t offset, uint64_t len,
+                            hm_shard_store_get **out, uint64_t *total,
+                            Hm__ShardHeader **hdr);
+
+/* Read up to cap bytes into buf; *got 0 at the end.  Each block is read
+ * whole into the get's buffer and checked against its CRC32C before any
+ * byte of it is copied out: HM_ECORRUPT (logged with the shard's name) on a
+ * mismatch, and on every later call. */
+int hm_shard_store_get_read(hm_shard_store_get *g, void *buf, size_t cap, size_t *got);
+
+/* Close a get and free it. */
+void hm_shard_store_get_close(hm_shard_store_get *g);
+
+/* Remove a shard durably (unlink, then fsync its directory).  HM_ENOENT if
+ * absent. */
+int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                          uint32_t shard_index);
+
+/* The header of a shard, after checking the preamble, header and file
+ * size (not the data).  Free with hm__shard_header__free_unpacked. */
+int hm_shard_store_stat(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                        uint32_t shard_index, Hm__ShardHeader **out);
+
+/* The in-process hm_shard_api binding over s (borrowed; it must outlive the
+ * api).  Free with api->ops->free(api). */
 int hm_shard_api_local_new(hm_shard_api **out, hm_shard_store *s);
 
-/* RPC handler for hm_rpc_server_start; ctx is the hm_shard_store *. */
+/* RPC handler for hm_rpc_server_start; ctx is the hm_shard_store *.
+ * Serves MSG_SHARD_{INFO,PUT,GET,DELETE,STAT}_REQ (proto/hm_shard.proto).
+ * Errors go back as MSG_ERROR; a put whose client goes away is aborted.
+ * Returns non-zero when the connection must be closed. */
 int hm_shard_service_handle(void *ctx, hm_rpc_conn *c, const hm_frame *req);
 
 #endif

@@ -148,6 +148,11 @@ struct hm_env {
 int hm_env_posix_new(hm_env **out);
 void hm_env_posix_free(hm_env *env);
 
+/* Fill the kv_* members of ops with the LMDB binding (common/env/kv_lmdb.c).
+ * Used by hm_env_posix_new; exported so that a test binding which wraps the
+ * posix one (fault injection) can keep the real store underneath. */
+void hm_kv_lmdb_bind(struct hm_env_ops *ops);
+
 /* Convenience wrappers, so call sites read as verbs. */
 static inline int64_t hm_mono_ms(hm_env *e) { return e->ops->mono_ns(e) / 1000000; }
 static inline int64_t hm_wall_ms(hm_env *e) { return e->ops->wall_ms(e); }

@@ -1,0 +1,1115 @@
+/* hm_objsvc.c - the object service; see hm_objsvc.h.
+ *
+ * Shaping decision: the put is push-style (begin / write* / finish|abort)
+ * because the HTTP front receives the body in pieces from libmicrohttpd's
+ * upload callback; the service never holds more than one inline object
+ * (<= HM_INLINE_BYTES_MAX) or the pieces the caller hands it, and the shard
+ * binding buffers at most one block.  The order of commits is the safety
+ * argument: intent before shard bytes, shard durable before the version.
+ */
+#include "hm_objsvc.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hm_err.h"
+#include "hm_limits.h"
+#include "hm_log.h"
+
+#define OBJSVC_ID_BYTES 16
+#define OBJSVC_GC_BATCH 256u
+#define OBJSVC_GC_ROUNDS_MAX 64u
+
+struct hm_objsvc {
+    hm_objsvc_config cfg;
+    pthread_mutex_t lock;     /* guards disk_ids */
+    char **disk_ids;          /* [shard_count]; NULL until info() answered */
+};
+
+struct hm_objsvc_put {
+    hm_objsvc *svc;
+    char req_id[64];
+    char *bucket;
+    char *key;
+    char *content_type;
+    uint64_t size;
+    uint64_t written;
+    bool failed;
+    bool has_md5;
+    bool has_sha256;
+    uint8_t want_md5[16];
+    uint8_t want_sha256[32];
+    EVP_MD_CTX *md5;
+    EVP_MD_CTX *sha256;
+    Hm__KeyValue **meta_kv;   /* meta_count entries, strings owned */
+    size_t meta_count;
+    Hm__KeyValue **hdr_kv;
+    size_t hdr_count;
+    uint8_t object_id[OBJSVC_ID_BYTES];
+    /* inline objects */
+    uint8_t *inline_buf;
+    /* blob objects */
+    bool is_blob;
+    bool intent_live;
+    uint8_t intent_id[OBJSVC_ID_BYTES];
+    uint8_t blob_id[HM_BLOB_ID_BYTES];
+    size_t disk_index;
+    char *disk_id;
+    hm_shard_put *shard;
+};
+
+struct hm_objsvc_get {
+    hm_objsvc *svc;
+    Hm__MetaResponse *resp;   /* owns version */
+    const Hm__ObjectVersion *v;
+    uint64_t pos;             /* next object offset to return */
+    uint64_t end;             /* one past the last */
+    bool started;
+    /* the open shard stream, for blob cur_blob */
+    hm_shard_get *sg;
+    size_t sg_blob;
+    uint64_t sg_left;         /* bytes the open stream still owes */
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static char *objsvc_strdup(const char *s)
+{
+    if (s == NULL) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL) memcpy(d, s, n);
+    return d;
+}
+
+/* FNV-1a over the blob id: the 1+0 placement hash. */
+static size_t objsvc_place(const uint8_t id[HM_BLOB_ID_BYTES], size_t count)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < HM_BLOB_ID_BYTES; i++) {
+        h ^= id[i];
+        h *= 0x100000001b3ull;
+    }
+    return (size_t)(h % count);
+}
+
+static void objsvc_hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* One metadata round trip.  A response carrying an error becomes that error
+ * (codes outside the table become HM_EPROTO: the peer is not trusted to
+ * speak our numbers correctly). */
+static int objsvc_call(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req,
+                       Hm__MetaResponse **out)
+{
+    Hm__MetaResponse *resp = NULL;
+    req->has_format_version = true;
+    req->format_version = HM_FORMAT_VERSION;
+    req->request_id = (char *)(req_id != NULL ? req_id : "");
+    int rc = hm_meta_call(svc->cfg.meta, req, &resp);
+    if (rc != 0) {
+        hm_warn("objsvc", req_id, "metadata call failed: %s", hm_err_name(rc));
+        return rc;
+    }
+    if (resp->has_err && resp->err != 0) {
+        rc = resp->err;
+        if (rc > 0 || rc < HM_ERR_LAST) rc = HM_EPROTO;
+        hm_debug("objsvc", req_id, "metadata answered %s: %s", hm_err_name(rc),
+                 resp->err_msg != NULL ? resp->err_msg : "");
+        hm__meta_response__free_unpacked(resp, NULL);
+        return rc;
+    }
+    if (out != NULL) *out = resp;
+    else hm__meta_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* Send one command through the metadata log. */
+static int objsvc_command(hm_objsvc *svc, const char *req_id, Hm__MetaCommand *cmd,
+                          Hm__MetaResponse **out)
+{
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    cmd->has_format_version = true;
+    cmd->format_version = HM_FORMAT_VERSION;
+    req.op_case = HM__META_REQUEST__OP_COMMAND;
+    req.command = cmd;
+    return objsvc_call(svc, req_id, &req, out);
+}
+
+/* The disk id of store i, asking it on first use. */
+static int objsvc_disk_id(hm_objsvc *svc, size_t i, char **out)
+{
+    pthread_mutex_lock(&svc->lock);
+    char *id = svc->disk_ids[i];
+    pthread_mutex_unlock(&svc->lock);
+    if (id != NULL) {
+        *out = id;
+        return 0;
+    }
+    Hm__ShardInfoResp *info = NULL;
+    hm_shard_api *api = svc->cfg.shards[i];
+    int rc = api->ops->info(api, &info);
+    if (rc != 0) return rc;
+    if (info->disk_id == NULL || info->disk_id[0] == '\0') {
+        hm__shard_info_resp__free_unpacked(info, NULL);
+        return HM_EPROTO;
+    }
+    char *dup = objsvc_strdup(info->disk_id);
+    hm__shard_info_resp__free_unpacked(info, NULL);
+    if (dup == NULL) return HM_ENOMEM;
+    pthread_mutex_lock(&svc->lock);
+    if (svc->disk_ids[i] == NULL) {
+        svc->disk_ids[i] = dup;
+    } else {
+        free(dup); /* another thread got there first; ids never change */
+    }
+    id = svc->disk_ids[i];
+    pthread_mutex_unlock(&svc->lock);
+    *out = id;
+    return 0;
+}
+
+/* The store holding disk_id.  HM_EUNAVAIL when no store we know has it. */
+static int objsvc_disk_find(hm_objsvc *svc, const char *disk_id, hm_shard_api **out)
+{
+    if (disk_id == NULL) return HM_EPROTO;
+    for (size_t i = 0; i < svc->cfg.shard_count; i++) {
+        char *id = NULL;
+        if (objsvc_disk_id(svc, i, &id) != 0) continue;
+        if (strcmp(id, disk_id) == 0) {
+            *out = svc->cfg.shards[i];
+            return 0;
+        }
+    }
+    return HM_EUNAVAIL;
+}
+
+/* ---- service --------------------------------------------------------------- */
+
+int hm_objsvc_new(hm_objsvc **out, const hm_objsvc_config *cfg)
+{
+    if (cfg == NULL || cfg->env == NULL || cfg->meta == NULL || cfg->shards == NULL ||
+        cfg->shard_count == 0 || cfg->gc_grace_ms < 0)
+        return HM_EINVAL;
+    hm_objsvc *svc = calloc(1, sizeof(*svc));
+    if (svc == NULL) return HM_ENOMEM;
+    svc->cfg = *cfg;
+    if (svc->cfg.intent_ttl_ms <= 0) svc->cfg.intent_ttl_ms = HM_INTENT_TTL_MS;
+    svc->disk_ids = calloc(cfg->shard_count, sizeof(char *));
+    if (svc->disk_ids == NULL) {
+        free(svc);
+        return HM_ENOMEM;
+    }
+    pthread_mutex_init(&svc->lock, NULL);
+    for (size_t i = 0; i < cfg->shard_count; i++) {
+        char *id = NULL;
+        int rc = objsvc_disk_id(svc, i, &id);
+        if (rc != 0)
+            hm_warn("objsvc", NULL, "disk %zu did not report its id yet: %s", i,
+                    hm_err_name(rc));
+    }
+    *out = svc;
+    return 0;
+}
+
+void hm_objsvc_free(hm_objsvc *svc)
+{
+    if (svc == NULL) return;
+    for (size_t i = 0; i < svc->cfg.shard_count; i++) free(svc->disk_ids[i]);
+    free(svc->disk_ids);
+    pthread_mutex_destroy(&svc->lock);
+    free(svc);
+}
+
+/* ---- names ------------------------------------------------------------------ */
+
+static bool objsvc_is_ipv4(const char *s)
+{
+    int dots = 0, digits = 0;
+    for (; *s != '\0'; s++) {
+        if (*s == '.') {
+            if (digits == 0) return false;
+            dots++;
+            digits = 0;
+        } else if (*s >= '0' && *s <= '9') {
+            if (++digits > 3) return false;
+        } else {
+            return false;
+        }
+    }
+    return dots == 3 && digits > 0;
+}
+
+bool hm_objsvc_bucket_name_valid(const char *name)
+{
+    if (name == NULL) return false;
+    size_t n = strnlen(name, HM_BUCKET_NAME_BYTES_MAX + 1);
+    if (n < HM_BUCKET_NAME_BYTES_MIN || n > HM_BUCKET_NAME_BYTES_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '.' && c != '-') return false;
+        if ((i == 0 || i == n - 1) && !alnum) return false;
+        if (c == '.' && name[i + 1] == '.') return false;
+    }
+    return !objsvc_is_ipv4(name);
+}
+
+bool hm_objsvc_key_valid(const char *key, size_t len)
+{
+    if (key == NULL || len == 0 || len > HM_KEY_BYTES_MAX) return false;
+    const unsigned char *s = (const unsigned char *)key;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c == 0) return false; /* keys are C strings inside */
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp, min;
+        if ((c & 0xe0) == 0xc0) { need = 1; cp = c & 0x1f; min = 0x80; }
+        else if ((c & 0xf0) == 0xe0) { need = 2; cp = c & 0x0f; min = 0x800; }
+        else if ((c & 0xf8) == 0xf0) { need = 3; cp = c & 0x07; min = 0x10000; }
+        else return false;
+        if (len - i - 1 < need) return false;
+        for (size_t k = 1; k <= need; k++) {
+            unsigned cc = s[i + k];
+            if ((cc & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+/* ---- buckets ---------------------------------------------------------------- */
+
+int hm_objsvc_bucket_create(hm_objsvc *svc, const char *req_id, const char *name,
+                            const char *region, const char *owner)
+{
+    if (!hm_objsvc_bucket_name_valid(name)) return HM_EINVAL;
+    Hm__BucketRecord rec = HM__BUCKET_RECORD__INIT;
+    rec.has_format_version = true;
+    rec.format_version = HM_FORMAT_VERSION;
+    rec.name = (char *)name;
+    rec.has_created_ms = true;
+    rec.created_ms = hm_wall_ms(svc->cfg.env);
+    rec.owner = (char *)owner;
+    rec.region = (char *)region;
+    Hm__BucketCreate bc = HM__BUCKET_CREATE__INIT;
+    bc.bucket = &rec;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_BUCKET_CREATE;
+    cmd.bucket_create = &bc;
+    return objsvc_command(svc, req_id, &cmd, NULL);
+}
+
+int hm_objsvc_bucket_delete(hm_objsvc *svc, const char *req_id, const char *name)
+{
+    Hm__BucketDelete bd = HM__BUCKET_DELETE__INIT;
+    bd.name = (char *)name;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_BUCKET_DELETE;
+    cmd.bucket_delete = &bd;
+    return objsvc_command(svc, req_id, &cmd, NULL);
+}
+
+int hm_objsvc_bucket_get(hm_objsvc *svc, const char *req_id, const char *name,
+                         Hm__MetaResponse **resp)
+{
+    Hm__BucketGet bg = HM__BUCKET_GET__INIT;
+    bg.name = (char *)name;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_BUCKET_GET;
+    req.bucket_get = &bg;
+    Hm__MetaResponse *r = NULL;
+    int rc = objsvc_call(svc, req_id, &req, &r);
+    if (rc != 0) return rc;
+    if (r->result_case != HM__META_RESPONSE__RESULT_BUCKET || r->bucket == NULL) {
+        hm__meta_response__free_unpacked(r, NULL);
+        return HM_EPROTO;
+    }
+    *resp = r;
+    return 0;
+}
+
+int hm_objsvc_bucket_list(hm_objsvc *svc, const char *req_id, Hm__MetaResponse **resp)
+{
+    Hm__BucketList bl = HM__BUCKET_LIST__INIT;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_BUCKET_LIST;
+    req.bucket_list = &bl;
+    return objsvc_call(svc, req_id, &req, resp);
+}
+
+/* ---- put --------------------------------------------------------------------- */
+
+/* Pairs live in one block: n pointers, then n KeyValues they point at. */
+static void objsvc_kv_free(Hm__KeyValue **kv, size_t n)
+{
+    if (kv == NULL) return;
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i]->key);
+        free(kv[i]->value);
+    }
+    free(kv);
+}
+
+/* Copy n pairs into protobuf KeyValues; *bytes accumulates name+value bytes. */
+static int objsvc_kv_copy(const hm_objsvc_kv *src, size_t n, Hm__KeyValue ***out,
+                          size_t *bytes)
+{
+    *out = NULL;
+    if (n == 0) return 0;
+    if (src == NULL || n > HM_USER_META_BYTES_MAX) return HM_EINVAL;
+    Hm__KeyValue **kv = calloc(n, sizeof(Hm__KeyValue *) + sizeof(Hm__KeyValue));
+    if (kv == NULL) return HM_ENOMEM;
+    Hm__KeyValue *cells = (Hm__KeyValue *)(kv + n);
+    for (size_t i = 0; i < n; i++) {
+        kv[i] = &cells[i];
+        hm__key_value__init(kv[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (src[i].key == NULL || src[i].value == NULL) {
+            objsvc_kv_free(kv, n);
+            return HM_EINVAL;
+        }
+        *bytes += strlen(src[i].key) + strlen(src[i].value);
+        kv[i]->key = objsvc_strdup(src[i].key);
+        kv[i]->value = objsvc_strdup(src[i].value);
+        if (kv[i]->key == NULL || kv[i]->value == NULL) {
+            objsvc_kv_free(kv, n);
+            return HM_ENOMEM;
+        }
+    }
+    *out = kv;
+    return 0;
+}
+
+static void objsvc_put_free(hm_objsvc_put *p)
+{
+    free(p->bucket);
+    free(p->key);
+    free(p->content_type);
+    EVP_MD_CTX_free(p->md5);
+    EVP_MD_CTX_free(p->sha256);
+    objsvc_kv_free(p->meta_kv, p->meta_count);
+    objsvc_kv_free(p->hdr_kv, p->hdr_count);
+    free(p->inline_buf);
+    free(p);
+}
+
+/* The 1+0 blob this put writes, as the manifest and the intent record it;
+ * shard_ref is filled by the caller. */
+static void objsvc_put_blob(hm_objsvc_put *p, Hm__Blob *blob, Hm__ShardRef *ref,
+                            Hm__ShardRef **refs)
+{
+    hm__blob__init(blob);
+    hm__shard_ref__init(ref);
+    blob->has_blob_id = true;
+    blob->blob_id.data = p->blob_id;
+    blob->blob_id.len = HM_BLOB_ID_BYTES;
+    blob->has_size = true;
+    blob->size = p->size;
+    blob->has_k = true;
+    blob->k = 1;
+    blob->has_m = true;
+    blob->m = 0;
+    blob->has_stripe_bytes = true;
+    blob->stripe_bytes = HM_STRIPE_BYTES;
+    ref->has_index = true;
+    ref->index = 0;
+    ref->disk_id = p->disk_id;
+    refs[0] = ref;
+    blob->n_shards = 1;
+    blob->shards = refs;
+}
+
+static int objsvc_intent_put(hm_objsvc_put *p)
+{
+    hm_objsvc *svc = p->svc;
+    Hm__Blob blob;
+    Hm__ShardRef ref;
+    Hm__ShardRef *refs[1];
+    objsvc_put_blob(p, &blob, &ref, refs);
+    Hm__Blob *blobs[1] = {&blob};
+    Hm__Intent in = HM__INTENT__INIT;
+    in.has_format_version = true;
+    in.format_version = HM_FORMAT_VERSION;
+    in.has_intent_id = true;
+    in.intent_id.data = p->intent_id;
+    in.intent_id.len = OBJSVC_ID_BYTES;
+    in.n_blobs = 1;
+    in.blobs = blobs;
+    in.has_deadline_ms = true;
+    in.deadline_ms = hm_wall_ms(svc->cfg.env) + svc->cfg.intent_ttl_ms;
+    Hm__IntentPut ip = HM__INTENT_PUT__INIT;
+    ip.intent = &in;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_INTENT_PUT;
+    cmd.intent_put = &ip;
+    return objsvc_command(svc, p->req_id, &cmd, NULL);
+}
+
+/* Retire the intent without a version: its blobs become garbage. */
+static void objsvc_intent_delete(hm_objsvc_put *p)
+{
+    Hm__IntentDelete id = HM__INTENT_DELETE__INIT;
+    id.has_intent_id = true;
+    id.intent_id.data = p->intent_id;
+    id.intent_id.len = OBJSVC_ID_BYTES;
+    id.has_now_ms = true;
+    id.now_ms = hm_wall_ms(p->svc->cfg.env);
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_INTENT_DELETE;
+    cmd.intent_delete = &id;
+    int rc = objsvc_command(p->svc, p->req_id, &cmd, NULL);
+    if (rc != 0 && rc != HM_ENOENT)
+        hm_warn("objsvc", p->req_id,
+                "intent delete failed (%s); its blobs are collected when it expires",
+                hm_err_name(rc));
+    p->intent_live = false;
+}
+
+static int objsvc_shard_open(hm_objsvc_put *p)
+{
+    hm_objsvc *svc = p->svc;
+    Hm__ShardHeader h = HM__SHARD_HEADER__INIT;
+    h.has_format_version = true;
+    h.format_version = HM_FORMAT_VERSION;
+    h.has_blob_id = true;
+    h.blob_id.data = p->blob_id;
+    h.blob_id.len = HM_BLOB_ID_BYTES;
+    h.has_shard_index = true;
+    h.shard_index = 0;
+    h.has_k = true;
+    h.k = 1;
+    h.has_m = true;
+    h.m = 0;
+    h.has_stripe_bytes = true;
+    h.stripe_bytes = HM_STRIPE_BYTES;
+    h.has_block_bytes = true;
+    h.block_bytes = HM_SHARD_BLOCK_BYTES;
+    h.has_blob_size = true;
+    h.blob_size = p->size;
+    h.has_object_id = true;
+    h.object_id.data = p->object_id;
+    h.object_id.len = OBJSVC_ID_BYTES;
+    h.version_id = "null";
+    h.bucket = p->bucket;
+    h.key = p->key;
+    h.has_part_number = true;
+    h.part_number = 0;
+    h.has_created_ms = true;
+    h.created_ms = hm_wall_ms(svc->cfg.env);
+    hm_shard_api *api = svc->cfg.shards[p->disk_index];
+    return api->ops->put_open(api, &h, &p->shard);
+}
+
+int hm_objsvc_put_begin(hm_objsvc *svc, const char *req_id,
+                        const hm_objsvc_put_args *args, hm_objsvc_put **out)
+{
+    if (args == NULL || args->bucket == NULL || args->key == NULL) return HM_EINVAL;
+    if (!hm_objsvc_key_valid(args->key, strlen(args->key))) return HM_EINVAL;
+    if (args->size > HM_PUT_BYTES_MAX) return HM_ETOOBIG;
+    int rc;
+    hm_objsvc_put *p = calloc(1, sizeof(*p));
+    if (p == NULL) return HM_ENOMEM;
+    p->svc = svc;
+    if (req_id != NULL) snprintf(p->req_id, sizeof(p->req_id), "%s", req_id);
+    p->size = args->size;
+    p->bucket = objsvc_strdup(args->bucket);
+    p->key = objsvc_strdup(args->key);
+    p->content_type = objsvc_strdup(args->content_type);
+    if (p->bucket == NULL || p->key == NULL ||
+        (args->content_type != NULL && p->content_type == NULL)) {
+        rc = HM_ENOMEM;
+        goto err_free;
+    }
+    size_t meta_bytes = 0;
+    rc = objsvc_kv_copy(args->user_meta, args->user_meta_count, &p->meta_kv, &meta_bytes);
+    if (rc != 0) goto err_free;
+    p->meta_count = args->user_meta_count;
+    if (meta_bytes > HM_USER_META_BYTES_MAX) {
+        rc = HM_ETOOBIG;
+        goto err_free;
+    }
+    size_t hdr_bytes = 0;
+    rc = objsvc_kv_copy(args->headers, args->header_count, &p->hdr_kv, &hdr_bytes);
+    if (rc != 0) goto err_free;
+    p->hdr_count = args->header_count;
+    if (hdr_bytes > HM_HTTP_HEADERS_BYTES_MAX) {
+        rc = HM_ETOOBIG;
+        goto err_free;
+    }
+    if (args->content_md5 != NULL) {
+        p->has_md5 = true;
+        memcpy(p->want_md5, args->content_md5, 16);
+    }
+    p->md5 = EVP_MD_CTX_new();
+    if (p->md5 == NULL || EVP_DigestInit_ex(p->md5, EVP_md5(), NULL) != 1) {
+        rc = HM_ENOMEM;
+        goto err_free;
+    }
+    if (args->sha256 != NULL) {
+        p->has_sha256 = true;
+        memcpy(p->want_sha256, args->sha256, 32);
+        p->sha256 = EVP_MD_CTX_new();
+        if (p->sha256 == NULL || EVP_DigestInit_ex(p->sha256, EVP_sha256(), NULL) != 1) {
+            rc = HM_ENOMEM;
+            goto err_free;
+        }
+    }
+    hm_random(svc->cfg.env, p->object_id, sizeof(p->object_id));
+
+    if (p->size <= HM_INLINE_BYTES_MAX) {
+        if (p->size > 0) {
+            p->inline_buf = malloc((size_t)p->size);
+            if (p->inline_buf == NULL) {
+                rc = HM_ENOMEM;
+                goto err_free;
+            }
+        }
+        *out = p;
+        return 0;
+    }
+
+    /* A blob: fail early on a missing bucket, before any body is read. */
+    Hm__MetaResponse *br = NULL;
+    rc = hm_objsvc_bucket_get(svc, p->req_id, p->bucket, &br);
+    if (rc != 0) goto err_free;
+    hm__meta_response__free_unpacked(br, NULL);
+
+    p->is_blob = true;
+    hm_random(svc->cfg.env, p->intent_id, sizeof(p->intent_id));
+    hm_random(svc->cfg.env, p->blob_id, sizeof(p->blob_id));
+    p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
+    rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
+    if (rc != 0) goto err_free;
+    rc = objsvc_intent_put(p);
+    if (rc != 0) goto err_free;
+    p->intent_live = true;
+    rc = objsvc_shard_open(p);
+    if (rc != 0) goto err_intent;
+    *out = p;
+    return 0;
+
+err_intent:
+    objsvc_intent_delete(p);
+err_free:
+    objsvc_put_free(p);
+    return rc;
+}
+
+int hm_objsvc_put_write(hm_objsvc_put *p, const void *buf, size_t len)
+{
+    if (p->failed) return HM_ECANCELED;
+    if (len == 0) return 0;
+    if (len > p->size - p->written) {
+        p->failed = true;
+        return HM_ETOOBIG;
+    }
+    if (EVP_DigestUpdate(p->md5, buf, len) != 1 ||
+        (p->sha256 != NULL && EVP_DigestUpdate(p->sha256, buf, len) != 1)) {
+        p->failed = true;
+        return HM_EINTERNAL;
+    }
+    if (p->is_blob) {
+        hm_shard_api *api = p->svc->cfg.shards[p->disk_index];
+        int rc = api->ops->put_write(p->shard, buf, len);
+        if (rc != 0) {
+            p->failed = true;
+            return rc;
+        }
+    } else {
+        memcpy(p->inline_buf + p->written, buf, len);
+    }
+    p->written += len;
+    return 0;
+}
+
+void hm_objsvc_put_abort(hm_objsvc_put *p)
+{
+    if (p == NULL) return;
+    if (p->shard != NULL) {
+        hm_shard_api *api = p->svc->cfg.shards[p->disk_index];
+        api->ops->put_abort(p->shard);
+        p->shard = NULL;
+    }
+    if (p->intent_live) objsvc_intent_delete(p);
+    objsvc_put_free(p);
+}
+
+/* Compare the body's digests against what the client declared. */
+static int objsvc_put_check(hm_objsvc_put *p, char etag[HM_OBJSVC_ETAG_HEX_BYTES + 1],
+                            enum hm_objsvc_fault *fault)
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    if (p->written != p->size) {
+        *fault = HM_OBJSVC_FAULT_INCOMPLETE_BODY;
+        return HM_EPROTO;
+    }
+    if (EVP_DigestFinal_ex(p->md5, md, &mdlen) != 1 || mdlen != 16) return HM_EINTERNAL;
+    objsvc_hex(md, 16, etag);
+    if (p->has_md5 && memcmp(md, p->want_md5, 16) != 0) {
+        *fault = HM_OBJSVC_FAULT_BAD_DIGEST;
+        return HM_ECORRUPT;
+    }
+    if (p->sha256 != NULL) {
+        if (EVP_DigestFinal_ex(p->sha256, md, &mdlen) != 1 || mdlen != 32)
+            return HM_EINTERNAL;
+        if (memcmp(md, p->want_sha256, 32) != 0) {
+            *fault = HM_OBJSVC_FAULT_SHA256_MISMATCH;
+            return HM_ECORRUPT;
+        }
+    }
+    return 0;
+}
+
+int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault *fault_out)
+{
+    hm_objsvc *svc = p->svc;
+    enum hm_objsvc_fault fault = HM_OBJSVC_FAULT_NONE;
+    char etag[HM_OBJSVC_ETAG_HEX_BYTES + 1];
+    int rc;
+    if (p->failed) {
+        rc = HM_ECANCELED;
+        goto err_abort;
+    }
+    rc = objsvc_put_check(p, etag, &fault);
+    if (rc != 0) goto err_abort;
+
+    Hm__Blob blob;
+    Hm__ShardRef ref;
+    Hm__ShardRef *refs[1];
+    Hm__Blob *blobs[1] = {&blob};
+
+    Hm__ObjectVersion v = HM__OBJECT_VERSION__INIT;
+    v.has_format_version = true;
+    v.format_version = HM_FORMAT_VERSION;
+    v.has_object_id = true;
+    v.object_id.data = p->object_id;
+    v.object_id.len = OBJSVC_ID_BYTES;
+    v.version_id = "null";
+    v.has_size = true;
+    v.size = p->size;
+    v.etag = etag;
+    v.content_type = p->content_type;
+    v.n_user_meta = p->meta_count;
+    v.user_meta = p->meta_kv;
+    v.n_headers = p->hdr_count;
+    v.headers = p->hdr_kv;
+    v.has_mtime_ms = true;
+    v.mtime_ms = hm_wall_ms(svc->cfg.env);
+    v.key = p->key;
+
+    Hm__ObjectPut op = HM__OBJECT_PUT__INIT;
+    op.bucket = p->bucket;
+    op.key = p->key;
+    op.version = &v;
+    op.has_gc_grace_ms = true;
+    op.gc_grace_ms = svc->cfg.gc_grace_ms;
+
+    if (p->is_blob) {
+        uint64_t length = 0;
+        uint32_t crc = 0;
+        hm_shard_api *api = svc->cfg.shards[p->disk_index];
+        hm_shard_put *sp = p->shard;
+        p->shard = NULL; /* commit frees it, success or not */
+        rc = api->ops->put_commit(sp, &length, &crc);
+        if (rc != 0) goto err_abort;
+        if (length != p->size) {
+            hm_error("objsvc", p->req_id, "shard store kept %llu bytes of %llu",
+                     (unsigned long long)length, (unsigned long long)p->size);
+            rc = HM_ECORRUPT;
+            goto err_abort;
+        }
+        objsvc_put_blob(p, &blob, &ref, refs);
+        ref.has_length = true;
+        ref.length = length;
+        ref.has_crc32c = true;
+        ref.crc32c = crc;
+        v.n_blobs = 1;
+        v.blobs = blobs;
+        op.has_intent_id = true;
+        op.intent_id.data = p->intent_id;
+        op.intent_id.len = OBJSVC_ID_BYTES;
+    } else {
+        v.has_inline_data = true;
+        v.inline_data.data = p->inline_buf;
+        v.inline_data.len = (size_t)p->size;
+    }
+
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_OBJECT_PUT;
+    cmd.object_put = &op;
+    rc = objsvc_command(svc, p->req_id, &cmd, NULL);
+    if (rc != 0) goto err_abort;
+    p->intent_live = false;
+    if (etag_out != NULL) memcpy(etag_out, etag, sizeof(etag));
+    if (fault_out != NULL) *fault_out = HM_OBJSVC_FAULT_NONE;
+    objsvc_put_free(p);
+    return 0;
+
+err_abort:
+    if (fault_out != NULL) *fault_out = fault;
+    hm_objsvc_put_abort(p);
+    return rc;
+}
+
+/* ---- ranges ------------------------------------------------------------------ */
+
+/* Parse a run of decimal digits; false on none or overflow. */
+static bool objsvc_parse_u64(const char **s, uint64_t *out)
+{
+    const char *p = *s;
+    uint64_t v = 0;
+    if (*p < '0' || *p > '9') return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *s = p;
+    *out = v;
+    return true;
+}
+
+int hm_objsvc_range_parse(const char *value, hm_objsvc_range *out)
+{
+    hm_objsvc_range r = {0};
+    if (value == NULL) return HM_EINVAL;
+    const char *s = value;
+    while (*s == ' ' || *s == '\t') s++;
+    if (strncmp(s, "bytes=", 6) != 0) return HM_EINVAL;
+    s += 6;
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s == '-') {
+        s++;
+        if (!objsvc_parse_u64(&s, &r.suffix)) return HM_EINVAL;
+    } else {
+        if (!objsvc_parse_u64(&s, &r.first)) return HM_EINVAL;
+        r.has_first = true;
+        if (*s++ != '-') return HM_EINVAL;
+        if (*s >= '0' && *s <= '9') {
+            if (!objsvc_parse_u64(&s, &r.last)) return HM_EINVAL;
+            r.has_last = true;
+            if (r.last < r.first) return HM_EINVAL;
+        }
+    }
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s != '\0') return HM_EINVAL; /* a list of ranges, or junk */
+    *out = r;
+    return 0;
+}
+
+int hm_objsvc_range_resolve(const hm_objsvc_range *r, uint64_t size, uint64_t *off,
+                            uint64_t *len)
+{
+    if (size == 0) return HM_EINVAL;
+    if (!r->has_first) {
+        if (r->suffix == 0) return HM_EINVAL;
+        uint64_t n = r->suffix < size ? r->suffix : size;
+        *off = size - n;
+        *len = n;
+        return 0;
+    }
+    if (r->first >= size) return HM_EINVAL;
+    uint64_t last = (r->has_last && r->last < size) ? r->last : size - 1;
+    *off = r->first;
+    *len = last - r->first + 1;
+    return 0;
+}
+
+/* ---- get --------------------------------------------------------------------- */
+
+/* Check a manifest before trusting it to size reads: blob sizes add up,
+ * every blob is 1+0 with one shard. */
+static int objsvc_check_manifest(const Hm__ObjectVersion *v)
+{
+    if (v->has_inline_data) return v->inline_data.len == v->size ? 0 : HM_ECORRUPT;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < v->n_blobs; i++) {
+        const Hm__Blob *b = v->blobs[i];
+        if (b->blob_id.len != HM_BLOB_ID_BYTES || b->k != 1 || b->m != 0 ||
+            b->n_shards != 1 || b->shards[0]->disk_id == NULL)
+            return HM_EVERSION;
+        if (b->size > UINT64_MAX - sum) return HM_ECORRUPT;
+        sum += b->size;
+    }
+    return sum == v->size ? 0 : HM_ECORRUPT;
+}
+
+int hm_objsvc_get_open(hm_objsvc *svc, const char *req_id, const char *bucket,
+                       const char *key, hm_objsvc_get **out)
+{
+    Hm__ObjectGet og = HM__OBJECT_GET__INIT;
+    og.bucket = (char *)bucket;
+    og.key = (char *)key;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_OBJECT_GET;
+    req.object_get = &og;
+    Hm__MetaResponse *resp = NULL;
+    int rc = objsvc_call(svc, req_id, &req, &resp);
+    if (rc != 0) return rc;
+    if (resp->result_case != HM__META_RESPONSE__RESULT_VERSION || resp->version == NULL) {
+        rc = HM_EPROTO;
+        goto err_resp;
+    }
+    if (resp->version->delete_marker) {
+        rc = HM_ENOKEY;
+        goto err_resp;
+    }
+    rc = objsvc_check_manifest(resp->version);
+    if (rc != 0) {
+        hm_error("objsvc", req_id, "unreadable manifest for %s/%s: %s", bucket, key,
+                 hm_err_name(rc));
+        goto err_resp;
+    }
+    hm_objsvc_get *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        rc = HM_ENOMEM;
+        goto err_resp;
+    }
+    g->svc = svc;
+    g->resp = resp;
+    g->v = resp->version;
+    g->pos = 0;
+    g->end = g->v->size;
+    *out = g;
+    return 0;
+
+err_resp:
+    hm__meta_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+const Hm__ObjectVersion *hm_objsvc_get_version(const hm_objsvc_get *g) { return g->v; }
+
+int hm_objsvc_get_set_span(hm_objsvc_get *g, uint64_t off, uint64_t len)
+{
+    if (g->started || off > g->v->size || len > g->v->size - off) return HM_EINVAL;
+    g->pos = off;
+    g->end = off + len;
+    return 0;
+}
+
+static void objsvc_get_close_shard(hm_objsvc_get *g)
+{
+    if (g->sg == NULL) return;
+    const Hm__Blob *b = g->v->blobs[g->sg_blob];
+    hm_shard_api *api = NULL;
+    if (objsvc_disk_find(g->svc, b->shards[0]->disk_id, &api) == 0)
+        api->ops->get_close(g->sg);
+    g->sg = NULL;
+}
+
+/* Open the shard holding object offset g->pos, reading up to g->end. */
+static int objsvc_get_open_shard(hm_objsvc_get *g)
+{
+    uint64_t start = 0;
+    size_t i = 0;
+    for (; i < g->v->n_blobs; i++) {
+        if (g->pos < start + g->v->blobs[i]->size) break;
+        start += g->v->blobs[i]->size;
+    }
+    if (i == g->v->n_blobs) return HM_ECORRUPT;
+    const Hm__Blob *b = g->v->blobs[i];
+    const Hm__ShardRef *ref = b->shards[0];
+    hm_shard_api *api = NULL;
+    int rc = objsvc_disk_find(g->svc, ref->disk_id, &api);
+    if (rc != 0) return rc;
+    uint64_t off = g->pos - start;
+    uint64_t len = b->size - off;
+    if (len > g->end - g->pos) len = g->end - g->pos;
+    uint64_t total = 0;
+    rc = api->ops->get_open(api, b->blob_id.data, ref->index, off, len, &g->sg, &total,
+                            NULL);
+    if (rc != 0) return rc;
+    g->sg_blob = i;
+    if (total != len) {
+        objsvc_get_close_shard(g);
+        return HM_ECORRUPT;
+    }
+    g->sg_left = len;
+    return 0;
+}
+
+int hm_objsvc_get_read(hm_objsvc_get *g, void *buf, size_t cap, size_t *got)
+{
+    g->started = true;
+    *got = 0;
+    if (g->pos >= g->end || cap == 0) return 0;
+    uint64_t want = g->end - g->pos;
+    if (cap > want) cap = (size_t)want;
+    if (g->v->has_inline_data) {
+        memcpy(buf, g->v->inline_data.data + g->pos, cap);
+        g->pos += cap;
+        *got = cap;
+        return 0;
+    }
+    int rc;
+    if (g->sg == NULL) {
+        rc = objsvc_get_open_shard(g);
+        if (rc != 0) return rc;
+    }
+    if (cap > g->sg_left) cap = (size_t)g->sg_left;
+    hm_shard_api *api = NULL;
+    rc = objsvc_disk_find(g->svc, g->v->blobs[g->sg_blob]->shards[0]->disk_id, &api);
+    if (rc != 0) return rc;
+    size_t n = 0;
+    rc = api->ops->get_read(g->sg, buf, cap, &n);
+    if (rc != 0) return rc;
+    if (n == 0 || n > cap) return HM_ECORRUPT; /* the shard ended early */
+    g->sg_left -= n;
+    g->pos += n;
+    if (g->sg_left == 0) objsvc_get_close_shard(g);
+    *got = n;
+    return 0;
+}
+
+void hm_objsvc_get_close(hm_objsvc_get *g)
+{
+    if (g == NULL) return;
+    objsvc_get_close_shard(g);
+    hm__meta_response__free_unpacked(g->resp, NULL);
+    free(g);
+}
+
+/* ---- delete and list ------------------------------------------------------- */
+
+int hm_objsvc_delete(hm_objsvc *svc, const char *req_id, const char *bucket,
+                     const char *key)
+{
+    Hm__ObjectDelete od = HM__OBJECT_DELETE__INIT;
+    od.bucket = (char *)bucket;
+    od.key = (char *)key;
+    od.has_now_ms = true;
+    od.now_ms = hm_wall_ms(svc->cfg.env);
+    od.has_gc_grace_ms = true;
+    od.gc_grace_ms = svc->cfg.gc_grace_ms;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_OBJECT_DELETE;
+    cmd.object_delete = &od;
+    int rc = objsvc_command(svc, req_id, &cmd, NULL);
+    return rc == HM_ENOKEY ? 0 : rc;
+}
+
+int hm_objsvc_list(hm_objsvc *svc, const char *req_id, const hm_objsvc_list_args *args,
+                   Hm__MetaResponse **resp)
+{
+    if (args == NULL || args->bucket == NULL || args->max_keys > HM_LIST_KEYS_MAX)
+        return HM_EINVAL;
+    Hm__ObjectList ol = HM__OBJECT_LIST__INIT;
+    ol.bucket = (char *)args->bucket;
+    ol.prefix = (char *)args->prefix;
+    ol.delimiter = (char *)args->delimiter;
+    ol.start_after = (char *)args->start_after;
+    ol.has_max_keys = true;
+    ol.max_keys = args->max_keys;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_OBJECT_LIST;
+    req.object_list = &ol;
+    Hm__MetaResponse *r = NULL;
+    int rc = objsvc_call(svc, req_id, &req, &r);
+    if (rc != 0) return rc;
+    if (r->result_case != HM__META_RESPONSE__RESULT_LIST || r->list == NULL) {
+        hm__meta_response__free_unpacked(r, NULL);
+        return HM_EPROTO;
+    }
+    *resp = r;
+    return 0;
+}
+
+/* ---- garbage collection ---------------------------------------------------- */
+
+/* Delete every shard of one gc item; true when all are gone. */
+static bool objsvc_gc_item(hm_objsvc *svc, const Hm__GcItem *item, size_t *deleted)
+{
+    bool all = true;
+    for (size_t b = 0; b < item->n_blobs; b++) {
+        const Hm__Blob *blob = item->blobs[b];
+        if (blob->blob_id.len != HM_BLOB_ID_BYTES) continue; /* nothing to delete */
+        bool blob_done = true;
+        for (size_t s = 0; s < blob->n_shards; s++) {
+            const Hm__ShardRef *ref = blob->shards[s];
+            hm_shard_api *api = NULL;
+            int rc = objsvc_disk_find(svc, ref->disk_id, &api);
+            if (rc == 0) rc = api->ops->del(api, blob->blob_id.data, ref->index);
+            if (rc != 0 && rc != HM_ENOENT) {
+                hm_warn("objsvc", NULL, "gc: shard %u on %s not deleted: %s", ref->index,
+                        ref->disk_id != NULL ? ref->disk_id : "?", hm_err_name(rc));
+                blob_done = false;
+            }
+        }
+        if (blob_done) (*deleted)++;
+        else all = false;
+    }
+    return all;
+}
+
+int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
+{
+    size_t deleted = 0;
+    int rc = 0;
+    for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
+        Hm__GcScan scan = HM__GC_SCAN__INIT;
+        scan.has_now_ms = true;
+        scan.now_ms = hm_wall_ms(svc->cfg.env);
+        scan.has_max = true;
+        scan.max = OBJSVC_GC_BATCH;
+        Hm__MetaRequest req = HM__META_REQUEST__INIT;
+        req.op_case = HM__META_REQUEST__OP_GC_SCAN;
+        req.gc_scan = &scan;
+        Hm__MetaResponse *resp = NULL;
+        rc = objsvc_call(svc, NULL, &req, &resp);
+        if (rc != 0) break;
+        const Hm__GcScanResult *gc =
+            resp->result_case == HM__META_RESPONSE__RESULT_GC ? resp->gc : NULL;
+        if (gc == NULL || gc->n_gc_keys == 0 || gc->n_gc_keys != gc->n_items) {
+            if (gc != NULL && gc->n_gc_keys != gc->n_items) rc = HM_EPROTO;
+            hm__meta_response__free_unpacked(resp, NULL);
+            break;
+        }
+        size_t n = gc->n_gc_keys;
+        ProtobufCBinaryData *done = calloc(n, sizeof(*done));
+        if (done == NULL) {
+            hm__meta_response__free_unpacked(resp, NULL);
+            rc = HM_ENOMEM;
+            break;
+        }
+        size_t n_done = 0;
+        for (size_t i = 0; i < n; i++)
+            if (objsvc_gc_item(svc, gc->items[i], &deleted)) done[n_done++] = gc->gc_keys[i];
+        if (n_done > 0) {
+            Hm__GcDone gd = HM__GC_DONE__INIT;
+            gd.n_gc_keys = n_done;
+            gd.gc_keys = done;
+            Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+            cmd.op_case = HM__META_COMMAND__OP_GC_DONE;
+            cmd.gc_done = &gd;
+            rc = objsvc_command(svc, NULL, &cmd, NULL);
+        }
+        free(done);
+        hm__meta_response__free_unpacked(resp, NULL);
+        /* Another round only when this one was full and fully done: items
+         * that failed would come back and spin. */
+        if (rc != 0 || n < OBJSVC_GC_BATCH || n_done < n) break;
+    }
+    if (blobs_deleted != NULL) *blobs_deleted = deleted;
+    return rc;
+}

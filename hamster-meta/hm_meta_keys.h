@@ -1,0 +1,75 @@
+/* hm_meta_keys.h - byte encodings of the metadata tables' keys.
+ *
+ * LMDB compares keys with memcmp and refuses keys over 511 bytes, while S3
+ * keys are any bytes up to 1,024 and list in byte order.  So an object key is
+ * first given an order-preserving, prefix-free encoding (each NUL becomes
+ * 00 FF, every other byte stays, a 00 terminates), and the names table is
+ * keyed by bucket id (u64 big-endian) followed by at most
+ * HM_NAMES_PREFIX_BYTES of that encoding.  Keys whose encodings share that
+ * truncated prefix share one names-table value (a NameList sorted by key).
+ * Because the encoding preserves order, so does its truncation (weakly), so
+ * a cursor walk over the names table visits keys in S3 order.
+ *
+ * The versions table is keyed by object id (16 bytes) followed by the
+ * inverted version stamp (u64 big-endian of ~stamp, stamp = the log index
+ * that wrote the version), so the newest version of an object sorts first.
+ *
+ * All functions here are pure.
+ */
+#ifndef HM_META_KEYS_H
+#define HM_META_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hm_limits.h"
+
+#define HM_META_OBJECT_ID_BYTES 16u
+#define HM_META_BUCKET_ID_BYTES 8u
+/* Longest full encoding: every byte a NUL, plus the terminator. */
+#define HM_META_KEY_ENC_BYTES_MAX (2u * HM_KEY_BYTES_MAX + 1u)
+#define HM_META_NAMES_KEY_BYTES_MAX (HM_META_BUCKET_ID_BYTES + HM_NAMES_PREFIX_BYTES)
+#define HM_META_VERSIONS_KEY_BYTES (HM_META_OBJECT_ID_BYTES + 8u)
+
+_Static_assert(HM_META_NAMES_KEY_BYTES_MAX <= HM_KV_KEY_BYTES_MAX,
+               "names keys fit the KV key limit");
+
+/* Encode key[0..len) order-preservingly and prefix-free into out (capacity
+ * cap): NUL -> 00 FF, other bytes unchanged, then a 00 terminator.  For any
+ * keys a, b: memcmp order of the encodings equals byte order of the keys,
+ * and no encoding is a proper prefix of another.  *out_len gets the length.
+ * HM_ETOOBIG if cap is too small (out is then unspecified). */
+int hm_meta_key_encode(const void *key, size_t len, uint8_t *out, size_t cap,
+                       size_t *out_len);
+
+/* The names-table key of (bucket_id, key): 8 bytes of bucket id, big-endian,
+ * then the first HM_NAMES_PREFIX_BYTES of the key's encoding.  out must hold
+ * HM_META_NAMES_KEY_BYTES_MAX bytes.  HM_EINVAL if len > HM_KEY_BYTES_MAX. */
+int hm_meta_names_key(uint64_t bucket_id, const void *key, size_t len,
+                      uint8_t out[HM_META_NAMES_KEY_BYTES_MAX], size_t *out_len);
+
+/* The 8-byte prefix every names-table key of bucket_id starts with. */
+void hm_meta_bucket_prefix(uint64_t bucket_id, uint8_t out[HM_META_BUCKET_ID_BYTES]);
+
+/* The versions-table key of (object id, stamp): id ‖ u64 BE of ~stamp. */
+void hm_meta_versions_key(const uint8_t oid[HM_META_OBJECT_ID_BYTES], uint64_t stamp,
+                          uint8_t out[HM_META_VERSIONS_KEY_BYTES]);
+
+/* Split a versions-table key back into (object id, stamp).  HM_EPROTO if
+ * the key is not HM_META_VERSIONS_KEY_BYTES long. */
+int hm_meta_versions_key_parse(const void *k, size_t len,
+                               uint8_t oid[HM_META_OBJECT_ID_BYTES], uint64_t *stamp);
+
+/* The smallest byte string greater than every string that starts with
+ * p[0..len): p with trailing FF bytes dropped and its last byte incremented,
+ * written to out (capacity >= len).  false when there is none (p empty or
+ * all FF): every string with that prefix sorts last. */
+bool hm_meta_prefix_successor(const uint8_t *p, size_t len, uint8_t *out,
+                              size_t *out_len);
+
+/* Big-endian helpers, shared by the tables' keys and counters. */
+void hm_meta_put_u64be(uint8_t out[8], uint64_t v);
+uint64_t hm_meta_get_u64be(const uint8_t in[8]);
+
+#endif

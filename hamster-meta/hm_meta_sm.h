@@ -1,0 +1,67 @@
+/* hm_meta_sm.h - the metadata state machine over the LMDB tables.
+ *
+ * A command (proto/hm_meta.proto MetaCommand) is applied by a deterministic
+ * function of (tables, log index, command): no clock, no randomness, every
+ * time stamp and id comes inside the command, so replaying the log on any
+ * node writes the same bytes.  Queries read the same tables and never write.
+ *
+ * Semantics are AWS S3's for an unversioned bucket; versions are already
+ * keyed by (object id, log index) so versioning adds rows, not a format.
+ *
+ * Tables (common/env/hm_env.h):
+ *   HM_KV_SYS       "schema" -> u32 BE schema version (1),
+ *                   "applied_index" -> u64 BE, "next_bucket_id" -> u64 BE
+ *   HM_KV_BUCKETS   bucket name -> BucketRecord
+ *   HM_KV_NAMES     hm_meta_names_key -> NameList
+ *   HM_KV_VERSIONS  hm_meta_versions_key -> ObjectVersion
+ *   HM_KV_INTENTS   intent id -> Intent
+ *   HM_KV_GC        not_before (u64 BE, sign flipped) ‖ log index (u64 BE) ‖
+ *                   sequence within the command (u32 BE) -> GcItem
+ *
+ * Object keys travel as protobuf strings, so a key holding a NUL byte cannot
+ * reach the state machine; the key encoding handles NUL regardless.
+ */
+#ifndef HM_META_SM_H
+#define HM_META_SM_H
+
+#include <stdint.h>
+
+#include "hm_env.h"
+#include "hm_meta.pb-c.h"
+
+#define HM_META_SCHEMA_VERSION 1u
+#define HM_META_GC_KEY_BYTES 20u
+
+/* Check the schema record on an open store, writing it (version 1) on a
+ * fresh one.  txn must be a write transaction.  HM_EVERSION when the store
+ * was written by a schema this code does not know; HM_ECORRUPT when the
+ * record is malformed. */
+int hm_meta_sm_init(hm_env *env, hm_kv_txn *txn);
+
+/* The index of the last command applied (0 on a fresh store). */
+int hm_meta_sm_applied_index(hm_env *env, hm_kv_txn *txn, uint64_t *out);
+
+/* Apply cmd, written to the log at index, inside the write transaction txn,
+ * and record applied_index = index in the same transaction.  resp is an
+ * initialised MetaResponse whose memory belongs to the caller; on return
+ * every part it gained is separately allocated, so
+ * hm__meta_response__free_unpacked frees it (resp itself must then be a
+ * malloc'd message).
+ *
+ * A command that S3 rules reject (no such bucket, precondition failed, ...)
+ * is still applied: the tables are unchanged except applied_index, and
+ * resp->err carries the code.  A negative return means the store failed
+ * (I/O, out of memory, a corrupt record, index not past applied_index): the
+ * transaction holds partial writes and must be aborted, and the caller must
+ * stop applying. */
+int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
+                     const Hm__MetaCommand *cmd, Hm__MetaResponse *resp);
+
+/* Answer a query (bucket get/list, object get, object list, gc scan) from
+ * txn (read or write).  Rejections go into resp->err with a 0 return; a
+ * negative return is a store failure or an unknown request kind (HM_EINVAL).
+ * Memory rules as for hm_meta_sm_apply. */
+int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
+                     Hm__MetaResponse *resp);
+
+#endif

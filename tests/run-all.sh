@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install what is missing, build with gcc,
+# run every ctest test (unit, golden, e2e, compat, sim, fuzz); then build with
+# clang under AddressSanitizer + UndefinedBehaviorSanitizer and run the unit
+# and e2e tests again.  Long soaks are separate targets (see docs/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+deploy/install-deps.sh --test
+if [ -f tests/compat/js/package-lock.json ] && [ ! -d tests/compat/js/node_modules ]; then
+  (cd tests/compat/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+echo "== build (gcc)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+echo "== tests (gcc)"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== build (clang, ASan + UBSan)"
+CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHM_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+echo "== tests (clang, ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|e2e'
