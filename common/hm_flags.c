@@ -1,6 +1,7 @@
 /* hm_flags.c - single-dash flag parser; see hm_flags.h. */
 #include "hm_flags.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -27,6 +28,11 @@ static int flags_set(const hm_flag *f, const char *value)
         return 0;
     case HM_FLAG_INT: {
         char *end = NULL;
+        /* strtoll skips leading white space; a flag value must not. */
+        if (value[0] == '\0' || isspace((unsigned char)value[0])) {
+            fprintf(stderr, "flag -%s: not a number: %s\n", f->name, value);
+            return HM_EINVAL;
+        }
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (errno != 0 || end == value || *end != '\0') {

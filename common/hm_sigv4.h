@@ -96,6 +96,7 @@ typedef enum hm_sigv4_reason {
     HM_SIGV4_EXPIRED,          /* AccessDenied 403 "Request has expired" */
     HM_SIGV4_NOT_YET_VALID,    /* AccessDenied 403 "Request is not valid yet" */
     HM_SIGV4_MISMATCH,         /* SignatureDoesNotMatch 403 */
+    HM_SIGV4_MULTIPLE_AUTH,    /* InvalidArgument 400: header and query */
     HM_SIGV4_INTERNAL          /* InternalError 500 (allocation, crypto) */
 } hm_sigv4_reason;
 
@@ -145,13 +146,14 @@ typedef struct hm_sigv4_auth {
  *    SignedHeaders=host;range;x-amz-date, Signature=<64 lower hex>"
  * Strict: each of the three parts exactly once (any order, separated by ','
  * with optional spaces), bounded lengths, no control characters, scope of
- * exactly five '/'-separated parts with an 8-digit date, SignedHeaders
- * lower-case, sorted, unique and non-empty, signature 64 lower-case hex.
+ * exactly five '/'-separated parts with an 8-digit date and the terminator
+ * "aws4_request", SignedHeaders lower-case, sorted, unique and non-empty,
+ * signature 64 lower-case hex.
  * Returns 0 and fills *out; HM_EPROTO with *reason = HM_SIGV4_BAD_ALGORITHM
  * when the scheme is not AWS4-HMAC-SHA256 (e.g. SigV2 "AWS AK:sig"), or
  * HM_EPROTO with HM_SIGV4_MALFORMED for anything else wrong.  The scope's
- * service and terminator are checked by verify, not here.  *out is
- * undefined on failure.  reason may be NULL. */
+ * service is checked by verify, not here.  *out is undefined on failure.
+ * reason may be NULL. */
 int hm_sigv4_parse_auth_header(const char *authorization, hm_sigv4_auth *out,
                                hm_sigv4_reason *reason);
 
@@ -184,9 +186,10 @@ int hm_sigv4_format_amz_date(int64_t unix_ms, char out[HM_SIGV4_AMZ_DATE_BYTES +
  *   method \n canonical URI \n canonical query \n canonical headers \n
  *   signed headers \n payload hash
  * signed_headers is the ';'-separated lower-case sorted list; every listed
- * header that the request lacks is an error (HM_EPROTO): the client signed
- * it, so it must be there.  payload_hash is the last line verbatim.  With
- * presigned, X-Amz-Signature is left out of the canonical query.
+ * header that the request lacks is an error (HM_ENOENT): the client signed
+ * it, so it must be there (verify reports MISMATCH).  payload_hash is the
+ * last line verbatim.  With presigned, X-Amz-Signature is left out of the
+ * canonical query.
  * Returns 0; HM_EPROTO for an input that cannot be canonicalized (bad %XX,
  * control characters in names, over-limit sizes or counts); HM_ETOOBIG if
  * cap is too small (HM_SIGV4_CANONICAL_BYTES_MAX always suffices);
@@ -243,6 +246,19 @@ int hm_sigv4_chunk_signature(const uint8_t key[HM_SIGV4_KEY_BYTES],
                              const char *chunk_sha256_hex,
                              char sig_out[HM_SIGV4_HEX_BYTES + 1]);
 
+/* Signature of the trailing headers of a signed-trailer upload
+ * (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER):
+ *   string to sign = "AWS4-HMAC-SHA256-TRAILER\n" amz_date "\n" scope "\n"
+ *                    prev_signature "\n" trailer_sha256_hex
+ * where prev_signature is the final (empty) chunk's signature and the hash
+ * covers the trailer lines as sent ("name:value\n" each).  Returns 0,
+ * HM_EINVAL or HM_EINTERNAL. */
+int hm_sigv4_trailer_signature(const uint8_t key[HM_SIGV4_KEY_BYTES],
+                               const char *amz_date, const char *scope,
+                               const char *prev_signature,
+                               const char *trailer_sha256_hex,
+                               char sig_out[HM_SIGV4_HEX_BYTES + 1]);
+
 /* ---- verify (server) ---------------------------------------------------- */
 
 /* Find the secret of an access key id.  Writes the NUL-terminated secret
@@ -275,8 +291,9 @@ typedef struct hm_sigv4_verified {
 
 /* Verify a parsed auth (header or presigned) against the request.
  * Checks, in this order, each failing with out->reason set:
- *   1. scope: service "s3", terminator "aws4_request", region well-formed
- *      (any region accepted, see top) -> BAD_SCOPE;
+ *   1. scope: service "s3" (terminator and region shape were checked by
+ *      the parser; any region accepted, see top) -> BAD_SCOPE (for a
+ *      presigned request every scope or date problem is QUERY_MALFORMED);
  *   2. timestamp: header form uses x-amz-date, else Date (IMF-fixdate);
  *      none valid -> MISSING_DATE; scope date != timestamp's date ->
  *      BAD_SCOPE;
@@ -291,8 +308,8 @@ typedef struct hm_sigv4_verified {
  *   7. signature, compared in constant time (CRYPTO_memcmp) -> MISMATCH.
  * Returns 0 with out filled (the secret never leaves this function; the
  * derived signing key does, for aws-chunked); HM_EPROTO for a malformed
- * request (reasons MALFORMED, BAD_SCOPE, MISSING_DATE, BAD_CONTENT_SHA,
- * MISSING_CONTENT_SHA); HM_EPERM for a refused one (UNSIGNED_HEADER,
+ * request (reasons MALFORMED, BAD_SCOPE, QUERY_MALFORMED, MISSING_DATE,
+ * BAD_CONTENT_SHA, MISSING_CONTENT_SHA); HM_EPERM for a refused one (UNSIGNED_HEADER,
  * UNKNOWN_KEY, SKEWED, EXPIRED, NOT_YET_VALID, MISMATCH); HM_ENOMEM or
  * HM_EINTERNAL (reason INTERNAL). */
 int hm_sigv4_verify(const hm_sigv4_request *req, const hm_sigv4_auth *auth,
@@ -302,7 +319,7 @@ int hm_sigv4_verify(const hm_sigv4_request *req, const hm_sigv4_auth *auth,
  * header, or else by presigned query parameters.  Returns HM_ENOENT with
  * reason OK when the request carries neither (anonymous); otherwise as
  * hm_sigv4_parse_* then hm_sigv4_verify.  A request carrying both is
- * refused (HM_EPROTO, reason MALFORMED), as S3 does. */
+ * refused (HM_EPROTO, reason MULTIPLE_AUTH), as S3 does. */
 int hm_sigv4_authenticate(const hm_sigv4_request *req,
                           const hm_sigv4_verify_config *cfg,
                           hm_sigv4_verified *out);

@@ -12,7 +12,7 @@
  * never by the current placement.  Smaller objects live inline in their
  * version record: one metadata commit, no shard write.
  *
- * A put is intent-fenced (docs: ARCHITECTURE §5): IntentPut, stream the
+ * A put is intent-fenced: IntentPut, stream the
  * shard, commit it, then ObjectPut retiring the intent.  Any failure aborts
  * the shard and deletes the intent, so nothing partial becomes visible and
  * stray bytes are collected by hm_objsvc_gc_run.

@@ -27,8 +27,10 @@
  *     namespace prefixes (elements are named by local name) are skipped;
  *   - DOCTYPE, ENTITY and every other "<!" or "<?" construct are refused,
  *     so there is no external entity and no entity expansion at all;
- *   - text must be valid UTF-8 XML 1.0 characters; CR LF and lone CR in
- *     raw text become LF (XML 1.0 section 2.11);
+ *   - text must be valid UTF-8 XML 1.0 characters, references too: the
+ *     &#x1; the writer emits for a control character does not parse back
+ *     (S3 itself refuses such keys in request bodies); CR LF and lone CR
+ *     in raw text become LF (XML 1.0 section 2.11);
  *   - text interleaved with child elements must be whitespace (S3 bodies
  *     have no mixed content); an element's text is its leaf text;
  *   - depth, element count, name length and attribute count are bounded.
@@ -144,8 +146,8 @@ typedef struct hm_xml_doc hm_xml_doc;
  * or refused input (*why, if why is not NULL, gets a static description and
  * *where, if not NULL, the byte offset); HM_ETOOBIG for len over the limit
  * or a limit above hit (also maps to MalformedXML); HM_ENOMEM.  Memory:
- * about len bytes for text plus 64 bytes per element, allocated only after
- * len is checked. */
+ * len + 1 bytes for names and text plus about 100 bytes per element, all
+ * allocated only after len is checked. */
 int hm_xml_parse(const char *buf, size_t len, hm_xml_doc **out,
                  const char **why, size_t *where);
 

@@ -84,7 +84,8 @@ int hm_shard_store_get_open(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_
 /* Read up to cap bytes into buf; *got 0 at the end.  Each block is read
  * whole into the get's buffer and checked against its CRC32C before any
  * byte of it is copied out: HM_ECORRUPT (logged with the shard's name) on a
- * mismatch, and on every later call. */
+ * mismatch, and on every later call.  A read that verified some blocks
+ * before meeting a bad one returns those bytes first, then the error. */
 int hm_shard_store_get_read(hm_shard_store_get *g, void *buf, size_t cap, size_t *got);
 
 /* Close a get and free it. */

@@ -156,4 +156,55 @@ int hm_rpc_server_bound_port(const hm_rpc_server *s);
 /* Stop accepting, close every connection, join every thread. */
 void hm_rpc_server_stop(hm_rpc_server *s);
 
+/* ---- transport pieces shared by conn.c, client.c and server.c ----------
+ * Also usable on their own: a tool that wants one connection and no pool. */
+
+#define HM_RPC_PEER_NAME_BYTES_MAX 64u     /* X.509 ub-common-name */
+#define HM_RPC_ADDR_BYTES_MAX 300u         /* "host:port" */
+#define HM_RPC_HANDSHAKE_TIMEOUT_MS HM_RPC_CONNECT_TIMEOUT_MS
+#define HM_RPC_SERVER_IDLE_TIMEOUT_MS (5 * 60 * 1000) /* between requests */
+
+struct ssl_ctx_st;
+
+/* The OpenSSL context behind tls (both roles).  Owned by tls. */
+struct ssl_ctx_st *hm_tls_ssl_ctx(hm_tls *tls);
+
+/* Split "host:port" or "[v6 address]:port" into host (NUL-terminated) and
+ * port.  Port 0 is allowed (a listener picks one).  HM_EINVAL otherwise. */
+int hm_rpc_parse_addr(const char *addr, char *host, size_t host_cap,
+                      uint16_t *port);
+
+/* Connect to addr and complete the TLS handshake within timeout_ms.
+ * HM_ECONN when no TCP connection is made, HM_ETIMEDOUT past the deadline,
+ * HM_ETLS when the handshake or the peer's certificate is refused. */
+int hm_rpc_conn_connect(hm_tls *tls, const char *addr, int timeout_ms,
+                        hm_rpc_conn **out);
+
+/* Run the server side of the handshake on an accepted socket within
+ * timeout_ms.  On success the connection owns fd; on failure fd is left
+ * open for the caller to close. */
+int hm_rpc_conn_accept(hm_tls *tls, int fd, int timeout_ms, hm_rpc_conn **out);
+
+/* Close: send close_notify if the connection is healthy, free it and close
+ * its socket.  NULL is allowed. */
+void hm_rpc_conn_close(hm_rpc_conn *c);
+
+/* True when an error made the connection unusable. */
+bool hm_rpc_conn_broken(const hm_rpc_conn *c);
+
+/* Check an idle connection without blocking: false when the peer closed it,
+ * sent something unexpected, or the connection is broken. */
+bool hm_rpc_conn_idle_ok(hm_rpc_conn *c);
+
+/* Give back memory a large frame made the receive buffer grow to. */
+void hm_rpc_conn_trim(hm_rpc_conn *c);
+
+/* Connections this client has opened so far (pool reuse is visible as a
+ * count that does not grow). */
+uint64_t hm_rpc_client_conns_opened(hm_rpc_client *cl);
+
+/* Sockets accepted, and of those, the ones whose peer was authenticated. */
+void hm_rpc_server_counters(hm_rpc_server *s, uint64_t *accepted,
+                            uint64_t *authenticated);
+
 #endif

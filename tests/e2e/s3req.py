@@ -10,6 +10,7 @@ import socket
 import sys
 import urllib.parse
 
+import botocore.auth
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -39,10 +40,21 @@ def main():
     req.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
     if not a.unsigned:
         auth = S3SigV4Auth(Credentials(a.access, a.secret), "s3", "us-east-1")
-        when = datetime.datetime.utcnow() + datetime.timedelta(seconds=a.skew_seconds)
-        auth._timestamp = lambda: when.strftime("%Y%m%dT%H%M%SZ")
+        skew = datetime.timedelta(seconds=a.skew_seconds)
+
+        real_datetime = datetime.datetime
+
+        class SkewedDatetime(real_datetime):
+            @classmethod
+            def utcnow(cls):
+                return real_datetime.utcnow() + skew
+
+        # botocore reads the clock through its module's datetime.datetime.
+        botocore.auth.datetime.datetime = SkewedDatetime
         auth.add_auth(req)
     if a.authorization is not None:
+        # botocore's header map appends on assignment: remove first.
+        del req.headers["Authorization"]
         req.headers["Authorization"] = a.authorization
 
     u = urllib.parse.urlsplit(a.url)

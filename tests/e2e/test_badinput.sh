@@ -61,9 +61,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 import os
 ep = sys.argv[1]
+# Sign over one body (botocore hashes it into x-amz-content-sha256), send another.
+req = AWSRequest(method="PUT", url=ep + "/safe/hashed", data=b"y" * 100)
 body = b"x" * 100
-req = AWSRequest(method="PUT", url=ep + "/safe/hashed", data=body)
-req.headers["x-amz-content-sha256"] = hashlib.sha256(b"y" * 100).hexdigest()
 S3SigV4Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]),
             "s3", "us-east-1").add_auth(req)
 u = urllib.parse.urlsplit(ep)

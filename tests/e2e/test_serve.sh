@@ -18,8 +18,9 @@ pass "bucket created and listed"
 : > "$E2E_TMP/o0"
 printf 'x' > "$E2E_TMP/o1"
 head -c $((5 << 20)) /dev/urandom > "$E2E_TMP/o5m"
-openssl enc -aes-128-ctr -pass pass:hamster -nosalt -pbkdf2 </dev/zero 2>/dev/null \
-  | head -c $((1 << 30)) > "$E2E_TMP/o1g"
+head -c $((1 << 30)) \
+  < <(openssl enc -aes-128-ctr -pass pass:hamster -nosalt -pbkdf2 </dev/zero 2>/dev/null) \
+  > "$E2E_TMP/o1g"
 for o in o0 o1 o5m o1g; do
   out=$(s3 s3api put-object --bucket stash --key "dir/$o" --body "$E2E_TMP/$o" \
         --content-type application/x-test --metadata colour=blue --output text \

@@ -1,0 +1,896 @@
+/* hm_gw.c - the S3 gateway: libmicrohttpd daemon, request life cycle,
+ * authentication, routing, response helpers and the background GC.
+ *
+ * Shaping decision: libmicrohttpd in thread-per-connection mode.  Handlers
+ * block on metadata and shard calls, which gives back-pressure and bounded
+ * memory without suspend/resume: a connection cap, small thread stacks and
+ * a per-connection memory limit (which also bounds the request headers;
+ * libmicrohttpd answers an oversized header section itself) keep it bounded.
+ * See hm_gw_int.h for a request's life.
+ *
+ * References: AWS S3 API Reference, "Common Request Headers", "Common
+ * Response Headers", "Error Responses", "Authenticating Requests (AWS
+ * Signature Version 4)"; RFC 9110/7231 for the HTTP details.
+ */
+#include "hm_gw_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "hm_err.h"
+#include "hm_limits.h"
+#include "hm_log.h"
+
+#define GW_CONNECTION_TIMEOUT_S 120u
+#define GW_CONNECTION_MEMORY_BYTES (2u * HM_HTTP_HEADERS_BYTES_MAX)
+#define GW_TLS_FILE_BYTES_MAX (1u << 20)
+#define GW_SERVER_NAME "Hamster"
+
+static char *gw_strdup(const char *s)
+{
+    if (s == NULL) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL) memcpy(d, s, n);
+    return d;
+}
+
+/* ---- small codecs ------------------------------------------------------------ */
+
+static int gw_hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode n bytes of s into a new NUL-terminated string; plus_space
+ * turns '+' into ' ' (query strings).  HM_EINVAL on a bad escape or a
+ * decoded NUL. */
+static int gw_pct_decode(const char *s, size_t n, bool plus_space, char **out)
+{
+    char *d = malloc(n + 1);
+    if (d == NULL) return HM_ENOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (n - i < 3) {
+                free(d);
+                return HM_EINVAL;
+            }
+            int hi = gw_hexval(s[i + 1]), lo = gw_hexval(s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                free(d);
+                return HM_EINVAL;
+            }
+            c = (char)(hi * 16 + lo);
+            if (c == '\0') {
+                free(d);
+                return HM_EINVAL;
+            }
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        d[j++] = c;
+    }
+    d[j] = '\0';
+    *out = d;
+    return 0;
+}
+
+int gw_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *len)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in);
+    if (n % 4 != 0) return HM_EINVAL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+        for (size_t k = 0; k < 4; k++) {
+            char c = in[i + k];
+            uint32_t d;
+            if (c == '=') {
+                /* padding only at the very end, at most two */
+                if (i + 4 != n || k < 2) return HM_EINVAL;
+                pad++;
+                d = 0;
+            } else {
+                if (pad > 0) return HM_EINVAL;
+                const char *p = c != '\0' ? strchr(tbl, c) : NULL;
+                if (p == NULL) return HM_EINVAL;
+                d = (uint32_t)(p - tbl);
+            }
+            v = (v << 6) | d;
+        }
+        size_t bytes = 3 - (size_t)pad;
+        if (bytes > cap - o) return HM_EINVAL;
+        for (size_t k = 0; k < bytes; k++) out[o++] = (uint8_t)(v >> (16 - 8 * k));
+    }
+    *len = o;
+    return 0;
+}
+
+void gw_base64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 <= cap; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < len) v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len) v |= in[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? tbl[v & 63] : '=';
+    }
+    if (cap > 0) out[o < cap ? o : cap - 1] = '\0';
+}
+
+void gw_http_date(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    snprintf(out, 32, "%s, %02u %s %04u %02u:%02u:%02u GMT", days[(unsigned)tm.tm_wday % 7u],
+             (unsigned)tm.tm_mday % 100u, mons[(unsigned)tm.tm_mon % 12u],
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)tm.tm_hour % 100u,
+             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+}
+
+void gw_iso_date(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
+             (unsigned)((ms % 1000 + 1000) % 1000));
+}
+
+/* ---- request helpers ----------------------------------------------------------- */
+
+const char *gw_header(gw_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *gw_param_get(const gw_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->param_count; i++)
+        if (strcmp(r->params[i].name, name) == 0) return r->params[i].value;
+    return NULL;
+}
+
+enum MHD_Result gw_send(gw_req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (resp == NULL) return MHD_NO;
+    MHD_add_response_header(resp, "x-amz-request-id", r->id);
+    MHD_add_response_header(resp, "x-amz-id-2", r->id);
+    MHD_add_response_header(resp, "Server", GW_SERVER_NAME);
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->responded = true;
+    r->status = status;
+    return ret;
+}
+
+enum MHD_Result gw_send_empty(gw_req *r, unsigned status)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    return gw_send(r, status, resp);
+}
+
+enum MHD_Result gw_send_error(gw_req *r, hm_s3err err, const char *message,
+                              const hm_s3err_extra *extra, size_t extra_count)
+{
+    unsigned status = (unsigned)hm_s3err_status(err);
+    hm_info("gw", r->id, "%s %s -> %u %s%s%s", r->method != NULL ? r->method : "?",
+            r->path != NULL ? r->path : "?", status, hm_s3err_code(err),
+            message != NULL ? ": " : "", message != NULL ? message : "");
+    if (r->is_head) return gw_send_empty(r, status);
+    hm_xml_writer w;
+    hm_xml_writer_init(&w, 0);
+    hm_s3err_body body = {
+        .err = err,
+        .message = message,
+        .resource = r->path,
+        .request_id = r->id,
+        .host_id = r->id,
+        .extra = extra,
+        .extra_count = extra_count,
+    };
+    const char *data = NULL;
+    size_t len = 0;
+    struct MHD_Response *resp = NULL;
+    if (hm_s3err_render(&body, &w) == 0 && hm_xml_writer_finish(&w, &data, &len) == 0)
+        resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    hm_xml_writer_free(&w);
+    if (resp == NULL) return gw_send_empty(r, status);
+    MHD_add_response_header(resp, "Content-Type", "application/xml");
+    return gw_send(r, status, resp);
+}
+
+enum MHD_Result gw_send_hm_error(gw_req *r, int err)
+{
+    hm_s3err s3 = hm_s3err_from_hm(err);
+    hm_s3err_extra extra[1];
+    size_t n = 0;
+    if (s3 == HM_S3_NO_SUCH_BUCKET && r->bucket != NULL) {
+        extra[n++] = (hm_s3err_extra){"BucketName", r->bucket};
+    } else if (s3 == HM_S3_NO_SUCH_KEY && r->key != NULL) {
+        extra[n++] = (hm_s3err_extra){"Key", r->key};
+    }
+    if (s3 == HM_S3_INTERNAL_ERROR || s3 == HM_S3_SERVICE_UNAVAILABLE)
+        hm_warn("gw", r->id, "%s %s failed: %s", r->method, r->path, hm_err_name(err));
+    return gw_send_error(r, s3, NULL, extra, n);
+}
+
+enum MHD_Result gw_send_xml(gw_req *r, unsigned status, hm_xml_writer *w)
+{
+    const char *data = NULL;
+    size_t len = 0;
+    int rc = hm_xml_writer_finish(w, &data, &len);
+    if (rc != 0) {
+        hm_xml_writer_free(w);
+        hm_warn("gw", r->id, "response XML failed: %s", hm_err_name(rc));
+        return gw_send_hm_error(r, rc == HM_ENOMEM ? HM_ENOMEM : HM_EINTERNAL);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    hm_xml_writer_free(w);
+    if (resp == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+    MHD_add_response_header(resp, "Content-Type", "application/xml");
+    return gw_send(r, status, resp);
+}
+
+/* ---- URI ------------------------------------------------------------------------ */
+
+/* Split the raw target into path and query, decode the query parameters,
+ * and find the bucket and key (path style, or virtual-hosted style when the
+ * Host header is a sub-domain of the configured domain). */
+static enum MHD_Result gw_parse_uri(gw_req *r, bool *ok)
+{
+    *ok = false;
+    const char *uri = r->uri;
+    if (uri == NULL || uri[0] != '/')
+        return gw_send_error(r, HM_S3_INVALID_REQUEST, "The request target must be a path",
+                             NULL, 0);
+    const char *q = strchr(uri, '?');
+    size_t path_len = q != NULL ? (size_t)(q - uri) : strlen(uri);
+    if (path_len > HM_SIGV4_PATH_BYTES_MAX ||
+        (q != NULL && strlen(q + 1) > HM_SIGV4_QUERY_BYTES_MAX))
+        return gw_send_error(r, HM_S3_INVALID_REQUEST, "The request URI is too long", NULL,
+                             0);
+    r->path = strndup(uri, path_len);
+    if (r->path == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+    if (q != NULL) {
+        r->query = gw_strdup(q + 1);
+        if (r->query == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+        const char *s = r->query;
+        while (*s != '\0') {
+            const char *amp = strchr(s, '&');
+            size_t n = amp != NULL ? (size_t)(amp - s) : strlen(s);
+            if (n > 0) {
+                if (r->param_count == GW_PARAMS_MAX)
+                    return gw_send_error(r, HM_S3_INVALID_ARGUMENT,
+                                         "Too many query parameters", NULL, 0);
+                const char *eq = memchr(s, '=', n);
+                size_t nl = eq != NULL ? (size_t)(eq - s) : n;
+                gw_param *p = &r->params[r->param_count];
+                int rc = gw_pct_decode(s, nl, true, &p->name);
+                if (rc == 0) {
+                    rc = eq != NULL ? gw_pct_decode(eq + 1, n - nl - 1, true, &p->value)
+                                    : gw_pct_decode("", 0, true, &p->value);
+                    if (rc != 0) {
+                        free(p->name);
+                        p->name = NULL;
+                    }
+                }
+                if (rc == HM_ENOMEM) return gw_send_hm_error(r, rc);
+                if (rc != 0)
+                    return gw_send_error(r, HM_S3_INVALID_ARGUMENT,
+                                         "Malformed query string", NULL, 0);
+                r->param_count++;
+            }
+            if (amp == NULL) break;
+            s = amp + 1;
+        }
+    }
+
+    /* Virtual-hosted style: <bucket>.<domain>[:port]. */
+    const char *host = gw_header(r, "Host");
+    const char *dom = r->gw->domain;
+    const char *path = r->path + 1;
+    if (dom != NULL && dom[0] != '\0' && host != NULL) {
+        size_t hl = strcspn(host, ":");
+        size_t dl = strlen(dom);
+        if (hl > dl + 1 && host[hl - dl - 1] == '.' &&
+            strncasecmp(host + hl - dl, dom, dl) == 0) {
+            r->bucket = strndup(host, hl - dl - 1);
+            if (r->bucket == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+            for (char *c = r->bucket; *c != '\0'; c++)
+                if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+            if (*path != '\0') {
+                int rc = gw_pct_decode(path, strlen(path), false, &r->key);
+                if (rc != 0) goto bad_path;
+            }
+            *ok = true;
+            return MHD_YES;
+        }
+    }
+    if (*path != '\0') {
+        const char *slash = strchr(path, '/');
+        size_t bl = slash != NULL ? (size_t)(slash - path) : strlen(path);
+        int rc = gw_pct_decode(path, bl, false, &r->bucket);
+        if (rc != 0) goto bad_path;
+        if (slash != NULL && slash[1] != '\0') {
+            rc = gw_pct_decode(slash + 1, strlen(slash + 1), false, &r->key);
+            if (rc != 0) goto bad_path;
+        }
+    }
+    *ok = true;
+    return MHD_YES;
+
+bad_path:
+    return gw_send_error(r, HM_S3_INVALID_ARGUMENT, "Malformed escape in the request path",
+                         NULL, 0);
+}
+
+/* ---- authentication ------------------------------------------------------------ */
+
+static int gw_lookup_secret(void *ctx, const char *access_key_id, char *secret_out,
+                            size_t secret_cap)
+{
+    hm_gw *gw = ctx;
+    if (strcmp(access_key_id, gw->access_key_id) != 0) return HM_ENOENT;
+    size_t n = strlen(gw->secret_key);
+    if (n >= secret_cap) return HM_EINVAL;
+    memcpy(secret_out, gw->secret_key, n + 1);
+    return 0;
+}
+
+typedef struct gw_hdr_list {
+    hm_sigv4_header *h;
+    size_t n;
+    size_t cap;
+} gw_hdr_list;
+
+static enum MHD_Result gw_collect_header(void *cls, enum MHD_ValueKind kind,
+                                         const char *key, const char *value)
+{
+    (void)kind;
+    gw_hdr_list *l = cls;
+    if (l->n == l->cap) return MHD_NO;
+    l->h[l->n].name = key;
+    l->h[l->n].value = value != NULL ? value : "";
+    l->n++;
+    return MHD_YES;
+}
+
+/* Authenticate the request (SigV4 header or presigned query).  Answers and
+ * sets *ok false on failure. */
+static enum MHD_Result gw_authenticate(gw_req *r, bool *ok)
+{
+    *ok = false;
+    int count = MHD_get_connection_values(r->conn, MHD_HEADER_KIND, NULL, NULL);
+    if (count < 0) count = 0;
+    gw_hdr_list l = {.cap = (size_t)count};
+    l.h = calloc(l.cap + 1, sizeof(*l.h));
+    if (l.h == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gw_collect_header, &l);
+    hm_sigv4_request req = {
+        .method = r->method,
+        .path = r->path,
+        .query = r->query,
+        .headers = l.h,
+        .header_count = l.n,
+        .payload_hash = NULL,
+    };
+    hm_sigv4_verify_config vc = {
+        .now_ms = hm_wall_ms(r->gw->cfg.env),
+        .skew_ms_max = HM_CLOCK_SKEW_MS_MAX,
+        .lookup = gw_lookup_secret,
+        .lookup_ctx = r->gw,
+    };
+    int rc = hm_sigv4_authenticate(&req, &vc, &r->auth);
+    free(l.h);
+    if (rc == HM_ENOENT && r->auth.reason == HM_SIGV4_OK)
+        return gw_send_error(r, HM_S3_ACCESS_DENIED, NULL, NULL, 0);
+    if (rc != 0) {
+        const char *msg = NULL;
+        hm_s3err s3 = hm_s3err_from_sigv4(r->auth.reason, &msg);
+        hm_info("gw", r->id, "authentication refused: %s (%s)",
+                hm_sigv4_reason_name(r->auth.reason),
+                r->auth.detail != NULL ? r->auth.detail : "");
+        return gw_send_error(r, s3, msg, NULL, 0);
+    }
+    if (strncmp(r->auth.payload_hash, "STREAMING-", 10) == 0)
+        return gw_send_error(r, HM_S3_NOT_IMPLEMENTED,
+                             "aws-chunked uploads (x-amz-content-sha256: STREAMING-*) are "
+                             "not supported yet; send a plain signed or UNSIGNED-PAYLOAD "
+                             "body",
+                             NULL, 0);
+    *ok = true;
+    return MHD_YES;
+}
+
+/* ---- routing -------------------------------------------------------------------- */
+
+/* Sub-resources S3 defines that this gateway does not serve yet. */
+static const char *const gw_unimplemented_params[] = {
+    "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
+    "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
+    "notification", "object-lock", "ownershipControls", "partNumber", "policy",
+    "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore",
+    "retention", "select", "tagging", "torrent", "uploadId", "uploads", "versioning",
+    "versions", "website",
+};
+
+static enum MHD_Result gw_route(gw_req *r)
+{
+    const char *m = r->method;
+    bool get = strcmp(m, "GET") == 0, put = strcmp(m, "PUT") == 0;
+    bool head = strcmp(m, "HEAD") == 0, del = strcmp(m, "DELETE") == 0;
+    bool post = strcmp(m, "POST") == 0;
+    if (!get && !put && !head && !del && !post)
+        return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+
+    for (size_t i = 0; i < sizeof(gw_unimplemented_params) / sizeof(char *); i++) {
+        if (gw_param_get(r, gw_unimplemented_params[i]) != NULL) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "The '%s' sub-resource is not implemented",
+                     gw_unimplemented_params[i]);
+            return gw_send_error(r, HM_S3_NOT_IMPLEMENTED, msg, NULL, 0);
+        }
+    }
+
+    if (r->bucket == NULL) {
+        if (get) return gw_list_buckets(r);
+        return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+    }
+    if (!hm_objsvc_bucket_name_valid(r->bucket)) {
+        hm_s3err_extra ex = {"BucketName", r->bucket};
+        return gw_send_error(r, HM_S3_INVALID_BUCKET_NAME, NULL, &ex, 1);
+    }
+
+    if (r->key == NULL) {
+        if (gw_param_get(r, "location") != NULL) {
+            if (get) return gw_get_bucket_location(r);
+            return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+        }
+        if (get) {
+            const char *lt = gw_param_get(r, "list-type");
+            if (lt != NULL && strcmp(lt, "2") != 0)
+                return gw_send_error(r, HM_S3_INVALID_ARGUMENT, "Invalid List Type", NULL,
+                                     0);
+            return gw_list_objects(r, lt != NULL);
+        }
+        if (put) return gw_create_bucket_begin(r);
+        if (head) return gw_head_bucket(r);
+        if (del) return gw_delete_bucket(r);
+        return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+    }
+
+    size_t klen = strlen(r->key);
+    if (klen > HM_KEY_BYTES_MAX) {
+        char maxs[16], sizes[24];
+        snprintf(maxs, sizeof(maxs), "%u", HM_KEY_BYTES_MAX);
+        snprintf(sizes, sizeof(sizes), "%zu", klen);
+        hm_s3err_extra ex[2] = {{"Size", sizes}, {"MaxSizeAllowed", maxs}};
+        return gw_send_error(r, HM_S3_KEY_TOO_LONG, NULL, ex, 2);
+    }
+    if (!hm_objsvc_key_valid(r->key, klen))
+        return gw_send_error(r, HM_S3_INVALID_ARGUMENT, "Object keys must be valid UTF-8",
+                             NULL, 0);
+    const char *vid = gw_param_get(r, "versionId");
+    if (vid != NULL && strcmp(vid, "null") != 0)
+        return gw_send_error(r, HM_S3_INVALID_ARGUMENT, "Invalid version id specified",
+                             NULL, 0);
+    if (get || head) return gw_get_object(r);
+    if (put) {
+        if (gw_header(r, "x-amz-copy-source") != NULL)
+            return gw_send_error(r, HM_S3_NOT_IMPLEMENTED, "CopyObject is not implemented",
+                                 NULL, 0);
+        return gw_put_object_begin(r);
+    }
+    if (del) return gw_delete_object(r);
+    return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+}
+
+/* ---- libmicrohttpd callbacks ------------------------------------------------------ */
+
+static void gw_new_request_id(hm_gw *gw, char out[GW_REQ_ID_BYTES + 1])
+{
+    static const char digits[] = "0123456789ABCDEF";
+    uint8_t b[GW_REQ_ID_BYTES / 2];
+    hm_random(gw->cfg.env, b, sizeof(b));
+    for (size_t i = 0; i < sizeof(b); i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[GW_REQ_ID_BYTES] = '\0';
+}
+
+/* First sight of a request: the raw target, before libmicrohttpd unescapes
+ * it in place.  The context becomes the request's *con_cls. */
+static void *gw_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    hm_gw *gw = cls;
+    gw_req *r = calloc(1, sizeof(*r));
+    if (r == NULL) return NULL;
+    r->gw = gw;
+    r->conn = conn;
+    r->start_mono_ms = hm_mono_ms(gw->cfg.env);
+    gw_new_request_id(gw, r->id);
+    r->uri = gw_strdup(uri);
+    return r;
+}
+
+static void gw_req_free(gw_req *r)
+{
+    for (size_t i = 0; i < r->param_count; i++) {
+        free(r->params[i].name);
+        free(r->params[i].value);
+    }
+    EVP_MD_CTX_free(r->body_sha);
+    free(r->body);
+    free(r->uri);
+    free(r->path);
+    free(r->query);
+    free(r->bucket);
+    free(r->key);
+    free(r);
+}
+
+static void gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    gw_req *r = *con_cls;
+    if (r == NULL) return;
+    *con_cls = NULL;
+    if (r->put != NULL) {
+        hm_objsvc_put_abort(r->put);
+        r->put = NULL;
+        hm_info("gw", r->id, "upload cut short (termination %d): nothing stored", (int)toe);
+    }
+    int64_t ms = hm_mono_ms(r->gw->cfg.env) - r->start_mono_ms;
+    hm_info("gw", r->id, "%s %s %u %lldms%s", r->method != NULL ? r->method : "-",
+            r->path != NULL ? r->path : "-", r->status, (long long)ms,
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection cut)");
+    gw_req_free(r);
+}
+
+/* Body bytes of an operation that does not stream into the object service:
+ * bounded, hashed when the payload was signed. */
+static void gw_small_body(gw_req *r, const char *data, size_t len)
+{
+    if (r->body_failed) return;
+    if (len > HM_HTTP_XML_BODY_BYTES_MAX - r->body_len) {
+        r->body_failed = true;
+        r->body_err = HM_S3_INVALID_REQUEST;
+        r->body_msg = "The request body is too large";
+        return;
+    }
+    if (len > r->body_cap - r->body_len) {
+        size_t cap = r->body_cap > 0 ? r->body_cap : 4096;
+        while (cap - r->body_len < len) cap *= 2;
+        if (cap > HM_HTTP_XML_BODY_BYTES_MAX) cap = HM_HTTP_XML_BODY_BYTES_MAX;
+        char *nb = realloc(r->body, cap);
+        if (nb == NULL) {
+            r->body_failed = true;
+            r->body_err = HM_S3_SERVICE_UNAVAILABLE;
+            return;
+        }
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+    if (r->body_sha != NULL) EVP_DigestUpdate(r->body_sha, data, len);
+}
+
+static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    (void)cls;
+    (void)url;
+    (void)version;
+    gw_req *r = *con_cls;
+    if (r == NULL || r->uri == NULL) {
+        /* The context could not be allocated: shed load. */
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL) return MHD_NO;
+        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+        MHD_destroy_response(resp);
+        if (r != NULL) r->responded = true;
+        return ret;
+    }
+    if (!r->started) {
+        r->started = true;
+        r->conn = conn;
+        r->method = method;
+        r->is_head = strcmp(method, "HEAD") == 0;
+        bool ok = false;
+        enum MHD_Result ret = gw_parse_uri(r, &ok);
+        if (!ok) return ret;
+        ret = gw_authenticate(r, &ok);
+        if (!ok) return ret;
+        return gw_route(r);
+    }
+    if (r->responded) {
+        *upload_data_size = 0; /* already answered: drop the rest */
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (r->op == GW_OP_PUT_OBJECT) gw_put_object_body(r, upload_data, *upload_data_size);
+        else gw_small_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    switch (r->op) {
+    case GW_OP_PUT_OBJECT: return gw_put_object_finish(r);
+    case GW_OP_CREATE_BUCKET: return gw_create_bucket_finish(r);
+    case GW_OP_NONE: break;
+    }
+    return gw_send_hm_error(r, HM_EINTERNAL);
+}
+
+static void gw_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    /* libmicrohttpd 0.9.75 says this even when the logger is the first
+     * option; it is noise. */
+    if (strstr(buf, "EXTERNAL_LOGGER is not the first option") != NULL) return;
+    hm_info("gw", NULL, "http: %s", buf);
+}
+
+/* ---- background GC ---------------------------------------------------------------- */
+
+static void *gw_gc_main(void *arg)
+{
+    hm_gw *gw = arg;
+    pthread_mutex_lock(&gw->gc_lock);
+    while (!gw->gc_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += GW_GC_INTERVAL_MS / 1000;
+        ts.tv_nsec += (long)(GW_GC_INTERVAL_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!gw->gc_stop &&
+               pthread_cond_timedwait(&gw->gc_cond, &gw->gc_lock, &ts) != ETIMEDOUT) {
+        }
+        if (gw->gc_stop) break;
+        pthread_mutex_unlock(&gw->gc_lock);
+        size_t n = 0;
+        int rc = hm_objsvc_gc_run(gw->svc, &n);
+        if (rc != 0) hm_warn("gw", NULL, "gc run failed: %s", hm_err_name(rc));
+        else if (n > 0) hm_info("gw", NULL, "gc: %zu blobs deleted", n);
+        pthread_mutex_lock(&gw->gc_lock);
+    }
+    pthread_mutex_unlock(&gw->gc_lock);
+    return NULL;
+}
+
+/* ---- start / stop ------------------------------------------------------------------ */
+
+/* Resolve "host:port" or "[v6]:port" into a socket address. */
+static int gw_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
+                      bool *v6)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL) return HM_EINVAL;
+    size_t hl = (size_t)(colon - addr);
+    const char *h = addr;
+    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+        h = addr + 1;
+        hl -= 2;
+    }
+    if (hl >= sizeof(host)) return HM_EINVAL;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    const char *port = colon + 1;
+    if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
+        return HM_EINVAL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(hl > 0 ? host : NULL, port, &hints, &res) != 0 || res == NULL)
+        return HM_EINVAL;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void gw_free(hm_gw *gw)
+{
+    hm_objsvc_free(gw->svc);
+    free(gw->s3_addr);
+    free(gw->domain);
+    free(gw->region);
+    free(gw->access_key_id);
+    free(gw->secret_key);
+    free(gw->tls_cert_pem);
+    free(gw->tls_key_pem);
+    free(gw);
+}
+
+static int gw_read_pem(hm_env *env, const char *path, char **out)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = hm_env_read_file(env, path, GW_TLS_FILE_BYTES_MAX, &buf, &len);
+    if (rc != 0) return rc;
+    char *s = malloc(len + 1);
+    if (s == NULL) {
+        free(buf);
+        return HM_ENOMEM;
+    }
+    memcpy(s, buf, len);
+    s[len] = '\0';
+    free(buf);
+    *out = s;
+    return 0;
+}
+
+int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
+{
+    if (cfg == NULL || cfg->s3_addr == NULL || cfg->env == NULL || cfg->meta == NULL ||
+        cfg->shards == NULL || cfg->shard_count == 0 || cfg->access_key_id == NULL ||
+        cfg->secret_key == NULL || cfg->access_key_id[0] == '\0' ||
+        cfg->secret_key[0] == '\0' || strlen(cfg->secret_key) > HM_SIGV4_SECRET_BYTES_MAX ||
+        strlen(cfg->access_key_id) > HM_SIGV4_ACCESS_KEY_BYTES_MAX ||
+        (cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        return HM_EINVAL;
+    hm_gw *gw = calloc(1, sizeof(*gw));
+    if (gw == NULL) return HM_ENOMEM;
+    int rc = HM_ENOMEM;
+    gw->cfg = *cfg;
+    gw->s3_addr = gw_strdup(cfg->s3_addr);
+    gw->domain = gw_strdup(cfg->domain);
+    gw->region = gw_strdup(cfg->region != NULL ? cfg->region : "us-east-1");
+    gw->access_key_id = gw_strdup(cfg->access_key_id);
+    gw->secret_key = gw_strdup(cfg->secret_key);
+    if (gw->s3_addr == NULL || gw->region == NULL || gw->access_key_id == NULL ||
+        gw->secret_key == NULL || (cfg->domain != NULL && gw->domain == NULL))
+        goto err_free;
+    gw->cfg.s3_addr = gw->s3_addr;
+    gw->cfg.domain = gw->domain;
+    gw->cfg.region = gw->region;
+    gw->cfg.access_key_id = gw->access_key_id;
+    gw->cfg.secret_key = gw->secret_key;
+    gw->cfg.tls_cert = NULL;
+    gw->cfg.tls_key = NULL;
+    if (cfg->tls_cert != NULL) {
+        rc = gw_read_pem(cfg->env, cfg->tls_cert, &gw->tls_cert_pem);
+        if (rc == 0) rc = gw_read_pem(cfg->env, cfg->tls_key, &gw->tls_key_pem);
+        if (rc != 0) {
+            hm_error("gw", NULL, "cannot read the TLS certificate or key: %s",
+                     hm_err_name(rc));
+            goto err_free;
+        }
+    }
+
+    hm_objsvc_config oc = {
+        .env = cfg->env,
+        .meta = cfg->meta,
+        .shards = cfg->shards,
+        .shard_count = cfg->shard_count,
+        .gc_grace_ms = HM_GC_GRACE_MS,
+        .intent_ttl_ms = HM_INTENT_TTL_MS,
+    };
+    rc = hm_objsvc_new(&gw->svc, &oc);
+    if (rc != 0) goto err_free;
+
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    bool v6 = false;
+    rc = gw_resolve(cfg->s3_addr, &ss, &sl, &v6);
+    if (rc != 0) {
+        hm_error("gw", NULL, "bad S3 listen address '%s'", cfg->s3_addr);
+        goto err_free;
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG;
+    if (v6) flags |= MHD_USE_IPv6;
+    if (gw->tls_cert_pem != NULL) flags |= MHD_USE_TLS;
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, gw->tls_key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, gw->tls_cert_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
+    gw->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, gw_access, gw,
+        MHD_OPTION_EXTERNAL_LOGGER, gw_mhd_log, gw, /* first, to catch every message */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HM_HTTP_CONNECTIONS_MAX,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)HM_HTTP_THREAD_STACK_BYTES,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONNECTION_MEMORY_BYTES,
+        MHD_OPTION_CONNECTION_TIMEOUT, GW_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_URI_LOG_CALLBACK, gw_uri_log, gw,
+        MHD_OPTION_NOTIFY_COMPLETED, gw_completed, gw,
+        MHD_OPTION_ARRAY, gw->tls_cert_pem != NULL ? tls_opts : no_opts,
+        MHD_OPTION_END);
+    if (gw->mhd == NULL) {
+        hm_error("gw", NULL, "cannot listen on %s", cfg->s3_addr);
+        rc = HM_EIO;
+        goto err_free;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(gw->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    gw->port = di != NULL ? (int)di->port : 0;
+
+    pthread_mutex_init(&gw->gc_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&gw->gc_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&gw->gc_thread, NULL, gw_gc_main, gw) != 0) {
+        hm_error("gw", NULL, "cannot start the gc thread");
+        MHD_stop_daemon(gw->mhd);
+        pthread_cond_destroy(&gw->gc_cond);
+        pthread_mutex_destroy(&gw->gc_lock);
+        rc = HM_ENOMEM;
+        goto err_free;
+    }
+    gw->gc_started = true;
+    *out = gw;
+    return 0;
+
+err_free:
+    gw_free(gw);
+    return rc;
+}
+
+int hm_gw_bound_port(const hm_gw *gw) { return gw->port; }
+
+void hm_gw_stop(hm_gw *gw)
+{
+    if (gw == NULL) return;
+    MHD_stop_daemon(gw->mhd);
+    if (gw->gc_started) {
+        pthread_mutex_lock(&gw->gc_lock);
+        gw->gc_stop = true;
+        pthread_cond_signal(&gw->gc_cond);
+        pthread_mutex_unlock(&gw->gc_lock);
+        pthread_join(gw->gc_thread, NULL);
+        pthread_cond_destroy(&gw->gc_cond);
+        pthread_mutex_destroy(&gw->gc_lock);
+    }
+    gw_free(gw);
+}

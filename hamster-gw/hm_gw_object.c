@@ -1,0 +1,427 @@
+/* hm_gw_object.c - the object operations over HTTP: PutObject, GetObject,
+ * HeadObject, DeleteObject.
+ *
+ * Shaping decision: the PUT body goes from libmicrohttpd's upload callback
+ * straight into hm_objsvc_put_write, and the GET body is pulled by
+ * libmicrohttpd from hm_objsvc_get_read in GW_GET_BLOCK_BYTES blocks, so a
+ * request holds at most a block or two whatever the object's size.
+ *
+ * References: AWS S3 API Reference, "PutObject", "GetObject", "HeadObject",
+ * "DeleteObject"; RFC 9110 §13 (conditional requests) and §14 (ranges).
+ */
+#include "hm_gw_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hm_err.h"
+#include "hm_limits.h"
+#include "hm_log.h"
+
+/* Headers kept with the object and sent back on GET and HEAD. */
+static const char *const gw_stored_headers[] = {
+    "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language",
+    "Expires",
+};
+#define GW_STORED_HEADERS_COUNT (sizeof(gw_stored_headers) / sizeof(gw_stored_headers[0]))
+
+#define GW_META_PREFIX "x-amz-meta-"
+#define GW_META_PREFIX_BYTES (sizeof(GW_META_PREFIX) - 1)
+/* More pairs than could fit HM_USER_META_BYTES_MAX with one-byte names. */
+#define GW_META_PAIRS_MAX (HM_USER_META_BYTES_MAX / 2)
+
+/* ---- PutObject ---------------------------------------------------------------- */
+
+typedef struct gw_meta_list {
+    hm_objsvc_kv kv[GW_META_PAIRS_MAX];
+    size_t n;
+    size_t bytes;
+    bool too_many;
+    bool no_mem;
+} gw_meta_list;
+
+static void gw_meta_list_free(gw_meta_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) free((char *)l->kv[i].key);
+    free(l);
+}
+
+static enum MHD_Result gw_collect_meta(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    gw_meta_list *l = cls;
+    if (strncasecmp(key, GW_META_PREFIX, GW_META_PREFIX_BYTES) != 0) return MHD_YES;
+    const char *name = key + GW_META_PREFIX_BYTES;
+    if (value == NULL) value = "";
+    l->bytes += strlen(name) + strlen(value);
+    if (l->n == GW_META_PAIRS_MAX) {
+        l->too_many = true;
+        return MHD_NO;
+    }
+    char *lower = strdup(name);
+    if (lower == NULL) {
+        l->no_mem = true;
+        return MHD_NO;
+    }
+    for (char *c = lower; *c != '\0'; c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+    l->kv[l->n].key = lower;
+    l->kv[l->n].value = value;
+    l->n++;
+    return MHD_YES;
+}
+
+/* Parse a decimal Content-Length; false on anything else or overflow. */
+static bool gw_parse_length(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s == NULL || *s == '\0') return false;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool gw_hex32(const char *s, uint8_t out[32])
+{
+    if (strlen(s) != 64) return false;
+    for (size_t i = 0; i < 32; i++) {
+        int v = 0;
+        for (size_t k = 0; k < 2; k++) {
+            char c = s[2 * i + k];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0) return false;
+            v = v * 16 + d;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+enum MHD_Result gw_put_object_begin(gw_req *r)
+{
+    uint64_t size = 0;
+    const char *cl = gw_header(r, "Content-Length");
+    if (cl == NULL) return gw_send_error(r, HM_S3_MISSING_CONTENT_LENGTH, NULL, NULL, 0);
+    if (!gw_parse_length(cl, &size))
+        return gw_send_error(r, HM_S3_INVALID_ARGUMENT, "Invalid Content-Length", NULL, 0);
+    if (size > HM_PUT_BYTES_MAX) {
+        char prop[24], maxs[24];
+        snprintf(prop, sizeof(prop), "%llu", (unsigned long long)size);
+        snprintf(maxs, sizeof(maxs), "%llu", (unsigned long long)HM_PUT_BYTES_MAX);
+        hm_s3err_extra ex[2] = {{"ProposedSize", prop}, {"MaxSizeAllowed", maxs}};
+        return gw_send_error(r, HM_S3_ENTITY_TOO_LARGE, NULL, ex, 2);
+    }
+
+    uint8_t md5[16];
+    bool has_md5 = false;
+    const char *cmd5 = gw_header(r, "Content-MD5");
+    if (cmd5 != NULL) {
+        size_t n = 0;
+        if (gw_base64_decode(cmd5, md5, sizeof(md5), &n) != 0 || n != sizeof(md5))
+            return gw_send_error(r, HM_S3_INVALID_DIGEST, NULL, NULL, 0);
+        has_md5 = true;
+    }
+    uint8_t sha[32];
+    bool has_sha = gw_hex32(r->auth.payload_hash, sha);
+
+    gw_meta_list *meta = calloc(1, sizeof(*meta));
+    if (meta == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gw_collect_meta, meta);
+    enum MHD_Result ret;
+    if (meta->no_mem) {
+        ret = gw_send_hm_error(r, HM_ENOMEM);
+        goto out;
+    }
+    if (meta->too_many || meta->bytes > HM_USER_META_BYTES_MAX) {
+        char sizes[24], maxs[24];
+        snprintf(sizes, sizeof(sizes), "%zu", meta->bytes);
+        snprintf(maxs, sizeof(maxs), "%u", HM_USER_META_BYTES_MAX);
+        hm_s3err_extra ex[2] = {{"Size", sizes}, {"MaxSizeAllowed", maxs}};
+        ret = gw_send_error(r, HM_S3_METADATA_TOO_LARGE, NULL, ex, 2);
+        goto out;
+    }
+    hm_objsvc_kv hdrs[GW_STORED_HEADERS_COUNT];
+    size_t nh = 0;
+    for (size_t i = 0; i < GW_STORED_HEADERS_COUNT; i++) {
+        const char *v = gw_header(r, gw_stored_headers[i]);
+        if (v != NULL) hdrs[nh++] = (hm_objsvc_kv){gw_stored_headers[i], v};
+    }
+    hm_objsvc_put_args args = {
+        .bucket = r->bucket,
+        .key = r->key,
+        .size = size,
+        .content_type = gw_header(r, "Content-Type"),
+        .user_meta = meta->kv,
+        .user_meta_count = meta->n,
+        .headers = hdrs,
+        .header_count = nh,
+        .content_md5 = has_md5 ? md5 : NULL,
+        .sha256 = has_sha ? sha : NULL,
+    };
+    int rc = hm_objsvc_put_begin(r->gw->svc, r->id, &args, &r->put);
+    if (rc == HM_ETOOBIG) {
+        ret = gw_send_error(r, HM_S3_METADATA_TOO_LARGE, NULL, NULL, 0);
+        goto out;
+    }
+    if (rc == HM_EINVAL) {
+        ret = gw_send_error(r, HM_S3_INVALID_ARGUMENT, NULL, NULL, 0);
+        goto out;
+    }
+    if (rc != 0) {
+        ret = gw_send_hm_error(r, rc);
+        goto out;
+    }
+    r->op = GW_OP_PUT_OBJECT;
+    ret = MHD_YES;
+out:
+    gw_meta_list_free(meta);
+    return ret;
+}
+
+void gw_put_object_body(gw_req *r, const char *data, size_t len)
+{
+    if (r->body_failed || r->put == NULL) return;
+    r->body_seen += len;
+    int rc = hm_objsvc_put_write(r->put, data, len);
+    if (rc == 0) return;
+    r->body_failed = true;
+    if (rc == HM_ETOOBIG) {
+        r->body_err = HM_S3_INVALID_REQUEST;
+        r->body_msg = "The body is longer than its Content-Length";
+    } else {
+        r->body_err = hm_s3err_from_hm(rc);
+        hm_warn("gw", r->id, "put of %s/%s failed mid-body: %s", r->bucket, r->key,
+                hm_err_name(rc));
+    }
+}
+
+enum MHD_Result gw_put_object_finish(gw_req *r)
+{
+    hm_objsvc_put *p = r->put;
+    r->put = NULL;
+    if (r->body_failed) {
+        hm_objsvc_put_abort(p);
+        return gw_send_error(r, r->body_err, r->body_msg, NULL, 0);
+    }
+    char etag[HM_OBJSVC_ETAG_HEX_BYTES + 1];
+    enum hm_objsvc_fault fault = HM_OBJSVC_FAULT_NONE;
+    int rc = hm_objsvc_put_finish(p, etag, &fault);
+    switch (fault) {
+    case HM_OBJSVC_FAULT_BAD_DIGEST:
+        return gw_send_error(r, HM_S3_BAD_DIGEST, NULL, NULL, 0);
+    case HM_OBJSVC_FAULT_SHA256_MISMATCH:
+        return gw_send_error(r, HM_S3_CONTENT_SHA256_MISMATCH, NULL, NULL, 0);
+    case HM_OBJSVC_FAULT_INCOMPLETE_BODY:
+        return gw_send_error(r, HM_S3_INCOMPLETE_BODY, NULL, NULL, 0);
+    case HM_OBJSVC_FAULT_NONE: break;
+    }
+    if (rc != 0) return gw_send_hm_error(r, rc);
+    char quoted[HM_OBJSVC_ETAG_HEX_BYTES + 3];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) return MHD_NO;
+    MHD_add_response_header(resp, "ETag", quoted);
+    return gw_send(r, MHD_HTTP_OK, resp);
+}
+
+/* ---- GetObject / HeadObject -------------------------------------------------- */
+
+typedef struct gw_get_ctx {
+    hm_objsvc_get *g;
+    uint64_t sent;
+    char id[GW_REQ_ID_BYTES + 1];
+} gw_get_ctx;
+
+static ssize_t gw_get_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    gw_get_ctx *c = cls;
+    if (pos != c->sent) return MHD_CONTENT_READER_END_WITH_ERROR; /* never rewinds */
+    size_t got = 0;
+    int rc = hm_objsvc_get_read(c->g, buf, max, &got);
+    if (rc != 0) {
+        hm_error("gw", c->id, "object read failed after %llu bytes: %s; cutting the response",
+                 (unsigned long long)c->sent, hm_err_name(rc));
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (got == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+    c->sent += got;
+    return (ssize_t)got;
+}
+
+static void gw_get_free(void *cls)
+{
+    gw_get_ctx *c = cls;
+    hm_objsvc_get_close(c->g);
+    free(c);
+}
+
+/* Compare an If-Match / If-None-Match list with the object's ETag
+ * (RFC 9110 §13.1.1: weak comparison is fine for GET; "*" matches all). */
+static bool gw_etag_matches(const char *list, const char *etag)
+{
+    const char *s = list;
+    size_t el = strlen(etag);
+    while (*s != '\0') {
+        while (*s == ' ' || *s == ',' || *s == '\t') s++;
+        if (*s == '\0') break;
+        if (*s == '*') return true;
+        if (strncmp(s, "W/", 2) == 0) s += 2;
+        const char *t = s;
+        if (*t == '"') t++;
+        if (strncmp(t, etag, el) == 0 && (t[el] == '"' || t[el] == ',' || t[el] == '\0' ||
+                                           t[el] == ' '))
+            return true;
+        while (*s != '\0' && *s != ',') s++;
+    }
+    return false;
+}
+
+/* RFC 9110 §13.2.2 order.  Returns 0 to go on, else the status to answer
+ * (304 or 412). */
+static unsigned gw_conditions(gw_req *r, const Hm__ObjectVersion *v)
+{
+    const char *etag = v->etag != NULL ? v->etag : "";
+    int64_t mtime_s = v->mtime_ms / 1000;
+    int64_t t = 0;
+    const char *im = gw_header(r, "If-Match");
+    const char *ius = gw_header(r, "If-Unmodified-Since");
+    const char *inm = gw_header(r, "If-None-Match");
+    const char *ims = gw_header(r, "If-Modified-Since");
+    if (im != NULL) {
+        if (!gw_etag_matches(im, etag)) return MHD_HTTP_PRECONDITION_FAILED;
+    } else if (ius != NULL && hm_sigv4_parse_http_date(ius, &t) == 0 && mtime_s > t / 1000) {
+        return MHD_HTTP_PRECONDITION_FAILED;
+    }
+    if (inm != NULL) {
+        if (gw_etag_matches(inm, etag)) return MHD_HTTP_NOT_MODIFIED;
+    } else if (ims != NULL && hm_sigv4_parse_http_date(ims, &t) == 0 && mtime_s <= t / 1000) {
+        return MHD_HTTP_NOT_MODIFIED;
+    }
+    return 0;
+}
+
+/* ETag, Last-Modified and the stored headers, shared by 200/206/304. */
+static void gw_object_headers(gw_req *r, struct MHD_Response *resp,
+                              const Hm__ObjectVersion *v, bool full)
+{
+    char quoted[HM_OBJSVC_ETAG_HEX_BYTES + 48];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", v->etag != NULL ? v->etag : "");
+    MHD_add_response_header(resp, "ETag", quoted);
+    char date[32];
+    gw_http_date(v->mtime_ms, date);
+    MHD_add_response_header(resp, "Last-Modified", date);
+    if (!full) return;
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    const char *ct = v->content_type != NULL && v->content_type[0] != '\0'
+                         ? v->content_type : "binary/octet-stream";
+    const char *override = gw_param_get(r, "response-content-type");
+    MHD_add_response_header(resp, "Content-Type", override != NULL ? override : ct);
+    for (size_t i = 0; i < v->n_user_meta; i++) {
+        const Hm__KeyValue *kv = v->user_meta[i];
+        if (kv->key == NULL || kv->value == NULL) continue;
+        char name[HM_USER_META_BYTES_MAX + GW_META_PREFIX_BYTES + 1];
+        snprintf(name, sizeof(name), GW_META_PREFIX "%s", kv->key);
+        MHD_add_response_header(resp, name, kv->value);
+    }
+    static const struct { const char *header, *param; } overrides[] = {
+        {"Cache-Control", "response-cache-control"},
+        {"Content-Disposition", "response-content-disposition"},
+        {"Content-Encoding", "response-content-encoding"},
+        {"Content-Language", "response-content-language"},
+        {"Expires", "response-expires"},
+    };
+    for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+        const char *val = gw_param_get(r, overrides[i].param);
+        for (size_t k = 0; val == NULL && k < v->n_headers; k++) {
+            const Hm__KeyValue *kv = v->headers[k];
+            if (kv->key != NULL && kv->value != NULL &&
+                strcasecmp(kv->key, overrides[i].header) == 0)
+                val = kv->value;
+        }
+        if (val != NULL) MHD_add_response_header(resp, overrides[i].header, val);
+    }
+}
+
+enum MHD_Result gw_get_object(gw_req *r)
+{
+    hm_objsvc_get *g = NULL;
+    int rc = hm_objsvc_get_open(r->gw->svc, r->id, r->bucket, r->key, &g);
+    if (rc != 0) return gw_send_hm_error(r, rc);
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    enum MHD_Result ret;
+
+    unsigned cond = gw_conditions(r, v);
+    if (cond == MHD_HTTP_PRECONDITION_FAILED) {
+        hm_objsvc_get_close(g);
+        return gw_send_error(r, HM_S3_PRECONDITION_FAILED, NULL, NULL, 0);
+    }
+    if (cond == MHD_HTTP_NOT_MODIFIED) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (resp != NULL) gw_object_headers(r, resp, v, false);
+        hm_objsvc_get_close(g);
+        return gw_send(r, MHD_HTTP_NOT_MODIFIED, resp);
+    }
+
+    uint64_t off = 0, len = v->size;
+    unsigned status = MHD_HTTP_OK;
+    const char *range = gw_header(r, "Range");
+    hm_objsvc_range rg;
+    if (range != NULL && hm_objsvc_range_parse(range, &rg) == 0) {
+        if (hm_objsvc_range_resolve(&rg, v->size, &off, &len) != 0) {
+            char sizes[24];
+            snprintf(sizes, sizeof(sizes), "%llu", (unsigned long long)v->size);
+            hm_s3err_extra ex[2] = {{"RangeRequested", range}, {"ActualObjectSize", sizes}};
+            hm_objsvc_get_close(g);
+            return gw_send_error(r, HM_S3_INVALID_RANGE, NULL, ex, 2);
+        }
+        rc = hm_objsvc_get_set_span(g, off, len);
+        if (rc != 0) {
+            hm_objsvc_get_close(g);
+            return gw_send_hm_error(r, rc);
+        }
+        status = MHD_HTTP_PARTIAL_CONTENT;
+    }
+
+    gw_get_ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        hm_objsvc_get_close(g);
+        return gw_send_hm_error(r, HM_ENOMEM);
+    }
+    c->g = g;
+    memcpy(c->id, r->id, sizeof(c->id));
+    size_t block = len < GW_GET_BLOCK_BYTES ? (size_t)(len > 0 ? len : 1) : GW_GET_BLOCK_BYTES;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(len, block, gw_get_reader, c, gw_get_free);
+    if (resp == NULL) {
+        gw_get_free(c);
+        return gw_send_hm_error(r, HM_ENOMEM);
+    }
+    gw_object_headers(r, resp, v, true);
+    if (status == MHD_HTTP_PARTIAL_CONTENT) {
+        char cr[80];
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
+                 (unsigned long long)(off + len - 1), (unsigned long long)v->size);
+        MHD_add_response_header(resp, "Content-Range", cr);
+    }
+    ret = gw_send(r, status, resp);
+    return ret;
+}
+
+/* ---- DeleteObject -------------------------------------------------------------- */
+
+enum MHD_Result gw_delete_object(gw_req *r)
+{
+    int rc = hm_objsvc_delete(r->gw->svc, r->id, r->bucket, r->key);
+    if (rc != 0) return gw_send_hm_error(r, rc);
+    return gw_send_empty(r, MHD_HTTP_NO_CONTENT);
+}

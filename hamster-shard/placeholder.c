@@ -1,1 +1,0 @@
-/* placeholder, replaced by the role library */ typedef int hm_placeholder_t;

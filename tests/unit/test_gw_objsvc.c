@@ -1,0 +1,589 @@
+/* test_gw_objsvc.c - the object service against an in-process metadata
+ * node and two in-process shard stores on a temporary directory. */
+#include <check.h>
+#include <dirent.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hm_err.h"
+#include "hm_limits.h"
+#include "hm_meta_node.h"
+#include "hm_objsvc.h"
+#include "hm_shard_store.h"
+
+#define DISKS 2
+
+static char tmpdir[256];
+static hm_env *env;
+static hm_meta_node *node;
+static hm_meta_api *meta;
+static hm_shard_store *stores[DISKS];
+static hm_shard_api *shards[DISKS];
+static hm_objsvc *svc;
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char sub[1024];
+            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+            rm_rf(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+/* Regular files below path (recursively). */
+static int count_files(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char sub[1024];
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        struct stat st;
+        if (stat(sub, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) n += count_files(sub);
+        else if (S_ISREG(st.st_mode)) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Shard files (committed or temporary) on every disk. */
+static int shard_files(void)
+{
+    int n = 0;
+    for (int i = 0; i < DISKS; i++) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/disk%d/shards", tmpdir, i);
+        n += count_files(p);
+        snprintf(p, sizeof(p), "%s/disk%d/tmp", tmpdir, i);
+        n += count_files(p);
+    }
+    return n;
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/hm-objsvc-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_int_eq(hm_env_posix_new(&env), 0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/meta", tmpdir);
+    mkdir(p, 0700);
+    ck_assert_int_eq(hm_meta_node_open(&node, env, p), 0);
+    ck_assert_int_eq(hm_meta_api_local_new(&meta, node), 0);
+    for (int i = 0; i < DISKS; i++) {
+        snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
+        mkdir(p, 0700);
+        ck_assert_int_eq(hm_shard_store_open(&stores[i], env, p), 0);
+        ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
+    }
+    hm_objsvc_config cfg = {
+        .env = env,
+        .meta = meta,
+        .shards = shards,
+        .shard_count = DISKS,
+        .gc_grace_ms = 0,
+        .intent_ttl_ms = HM_INTENT_TTL_MS,
+    };
+    ck_assert_int_eq(hm_objsvc_new(&svc, &cfg), 0);
+    ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "bkt", "us-east-1", "AK"), 0);
+}
+
+static void teardown(void)
+{
+    hm_objsvc_free(svc);
+    for (int i = 0; i < DISKS; i++) {
+        shards[i]->ops->free(shards[i]);
+        hm_shard_store_close(stores[i]);
+    }
+    meta->ops->free(meta);
+    hm_meta_node_close(node);
+    hm_env_posix_free(env);
+    rm_rf(tmpdir);
+}
+
+static uint8_t *pattern(size_t n, unsigned seed)
+{
+    uint8_t *b = malloc(n > 0 ? n : 1);
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)((i * 131u + seed + (i >> 12)) & 0xff);
+    return b;
+}
+
+static void md5_hex(const uint8_t *b, size_t n, char out[33])
+{
+    uint8_t md[16];
+    unsigned len = 0;
+    EVP_Digest(b, n, md, &len, EVP_md5(), NULL);
+    for (int i = 0; i < 16; i++) sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* Put data in uneven pieces; returns put_finish's result. */
+static int put_bytes(const char *key, const uint8_t *data, size_t n, char etag[33],
+                     enum hm_objsvc_fault *fault)
+{
+    hm_objsvc_put_args a = {.bucket = "bkt", .key = key, .size = n,
+                            .content_type = "text/plain"};
+    hm_objsvc_put *p = NULL;
+    int rc = hm_objsvc_put_begin(svc, "t", &a, &p);
+    if (rc != 0) return rc;
+    size_t off = 0, step = 7777;
+    while (off < n) {
+        size_t k = n - off < step ? n - off : step;
+        rc = hm_objsvc_put_write(p, data + off, k);
+        if (rc != 0) {
+            hm_objsvc_put_abort(p);
+            return rc;
+        }
+        off += k;
+        step = step * 3 % 65521 + 1;
+    }
+    return hm_objsvc_put_finish(p, etag, fault);
+}
+
+/* Read [off, off+len) (len UINT64_MAX: whole object) into a new buffer. */
+static int get_bytes(const char *key, uint64_t off, uint64_t len, uint8_t **out,
+                     size_t *n_out)
+{
+    hm_objsvc_get *g = NULL;
+    int rc = hm_objsvc_get_open(svc, "t", "bkt", key, &g);
+    if (rc != 0) return rc;
+    uint64_t size = hm_objsvc_get_version(g)->size;
+    if (len != UINT64_MAX) {
+        rc = hm_objsvc_get_set_span(g, off, len);
+        if (rc != 0) {
+            hm_objsvc_get_close(g);
+            return rc;
+        }
+    } else {
+        len = size;
+    }
+    uint8_t *buf = malloc(len + 1);
+    ck_assert_ptr_nonnull(buf);
+    size_t have = 0;
+    for (;;) {
+        size_t got = 0;
+        rc = hm_objsvc_get_read(g, buf + have, 100000, &got);
+        if (rc != 0 || got == 0) break;
+        have += got;
+        ck_assert_uint_le(have, len);
+    }
+    hm_objsvc_get_close(g);
+    *out = buf;
+    *n_out = have;
+    return rc;
+}
+
+static void check_roundtrip(size_t n)
+{
+    uint8_t *data = pattern(n, (unsigned)n);
+    char key[64], etag[33], want[33];
+    snprintf(key, sizeof(key), "obj-%zu", n);
+    ck_assert_int_eq(put_bytes(key, data, n, etag, NULL), 0);
+    md5_hex(data, n, want);
+    ck_assert_str_eq(etag, want);
+    uint8_t *back = NULL;
+    size_t got = 0;
+    ck_assert_int_eq(get_bytes(key, 0, UINT64_MAX, &back, &got), 0);
+    ck_assert_uint_eq(got, n);
+    ck_assert(n == 0 || memcmp(back, data, n) == 0);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", key, &g), 0);
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    ck_assert_str_eq(v->etag, want);
+    ck_assert_uint_eq(v->size, n);
+    ck_assert_str_eq(v->content_type, "text/plain");
+    /* Inline up to the limit, one blob above it. */
+    ck_assert_uint_eq(v->n_blobs, n <= HM_INLINE_BYTES_MAX ? 0 : 1);
+    hm_objsvc_get_close(g);
+    free(back);
+    free(data);
+}
+
+/* Objects of 0 B, 1 B, the inline limit, one past it and 3 MiB come back
+ * byte for byte with the MD5 of their body as ETag. */
+START_TEST(test_roundtrip_sizes)
+{
+    size_t sizes[] = {0, 1, HM_INLINE_BYTES_MAX, HM_INLINE_BYTES_MAX + 1, 3u << 20};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) check_roundtrip(sizes[i]);
+    ck_assert_int_eq(shard_files(), 2);
+}
+END_TEST
+
+/* An aborted put leaves nothing listed and no shard file behind. */
+START_TEST(test_abort_leaves_nothing)
+{
+    size_t n = 1u << 20;
+    uint8_t *data = pattern(n, 5);
+    hm_objsvc_put_args a = {.bucket = "bkt", .key = "gone", .size = n};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &a, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, data, n / 2), 0);
+    hm_objsvc_put_abort(p);
+    Hm__MetaResponse *r = NULL;
+    hm_objsvc_list_args la = {.bucket = "bkt", .max_keys = 1000};
+    ck_assert_int_eq(hm_objsvc_list(svc, "t", &la, &r), 0);
+    ck_assert_uint_eq(r->list->n_entries, 0);
+    hm__meta_response__free_unpacked(r, NULL);
+    ck_assert_int_eq(shard_files(), 0);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "gone", &g), HM_ENOKEY);
+    /* The deleted intent's blob is garbage; collecting it is harmless. */
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, NULL), 0);
+    free(data);
+}
+END_TEST
+
+/* Overwriting returns the new bytes; the old blob is collected by gc_run
+ * once its grace (0 here) has passed. */
+START_TEST(test_overwrite_collects_old_blob)
+{
+    size_t n = 200000;
+    uint8_t *a = pattern(n, 1), *b = pattern(n, 2);
+    ck_assert_int_eq(put_bytes("k", a, n, NULL, NULL), 0);
+    ck_assert_int_eq(put_bytes("k", b, n, NULL, NULL), 0);
+    uint8_t *back = NULL;
+    size_t got = 0;
+    ck_assert_int_eq(get_bytes("k", 0, UINT64_MAX, &back, &got), 0);
+    ck_assert_uint_eq(got, n);
+    ck_assert(memcmp(back, b, n) == 0);
+    free(back);
+    ck_assert_int_eq(shard_files(), 2);
+    size_t deleted = 0;
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 1);
+    ck_assert_int_eq(shard_files(), 1);
+    ck_assert_int_eq(get_bytes("k", 0, UINT64_MAX, &back, &got), 0);
+    ck_assert(memcmp(back, b, n) == 0);
+    free(back);
+    /* Deleting collects the last blob too. */
+    ck_assert_int_eq(hm_objsvc_delete(svc, "t", "bkt", "k"), 0);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 1);
+    ck_assert_int_eq(shard_files(), 0);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* Range headers parse as RFC 7233 single byte ranges and resolve against
+ * the size, with unsatisfiable ones refused. */
+START_TEST(test_range_parse_resolve)
+{
+    hm_objsvc_range r;
+    uint64_t off = 0, len = 0;
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=0-9", &r), 0);
+    ck_assert_int_eq(hm_objsvc_range_resolve(&r, 100, &off, &len), 0);
+    ck_assert_uint_eq(off, 0);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=90-", &r), 0);
+    ck_assert_int_eq(hm_objsvc_range_resolve(&r, 100, &off, &len), 0);
+    ck_assert_uint_eq(off, 90);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=-30", &r), 0);
+    ck_assert_int_eq(hm_objsvc_range_resolve(&r, 100, &off, &len), 0);
+    ck_assert_uint_eq(off, 70);
+    ck_assert_uint_eq(len, 30);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=-300", &r), 0);
+    ck_assert_int_eq(hm_objsvc_range_resolve(&r, 100, &off, &len), 0);
+    ck_assert_uint_eq(off, 0);
+    ck_assert_uint_eq(len, 100);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=50-1000", &r), 0);
+    ck_assert_int_eq(hm_objsvc_range_resolve(&r, 100, &off, &len), 0);
+    ck_assert_uint_eq(len, 50);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=100-", &r), 0);
+    ck_assert_int_eq(hm_objsvc_range_resolve(&r, 100, &off, &len), HM_EINVAL);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=-0", &r), 0);
+    ck_assert_int_eq(hm_objsvc_range_resolve(&r, 100, &off, &len), HM_EINVAL);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=0-0", &r), 0);
+    ck_assert_int_eq(hm_objsvc_range_resolve(&r, 0, &off, &len), HM_EINVAL);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=5-4", &r), HM_EINVAL);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=0-1,3-4", &r), HM_EINVAL);
+    ck_assert_int_eq(hm_objsvc_range_parse("items=0-1", &r), HM_EINVAL);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=-", &r), HM_EINVAL);
+    ck_assert_int_eq(hm_objsvc_range_parse("bytes=99999999999999999999-", &r), HM_EINVAL);
+}
+END_TEST
+
+/* A span read returns exactly those bytes, for inline objects and for a
+ * blob across shard block boundaries. */
+START_TEST(test_range_reads)
+{
+    size_t n = 300000;
+    uint8_t *data = pattern(n, 9);
+    ck_assert_int_eq(put_bytes("big", data, n, NULL, NULL), 0);
+    ck_assert_int_eq(put_bytes("small", data, 1000, NULL, NULL), 0);
+    struct { const char *key; uint64_t off, len; } cases[] = {
+        {"big", 0, 1}, {"big", 65535, 2}, {"big", 100000, 150000}, {"big", n - 1, 1},
+        {"small", 10, 20}, {"small", 999, 1}, {"big", 5, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t *back = NULL;
+        size_t got = 0;
+        ck_assert_int_eq(get_bytes(cases[i].key, cases[i].off, cases[i].len, &back, &got), 0);
+        ck_assert_uint_eq(got, cases[i].len);
+        ck_assert(memcmp(back, data + cases[i].off, got) == 0);
+        free(back);
+    }
+    uint8_t *back = NULL;
+    size_t got = 0;
+    ck_assert_int_eq(get_bytes("small", 999, 2, &back, &got), HM_EINVAL);
+    free(data);
+}
+END_TEST
+
+/* Listing returns keys in order, rolls up common prefixes under a delimiter
+ * and truncates at max_keys with a place to continue from. */
+START_TEST(test_list)
+{
+    const char *keys[] = {"a/1", "a/2", "b", "c", "d/x/y"};
+    for (size_t i = 0; i < 5; i++) ck_assert_int_eq(put_bytes(keys[i], (const uint8_t *)"x", 1, NULL, NULL), 0);
+    Hm__MetaResponse *r = NULL;
+    hm_objsvc_list_args la = {.bucket = "bkt", .delimiter = "/", .max_keys = 1000};
+    ck_assert_int_eq(hm_objsvc_list(svc, "t", &la, &r), 0);
+    ck_assert_uint_eq(r->list->n_entries, 4);
+    ck_assert_str_eq(r->list->entries[0]->key, "a/");
+    ck_assert(r->list->entries[0]->is_prefix);
+    ck_assert_str_eq(r->list->entries[1]->key, "b");
+    ck_assert_uint_eq(r->list->entries[1]->version->size, 1);
+    ck_assert_str_eq(r->list->entries[3]->key, "d/");
+    ck_assert(!r->list->truncated);
+    hm__meta_response__free_unpacked(r, NULL);
+
+    hm_objsvc_list_args lb = {.bucket = "bkt", .max_keys = 2};
+    ck_assert_int_eq(hm_objsvc_list(svc, "t", &lb, &r), 0);
+    ck_assert_uint_eq(r->list->n_entries, 2);
+    ck_assert(r->list->truncated);
+    ck_assert_str_eq(r->list->next_start_after, "a/2");
+    hm__meta_response__free_unpacked(r, NULL);
+
+    hm_objsvc_list_args lc = {.bucket = "bkt", .prefix = "a/", .start_after = "a/1",
+                              .max_keys = 10};
+    ck_assert_int_eq(hm_objsvc_list(svc, "t", &lc, &r), 0);
+    ck_assert_uint_eq(r->list->n_entries, 1);
+    ck_assert_str_eq(r->list->entries[0]->key, "a/2");
+    hm__meta_response__free_unpacked(r, NULL);
+
+    hm_objsvc_list_args ld = {.bucket = "nope", .max_keys = 10};
+    ck_assert_int_eq(hm_objsvc_list(svc, "t", &ld, &r), HM_ENOBUCKET);
+}
+END_TEST
+
+/* A wrong Content-MD5 or SHA-256, or a short body, fails the put and
+ * stores nothing, inline or blob. */
+START_TEST(test_digest_mismatch_stores_nothing)
+{
+    size_t sizes[] = {100, 100000};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = sizes[i];
+        uint8_t *data = pattern(n, 3);
+        uint8_t bad_md5[16] = {1}, bad_sha[32] = {2};
+        enum hm_objsvc_fault fault = HM_OBJSVC_FAULT_NONE;
+
+        hm_objsvc_put_args a = {.bucket = "bkt", .key = "d", .size = n,
+                                .content_md5 = bad_md5};
+        hm_objsvc_put *p = NULL;
+        ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &a, &p), 0);
+        ck_assert_int_eq(hm_objsvc_put_write(p, data, n), 0);
+        ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, &fault), HM_ECORRUPT);
+        ck_assert_int_eq(fault, HM_OBJSVC_FAULT_BAD_DIGEST);
+
+        hm_objsvc_put_args b = {.bucket = "bkt", .key = "d", .size = n, .sha256 = bad_sha};
+        ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &b, &p), 0);
+        ck_assert_int_eq(hm_objsvc_put_write(p, data, n), 0);
+        ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, &fault), HM_ECORRUPT);
+        ck_assert_int_eq(fault, HM_OBJSVC_FAULT_SHA256_MISMATCH);
+
+        hm_objsvc_put_args c = {.bucket = "bkt", .key = "d", .size = n};
+        ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &c, &p), 0);
+        ck_assert_int_eq(hm_objsvc_put_write(p, data, n - 1), 0);
+        ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, &fault), HM_EPROTO);
+        ck_assert_int_eq(fault, HM_OBJSVC_FAULT_INCOMPLETE_BODY);
+
+        ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &c, &p), 0);
+        ck_assert_int_eq(hm_objsvc_put_write(p, data, n), 0);
+        ck_assert_int_eq(hm_objsvc_put_write(p, data, 1), HM_ETOOBIG);
+        hm_objsvc_put_abort(p);
+
+        hm_objsvc_get *g = NULL;
+        ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "d", &g), HM_ENOKEY);
+        ck_assert_int_eq(shard_files(), 0);
+        free(data);
+    }
+}
+END_TEST
+
+/* The right SHA-256 and Content-MD5 are accepted. */
+START_TEST(test_digest_match_accepted)
+{
+    size_t n = 50000;
+    uint8_t *data = pattern(n, 4);
+    uint8_t md5[16], sha[32];
+    unsigned l = 0;
+    EVP_Digest(data, n, md5, &l, EVP_md5(), NULL);
+    EVP_Digest(data, n, sha, &l, EVP_sha256(), NULL);
+    hm_objsvc_put_args a = {.bucket = "bkt", .key = "ok", .size = n, .content_md5 = md5,
+                            .sha256 = sha};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &a, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, data, n), 0);
+    ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, NULL), 0);
+    free(data);
+}
+END_TEST
+
+/* User metadata and stored headers come back with the version; metadata
+ * over HM_USER_META_BYTES_MAX is refused. */
+START_TEST(test_metadata)
+{
+    hm_objsvc_kv um[] = {{"color", "blue"}, {"n", "1"}};
+    hm_objsvc_kv hd[] = {{"Cache-Control", "no-cache"}};
+    hm_objsvc_put_args a = {.bucket = "bkt", .key = "m", .size = 2, .user_meta = um,
+                            .user_meta_count = 2, .headers = hd, .header_count = 1};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &a, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, "hi", 2), 0);
+    ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, NULL), 0);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "m", &g), 0);
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    ck_assert_uint_eq(v->n_user_meta, 2);
+    ck_assert_str_eq(v->user_meta[0]->key, "color");
+    ck_assert_str_eq(v->user_meta[0]->value, "blue");
+    ck_assert_uint_eq(v->n_headers, 1);
+    ck_assert_str_eq(v->headers[0]->value, "no-cache");
+    hm_objsvc_get_close(g);
+
+    static char big[HM_USER_META_BYTES_MAX + 2];
+    memset(big, 'v', sizeof(big) - 1);
+    hm_objsvc_kv bm[] = {{"big", big}};
+    hm_objsvc_put_args b = {.bucket = "bkt", .key = "m2", .size = 0, .user_meta = bm,
+                            .user_meta_count = 1};
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &b, &p), HM_ETOOBIG);
+}
+END_TEST
+
+/* Deleting makes an object unreadable; deleting an absent key succeeds;
+ * a missing bucket is reported before any body is read. */
+START_TEST(test_delete_and_missing)
+{
+    ck_assert_int_eq(put_bytes("x", (const uint8_t *)"abc", 3, NULL, NULL), 0);
+    ck_assert_int_eq(hm_objsvc_delete(svc, "t", "bkt", "x"), 0);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "x", &g), HM_ENOKEY);
+    ck_assert_int_eq(hm_objsvc_delete(svc, "t", "bkt", "x"), 0);
+    ck_assert_int_eq(hm_objsvc_delete(svc, "t", "nobkt", "x"), HM_ENOBUCKET);
+    hm_objsvc_put_args a = {.bucket = "nobkt", .key = "k", .size = 1u << 20};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &a, &p), HM_ENOBUCKET);
+    ck_assert_int_eq(shard_files(), 0);
+    hm_objsvc_put_args b = {.bucket = "nobkt", .key = "k", .size = 1};
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &b, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, "z", 1), 0);
+    ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, NULL), HM_ENOBUCKET);
+}
+END_TEST
+
+/* Buckets: create, duplicate, list, delete only when empty. */
+START_TEST(test_buckets)
+{
+    ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "bkt", "us-east-1", "AK"),
+                     HM_EBUCKETEXISTS);
+    ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "Bad_Name", "us-east-1", "AK"),
+                     HM_EINVAL);
+    ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "other", "us-east-1", "AK"), 0);
+    Hm__MetaResponse *r = NULL;
+    ck_assert_int_eq(hm_objsvc_bucket_list(svc, "t", &r), 0);
+    ck_assert_uint_eq(r->buckets->n_buckets, 2);
+    hm__meta_response__free_unpacked(r, NULL);
+    ck_assert_int_eq(hm_objsvc_bucket_get(svc, "t", "other", &r), 0);
+    ck_assert_str_eq(r->bucket->name, "other");
+    hm__meta_response__free_unpacked(r, NULL);
+    ck_assert_int_eq(put_bytes("k", (const uint8_t *)"1", 1, NULL, NULL), 0);
+    ck_assert_int_eq(hm_objsvc_bucket_delete(svc, "t", "bkt"), HM_ENOTEMPTY);
+    ck_assert_int_eq(hm_objsvc_bucket_delete(svc, "t", "other"), 0);
+    ck_assert_int_eq(hm_objsvc_bucket_get(svc, "t", "other", &r), HM_ENOBUCKET);
+}
+END_TEST
+
+/* Bucket names follow the S3 rules. */
+START_TEST(test_bucket_names)
+{
+    const char *good[] = {"abc", "my-bucket.1", "a.b-c", "123",
+                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    const char *bad[] = {"ab", "-abc", "abc-", "a..b", "ABC", "a_b", "192.168.1.1", "",
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                         ".abc", "abc."};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(hm_objsvc_bucket_name_valid(good[i]), "%s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!hm_objsvc_bucket_name_valid(bad[i]), "%s", bad[i]);
+}
+END_TEST
+
+/* Keys are 1..1024 bytes of valid UTF-8. */
+START_TEST(test_key_rules)
+{
+    ck_assert(hm_objsvc_key_valid("a", 1));
+    ck_assert(hm_objsvc_key_valid("\xc3\xa9t\xc3\xa9", 5));
+    ck_assert(hm_objsvc_key_valid("\xf0\x9f\x90\xb9", 4));
+    ck_assert(!hm_objsvc_key_valid("", 0));
+    ck_assert(!hm_objsvc_key_valid("\xc3", 1));
+    ck_assert(!hm_objsvc_key_valid("\xc0\xaf", 2));         /* overlong */
+    ck_assert(!hm_objsvc_key_valid("\xed\xa0\x80", 3));     /* surrogate */
+    ck_assert(!hm_objsvc_key_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    static char k[HM_KEY_BYTES_MAX + 2];
+    memset(k, 'k', HM_KEY_BYTES_MAX);
+    ck_assert(hm_objsvc_key_valid(k, HM_KEY_BYTES_MAX));
+    k[HM_KEY_BYTES_MAX] = 'k';
+    ck_assert(!hm_objsvc_key_valid(k, HM_KEY_BYTES_MAX + 1));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("gw_objsvc");
+    TCase *tc = tcase_create("objsvc");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_roundtrip_sizes);
+    tcase_add_test(tc, test_abort_leaves_nothing);
+    tcase_add_test(tc, test_overwrite_collects_old_blob);
+    tcase_add_test(tc, test_range_parse_resolve);
+    tcase_add_test(tc, test_range_reads);
+    tcase_add_test(tc, test_list);
+    tcase_add_test(tc, test_digest_mismatch_stores_nothing);
+    tcase_add_test(tc, test_digest_match_accepted);
+    tcase_add_test(tc, test_metadata);
+    tcase_add_test(tc, test_delete_and_missing);
+    tcase_add_test(tc, test_buckets);
+    tcase_add_test(tc, test_bucket_names);
+    tcase_add_test(tc, test_key_rules);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
