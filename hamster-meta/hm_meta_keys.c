@@ -3,8 +3,8 @@
  * The escape is the one FoundationDB's tuple layer uses for byte strings:
  * NUL -> 00 FF and a 00 terminator.  It keeps memcmp order because the
  * terminator 00 sorts below every escaped or plain byte that could follow a
- * shared prefix, and it is prefix-free because a 00 not followed by FF only
- * ever appears at the end.
+ * shared prefix, and it is self-delimiting because a 00 not followed by FF
+ * only ever appears at the end.
  */
 #include "hm_meta_keys.h"
 

@@ -35,10 +35,14 @@
 _Static_assert(HM_META_NAMES_KEY_BYTES_MAX <= HM_KV_KEY_BYTES_MAX,
                "names keys fit the KV key limit");
 
-/* Encode key[0..len) order-preservingly and prefix-free into out (capacity
- * cap): NUL -> 00 FF, other bytes unchanged, then a 00 terminator.  For any
- * keys a, b: memcmp order of the encodings equals byte order of the keys,
- * and no encoding is a proper prefix of another.  *out_len gets the length.
+/* Encode key[0..len) order-preservingly and self-delimiting into out
+ * (capacity cap): NUL -> 00 FF, other bytes unchanged, then a 00 terminator.
+ * For any keys a, b: memcmp order of the encodings equals byte order of the
+ * keys.  Prefix-free in the tuple-layer sense: the end of a key is a 00 not
+ * followed by FF, so a reader always finds where a key ends.  (As bytes,
+ * enc("x") = 78 00 does begin enc("x\0") = 78 00 FF 00; that is harmless
+ * because no table appends bytes after an encoded key.)  *out_len gets the
+ * length.
  * HM_ETOOBIG if cap is too small (out is then unspecified). */
 int hm_meta_key_encode(const void *key, size_t len, uint8_t *out, size_t cap,
                        size_t *out_len);
