@@ -1,0 +1,158 @@
+/* sim_env.h - an hm_env over a seeded virtual world, for the simulator.
+ *
+ * The world holds a virtual clock, seeded random streams, an in-memory file
+ * system and in-memory ordered key-value stores.  Everything a core can do
+ * through hm_env lands here, so one seed replays a run exactly.
+ *
+ * The decision that shaped it: durability is explicit state, not a side
+ * effect.  Every file has the bytes a reader sees now and the bytes that
+ * survived the last sync(); every directory has the entries a reader sees
+ * now and the entries that survived the last sync_dir(); every KV store has
+ * its committed state and its durable state.  A crash throws away the
+ * difference (sim_world_crash), optionally keeping a random subset of the
+ * unsynced writes and tearing the last one kept at a sector boundary, as
+ * SQLite's test6.c and FoundationDB's AsyncFileNonDurable do.
+ *
+ * A crash of a process (as opposed to a power loss) is modelled in three
+ * steps: sim_world_freeze() makes the disk refuse every call with HM_EIO
+ * (the dead process can change nothing any more), the caller then closes
+ * the abandoned roles only to reclaim their memory and threads, and
+ * sim_world_crash() reverts to the durable state and thaws the disk.
+ * Handles opened before the crash stay dead (HM_EIO) afterwards.
+ *
+ * Thread safety: one mutex guards the world, so a role's internal thread
+ * may call in; determinism, though, holds only when calls are not
+ * concurrent (the simulator drives everything from one thread).
+ * Memory is bounded by what the run writes; sim_world_gc() frees files that
+ * are no longer reachable.
+ */
+#ifndef SIM_ENV_H
+#define SIM_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hm_env.h"
+
+typedef struct sim_world sim_world;
+
+/* ---- seeded randomness ----------------------------------------------------- */
+
+/* xoshiro256** state; seeded through splitmix64 so that any 64-bit seed
+ * (0 included) gives a good stream. */
+typedef struct sim_rng {
+    uint64_t s[4];
+} sim_rng;
+
+/* Seed rng from (seed, stream): distinct streams of one seed are
+ * independent, so consuming more of one never shifts another. */
+void sim_rng_seed(sim_rng *rng, uint64_t seed, uint64_t stream);
+uint64_t sim_rng_next(sim_rng *rng);
+/* Uniform in [0, n); n > 0. */
+uint64_t sim_rng_below(sim_rng *rng, uint64_t n);
+/* True with probability permille / 1000. */
+bool sim_rng_chance(sim_rng *rng, uint32_t permille);
+void sim_rng_fill(sim_rng *rng, void *buf, size_t len);
+
+/* ---- the world ------------------------------------------------------------- */
+
+/* Create a world from seed.  Its env's random() and its crash decisions
+ * come from streams of seed.  The virtual clocks start at fixed values
+ * (monotonic 1000 s, wall 2024-01-01T00:00:00Z plus seed % 1 day).
+ * HM_ENOMEM. */
+int sim_world_new(sim_world **out, uint64_t seed);
+
+/* Free the world and every file, store and handle in it.  Handles still
+ * held by callers become dangling: close them first. */
+void sim_world_free(sim_world *w);
+
+/* The env binding (valid until sim_world_free). */
+hm_env *sim_world_env(sim_world *w);
+
+/* Advance both virtual clocks. */
+void sim_world_advance_ms(sim_world *w, int64_t ms);
+int64_t sim_world_now_ms(sim_world *w); /* monotonic, ms */
+
+/* Fold this world's view of every env call (op, path, sizes, result) into
+ * a running FNV-1a hash: two runs of one seed must end with the same hash. */
+uint64_t sim_world_trace_hash(const sim_world *w);
+
+/* ---- crash ----------------------------------------------------------------- */
+
+enum sim_crash_mode {
+    SIM_CRASH_CLEAN = 0, /* every unsynced change is lost */
+    SIM_CRASH_TORN,      /* each unsynced file write survives with p = 1/2,
+                            the last survivor possibly cut at a 512-byte
+                            sector boundary; directory changes are lost */
+};
+
+/* Refuse every disk and KV call (HM_EIO) until sim_world_crash: the
+ * process that owned the handles is dead.  Clock and rng still work. */
+void sim_world_freeze(sim_world *w);
+
+/* Power loss: revert every directory, file and KV store to its durable
+ * state (see the modes), kill every handle opened so far (later calls on
+ * them return HM_EIO; close still frees them), thaw a frozen disk, clear
+ * the fault plan, and free unreachable files. */
+void sim_world_crash(sim_world *w, enum sim_crash_mode mode);
+
+/* Process death without power loss: kill every handle opened so far and
+ * thaw a frozen disk, but keep every unsynced change (the page cache
+ * outlives the process).  Clears the fault plan. */
+void sim_world_thaw(sim_world *w);
+
+/* ---- faults ---------------------------------------------------------------- */
+
+enum sim_fault_op {
+    SIM_FAULT_WRITE = 0, /* pwrite and truncate */
+    SIM_FAULT_SYNC,      /* file sync (poisons the file) */
+    SIM_FAULT_SYNC_DIR,  /* directory sync */
+    SIM_FAULT_KV_COMMIT, /* write-transaction commit (poisons the store) */
+    SIM_FAULT_OP_COUNT
+};
+
+/* Fail the nth call (1 = the next one) of op whose path starts with
+ * path_prefix (NULL: any path) with err (HM_EIO or HM_ENOSPC).  A failed
+ * write changes nothing.  One countdown per op; a new one replaces it. */
+void sim_fault_countdown(sim_world *w, enum sim_fault_op op, const char *path_prefix,
+                         uint32_t nth, int err);
+
+/* Fail each matching call of op with probability permille / 1000. */
+void sim_fault_probability(sim_world *w, enum sim_fault_op op, const char *path_prefix,
+                           uint32_t permille, int err);
+
+/* Drop every countdown and probability. */
+void sim_fault_clear(sim_world *w);
+
+/* How many injected faults have fired since the world was made. */
+uint64_t sim_fault_fired(const sim_world *w);
+
+/* Planted bug for the simulator's own test: sync, sync_dir and durable KV
+ * commits report success but make nothing durable (an ack before fsync). */
+void sim_world_set_sync_noop(sim_world *w, bool on);
+
+/* Flip bit `bit` (counted from the file's first byte) of the file at path,
+ * both in what readers see and in the durable copy: rot at rest.
+ * HM_ENOENT if absent, HM_EINVAL if bit is past the end or path is a
+ * directory. */
+int sim_world_flip_bit(sim_world *w, const char *path, uint64_t bit);
+
+/* Call fn for every regular file under dir (recursively, in name order)
+ * with its full path and current size; stops at fn's non-zero return,
+ * which is returned.  HM_ENOENT if dir is absent. */
+typedef int (*sim_file_fn)(void *arg, const char *path, uint64_t size);
+int sim_world_walk_files(sim_world *w, const char *dir, sim_file_fn fn, void *arg);
+
+/* Free files and directories that no name, durable or not, and no open
+ * handle reaches. */
+void sim_world_gc(sim_world *w);
+
+/* Counters for the run summary. */
+typedef struct sim_world_stats {
+    uint64_t writes, syncs, dir_syncs, kv_commits_durable, kv_commits_lazy;
+    uint64_t bytes_written, crashes, files_live;
+} sim_world_stats;
+void sim_world_get_stats(const sim_world *w, sim_world_stats *out);
+
+#endif
