@@ -53,6 +53,10 @@
 #define HM_RPC_CONNECT_TIMEOUT_MS 5000
 #define HM_RPC_POOL_IDLE_MAX 64u               /* idle connections kept per peer */
 #define HM_RPC_SERVER_CONNS_MAX 1024u
+#define HM_RPC_PEER_NAME_BYTES_MAX 64u         /* X.509 ub-common-name */
+#define HM_RPC_ADDR_BYTES_MAX 300u             /* "host:port" */
+#define HM_RPC_HANDSHAKE_TIMEOUT_MS HM_RPC_CONNECT_TIMEOUT_MS
+#define HM_RPC_SERVER_IDLE_TIMEOUT_MS (5 * 60 * 1000) /* between requests */
 
 /* ---- metadata ----------------------------------------------------------- */
 #define HM_KV_KEY_BYTES_MAX 511u               /* LMDB's default key limit */

@@ -36,6 +36,8 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "hm_limits.h"
+
 #define HM_WIRE_VERSION 1u
 #define HM_FRAME_MAGIC 0x50524d48u
 
@@ -158,11 +160,6 @@ void hm_rpc_server_stop(hm_rpc_server *s);
 
 /* ---- transport pieces shared by conn.c, client.c and server.c ----------
  * Also usable on their own: a tool that wants one connection and no pool. */
-
-#define HM_RPC_PEER_NAME_BYTES_MAX 64u     /* X.509 ub-common-name */
-#define HM_RPC_ADDR_BYTES_MAX 300u         /* "host:port" */
-#define HM_RPC_HANDSHAKE_TIMEOUT_MS HM_RPC_CONNECT_TIMEOUT_MS
-#define HM_RPC_SERVER_IDLE_TIMEOUT_MS (5 * 60 * 1000) /* between requests */
 
 struct ssl_ctx_st;
 
