@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install what is missing, build with gcc,
 # run every ctest test (unit, golden, e2e, compat, sim, fuzz); then build with
-# clang under AddressSanitizer + UndefinedBehaviorSanitizer and run the unit
+# the unit tests under valgrind, then build with clang under AddressSanitizer + UndefinedBehaviorSanitizer and run the unit
 # and e2e tests again.  Long soaks are separate targets (see docs/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 echo "== tests (gcc)"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== unit tests under valgrind (gcc build)"
+tests/valgrind-unit.sh build
 
 echo "== build (clang, ASan + UBSan)"
 CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHM_SANITIZE=ON >/dev/null

@@ -114,12 +114,42 @@ static bool kv_key_ok(size_t key_len)
     return key_len > 0 && key_len <= HM_KV_KEY_BYTES_MAX;
 }
 
+/* The map size: HM_KV_MAP_BYTES, or HAMSTER_KV_MAP_BYTES from the environment
+ * where the address space is tight (32-bit hosts, valgrind).  Out-of-range
+ * values are ignored with a warning. */
+static size_t kv_map_bytes(void)
+{
+    const char *v = getenv("HAMSTER_KV_MAP_BYTES");
+    if (v == NULL || *v == '\0') return (size_t)HM_KV_MAP_BYTES;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < (16ull << 20) || n > (1ull << 40)) {
+        hm_warn("kv", NULL, "HAMSTER_KV_MAP_BYTES=%s ignored (16 MiB .. 1 TiB)", v);
+        return (size_t)HM_KV_MAP_BYTES;
+    }
+    return (size_t)n;
+}
+
 /* Open (creating if needed) the store in dir.  The directory is made 0700
- * when absent.  Every table is created in one first write transaction. */
+ * when absent, and its parent synced so the new directory survives a power
+ * loss.  Every table is created in one first write transaction. */
 static int kv_open(hm_env *env, const char *dir, hm_kv **out)
 {
-    (void)env;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return hm_err_from_errno(errno);
+    if (mkdir(dir, 0700) == 0) {
+        char parent[4096];
+        size_t n = strlen(dir);
+        if (n >= sizeof(parent)) return HM_ETOOBIG;
+        memcpy(parent, dir, n + 1);
+        char *slash = strrchr(parent, '/');
+        if (slash == parent) slash[1] = '\0';
+        else if (slash != NULL) *slash = '\0';
+        else strcpy(parent, ".");
+        int src = env->ops->sync_dir(env, parent);
+        if (src != 0) return src;
+    } else if (errno != EEXIST) {
+        return hm_err_from_errno(errno);
+    }
 
     hm_kv *kv = calloc(1, sizeof(*kv));
     if (kv == NULL) return HM_ENOMEM;
@@ -127,7 +157,7 @@ static int kv_open(hm_env *env, const char *dir, hm_kv **out)
 
     int rc = mdb_env_create(&kv->env);
     if (rc != 0) goto err_free;
-    rc = mdb_env_set_mapsize(kv->env, (size_t)HM_KV_MAP_BYTES);
+    rc = mdb_env_set_mapsize(kv->env, kv_map_bytes());
     if (rc != 0) goto err_env;
     rc = mdb_env_set_maxdbs(kv->env, HM_KV_TABLE_COUNT);
     if (rc != 0) goto err_env;
