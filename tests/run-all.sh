@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install what is missing, build with gcc,
-# run every ctest test (unit, golden, e2e, compat, sim, fuzz); then build with
-# the unit tests under valgrind, then build with clang under AddressSanitizer + UndefinedBehaviorSanitizer and run the unit
-# and e2e tests again.  Long soaks are separate targets (see docs/).
+# run every ctest test (unit, golden, e2e, compat, sim); run the unit tests
+# under valgrind; build with clang under AddressSanitizer + UndefinedBehavior-
+# Sanitizer and run the unit and e2e tests again.  Long soaks are separate
+# targets (see docs/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)

@@ -119,8 +119,6 @@ typedef struct hb_opstats {
     uint64_t errors;        /* HTTP or transport failures */
     uint64_t verify_fail;   /* completed but size/MD5/count did not match */
     uint64_t verified;      /* reads checked against a known MD5 */
-    uint64_t first_ns;      /* start of the first op, 0 if none */
-    uint64_t last_ns;       /* end of the last op */
     hb_hist lat;
 } hb_opstats;
 
