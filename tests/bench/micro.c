@@ -1,0 +1,221 @@
+/* micro.c - hamster-micro: raw single-thread throughput of the per-byte work
+ * on the data path, so end-to-end figures can be read against their floors.
+ *
+ *   hamster-micro [-runs 7] [-ms 300]
+ *
+ * Each kernel runs over 1 MiB buffers (a stripe, HM_STRIPE_BYTES) for about
+ * -ms milliseconds per run; the median of -runs runs is printed in GB/s
+ * (10^9 bytes of input per second), with the slowest and fastest run.  The
+ * kernels: MD5 (the ETag), SHA-256 (signed payloads), CRC32C (shard blocks,
+ * common/hm_crc.h), ISA-L Reed-Solomon encode with a Cauchy matrix for
+ * 2+1, 4+2 and 8+4 (input = the 1 MiB of data per stripe), and
+ * AES-256-GCM encryption (SSE-S3).  No figure is judged: this is a ruler.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <isa-l/erasure_code.h>
+#include <openssl/evp.h>
+
+#include "hm_crc.h"
+#include "hm_flags.h"
+#include "hm_limits.h"
+
+#define MICRO_BUF_BYTES HM_STRIPE_BYTES
+#define MICRO_RUNS_MAX 101
+#define MICRO_MS_MAX 10000
+#define MICRO_ITERS_MAX 1000000 /* per run, whatever the clock says */
+#define MICRO_EC_K_MAX 8
+#define MICRO_EC_M_MAX 4
+
+static uint64_t micro_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One kernel: processes MICRO_BUF_BYTES of input once.  Returns 0, or -1 on
+ * a library failure (which stops the benchmark). */
+typedef int (*micro_fn)(void *ctx);
+
+typedef struct micro_ctx {
+    unsigned char *in;
+    unsigned char *out;
+    uint32_t crc;
+    /* erasure coding */
+    int k, m;
+    unsigned char *ec_matrix;
+    unsigned char *ec_tables;
+    unsigned char *ec_data[MICRO_EC_K_MAX];
+    unsigned char *ec_coding[MICRO_EC_M_MAX];
+    /* AES-GCM */
+    EVP_CIPHER_CTX *aes;
+    unsigned char key[32];
+    unsigned char iv[12];
+} micro_ctx;
+
+static int micro_digest(const EVP_MD *md, const unsigned char *in)
+{
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    return EVP_Digest(in, MICRO_BUF_BYTES, out, &n, md, NULL) == 1 ? 0 : -1;
+}
+
+static int micro_md5(void *arg) { return micro_digest(EVP_md5(), ((micro_ctx *)arg)->in); }
+
+static int micro_sha256(void *arg)
+{
+    return micro_digest(EVP_sha256(), ((micro_ctx *)arg)->in);
+}
+
+static int micro_crc32c(void *arg)
+{
+    micro_ctx *c = arg;
+    c->crc = hm_crc32c(c->crc, c->in, MICRO_BUF_BYTES);
+    return 0;
+}
+
+static int micro_ec(void *arg)
+{
+    micro_ctx *c = arg;
+    ec_encode_data(MICRO_BUF_BYTES / c->k, c->k, c->m, c->ec_tables, c->ec_data, c->ec_coding);
+    return 0;
+}
+
+static int micro_aes_gcm(void *arg)
+{
+    micro_ctx *c = arg;
+    int n = 0, f = 0;
+    unsigned char tag[16];
+    /* A new IV per call, as each SSE segment would have. */
+    c->iv[0]++;
+    if (EVP_EncryptInit_ex(c->aes, NULL, NULL, c->key, c->iv) != 1 ||
+        EVP_EncryptUpdate(c->aes, c->out, &n, c->in, MICRO_BUF_BYTES) != 1 ||
+        EVP_EncryptFinal_ex(c->aes, c->out + n, &f) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c->aes, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)
+        return -1;
+    return 0;
+}
+
+static int micro_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Run fn for `runs` runs of about ms milliseconds; print the median GB/s. */
+static int micro_measure(const char *name, micro_fn fn, void *ctx, int runs, int ms)
+{
+    double gbs[MICRO_RUNS_MAX];
+    if (fn(ctx) != 0) return -1; /* warm caches and lazy init */
+    for (int r = 0; r < runs; r++) {
+        uint64_t t0 = micro_now_ns(), end = t0 + (uint64_t)ms * 1000000ull, t = t0;
+        uint64_t iters = 0;
+        while (t < end && iters < MICRO_ITERS_MAX) {
+            if (fn(ctx) != 0) return -1;
+            iters++;
+            t = micro_now_ns();
+        }
+        gbs[r] = (double)(iters * MICRO_BUF_BYTES) / (double)(t - t0);
+    }
+    qsort(gbs, (size_t)runs, sizeof gbs[0], micro_cmp_double);
+    printf("  %-22s %8.2f GB/s   (runs %.2f .. %.2f)\n", name, gbs[runs / 2], gbs[0],
+           gbs[runs - 1]);
+    fflush(stdout);
+    return 0;
+}
+
+/* Set up RS(k, m) encode tables from a Cauchy matrix: any k of the k+m rows
+ * invert, which is what reconstruction relies on. */
+static int micro_ec_setup(micro_ctx *c, int k, int m)
+{
+    c->k = k;
+    c->m = m;
+    free(c->ec_matrix);
+    free(c->ec_tables);
+    c->ec_matrix = malloc((size_t)(k + m) * (size_t)k);
+    c->ec_tables = malloc((size_t)k * (size_t)m * 32);
+    if (c->ec_matrix == NULL || c->ec_tables == NULL) return -1;
+    gf_gen_cauchy1_matrix(c->ec_matrix, k + m, k);
+    ec_init_tables(k, m, &c->ec_matrix[k * k], c->ec_tables);
+    size_t chunk = MICRO_BUF_BYTES / (size_t)k;
+    for (int i = 0; i < k; i++) c->ec_data[i] = c->in + (size_t)i * chunk;
+    for (int i = 0; i < m; i++) c->ec_coding[i] = c->out + (size_t)i * chunk;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int64_t runs = 7, ms = 300;
+    bool help = false;
+    hm_flag flags[] = {
+        {"runs", HM_FLAG_INT, &runs, "runs per kernel; the median is printed"},
+        {"ms", HM_FLAG_INT, &ms, "milliseconds per run"},
+        {"h", HM_FLAG_BOOL, &help, "print this help"},
+    };
+    const size_t nflags = sizeof flags / sizeof flags[0];
+    int rest = 0;
+    if (hm_flags_parse(flags, nflags, argc, argv, 1, &rest) != 0 || rest != argc) return 2;
+    if (help) {
+        hm_flags_usage(stdout, "hamster-micro [flags]: single-thread GB/s of data-path kernels",
+                       flags, nflags);
+        return 0;
+    }
+    if (runs < 1 || runs > MICRO_RUNS_MAX || ms < 1 || ms > MICRO_MS_MAX) {
+        fprintf(stderr, "hamster-micro: -runs 1..%d, -ms 1..%d\n", MICRO_RUNS_MAX, MICRO_MS_MAX);
+        return 2;
+    }
+
+    micro_ctx c;
+    memset(&c, 0, sizeof c);
+    /* Output room for the largest parity (m/k of the input) or GCM output. */
+    c.in = malloc(MICRO_BUF_BYTES);
+    c.out = malloc(MICRO_BUF_BYTES + 64);
+    c.aes = EVP_CIPHER_CTX_new();
+    if (c.in == NULL || c.out == NULL || c.aes == NULL) {
+        fprintf(stderr, "hamster-micro: out of memory\n");
+        return 1;
+    }
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < MICRO_BUF_BYTES; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        c.in[i] = (unsigned char)x;
+    }
+    memset(c.key, 0x42, sizeof c.key);
+    if (EVP_EncryptInit_ex(c.aes, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c.aes, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1) {
+        fprintf(stderr, "hamster-micro: AES-256-GCM unavailable\n");
+        return 1;
+    }
+
+    printf("hamster-micro: 1 MiB buffers, single thread, median of %" PRId64 " runs x %" PRId64
+           " ms\n", runs, ms);
+    int rc = 0;
+    rc |= micro_measure("MD5", micro_md5, &c, (int)runs, (int)ms);
+    rc |= micro_measure("SHA-256", micro_sha256, &c, (int)runs, (int)ms);
+    rc |= micro_measure("CRC32C", micro_crc32c, &c, (int)runs, (int)ms);
+    static const int profiles[][2] = {{2, 1}, {4, 2}, {8, 4}};
+    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "RS encode %d+%d", profiles[i][0], profiles[i][1]);
+        if (micro_ec_setup(&c, profiles[i][0], profiles[i][1]) != 0) {
+            fprintf(stderr, "hamster-micro: out of memory\n");
+            return 1;
+        }
+        rc |= micro_measure(name, micro_ec, &c, (int)runs, (int)ms);
+    }
+    rc |= micro_measure("AES-256-GCM encrypt", micro_aes_gcm, &c, (int)runs, (int)ms);
+    if (rc != 0) fprintf(stderr, "hamster-micro: a kernel failed\n");
+    EVP_CIPHER_CTX_free(c.aes);
+    free(c.ec_matrix);
+    free(c.ec_tables);
+    free(c.in);
+    free(c.out);
+    return rc != 0;
+}
