@@ -20,13 +20,18 @@
 #define HM_KEY_BYTES_MAX 1024u
 #define HM_USER_META_BYTES_MAX 2048u   /* x-amz-meta-* names + values */
 #define HM_TAGS_MAX 10u
-#define HM_TAG_KEY_BYTES_MAX 128u
-#define HM_TAG_VALUE_BYTES_MAX 256u
+#define HM_TAG_KEY_CHARS_MAX 128u     /* AWS counts tag lengths in Unicode */
+#define HM_TAG_VALUE_CHARS_MAX 256u   /* characters, at most 4 UTF-8 bytes each */
+#define HM_TAG_KEY_BYTES_MAX (4u * HM_TAG_KEY_CHARS_MAX)
+#define HM_TAG_VALUE_BYTES_MAX (4u * HM_TAG_VALUE_CHARS_MAX)
 #define HM_LIST_KEYS_MAX 1000u
 #define HM_DELETE_KEYS_MAX 1000u
 #define HM_PARTS_MAX 10000u
 #define HM_PART_BYTES_MIN (5ull << 20)
 #define HM_PART_BYTES_MAX (5ull << 30)
+#define HM_UPLOAD_ID_BYTES_MAX 64u       /* ours are 32 hex chars; bound for lookups */
+#define HM_LIST_UPLOADS_MAX 1000u        /* ListMultipartUploads max-uploads */
+#define HM_LIST_PARTS_MAX 1000u          /* ListParts max-parts */
 #define HM_PUT_BYTES_MAX (5ull << 30)  /* single PUT */
 #define HM_OBJECT_BYTES_MAX (5ull << 40)
 

@@ -21,6 +21,7 @@
 #include "hm_cluster.h"
 #include "hm_ctl.h"
 #include "hm_env.h"
+#include "hm_limits.h"
 #include "hm_err.h"
 #include "hm_flags.h"
 #include "hm_gw.h"
@@ -76,6 +77,7 @@ int hm_ctl_serve(int argc, char **argv)
     const char *region = "us-east-1";
     const char *tls_cert = NULL;
     const char *tls_key = NULL;
+    int64_t gc_grace_ms = HM_GC_GRACE_MS;
     bool help = false;
     const hm_flag flags[] = {
         {"data-dir", HM_FLAG_STR, &data_dir, "data directory (created on first start)"},
@@ -88,6 +90,8 @@ int hm_ctl_serve(int argc, char **argv)
         {"region", HM_FLAG_STR, &region, "region reported to clients"},
         {"tls-cert", HM_FLAG_STR, &tls_cert, "PEM certificate: serve S3 over HTTPS"},
         {"tls-key", HM_FLAG_STR, &tls_key, "PEM private key for -tls-cert"},
+        {"gc-grace-ms", HM_FLAG_INT, &gc_grace_ms,
+         "read grace (ms) before replaced, deleted or aborted bytes are collected"},
         {"h", HM_FLAG_BOOL, &help, "show this help"},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
@@ -107,6 +111,10 @@ int hm_ctl_serve(int argc, char **argv)
         hm_flags_usage(stderr, "hamster serve [-data-dir DIR] [-s3 ADDR] [-disks DIR,DIR]",
                        flags, nflags);
         return help ? 0 : 2;
+    }
+    if (gc_grace_ms < 1 || gc_grace_ms > HM_INTENT_TTL_MS) {
+        fprintf(stderr, "hamster: -gc-grace-ms must be 1..%lld\n", (long long)HM_INTENT_TTL_MS);
+        return 2;
     }
     if ((tls_cert == NULL) != (tls_key == NULL)) {
         fprintf(stderr, "hamster: -tls-cert and -tls-key go together\n");
@@ -185,6 +193,7 @@ int hm_ctl_serve(int argc, char **argv)
         .meta = st.meta,
         .shards = st.shards,
         .shard_count = st.disk_count,
+        .gc_grace_ms = gc_grace_ms,
     };
     rc = hm_gw_start(&st.gw, &cfg);
     if (rc != 0) {

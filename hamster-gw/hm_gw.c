@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "hm_checksum.h"
+#include "hm_gw_body.h"
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
@@ -53,10 +55,7 @@ static int gw_hexval(char c)
     return -1;
 }
 
-/* Percent-decode n bytes of s into a new NUL-terminated string; plus_space
- * turns '+' into ' ' (query strings).  HM_EINVAL on a bad escape or a
- * decoded NUL. */
-static int gw_pct_decode(const char *s, size_t n, bool plus_space, char **out)
+int gw_pct_decode(const char *s, size_t n, bool plus_space, char **out)
 {
     char *d = malloc(n + 1);
     if (d == NULL) return HM_ENOMEM;
@@ -183,6 +182,10 @@ const char *gw_param_get(const gw_req *r, const char *name)
 enum MHD_Result gw_send(gw_req *r, unsigned status, struct MHD_Response *resp)
 {
     if (resp == NULL) return MHD_NO;
+    /* A browser's actual request (not the preflight, which answers its own
+     * Access-Control-* headers) gets them from the bucket's CORS rules. */
+    if (r->bucket != NULL && r->method != NULL && strcmp(r->method, "OPTIONS") != 0)
+        gw_cors_response_headers(r, resp);
     MHD_add_response_header(resp, "x-amz-request-id", r->id);
     MHD_add_response_header(resp, "x-amz-id-2", r->id);
     MHD_add_response_header(resp, "Server", GW_SERVER_NAME);
@@ -203,11 +206,24 @@ enum MHD_Result gw_send_empty(gw_req *r, unsigned status)
 enum MHD_Result gw_send_error(gw_req *r, hm_s3err err, const char *message,
                               const hm_s3err_extra *extra, size_t extra_count)
 {
+    return gw_send_error_hdr(r, err, message, extra, extra_count, NULL, NULL);
+}
+
+enum MHD_Result gw_send_error_hdr(gw_req *r, hm_s3err err, const char *message,
+                                  const hm_s3err_extra *extra, size_t extra_count,
+                                  const char *hdr_name, const char *hdr_value)
+{
     unsigned status = (unsigned)hm_s3err_status(err);
     hm_info("gw", r->id, "%s %s -> %u %s%s%s", r->method != NULL ? r->method : "?",
             r->path != NULL ? r->path : "?", status, hm_s3err_code(err),
             message != NULL ? ": " : "", message != NULL ? message : "");
-    if (r->is_head) return gw_send_empty(r, status);
+    if (r->is_head) {
+        struct MHD_Response *empty =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (empty != NULL && hdr_name != NULL)
+            MHD_add_response_header(empty, hdr_name, hdr_value);
+        return gw_send(r, status, empty);
+    }
     hm_xml_writer w;
     hm_xml_writer_init(&w, 0);
     hm_s3err_body body = {
@@ -227,6 +243,7 @@ enum MHD_Result gw_send_error(gw_req *r, hm_s3err err, const char *message,
     hm_xml_writer_free(&w);
     if (resp == NULL) return gw_send_empty(r, status);
     MHD_add_response_header(resp, "Content-Type", "application/xml");
+    if (hdr_name != NULL) MHD_add_response_header(resp, hdr_name, hdr_value);
     return gw_send(r, status, resp);
 }
 
@@ -424,11 +441,15 @@ static enum MHD_Result gw_authenticate(gw_req *r, bool *ok)
                 r->auth.detail != NULL ? r->auth.detail : "");
         return gw_send_error(r, s3, msg, NULL, 0);
     }
-    if (strncmp(r->auth.payload_hash, "STREAMING-", 10) == 0)
+    /* aws-chunked bodies go through the object body pipeline (hm_gw_body.h):
+     * PutObject and UploadPart, not the small-body sub-resources. */
+    if (strncmp(r->auth.payload_hash, "STREAMING-", 10) == 0 &&
+        (strcmp(r->method, "PUT") != 0 || r->key == NULL ||
+         gw_param_get(r, "tagging") != NULL || gw_param_get(r, "acl") != NULL ||
+         gw_param_get(r, "retention") != NULL || gw_param_get(r, "legal-hold") != NULL))
         return gw_send_error(r, HM_S3_NOT_IMPLEMENTED,
-                             "aws-chunked uploads (x-amz-content-sha256: STREAMING-*) are "
-                             "not supported yet; send a plain signed or UNSIGNED-PAYLOAD "
-                             "body",
+                             "aws-chunked bodies (x-amz-content-sha256: STREAMING-*) are "
+                             "accepted by PutObject and UploadPart only",
                              NULL, 0);
     *ok = true;
     return MHD_YES;
@@ -436,13 +457,14 @@ static enum MHD_Result gw_authenticate(gw_req *r, bool *ok)
 
 /* ---- routing -------------------------------------------------------------------- */
 
-/* Sub-resources S3 defines that this gateway does not serve yet. */
+/* Sub-resources S3 defines that this gateway does not serve yet.  (Bucket
+ * tagging is refused in gw_route: ?tagging on an object is served.) */
 static const char *const gw_unimplemented_params[] = {
-    "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
+    "accelerate", "acl", "analytics", "encryption",
     "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
-    "notification", "object-lock", "ownershipControls", "partNumber", "policy",
+    "notification", "object-lock", "ownershipControls", "policy",
     "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore",
-    "retention", "select", "tagging", "torrent", "uploadId", "uploads", "versioning",
+    "retention", "select", "torrent", "versioning",
     "versions", "website",
 };
 
@@ -451,9 +473,10 @@ static enum MHD_Result gw_route(gw_req *r)
     const char *m = r->method;
     bool get = strcmp(m, "GET") == 0, put = strcmp(m, "PUT") == 0;
     bool head = strcmp(m, "HEAD") == 0, del = strcmp(m, "DELETE") == 0;
-    bool post = strcmp(m, "POST") == 0;
-    if (!get && !put && !head && !del && !post)
+    bool post = strcmp(m, "POST") == 0, options = strcmp(m, "OPTIONS") == 0;
+    if (!get && !put && !head && !del && !post && !options)
         return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+    if (options) return gw_cors_preflight(r);
 
     for (size_t i = 0; i < sizeof(gw_unimplemented_params) / sizeof(char *); i++) {
         if (gw_param_get(r, gw_unimplemented_params[i]) != NULL) {
@@ -478,6 +501,24 @@ static enum MHD_Result gw_route(gw_req *r)
             if (get) return gw_get_bucket_location(r);
             return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
         }
+        if (gw_param_get(r, "cors") != NULL) {
+            if (get) return gw_get_bucket_cors(r);
+            if (put) return gw_put_bucket_cors_begin(r);
+            if (del) return gw_delete_bucket_cors(r);
+            return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+        }
+        if (gw_param_get(r, "delete") != NULL) {
+            if (post) return gw_delete_objects_begin(r);
+            return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+        }
+        if (gw_param_get(r, "uploads") != NULL) {
+            if (get) return gw_list_multipart_uploads(r);
+            return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+        }
+        if (gw_param_get(r, "tagging") != NULL)
+            return gw_send_error(r, HM_S3_NOT_IMPLEMENTED,
+                                 "The 'tagging' sub-resource is not implemented for buckets",
+                                 NULL, 0);
         if (get) {
             const char *lt = gw_param_get(r, "list-type");
             if (lt != NULL && strcmp(lt, "2") != 0)
@@ -506,11 +547,36 @@ static enum MHD_Result gw_route(gw_req *r)
     if (vid != NULL && strcmp(vid, "null") != 0)
         return gw_send_error(r, HM_S3_INVALID_ARGUMENT, "Invalid version id specified",
                              NULL, 0);
+    if (gw_param_get(r, "tagging") != NULL) {
+        if (get) return gw_get_object_tagging(r);
+        if (put) return gw_put_object_tagging_begin(r);
+        if (del) return gw_delete_object_tagging(r);
+        return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+    }
+    if (gw_param_get(r, "attributes") != NULL) {
+        if (get) return gw_get_object_attributes(r);
+        return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+    }
+    /* multipart (hm_gw_multipart.c) and copy (hm_gw_copy.c) */
+    if (gw_param_get(r, "uploads") != NULL) {
+        if (post) return gw_create_multipart_upload(r);
+        return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+    }
+    if (gw_param_get(r, "uploadId") != NULL) {
+        if (put && gw_param_get(r, "partNumber") != NULL)
+            return gw_header(r, "x-amz-copy-source") != NULL ? gw_upload_part_copy(r)
+                                                             : gw_upload_part_begin(r);
+        if (post) return gw_complete_multipart_upload_begin(r);
+        if (del) return gw_abort_multipart_upload(r);
+        if (get) return gw_list_parts(r);
+        return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
+    }
+    if (put && gw_param_get(r, "partNumber") != NULL)
+        return gw_send_error(r, HM_S3_INVALID_ARGUMENT,
+                             "partNumber on a PUT needs an uploadId", NULL, 0);
     if (get || head) return gw_get_object(r);
     if (put) {
-        if (gw_header(r, "x-amz-copy-source") != NULL)
-            return gw_send_error(r, HM_S3_NOT_IMPLEMENTED, "CopyObject is not implemented",
-                                 NULL, 0);
+        if (gw_header(r, "x-amz-copy-source") != NULL) return gw_copy_object(r);
         return gw_put_object_begin(r);
     }
     if (del) return gw_delete_object(r);
@@ -552,7 +618,9 @@ static void gw_req_free(gw_req *r)
         free(r->params[i].name);
         free(r->params[i].value);
     }
+    gw_body_free(r->pipe);
     EVP_MD_CTX_free(r->body_sha);
+    gw_post_free(r->post);
     free(r->body);
     free(r->uri);
     free(r->path);
@@ -611,6 +679,87 @@ static void gw_small_body(gw_req *r, const char *data, size_t len)
     if (r->body_sha != NULL) EVP_DigestUpdate(r->body_sha, data, len);
 }
 
+/* ---- small bodies ------------------------------------------------------------------ */
+
+static bool gw_hex_sha256(const char *s, uint8_t out[32])
+{
+    if (s == NULL || strlen(s) != 64) return false;
+    for (size_t i = 0; i < 32; i++) {
+        int hi = gw_hexval(s[2 * i]), lo = gw_hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = (uint8_t)(hi * 16 + lo);
+    }
+    return true;
+}
+
+enum MHD_Result gw_small_body_begin(gw_req *r, enum gw_op op)
+{
+    if (gw_hex_sha256(r->auth.payload_hash, r->want_sha)) {
+        r->body_sha = EVP_MD_CTX_new();
+        if (r->body_sha == NULL || EVP_DigestInit_ex(r->body_sha, EVP_sha256(), NULL) != 1)
+            return gw_send_hm_error(r, HM_ENOMEM);
+    }
+    r->op = op;
+    return MHD_YES;
+}
+
+enum MHD_Result gw_small_body_check(gw_req *r, bool require_digest, bool *ok)
+{
+    *ok = false;
+    if (r->body_failed) return gw_send_error(r, r->body_err, r->body_msg, NULL, 0);
+    const char *body = r->body != NULL ? r->body : "";
+    if (r->body_sha != NULL) {
+        uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        if (EVP_DigestFinal_ex(r->body_sha, md, &mdlen) != 1 || mdlen != 32)
+            return gw_send_hm_error(r, HM_EINTERNAL);
+        if (memcmp(md, r->want_sha, 32) != 0)
+            return gw_send_error(r, HM_S3_CONTENT_SHA256_MISMATCH, NULL, NULL, 0);
+    }
+    bool digest = false;
+    const char *cmd5 = gw_header(r, "Content-MD5");
+    if (cmd5 != NULL) {
+        uint8_t want[16], md[EVP_MAX_MD_SIZE];
+        size_t n = 0;
+        unsigned mdlen = 0;
+        if (gw_base64_decode(cmd5, want, sizeof(want), &n) != 0 || n != sizeof(want))
+            return gw_send_error(r, HM_S3_INVALID_DIGEST, NULL, NULL, 0);
+        if (EVP_Digest(body, r->body_len, md, &mdlen, EVP_md5(), NULL) != 1 || mdlen != 16)
+            return gw_send_hm_error(r, HM_EINTERNAL);
+        if (memcmp(md, want, sizeof(want)) != 0)
+            return gw_send_error(r, HM_S3_BAD_DIGEST, NULL, NULL, 0);
+        digest = true;
+    }
+    /* Flexible checksums (AWS "Checking object integrity"): any of them,
+     * each verified. */
+    for (int a = HM_CKSUM_CRC32; a < HM_CKSUM_ALGO_COUNT; a++) {
+        hm_cksum_algo algo = (hm_cksum_algo)a;
+        const char *v = gw_header(r, hm_cksum_header(algo));
+        if (v == NULL) continue;
+        char msg[96];
+        hm_cksum_value want, got;
+        if (hm_cksum_parse(algo, v, strlen(v), &want) != 0) {
+            snprintf(msg, sizeof(msg), "Value for %s header is invalid.",
+                     hm_cksum_header(algo));
+            return gw_send_error(r, HM_S3_INVALID_REQUEST, msg, NULL, 0);
+        }
+        if (hm_cksum_buf(algo, body, r->body_len, &got) != 0)
+            return gw_send_hm_error(r, HM_EINTERNAL);
+        if (!hm_cksum_equal(&want, &got)) {
+            snprintf(msg, sizeof(msg), "The %s you specified did not match the calculated "
+                     "checksum.", hm_cksum_name(algo));
+            return gw_send_error(r, HM_S3_BAD_DIGEST, msg, NULL, 0);
+        }
+        digest = true;
+    }
+    if (require_digest && !digest)
+        return gw_send_error(r, HM_S3_INVALID_REQUEST,
+                             "Missing required header for this request: Content-MD5", NULL,
+                             0);
+    *ok = true;
+    return MHD_YES;
+}
+
 static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -638,8 +787,15 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
         bool ok = false;
         enum MHD_Result ret = gw_parse_uri(r, &ok);
         if (!ok) return ret;
-        ret = gw_authenticate(r, &ok);
-        if (!ok) return ret;
+        /* A browser form upload is authenticated by its signed policy, in
+         * the body (hm_gw_post.c). */
+        if (gw_post_object_is(r)) return gw_post_object_begin(r);
+        /* A CORS preflight carries no credentials (Fetch standard, CORS
+         * protocol): it is answered from the bucket's rules alone. */
+        if (strcmp(method, "OPTIONS") != 0) {
+            ret = gw_authenticate(r, &ok);
+            if (!ok) return ret;
+        }
         return gw_route(r);
     }
     if (r->responded) {
@@ -648,6 +804,8 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (*upload_data_size > 0) {
         if (r->op == GW_OP_PUT_OBJECT) gw_put_object_body(r, upload_data, *upload_data_size);
+        else if (r->op == GW_OP_POST_OBJECT)
+            gw_post_object_body(r, upload_data, *upload_data_size);
         else gw_small_body(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
@@ -655,6 +813,11 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
     switch (r->op) {
     case GW_OP_PUT_OBJECT: return gw_put_object_finish(r);
     case GW_OP_CREATE_BUCKET: return gw_create_bucket_finish(r);
+    case GW_OP_DELETE_OBJECTS: return gw_delete_objects_finish(r);
+    case GW_OP_PUT_OBJECT_TAGGING: return gw_put_object_tagging_finish(r);
+    case GW_OP_PUT_BUCKET_CORS: return gw_put_bucket_cors_finish(r);
+    case GW_OP_POST_OBJECT: return gw_post_object_finish(r);
+    case GW_OP_COMPLETE_MULTIPART: return gw_complete_multipart_upload_finish(r);
     case GW_OP_NONE: break;
     }
     return gw_send_hm_error(r, HM_EINTERNAL);
@@ -810,7 +973,7 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
         .meta = cfg->meta,
         .shards = cfg->shards,
         .shard_count = cfg->shard_count,
-        .gc_grace_ms = HM_GC_GRACE_MS,
+        .gc_grace_ms = cfg->gc_grace_ms > 0 ? cfg->gc_grace_ms : HM_GC_GRACE_MS,
         .intent_ttl_ms = HM_INTENT_TTL_MS,
     };
     rc = hm_objsvc_new(&gw->svc, &oc);

@@ -4,6 +4,7 @@
 #define HM_GW_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hm_env.h"
 #include "hm_meta_api.h"
@@ -23,6 +24,8 @@ typedef struct hm_gw_config {
     hm_meta_api *meta;          /* borrowed */
     hm_shard_api **shards;      /* borrowed; one per disk, 1+0 placement */
     size_t shard_count;
+    int64_t gc_grace_ms;        /* read grace before replaced or aborted blobs are
+                                 * deleted; 0: HM_GC_GRACE_MS (tests set it small) */
 } hm_gw_config;
 
 /* Start serving; returns once the socket listens. */

@@ -62,41 +62,16 @@ enum MHD_Result gw_list_buckets(gw_req *r)
 
 /* ---- CreateBucket ------------------------------------------------------------- */
 
-static bool gw_hex_to_bytes(const char *s, uint8_t *out, size_t n)
-{
-    if (strlen(s) != 2 * n) return false;
-    for (size_t i = 0; i < 2 * n; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0) return false;
-        if (i % 2 == 0) out[i / 2] = (uint8_t)(d << 4);
-        else out[i / 2] |= (uint8_t)d;
-    }
-    return true;
-}
-
 enum MHD_Result gw_create_bucket_begin(gw_req *r)
 {
-    if (gw_hex_to_bytes(r->auth.payload_hash, r->want_sha, sizeof(r->want_sha))) {
-        r->body_sha = EVP_MD_CTX_new();
-        if (r->body_sha == NULL || EVP_DigestInit_ex(r->body_sha, EVP_sha256(), NULL) != 1)
-            return gw_send_hm_error(r, HM_ENOMEM);
-    }
-    r->op = GW_OP_CREATE_BUCKET;
-    return MHD_YES;
+    return gw_small_body_begin(r, GW_OP_CREATE_BUCKET);
 }
 
 enum MHD_Result gw_create_bucket_finish(gw_req *r)
 {
-    if (r->body_failed) return gw_send_error(r, r->body_err, r->body_msg, NULL, 0);
-    if (r->body_sha != NULL) {
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned mdlen = 0;
-        if (EVP_DigestFinal_ex(r->body_sha, md, &mdlen) != 1 || mdlen != 32)
-            return gw_send_hm_error(r, HM_EINTERNAL);
-        if (memcmp(md, r->want_sha, 32) != 0)
-            return gw_send_error(r, HM_S3_CONTENT_SHA256_MISMATCH, NULL, NULL, 0);
-    }
+    bool body_ok = false;
+    enum MHD_Result bret = gw_small_body_check(r, false, &body_ok);
+    if (!body_ok) return bret;
     if (r->body_len > 0) {
         /* CreateBucketConfiguration: well-formed is required; the location
          * constraint is accepted and ignored (one region per cluster). */
@@ -166,8 +141,9 @@ enum MHD_Result gw_get_bucket_location(gw_req *r)
 
 /* ---- ListObjects / ListObjectsV2 ------------------------------------------------ */
 
-/* Percent-encode s for encoding-type=url: everything but RFC 3986
- * unreserved characters and '/'.  out holds 3 * strlen(s) + 1. */
+/* Percent-encode s for encoding-type=url as S3 does: everything but RFC
+ * 3986 unreserved characters and '/' as %XX, a space as '+' (clients decode
+ * with unquote_plus / QueryUnescape).  out holds 3 * strlen(s) + 1. */
 static void gw_url_encode(const char *s, char *out)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -177,6 +153,8 @@ static void gw_url_encode(const char *s, char *out)
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
             out[o++] = (char)c;
+        } else if (c == ' ') {
+            out[o++] = '+';
         } else {
             out[o++] = '%';
             out[o++] = hex[c >> 4];
@@ -241,6 +219,12 @@ enum MHD_Result gw_list_objects(gw_req *r, bool v2)
     if (mk != NULL && !gw_parse_max_keys(mk, &max_keys))
         return gw_send_error(r, HM_S3_INVALID_ARGUMENT,
                              "Provided max-keys not an integer or within integer range",
+                             NULL, 0);
+    if ((prefix != NULL && strlen(prefix) > HM_KEY_BYTES_MAX) ||
+        (delim != NULL && strlen(delim) > HM_KEY_BYTES_MAX) ||
+        (start_after != NULL && strlen(start_after) > HM_KEY_BYTES_MAX))
+        return gw_send_error(r, HM_S3_INVALID_ARGUMENT,
+                             "The prefix, delimiter or marker is longer than a key can be",
                              NULL, 0);
     if (prefix != NULL && prefix[0] == '\0') prefix = NULL;
     if (delim != NULL && delim[0] == '\0') delim = NULL;

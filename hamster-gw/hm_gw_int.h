@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "hm_gw.h"
+#include "hm_limits.h"
 #include "hm_objsvc.h"
 #include "hm_s3err.h"
 #include "hm_sigv4.h"
@@ -62,6 +63,11 @@ enum gw_op {
     GW_OP_NONE = 0,
     GW_OP_PUT_OBJECT,
     GW_OP_CREATE_BUCKET,
+    GW_OP_DELETE_OBJECTS,       /* small bodies, collected whole: */
+    GW_OP_PUT_OBJECT_TAGGING,
+    GW_OP_PUT_BUCKET_CORS,
+    GW_OP_POST_OBJECT,          /* browser form upload (hm_gw_post.c) */
+    GW_OP_COMPLETE_MULTIPART,   /* CompleteMultipartUpload XML (hm_gw_multipart.c) */
 };
 
 typedef struct gw_req {
@@ -94,6 +100,9 @@ typedef struct gw_req {
     size_t body_len;
     size_t body_cap;
     hm_objsvc_put *put;
+    struct gw_post *post;       /* POST Object: form parser and policy state */
+    struct gw_body *pipe;       /* PutObject / UploadPart body (hm_gw_body.h) */
+    bool put_if_match;          /* PutObject carried If-Match (404 vs 412) */
 } gw_req;
 
 /* ---- hm_gw.c: request helpers ----------------------------------------------- */
@@ -113,6 +122,12 @@ enum MHD_Result gw_send(gw_req *r, unsigned status, struct MHD_Response *resp);
 enum MHD_Result gw_send_error(gw_req *r, hm_s3err err, const char *message,
                               const hm_s3err_extra *extra, size_t extra_count);
 
+/* As gw_send_error, with one more response header (hdr_name NULL: none),
+ * e.g. Content-Range on a 416. */
+enum MHD_Result gw_send_error_hdr(gw_req *r, hm_s3err err, const char *message,
+                                  const hm_s3err_extra *extra, size_t extra_count,
+                                  const char *hdr_name, const char *hdr_value);
+
 /* Answer the S3 error an HM_E* code maps to, naming the bucket/key. */
 enum MHD_Result gw_send_hm_error(gw_req *r, int err);
 
@@ -126,6 +141,24 @@ enum MHD_Result gw_send_empty(gw_req *r, unsigned status);
  * of unix ms. */
 void gw_http_date(int64_t ms, char out[32]);
 void gw_iso_date(int64_t ms, char out[32]);
+
+/* Percent-decode n bytes of s into a new NUL-terminated string (free it);
+ * plus_space turns '+' into ' ' (query strings).  HM_EINVAL on a bad
+ * escape or a decoded NUL, HM_ENOMEM. */
+int gw_pct_decode(const char *s, size_t n, bool plus_space, char **out);
+
+/* Small request bodies (XML configurations, DeleteObjects): collected whole,
+ * at most HM_HTTP_XML_BODY_BYTES_MAX.  begin sets r->op and starts hashing
+ * when the payload hash was signed; answers only on failure (then
+ * r->responded). */
+enum MHD_Result gw_small_body_begin(gw_req *r, enum gw_op op);
+
+/* At the end of a small body: answer and set *ok false when it was too
+ * large, does not match the signed payload hash (XAmzContentSHA256Mismatch),
+ * a Content-MD5 (InvalidDigest / BadDigest) or an x-amz-checksum-<algo>
+ * header (InvalidRequest / BadDigest).  require_digest: refuse a body with
+ * neither Content-MD5 nor a checksum header (DeleteObjects, as AWS). */
+enum MHD_Result gw_small_body_check(gw_req *r, bool require_digest, bool *ok);
 
 /* Standard base64 (RFC 4648 §4).  decode: HM_EINVAL on bad input or
  * output over cap. */
@@ -152,5 +185,92 @@ void gw_put_object_body(gw_req *r, const char *data, size_t len);
 enum MHD_Result gw_put_object_finish(gw_req *r);
 enum MHD_Result gw_get_object(gw_req *r);
 enum MHD_Result gw_delete_object(gw_req *r);
+
+/* ---- hm_gw_attrs.c ----------------------------------------------------------- */
+
+/* GET /bucket/key?attributes (GetObjectAttributes). */
+enum MHD_Result gw_get_object_attributes(gw_req *r);
+
+/* GetObject / HeadObject with x-amz-checksum-mode: ENABLED: add the stored
+ * x-amz-checksum-<algo> (composite "-N") and x-amz-checksum-type. */
+void gw_checksum_response_headers(gw_req *r, struct MHD_Response *resp,
+                                  const Hm__ObjectVersion *v);
+
+/* ---- hm_gw_post.c ------------------------------------------------------------ */
+
+/* POST /bucket with a multipart/form-data body and no sub-resource: a
+ * browser form upload, authenticated by its signed policy (in the body),
+ * not by SigV4 headers, so it is routed before gw_authenticate. */
+bool gw_post_object_is(gw_req *r);
+/* Answers only on a refusal; the body then streams into gw_post_object_body
+ * and gw_post_object_finish answers. */
+enum MHD_Result gw_post_object_begin(gw_req *r);
+void gw_post_object_body(gw_req *r, const char *data, size_t len);
+enum MHD_Result gw_post_object_finish(gw_req *r);
+/* Free r->post (NULL-safe); r->put is the caller's. */
+void gw_post_free(struct gw_post *post);
+
+/* ---- hm_gw_batch.c ----------------------------------------------------------- */
+
+/* POST /bucket?delete (DeleteObjects). */
+enum MHD_Result gw_delete_objects_begin(gw_req *r);
+enum MHD_Result gw_delete_objects_finish(gw_req *r);
+
+/* ---- hm_gw_multipart.c ------------------------------------------------------- */
+
+/* POST /bucket/key?uploads */
+enum MHD_Result gw_create_multipart_upload(gw_req *r);
+/* PUT /bucket/key?partNumber=N&uploadId=X: once begun, the body and the
+ * answer are PutObject's (r->op = GW_OP_PUT_OBJECT). */
+enum MHD_Result gw_upload_part_begin(gw_req *r);
+/* POST /bucket/key?uploadId=X: a small XML body, then _finish answers. */
+enum MHD_Result gw_complete_multipart_upload_begin(gw_req *r);
+enum MHD_Result gw_complete_multipart_upload_finish(gw_req *r);
+/* DELETE /bucket/key?uploadId=X */
+enum MHD_Result gw_abort_multipart_upload(gw_req *r);
+/* GET /bucket/key?uploadId=X */
+enum MHD_Result gw_list_parts(gw_req *r);
+/* GET /bucket?uploads */
+enum MHD_Result gw_list_multipart_uploads(gw_req *r);
+
+/* ---- hm_gw_copy.c ------------------------------------------------------------- */
+
+/* PUT /bucket/key with x-amz-copy-source (CopyObject). */
+enum MHD_Result gw_copy_object(gw_req *r);
+/* PUT /bucket/key?partNumber=N&uploadId=X with x-amz-copy-source. */
+enum MHD_Result gw_upload_part_copy(gw_req *r);
+
+/* ---- hm_gw_tagging.c ----------------------------------------------------------- */
+
+/* A validated tag set: at most HM_TAGS_MAX pairs, strings owned. */
+typedef struct gw_tags {
+    hm_objsvc_kv kv[HM_TAGS_MAX];
+    size_t n;
+} gw_tags;
+
+void gw_tags_free(gw_tags *t);
+
+/* Parse an x-amz-tagging header (URL query form "k1=v1&k2=v2") into t
+ * (zeroed by the caller).  On refusal answers (InvalidArgument or
+ * InvalidTag) and sets *ok false; gw_tags_free either way. */
+enum MHD_Result gw_tags_from_header(gw_req *r, const char *value, gw_tags *t, bool *ok);
+
+enum MHD_Result gw_get_object_tagging(gw_req *r);
+enum MHD_Result gw_put_object_tagging_begin(gw_req *r);
+enum MHD_Result gw_put_object_tagging_finish(gw_req *r);
+enum MHD_Result gw_delete_object_tagging(gw_req *r);
+
+/* ---- hm_gw_cors.c ---------------------------------------------------------------- */
+
+enum MHD_Result gw_get_bucket_cors(gw_req *r);
+enum MHD_Result gw_put_bucket_cors_begin(gw_req *r);
+enum MHD_Result gw_put_bucket_cors_finish(gw_req *r);
+enum MHD_Result gw_delete_bucket_cors(gw_req *r);
+/* OPTIONS /bucket[/key]: the unauthenticated browser preflight. */
+enum MHD_Result gw_cors_preflight(gw_req *r);
+/* A request with an Origin header on a bucket with a CORS rule matching
+ * (origin, method): add the Access-Control-* headers to resp.  Costs one
+ * metadata query; does nothing without an Origin header. */
+void gw_cors_response_headers(gw_req *r, struct MHD_Response *resp);
 
 #endif

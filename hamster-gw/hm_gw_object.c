@@ -1,6 +1,16 @@
 /* hm_gw_object.c - the object operations over HTTP: PutObject, GetObject,
  * HeadObject, DeleteObject.
  *
+ * Conditional writes (AWS S3 User Guide, "How to prevent object overwrites
+ * with conditional writes"): If-None-Match: * and If-Match: <etag> on a
+ * PUT travel to the metadata state machine as a WriteCondition and are
+ * checked when the version is committed, atomically with it: of concurrent
+ * conditional creates of one key exactly one succeeds.  A refused write is
+ * 412 PreconditionFailed, except If-Match on a key that does not exist,
+ * which S3 answers 404 NoSuchKey: the gateway tells the two apart with a
+ * lookup after the refusal (the answer's code only; the write was refused
+ * atomically either way).
+ *
  * Shaping decision: the PUT body goes from libmicrohttpd's upload callback
  * straight into hm_objsvc_put_write, and the GET body is pulled by
  * libmicrohttpd from hm_objsvc_get_read in GW_GET_BLOCK_BYTES blocks, so a
@@ -16,7 +26,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hm_checksum.h"
 #include "hm_err.h"
+#include "hm_gw_body.h"
 #include "hm_limits.h"
 #include "hm_log.h"
 
@@ -74,44 +86,14 @@ static enum MHD_Result gw_collect_meta(void *cls, enum MHD_ValueKind kind, const
     return MHD_YES;
 }
 
-/* Parse a decimal Content-Length; false on anything else or overflow. */
-static bool gw_parse_length(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (s == NULL || *s == '\0') return false;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9') return false;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
-static bool gw_hex32(const char *s, uint8_t out[32])
-{
-    if (strlen(s) != 64) return false;
-    for (size_t i = 0; i < 32; i++) {
-        int v = 0;
-        for (size_t k = 0; k < 2; k++) {
-            char c = s[2 * i + k];
-            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-            if (d < 0) return false;
-            v = v * 16 + d;
-        }
-        out[i] = (uint8_t)v;
-    }
-    return true;
-}
-
 enum MHD_Result gw_put_object_begin(gw_req *r)
 {
-    uint64_t size = 0;
-    const char *cl = gw_header(r, "Content-Length");
-    if (cl == NULL) return gw_send_error(r, HM_S3_MISSING_CONTENT_LENGTH, NULL, NULL, 0);
-    if (!gw_parse_length(cl, &size))
-        return gw_send_error(r, HM_S3_INVALID_ARGUMENT, "Invalid Content-Length", NULL, 0);
+    /* framing, lengths and digests: the body pipeline (hm_gw_body.h) */
+    hm_s3err berr = HM_S3_INTERNAL_ERROR;
+    const char *bmsg = NULL;
+    if (gw_body_begin(r, &r->pipe, &berr, &bmsg) != 0)
+        return gw_send_error(r, berr, bmsg, NULL, 0);
+    uint64_t size = gw_body_size(r->pipe);
     if (size > HM_PUT_BYTES_MAX) {
         char prop[24], maxs[24];
         snprintf(prop, sizeof(prop), "%llu", (unsigned long long)size);
@@ -120,20 +102,42 @@ enum MHD_Result gw_put_object_begin(gw_req *r)
         return gw_send_error(r, HM_S3_ENTITY_TOO_LARGE, NULL, ex, 2);
     }
 
-    uint8_t md5[16];
-    bool has_md5 = false;
-    const char *cmd5 = gw_header(r, "Content-MD5");
-    if (cmd5 != NULL) {
-        size_t n = 0;
-        if (gw_base64_decode(cmd5, md5, sizeof(md5), &n) != 0 || n != sizeof(md5))
-            return gw_send_error(r, HM_S3_INVALID_DIGEST, NULL, NULL, 0);
-        has_md5 = true;
+    /* Conditional write: If-None-Match only as "*", If-Match one ETag. */
+    const char *inm = gw_header(r, "If-None-Match");
+    const char *im = gw_header(r, "If-Match");
+    char im_etag[HM_OBJSVC_ETAG_HEX_BYTES + 16];
+    if (inm != NULL && strcmp(inm, "*") != 0)
+        return gw_send_error(r, HM_S3_NOT_IMPLEMENTED,
+                             "If-None-Match on a write supports only '*'", NULL, 0);
+    if (im != NULL) {
+        while (*im == ' ') im++;
+        size_t n = strlen(im);
+        while (n > 0 && im[n - 1] == ' ') n--;
+        if (n >= 2 && im[0] == '"' && im[n - 1] == '"') {
+            im++;
+            n -= 2;
+        }
+        if (n == 0 || n >= sizeof(im_etag) || memchr(im, '"', n) != NULL ||
+            memchr(im, ',', n) != NULL || (n == 1 && im[0] == '*'))
+            return gw_send_error(r, HM_S3_NOT_IMPLEMENTED,
+                                 "If-Match on a write supports exactly one ETag", NULL, 0);
+        memcpy(im_etag, im, n);
+        im_etag[n] = '\0';
     }
-    uint8_t sha[32];
-    bool has_sha = gw_hex32(r->auth.payload_hash, sha);
+
+    gw_tags tags = {0};
+    const char *tagging = gw_header(r, "x-amz-tagging");
+    if (tagging != NULL) {
+        bool tags_ok = false;
+        enum MHD_Result tret = gw_tags_from_header(r, tagging, &tags, &tags_ok);
+        if (!tags_ok) return tret;
+    }
 
     gw_meta_list *meta = calloc(1, sizeof(*meta));
-    if (meta == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+    if (meta == NULL) {
+        gw_tags_free(&tags);
+        return gw_send_hm_error(r, HM_ENOMEM);
+    }
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gw_collect_meta, meta);
     enum MHD_Result ret;
     if (meta->no_mem) {
@@ -152,6 +156,9 @@ enum MHD_Result gw_put_object_begin(gw_req *r)
     size_t nh = 0;
     for (size_t i = 0; i < GW_STORED_HEADERS_COUNT; i++) {
         const char *v = gw_header(r, gw_stored_headers[i]);
+        /* aws-chunked is the transfer framing, not the object's encoding */
+        if (strcmp(gw_stored_headers[i], "Content-Encoding") == 0)
+            v = gw_body_content_encoding(r->pipe);
         if (v != NULL) hdrs[nh++] = (hm_objsvc_kv){gw_stored_headers[i], v};
     }
     hm_objsvc_put_args args = {
@@ -163,8 +170,12 @@ enum MHD_Result gw_put_object_begin(gw_req *r)
         .user_meta_count = meta->n,
         .headers = hdrs,
         .header_count = nh,
-        .content_md5 = has_md5 ? md5 : NULL,
-        .sha256 = has_sha ? sha : NULL,
+        .content_md5 = gw_body_content_md5(r->pipe),
+        .sha256 = gw_body_sha256(r->pipe),
+        .tags = tags.kv,
+        .tag_count = tags.n,
+        .if_none_match_any = inm != NULL,
+        .if_match_etag = im != NULL ? im_etag : NULL,
     };
     int rc = hm_objsvc_put_begin(r->gw->svc, r->id, &args, &r->put);
     if (rc == HM_ETOOBIG) {
@@ -180,9 +191,11 @@ enum MHD_Result gw_put_object_begin(gw_req *r)
         goto out;
     }
     r->op = GW_OP_PUT_OBJECT;
+    r->put_if_match = im != NULL;
     ret = MHD_YES;
 out:
     gw_meta_list_free(meta);
+    gw_tags_free(&tags);
     return ret;
 }
 
@@ -190,17 +203,13 @@ void gw_put_object_body(gw_req *r, const char *data, size_t len)
 {
     if (r->body_failed || r->put == NULL) return;
     r->body_seen += len;
-    int rc = hm_objsvc_put_write(r->put, data, len);
+    int rc = gw_body_feed(r->pipe, data, len, gw_body_sink_put, r->put);
     if (rc == 0) return;
     r->body_failed = true;
-    if (rc == HM_ETOOBIG) {
-        r->body_err = HM_S3_INVALID_REQUEST;
-        r->body_msg = "The body is longer than its Content-Length";
-    } else {
-        r->body_err = hm_s3err_from_hm(rc);
+    r->body_err = gw_body_error(r->pipe, &r->body_msg);
+    if (r->body_err == HM_S3_SERVICE_UNAVAILABLE || r->body_err == HM_S3_INTERNAL_ERROR)
         hm_warn("gw", r->id, "put of %s/%s failed mid-body: %s", r->bucket, r->key,
                 hm_err_name(rc));
-    }
 }
 
 enum MHD_Result gw_put_object_finish(gw_req *r)
@@ -210,6 +219,20 @@ enum MHD_Result gw_put_object_finish(gw_req *r)
     if (r->body_failed) {
         hm_objsvc_put_abort(p);
         return gw_send_error(r, r->body_err, r->body_msg, NULL, 0);
+    }
+    /* every body check passes before anything is committed */
+    hm_cksum_value ck;
+    bool has_ck = false;
+    if (gw_body_finish(r->pipe, &ck, &has_ck) != 0) {
+        hm_objsvc_put_abort(p);
+        const char *msg = NULL;
+        hm_s3err e = gw_body_error(r->pipe, &msg);
+        return gw_send_error(r, e, msg, NULL, 0);
+    }
+    if (has_ck &&
+        hm_objsvc_put_set_checksum(p, hm_cksum_name(ck.algo), ck.raw, ck.len, false) != 0) {
+        hm_objsvc_put_abort(p);
+        return gw_send_hm_error(r, HM_EINTERNAL);
     }
     char etag[HM_OBJSVC_ETAG_HEX_BYTES + 1];
     enum hm_objsvc_fault fault = HM_OBJSVC_FAULT_NONE;
@@ -223,6 +246,12 @@ enum MHD_Result gw_put_object_finish(gw_req *r)
         return gw_send_error(r, HM_S3_INCOMPLETE_BODY, NULL, NULL, 0);
     case HM_OBJSVC_FAULT_NONE: break;
     }
+    if (rc == HM_EPRECOND && r->put_if_match) {
+        hm_objsvc_get *g = NULL;
+        int grc = hm_objsvc_get_open(r->gw->svc, r->id, r->bucket, r->key, &g);
+        if (grc == 0) hm_objsvc_get_close(g);
+        if (grc == HM_ENOKEY) return gw_send_hm_error(r, grc);
+    }
     if (rc != 0) return gw_send_hm_error(r, rc);
     char quoted[HM_OBJSVC_ETAG_HEX_BYTES + 3];
     snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
@@ -230,6 +259,11 @@ enum MHD_Result gw_put_object_finish(gw_req *r)
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (resp == NULL) return MHD_NO;
     MHD_add_response_header(resp, "ETag", quoted);
+    char ck_text[HM_CKSUM_TEXT_BYTES_MAX];
+    if (has_ck && hm_cksum_render(&ck, ck_text) == 0) {
+        MHD_add_response_header(resp, hm_cksum_header(ck.algo), ck_text);
+        MHD_add_response_header(resp, "x-amz-checksum-type", "FULL_OBJECT");
+    }
     return gw_send(r, MHD_HTTP_OK, resp);
 }
 
@@ -321,6 +355,11 @@ static void gw_object_headers(gw_req *r, struct MHD_Response *resp,
     MHD_add_response_header(resp, "Last-Modified", date);
     if (!full) return;
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    if (v->n_tags > 0) {
+        char count[24];
+        snprintf(count, sizeof(count), "%zu", v->n_tags);
+        MHD_add_response_header(resp, "x-amz-tagging-count", count);
+    }
     const char *ct = v->content_type != NULL && v->content_type[0] != '\0'
                          ? v->content_type : "binary/octet-stream";
     const char *override = gw_param_get(r, "response-content-type");
@@ -378,11 +417,12 @@ enum MHD_Result gw_get_object(gw_req *r)
     hm_objsvc_range rg;
     if (range != NULL && hm_objsvc_range_parse(range, &rg) == 0) {
         if (hm_objsvc_range_resolve(&rg, v->size, &off, &len) != 0) {
-            char sizes[24];
+            char sizes[24], cr[40];
             snprintf(sizes, sizeof(sizes), "%llu", (unsigned long long)v->size);
+            snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)v->size);
             hm_s3err_extra ex[2] = {{"RangeRequested", range}, {"ActualObjectSize", sizes}};
             hm_objsvc_get_close(g);
-            return gw_send_error(r, HM_S3_INVALID_RANGE, NULL, ex, 2);
+            return gw_send_error_hdr(r, HM_S3_INVALID_RANGE, NULL, ex, 2, "Content-Range", cr);
         }
         rc = hm_objsvc_get_set_span(g, off, len);
         if (rc != 0) {
@@ -412,6 +452,9 @@ enum MHD_Result gw_get_object(gw_req *r)
         snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
                  (unsigned long long)(off + len - 1), (unsigned long long)v->size);
         MHD_add_response_header(resp, "Content-Range", cr);
+    } else {
+        /* a checksum covers the whole object: not sent with a range */
+        gw_checksum_response_headers(r, resp, v);
     }
     ret = gw_send(r, status, resp);
     return ret;

@@ -48,7 +48,18 @@ struct hm_objsvc_put {
     size_t meta_count;
     Hm__KeyValue **hdr_kv;
     size_t hdr_count;
+    Hm__KeyValue **tag_kv;
+    size_t tag_count;
+    bool if_none_match_any;
+    char *if_match_etag;
+    const char *cksum_algorithm;  /* static; NULL: no flexible checksum */
+    uint8_t cksum_value[HM_OBJSVC_CHECKSUM_BYTES_MAX];
+    size_t cksum_len;
+    bool cksum_composite;
     uint8_t object_id[OBJSVC_ID_BYTES];
+    /* UploadPart (hm_objsvc_mpu.c): always a blob, committed as a part */
+    char *upload_id;
+    uint32_t part_number;
     /* inline objects */
     uint8_t *inline_buf;
     /* blob objects */
@@ -59,6 +70,10 @@ struct hm_objsvc_put {
     size_t disk_index;
     char *disk_id;
     hm_shard_put *shard;
+    /* hm_objsvc_put_begin_unsized: size is the inline capacity until the
+     * body outgrows it, then size_max; the length is known at finish. */
+    bool unsized;
+    uint64_t size_max;
 };
 
 struct hm_objsvc_get {
@@ -408,6 +423,9 @@ static void objsvc_put_free(hm_objsvc_put *p)
     EVP_MD_CTX_free(p->sha256);
     objsvc_kv_free(p->meta_kv, p->meta_count);
     objsvc_kv_free(p->hdr_kv, p->hdr_count);
+    objsvc_kv_free(p->tag_kv, p->tag_count);
+    free(p->if_match_etag);
+    free(p->upload_id);
     free(p->inline_buf);
     free(p);
 }
@@ -503,7 +521,7 @@ static int objsvc_shard_open(hm_objsvc_put *p)
     h.stripe_bytes = HM_STRIPE_BYTES;
     h.has_block_bytes = true;
     h.block_bytes = HM_SHARD_BLOCK_BYTES;
-    h.has_blob_size = true;
+    h.has_blob_size = !p->unsized; /* unsized: not known before commit */
     h.blob_size = p->size;
     h.has_object_id = true;
     h.object_id.data = p->object_id;
@@ -512,15 +530,17 @@ static int objsvc_shard_open(hm_objsvc_put *p)
     h.bucket = p->bucket;
     h.key = p->key;
     h.has_part_number = true;
-    h.part_number = 0;
+    h.part_number = p->part_number;
     h.has_created_ms = true;
     h.created_ms = hm_wall_ms(svc->cfg.env);
     hm_shard_api *api = svc->cfg.shards[p->disk_index];
     return api->ops->put_open(api, &h, &p->shard);
 }
 
-int hm_objsvc_put_begin(hm_objsvc *svc, const char *req_id,
-                        const hm_objsvc_put_args *args, hm_objsvc_put **out)
+/* put_begin, or with upload_id != NULL the begin of one part of that
+ * upload (hm_objsvc_put_begin_part). */
+static int objsvc_put_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_put_args *args,
+                            const char *upload_id, uint32_t part_number, hm_objsvc_put **out)
 {
     if (args == NULL || args->bucket == NULL || args->key == NULL) return HM_EINVAL;
     if (!hm_objsvc_key_valid(args->key, strlen(args->key))) return HM_EINVAL;
@@ -530,6 +550,14 @@ int hm_objsvc_put_begin(hm_objsvc *svc, const char *req_id,
     if (p == NULL) return HM_ENOMEM;
     p->svc = svc;
     if (req_id != NULL) snprintf(p->req_id, sizeof(p->req_id), "%s", req_id);
+    if (upload_id != NULL) {
+        p->upload_id = objsvc_strdup(upload_id);
+        p->part_number = part_number;
+        if (p->upload_id == NULL) {
+            rc = HM_ENOMEM;
+            goto err_free;
+        }
+    }
     p->size = args->size;
     p->bucket = objsvc_strdup(args->bucket);
     p->key = objsvc_strdup(args->key);
@@ -555,6 +583,22 @@ int hm_objsvc_put_begin(hm_objsvc *svc, const char *req_id,
         rc = HM_ETOOBIG;
         goto err_free;
     }
+    if (args->tag_count > HM_TAGS_MAX) {
+        rc = HM_EINVAL;
+        goto err_free;
+    }
+    size_t tag_bytes = 0;
+    rc = objsvc_kv_copy(args->tags, args->tag_count, &p->tag_kv, &tag_bytes);
+    if (rc != 0) goto err_free;
+    p->tag_count = args->tag_count;
+    p->if_none_match_any = args->if_none_match_any;
+    if (args->if_match_etag != NULL) {
+        p->if_match_etag = objsvc_strdup(args->if_match_etag);
+        if (p->if_match_etag == NULL) {
+            rc = HM_ENOMEM;
+            goto err_free;
+        }
+    }
     if (args->content_md5 != NULL) {
         p->has_md5 = true;
         memcpy(p->want_md5, args->content_md5, 16);
@@ -575,7 +619,7 @@ int hm_objsvc_put_begin(hm_objsvc *svc, const char *req_id,
     }
     hm_random(svc->cfg.env, p->object_id, sizeof(p->object_id));
 
-    if (p->size <= HM_INLINE_BYTES_MAX) {
+    if (p->size <= HM_INLINE_BYTES_MAX && p->upload_id == NULL) {
         if (p->size > 0) {
             p->inline_buf = malloc((size_t)p->size);
             if (p->inline_buf == NULL) {
@@ -587,11 +631,14 @@ int hm_objsvc_put_begin(hm_objsvc *svc, const char *req_id,
         return 0;
     }
 
-    /* A blob: fail early on a missing bucket, before any body is read. */
-    Hm__MetaResponse *br = NULL;
-    rc = hm_objsvc_bucket_get(svc, p->req_id, p->bucket, &br);
-    if (rc != 0) goto err_free;
-    hm__meta_response__free_unpacked(br, NULL);
+    /* A blob: fail early on a missing bucket, before any body is read (a
+     * part's caller has checked its upload instead). */
+    if (p->upload_id == NULL) {
+        Hm__MetaResponse *br = NULL;
+        rc = hm_objsvc_bucket_get(svc, p->req_id, p->bucket, &br);
+        if (rc != 0) goto err_free;
+        hm__meta_response__free_unpacked(br, NULL);
+    }
 
     p->is_blob = true;
     hm_random(svc->cfg.env, p->intent_id, sizeof(p->intent_id));
@@ -614,10 +661,95 @@ err_free:
     return rc;
 }
 
+int hm_objsvc_put_begin(hm_objsvc *svc, const char *req_id,
+                        const hm_objsvc_put_args *args, hm_objsvc_put **out)
+{
+    return objsvc_put_begin(svc, req_id, args, NULL, 0, out);
+}
+
+int hm_objsvc_put_begin_part(hm_objsvc *svc, const char *req_id,
+                             const hm_objsvc_put_args *args, const char *upload_id,
+                             uint32_t part_number, hm_objsvc_put **out)
+{
+    if (upload_id == NULL || part_number < 1 || part_number > HM_PARTS_MAX) return HM_EINVAL;
+    return objsvc_put_begin(svc, req_id, args, upload_id, part_number, out);
+}
+
+int hm_objsvc_meta_call(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req,
+                        Hm__MetaResponse **out)
+{
+    return objsvc_call(svc, req_id, req, out);
+}
+
+const hm_objsvc_config *hm_objsvc_get_config(const hm_objsvc *svc) { return &svc->cfg; }
+
+/* ---- puts of unknown length (hm_objsvc_put_begin_unsized) ---------------- */
+
+int hm_objsvc_put_begin_unsized(hm_objsvc *svc, const char *req_id,
+                                const hm_objsvc_put_args *args, hm_objsvc_put **out)
+{
+    if (args == NULL) return HM_EINVAL;
+    if (args->size > HM_PUT_BYTES_MAX) return HM_ETOOBIG;
+    /* Start as an inline put as large as the body may be, up to the inline
+     * limit; objsvc_put_unsized_grow turns it into a blob put when the body
+     * outgrows that. */
+    hm_objsvc_put_args a = *args;
+    a.size = args->size < HM_INLINE_BYTES_MAX ? args->size : HM_INLINE_BYTES_MAX;
+    hm_objsvc_put *p = NULL;
+    int rc = hm_objsvc_put_begin(svc, req_id, &a, &p);
+    if (rc != 0) return rc;
+    p->unsized = true;
+    p->size_max = args->size;
+    *out = p;
+    return 0;
+}
+
+/* Before len more bytes of an unsized put: refuse past size_max; on the
+ * first write past the inline buffer, become a blob put (bucket check,
+ * intent, shard stream, as put_begin does for a large body) and move the
+ * buffered bytes (already digested) into the shard. */
+static int objsvc_put_unsized_grow(hm_objsvc_put *p, size_t len)
+{
+    if (len > p->size_max - p->written) return HM_ETOOBIG;
+    if (p->is_blob || len <= p->size - p->written) return 0;
+    hm_objsvc *svc = p->svc;
+    Hm__MetaResponse *br = NULL;
+    int rc = hm_objsvc_bucket_get(svc, p->req_id, p->bucket, &br);
+    if (rc != 0) return rc;
+    hm__meta_response__free_unpacked(br, NULL);
+    p->size = p->size_max; /* the intent's blob size: an upper bound */
+    hm_random(svc->cfg.env, p->intent_id, sizeof(p->intent_id));
+    hm_random(svc->cfg.env, p->blob_id, sizeof(p->blob_id));
+    p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
+    rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
+    if (rc != 0) return rc;
+    rc = objsvc_intent_put(p);
+    if (rc != 0) return rc;
+    p->intent_live = true;
+    rc = objsvc_shard_open(p);
+    if (rc != 0) return rc; /* put_abort deletes the intent */
+    p->is_blob = true;
+    if (p->written > 0) {
+        hm_shard_api *api = svc->cfg.shards[p->disk_index];
+        rc = api->ops->put_write(p->shard, p->inline_buf, (size_t)p->written);
+        if (rc != 0) return rc;
+    }
+    free(p->inline_buf);
+    p->inline_buf = NULL;
+    return 0;
+}
+
 int hm_objsvc_put_write(hm_objsvc_put *p, const void *buf, size_t len)
 {
     if (p->failed) return HM_ECANCELED;
     if (len == 0) return 0;
+    if (p->unsized) {
+        int rc = objsvc_put_unsized_grow(p, len);
+        if (rc != 0) {
+            p->failed = true;
+            return rc;
+        }
+    }
     if (len > p->size - p->written) {
         p->failed = true;
         return HM_ETOOBIG;
@@ -638,6 +770,18 @@ int hm_objsvc_put_write(hm_objsvc_put *p, const void *buf, size_t len)
         memcpy(p->inline_buf + p->written, buf, len);
     }
     p->written += len;
+    return 0;
+}
+
+int hm_objsvc_put_set_checksum(hm_objsvc_put *p, const char *algorithm, const uint8_t *value,
+                               size_t len, bool composite)
+{
+    if (algorithm == NULL || value == NULL || len == 0 || len > HM_OBJSVC_CHECKSUM_BYTES_MAX)
+        return HM_EINVAL;
+    p->cksum_algorithm = algorithm;
+    memcpy(p->cksum_value, value, len);
+    p->cksum_len = len;
+    p->cksum_composite = composite;
     return 0;
 }
 
@@ -690,6 +834,7 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         rc = HM_ECANCELED;
         goto err_abort;
     }
+    if (p->unsized) p->size = p->written;
     rc = objsvc_put_check(p, etag, &fault);
     if (rc != 0) goto err_abort;
 
@@ -713,6 +858,20 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
     v.user_meta = p->meta_kv;
     v.n_headers = p->hdr_count;
     v.headers = p->hdr_kv;
+    v.n_tags = p->tag_count;
+    v.tags = p->tag_kv;
+    Hm__Checksum cks = HM__CHECKSUM__INIT;
+    Hm__Checksum *cksp[1] = {&cks};
+    if (p->cksum_algorithm != NULL) {
+        cks.algorithm = (char *)p->cksum_algorithm;
+        cks.has_value = true;
+        cks.value.data = p->cksum_value;
+        cks.value.len = p->cksum_len;
+        cks.has_composite = p->cksum_composite;
+        cks.composite = p->cksum_composite;
+        v.n_checksums = 1;
+        v.checksums = cksp;
+    }
     v.has_mtime_ms = true;
     v.mtime_ms = hm_wall_ms(svc->cfg.env);
     v.key = p->key;
@@ -723,6 +882,13 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
     op.version = &v;
     op.has_gc_grace_ms = true;
     op.gc_grace_ms = svc->cfg.gc_grace_ms;
+    Hm__WriteCondition cond = HM__WRITE_CONDITION__INIT;
+    if (p->if_none_match_any || p->if_match_etag != NULL) {
+        cond.has_if_none_match_any = p->if_none_match_any;
+        cond.if_none_match_any = p->if_none_match_any;
+        cond.if_match_etag = p->if_match_etag;
+        op.cond = &cond;
+    }
 
     if (p->is_blob) {
         uint64_t length = 0;
@@ -757,6 +923,32 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
     Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
     cmd.op_case = HM__META_COMMAND__OP_OBJECT_PUT;
     cmd.object_put = &op;
+    /* A part commits as a PartRecord of its upload instead of a version. */
+    Hm__PartRecord part = HM__PART_RECORD__INIT;
+    Hm__UploadPartPut pp = HM__UPLOAD_PART_PUT__INIT;
+    if (p->upload_id != NULL) {
+        part.has_format_version = true;
+        part.format_version = HM_FORMAT_VERSION;
+        part.has_part_number = true;
+        part.part_number = p->part_number;
+        part.has_size = true;
+        part.size = p->size;
+        part.etag = etag;
+        part.has_mtime_ms = true;
+        part.mtime_ms = v.mtime_ms;
+        part.blob = &blob;
+        part.n_checksums = v.n_checksums;
+        part.checksums = v.checksums;
+        pp.bucket = p->bucket;
+        pp.upload_id = p->upload_id;
+        pp.part = &part;
+        pp.intent_id = op.intent_id;
+        pp.has_intent_id = op.has_intent_id;
+        pp.has_gc_grace_ms = true;
+        pp.gc_grace_ms = svc->cfg.gc_grace_ms;
+        cmd.op_case = HM__META_COMMAND__OP_UPLOAD_PART_PUT;
+        cmd.upload_part_put = &pp;
+    }
     rc = objsvc_command(svc, p->req_id, &cmd, NULL);
     if (rc != 0) goto err_abort;
     p->intent_live = false;
@@ -1033,6 +1225,44 @@ int hm_objsvc_list(hm_objsvc *svc, const char *req_id, const hm_objsvc_list_args
     }
     *resp = r;
     return 0;
+}
+
+/* ---- tagging and bucket CORS ------------------------------------------------- */
+
+int hm_objsvc_set_tags(hm_objsvc *svc, const char *req_id, const char *bucket,
+                       const char *key, const hm_objsvc_kv *tags, size_t count)
+{
+    if (bucket == NULL || key == NULL || count > HM_TAGS_MAX) return HM_EINVAL;
+    Hm__KeyValue **kv = NULL;
+    size_t bytes = 0;
+    int rc = objsvc_kv_copy(tags, count, &kv, &bytes);
+    if (rc != 0) return rc;
+    Hm__ObjectSetTags st = HM__OBJECT_SET_TAGS__INIT;
+    st.bucket = (char *)bucket;
+    st.key = (char *)key;
+    st.version_id = "null";
+    st.n_tags = count;
+    st.tags = kv;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_OBJECT_SET_TAGS;
+    cmd.object_set_tags = &st;
+    rc = objsvc_command(svc, req_id, &cmd, NULL);
+    objsvc_kv_free(kv, count);
+    return rc;
+}
+
+int hm_objsvc_bucket_set_cors(hm_objsvc *svc, const char *req_id, const char *bucket,
+                              const char *cors_xml)
+{
+    if (bucket == NULL) return HM_EINVAL;
+    if (cors_xml != NULL && strlen(cors_xml) > HM_HTTP_XML_BODY_BYTES_MAX) return HM_ETOOBIG;
+    Hm__BucketSetCors sc = HM__BUCKET_SET_CORS__INIT;
+    sc.name = (char *)bucket;
+    sc.cors_xml = (char *)(cors_xml != NULL ? cors_xml : "");
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_BUCKET_SET_CORS;
+    cmd.bucket_set_cors = &sc;
+    return objsvc_command(svc, req_id, &cmd, NULL);
 }
 
 /* ---- garbage collection ---------------------------------------------------- */

@@ -109,6 +109,14 @@ typedef struct hm_objsvc_put_args {
     size_t header_count;
     const uint8_t *content_md5;       /* 16 bytes to check the body against, or NULL */
     const uint8_t *sha256;            /* 32 bytes to check the body against, or NULL */
+    const hm_objsvc_kv *tags;         /* the initial tag set (x-amz-tagging), already
+                                       * validated by the caller; at most HM_TAGS_MAX */
+    size_t tag_count;
+    /* Write conditions, checked by the metadata state machine atomically
+     * with the commit (AWS "Conditional writes"): */
+    bool if_none_match_any;           /* If-None-Match: *  -> HM_EPRECOND if live */
+    const char *if_match_etag;        /* If-Match, hex without quotes, or NULL ->
+                                       * HM_EPRECOND if absent or different */
 } hm_objsvc_put_args;
 
 /* Why a put_finish returned HM_ECORRUPT or HM_EPROTO. */
@@ -127,6 +135,17 @@ enum hm_objsvc_fault {
 int hm_objsvc_put_begin(hm_objsvc *svc, const char *req_id,
                         const hm_objsvc_put_args *args, hm_objsvc_put **out);
 
+/* As put_begin for a body whose length is known only at its end (a browser
+ * form upload: the file is the last part of a multipart body).  args->size
+ * is the most the body may be (<= HM_PUT_BYTES_MAX); put_write refuses more
+ * with HM_ETOOBIG and put_finish takes the bytes written as the size.  The
+ * body is held in memory up to HM_INLINE_BYTES_MAX; the write that crosses
+ * that starts the blob (bucket check, intent, shard stream), so put_write
+ * may return what put_begin would have (HM_ENOBUCKET, transport errors).
+ * Digest checks (content_md5, sha256) work as for put_begin. */
+int hm_objsvc_put_begin_unsized(hm_objsvc *svc, const char *req_id,
+                                const hm_objsvc_put_args *args, hm_objsvc_put **out);
+
 /* Append body bytes.  HM_ETOOBIG if the body grows past args.size.  After
  * any error the put is dead: the caller must still call put_abort. */
 int hm_objsvc_put_write(hm_objsvc_put *p, const void *buf, size_t len);
@@ -141,6 +160,17 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag, enum hm_objsvc_fault *fau
 /* Drop a put: abort the shard stream, delete the intent, free p.  Nothing
  * becomes visible.  Safe after a failed put_write. */
 void hm_objsvc_put_abort(hm_objsvc_put *p);
+
+#define HM_OBJSVC_CHECKSUM_BYTES_MAX 32  /* SHA256, the widest */
+
+/* Record the flexible checksum the caller verified over the body
+ * (algorithm "CRC32", "CRC32C", "CRC64NVME", "SHA1" or "SHA256", a static
+ * string; value raw bytes, CRCs big-endian; composite for a multipart
+ * COMPOSITE value); put_finish stores it in ObjectVersion.checksums.  Call
+ * before put_finish; a second call replaces the first.  HM_EINVAL on a
+ * bad length. */
+int hm_objsvc_put_set_checksum(hm_objsvc_put *p, const char *algorithm, const uint8_t *value,
+                               size_t len, bool composite);
 
 /* ---- get ------------------------------------------------------------------ */
 
@@ -205,6 +235,21 @@ typedef struct hm_objsvc_list_args {
 int hm_objsvc_list(hm_objsvc *svc, const char *req_id, const hm_objsvc_list_args *args,
                    Hm__MetaResponse **resp);
 
+/* ---- tagging and bucket CORS ---------------------------------------------- */
+
+/* Replace the tag set of the current version of bucket/key in place (no new
+ * version, ETag and mtime unchanged); count 0 deletes the set.  The caller
+ * has validated the tags (hm_gw_tagging.c).  HM_ENOBUCKET, HM_ENOKEY,
+ * HM_EINVAL (more than HM_TAGS_MAX), transport errors. */
+int hm_objsvc_set_tags(hm_objsvc *svc, const char *req_id, const char *bucket,
+                       const char *key, const hm_objsvc_kv *tags, size_t count);
+
+/* Store cors_xml as the bucket's CORS configuration; NULL or "" deletes it.
+ * The caller has validated and normalized it.  HM_ENOBUCKET, HM_ETOOBIG
+ * (over HM_HTTP_XML_BODY_BYTES_MAX), transport errors. */
+int hm_objsvc_bucket_set_cors(hm_objsvc *svc, const char *req_id, const char *bucket,
+                              const char *cors_xml);
+
 /* ---- garbage collection --------------------------------------------------- */
 
 /* Delete the shards of blobs the metadata has scheduled for collection and
@@ -213,5 +258,189 @@ int hm_objsvc_list(hm_objsvc *svc, const char *req_id, const hm_objsvc_list_args
  * scheduled for the next run.  *blobs_deleted (optional) counts the blobs
  * fully removed.  Returns the first metadata error, else 0. */
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted);
+
+/* ==== multipart uploads and copy (hm_objsvc_mpu.c) ==========================
+ *
+ * AWS S3 API Reference: "CreateMultipartUpload", "UploadPart",
+ * "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload",
+ * "ListParts", "ListMultipartUploads", "CopyObject".
+ *
+ * Every part is its own blob (never inline, whatever its size), written as
+ * a streaming put (intent, shard, UploadPartPut retiring the intent), so a
+ * Complete only names blobs: the object's manifest is the parts' blobs in
+ * order, with part_sizes recorded.  A copy streams the source's bytes into
+ * a new blob: no blob is ever shared between two versions, so gc never has
+ * to count references. */
+
+#define HM_OBJSVC_UPLOAD_ID_HEX_BYTES 32  /* upload ids: 16 random bytes, hex */
+/* Multipart ETag: 32 hex, '-', up to 5 digits of part count, NUL. */
+#define HM_OBJSVC_MPU_ETAG_BYTES (HM_OBJSVC_ETAG_HEX_BYTES + 7)
+
+/* Why a multipart or copy call returned HM_EINVAL or HM_EPRECOND. */
+enum hm_objsvc_mpu_fault {
+    HM_OBJSVC_MPU_NONE = 0,
+    HM_OBJSVC_MPU_PART_ORDER,     /* InvalidPartOrder: not strictly ascending */
+    HM_OBJSVC_MPU_INVALID_PART,   /* InvalidPart: missing, or its ETag differs */
+    HM_OBJSVC_MPU_TOO_SMALL,      /* EntityTooSmall: a part but the last < 5 MiB */
+    HM_OBJSVC_MPU_NO_PARTS,       /* MalformedXML: an empty part list */
+    HM_OBJSVC_COPY_TO_SELF,       /* InvalidRequest: onto itself, metadata unchanged */
+    HM_OBJSVC_COPY_PRECOND,       /* PreconditionFailed: x-amz-copy-source-if-* */
+    HM_OBJSVC_COPY_RANGE,         /* InvalidRange: copy-source-range outside the source */
+    HM_OBJSVC_COPY_TOO_LARGE,     /* InvalidRequest: source over HM_PUT_BYTES_MAX */
+};
+
+/* Internal to the object service's files: one metadata round trip (an error
+ * answer becomes its code), and the service's configuration. */
+int hm_objsvc_meta_call(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req,
+                        Hm__MetaResponse **out);
+const hm_objsvc_config *hm_objsvc_get_config(const hm_objsvc *svc);
+
+/* As hm_objsvc_put_begin, for part part_number (1..HM_PARTS_MAX) of
+ * upload_id: always a blob; put_finish commits an UploadPartPut.  Callers
+ * use hm_objsvc_part_begin, which checks the upload first. */
+int hm_objsvc_put_begin_part(hm_objsvc *svc, const char *req_id,
+                             const hm_objsvc_put_args *args, const char *upload_id,
+                             uint32_t part_number, hm_objsvc_put **out);
+
+typedef struct hm_objsvc_upload_args {
+    const char *bucket;
+    const char *key;                  /* valid (hm_objsvc_key_valid) */
+    const char *content_type;         /* or NULL */
+    const hm_objsvc_kv *user_meta;
+    size_t user_meta_count;
+    const hm_objsvc_kv *headers;
+    size_t header_count;
+    const hm_objsvc_kv *tags;         /* validated; at most HM_TAGS_MAX */
+    size_t tag_count;
+    const char *checksum_algorithm;   /* x-amz-checksum-algorithm, or NULL */
+} hm_objsvc_upload_args;
+
+/* CreateMultipartUpload: a new upload with a fresh id written to
+ * upload_id (HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1 bytes).  The metadata and
+ * tags given here become the object's at Complete.  HM_ENOBUCKET,
+ * HM_EINVAL, HM_ETOOBIG (metadata over its bound). */
+int hm_objsvc_mpu_create(hm_objsvc *svc, const char *req_id, const hm_objsvc_upload_args *args,
+                         char *upload_id);
+
+typedef struct hm_objsvc_part_args {
+    const char *bucket;
+    const char *key;
+    const char *upload_id;
+    uint32_t part_number;             /* 1..HM_PARTS_MAX */
+    uint64_t size;                    /* exact; <= HM_PART_BYTES_MAX */
+    const uint8_t *content_md5;       /* 16 bytes, or NULL */
+    const uint8_t *sha256;            /* 32 bytes, or NULL */
+} hm_objsvc_part_args;
+
+/* UploadPart: check that the upload exists for this key, then start the
+ * part's put; continue with hm_objsvc_put_write / _set_checksum / _finish
+ * (whose etag is the part's ETag) or _abort.  A part number already stored
+ * is replaced when the new one commits.  HM_EINVAL (part number outside
+ * 1..10000), HM_ETOOBIG, HM_ENOUPLOAD, HM_ENOBUCKET. */
+int hm_objsvc_part_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_part_args *args,
+                         hm_objsvc_put **out);
+
+/* One entry of a CompleteMultipartUpload request. */
+typedef struct hm_objsvc_part_ref {
+    uint32_t part_number;
+    const char *etag;                 /* as the client sent it; quotes ignored */
+} hm_objsvc_part_ref;
+
+typedef struct hm_objsvc_complete_args {
+    const char *bucket;
+    const char *key;
+    const char *upload_id;
+    const hm_objsvc_part_ref *parts;  /* in the client's order */
+    size_t part_count;                /* <= HM_PARTS_MAX */
+    bool if_none_match_any;           /* If-None-Match: * -> HM_EPRECOND */
+    const char *if_match_etag;        /* If-Match (unquoted) -> HM_EPRECOND */
+} hm_objsvc_complete_args;
+
+/* CompleteMultipartUpload.  On 0, etag (HM_OBJSVC_MPU_ETAG_BYTES) gets
+ * "hex-N": the MD5 of the concatenated binary part MD5s and the part
+ * count.  HM_EINVAL with *fault saying which rule failed, HM_ENOUPLOAD,
+ * HM_EPRECOND, HM_ENOBUCKET, transport errors.  A retry of a Complete that
+ * already succeeded succeeds again with the same ETag. */
+int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
+                           const hm_objsvc_complete_args *args, char *etag,
+                           enum hm_objsvc_mpu_fault *fault);
+
+/* AbortMultipartUpload: the upload and its parts disappear; their blobs are
+ * collected after the read grace.  HM_ENOUPLOAD, HM_ENOBUCKET. */
+int hm_objsvc_mpu_abort(hm_objsvc *svc, const char *req_id, const char *bucket,
+                        const char *key, const char *upload_id);
+
+/* ListParts: (*resp)->parts (upload record, parts, truncation, next
+ * marker).  max_parts 0..HM_LIST_PARTS_MAX.  HM_ENOUPLOAD (also when the
+ * upload belongs to another key), HM_ENOBUCKET.  Free *resp with
+ * hm__meta_response__free_unpacked. */
+int hm_objsvc_mpu_list_parts(hm_objsvc *svc, const char *req_id, const char *bucket,
+                             const char *key, const char *upload_id, uint32_t part_marker,
+                             uint32_t max_parts, Hm__MetaResponse **resp);
+
+typedef struct hm_objsvc_upload_list_args {
+    const char *bucket;
+    const char *prefix;               /* or NULL */
+    const char *delimiter;            /* or NULL */
+    const char *key_marker;           /* or NULL */
+    const char *upload_id_marker;     /* or NULL */
+    uint32_t max_uploads;             /* 0..HM_LIST_UPLOADS_MAX */
+} hm_objsvc_upload_list_args;
+
+/* ListMultipartUploads: (*resp)->uploads.  HM_ENOBUCKET. */
+int hm_objsvc_mpu_list_uploads(hm_objsvc *svc, const char *req_id,
+                               const hm_objsvc_upload_list_args *args,
+                               Hm__MetaResponse **resp);
+
+/* x-amz-copy-source-if-* (AWS "CopyObject"): etags unquoted or NULL;
+ * times in unix ms, used when their has_ flag is set. */
+typedef struct hm_objsvc_copy_cond {
+    const char *if_match;
+    const char *if_none_match;
+    bool has_if_modified_since;
+    int64_t if_modified_since_ms;
+    bool has_if_unmodified_since;
+    int64_t if_unmodified_since_ms;
+} hm_objsvc_copy_cond;
+
+/* Check cond against the source version v: 0 to go on, HM_EPRECOND to
+ * refuse (412).  If-Match, when given, decides alone over
+ * If-Unmodified-Since; If-None-Match likewise over If-Modified-Since. */
+int hm_objsvc_copy_cond_check(const hm_objsvc_copy_cond *cond, const Hm__ObjectVersion *v);
+
+typedef struct hm_objsvc_copy_args {
+    const char *src_bucket;
+    const char *src_key;
+    const hm_objsvc_copy_cond *cond;  /* or NULL */
+    bool replace_meta;                /* x-amz-metadata-directive: REPLACE */
+    bool replace_tags;                /* x-amz-tagging-directive: REPLACE */
+    /* The destination.  dst.size, content_md5 and sha256 are ignored; the
+     * content type, user metadata and stored headers are used only with
+     * replace_meta, the tags only with replace_tags (else the source's are
+     * copied). */
+    hm_objsvc_put_args dst;
+    /* UploadPartCopy: copy into this part instead (dst.bucket/key name the
+     * upload's object); the range, when has_range, picks the bytes. */
+    const char *upload_id;
+    uint32_t part_number;
+    bool has_range;
+    uint64_t range_first;
+    uint64_t range_last;              /* inclusive */
+} hm_objsvc_copy_args;
+
+/* CopyObject / UploadPartCopy: stream the source's bytes into a new blob
+ * (bounded memory), commit the destination (object or part).  On 0, etag
+ * (HM_OBJSVC_MPU_ETAG_BYTES; a copied object gets the MD5 of its bytes, so
+ * a copy of a multipart object has a plain ETag, as in S3) and *mtime_ms
+ * (optional) are set.  HM_ENOBUCKET / HM_ENOKEY for the source,
+ * HM_EPRECOND / HM_EINVAL with *fault, HM_ENOUPLOAD, put errors. */
+int hm_objsvc_copy(hm_objsvc *svc, const char *req_id, const hm_objsvc_copy_args *args,
+                   char *etag, int64_t *mtime_ms, enum hm_objsvc_mpu_fault *fault);
+
+/* The byte span of part part_number (1-based) of version v, from its
+ * part_sizes: HM_EINVAL when v has no such part.  A version written by a
+ * single PUT is one part. */
+int hm_objsvc_part_span(const Hm__ObjectVersion *v, uint32_t part_number, uint64_t *off,
+                        uint64_t *len);
 
 #endif

@@ -56,6 +56,8 @@
       "The specified bucket is not valid.")                                  \
     X(HM_S3_INVALID_BUCKET_STATE, "InvalidBucketState", 409,                  \
       "The request is not valid with the current state of the bucket.")      \
+    X(HM_S3_INVALID_CHUNK_SIZE, "InvalidChunkSizeError", 403,                 \
+      "Only the last chunk is allowed to have a size less than 8192 bytes")   \
     X(HM_S3_INVALID_DIGEST, "InvalidDigest", 400,                             \
       "The Content-MD5 you specified is not valid.")                         \
     X(HM_S3_INVALID_LOCATION_CONSTRAINT, "InvalidLocationConstraint", 400,    \
@@ -69,6 +71,9 @@
     X(HM_S3_INVALID_PART_ORDER, "InvalidPartOrder", 400,                      \
       "The list of parts was not in ascending order. Parts must be ordered "  \
       "by part number.")                                                     \
+    X(HM_S3_INVALID_POLICY_DOCUMENT, "InvalidPolicyDocument", 400,            \
+      "The content of the form does not meet the conditions specified in "    \
+      "the policy document.")                                                \
     X(HM_S3_INVALID_RANGE, "InvalidRange", 416,                               \
       "The requested range is not satisfiable")                              \
     X(HM_S3_INVALID_REQUEST, "InvalidRequest", 400, "Invalid Request")        \
@@ -80,6 +85,9 @@
     X(HM_S3_MALFORMED_POST, "MalformedPOSTRequest", 400,                      \
       "The body of your POST request is not well-formed "                     \
       "multipart/form-data.")                                                \
+    X(HM_S3_MALFORMED_TRAILER, "MalformedTrailerError", 400,                  \
+      "The request contained trailing data that was not well-formed or did "  \
+      "not conform to our published schema.")                                \
     X(HM_S3_MALFORMED_XML, "MalformedXML", 400,                               \
       "The XML you provided was not well-formed or did not validate against " \
       "our published schema")                                                \

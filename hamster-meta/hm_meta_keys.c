@@ -88,6 +88,34 @@ int hm_meta_versions_key_parse(const void *k, size_t len,
     return 0;
 }
 
+int hm_meta_uploads_key(uint64_t bucket_id, const char *upload_id,
+                        uint8_t out[HM_META_UPLOADS_KEY_BYTES_MAX], size_t *out_len)
+{
+    size_t n = upload_id != NULL ? strnlen(upload_id, HM_UPLOAD_ID_BYTES_MAX + 1) : 0;
+    if (n == 0 || n > HM_UPLOAD_ID_BYTES_MAX)
+        return HM_EINVAL;
+    hm_meta_put_u64be(out, bucket_id);
+    memcpy(out + HM_META_BUCKET_ID_BYTES, upload_id, n);
+    *out_len = HM_META_BUCKET_ID_BYTES + n;
+    return 0;
+}
+
+int hm_meta_parts_key(uint64_t bucket_id, const char *upload_id, uint32_t part_number,
+                      uint8_t out[HM_META_PARTS_KEY_BYTES_MAX], size_t *out_len)
+{
+    size_t n = 0;
+    int rc = hm_meta_uploads_key(bucket_id, upload_id, out, &n);
+    if (rc != 0)
+        return rc;
+    out[n++] = 0;
+    out[n++] = (uint8_t)(part_number >> 24);
+    out[n++] = (uint8_t)(part_number >> 16);
+    out[n++] = (uint8_t)(part_number >> 8);
+    out[n++] = (uint8_t)part_number;
+    *out_len = n;
+    return 0;
+}
+
 bool hm_meta_prefix_successor(const uint8_t *p, size_t len, uint8_t *out,
                               size_t *out_len)
 {

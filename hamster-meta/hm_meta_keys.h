@@ -14,6 +14,9 @@
  * inverted version stamp (u64 big-endian of ~stamp, stamp = the log index
  * that wrote the version), so the newest version of an object sorts first.
  *
+ * Multipart uploads live in two tables: uploads keyed by bucket id ‖ upload
+ * id, parts keyed by bucket id ‖ upload id ‖ 00 ‖ part number (u32 BE).
+ *
  * All functions here are pure.
  */
 #ifndef HM_META_KEYS_H
@@ -31,9 +34,14 @@
 #define HM_META_KEY_ENC_BYTES_MAX (2u * HM_KEY_BYTES_MAX + 1u)
 #define HM_META_NAMES_KEY_BYTES_MAX (HM_META_BUCKET_ID_BYTES + HM_NAMES_PREFIX_BYTES)
 #define HM_META_VERSIONS_KEY_BYTES (HM_META_OBJECT_ID_BYTES + 8u)
+#define HM_META_UPLOADS_KEY_BYTES_MAX (HM_META_BUCKET_ID_BYTES + HM_UPLOAD_ID_BYTES_MAX)
+/* bucket id | upload id | 00 | part number (u32 BE) */
+#define HM_META_PARTS_KEY_BYTES_MAX (HM_META_UPLOADS_KEY_BYTES_MAX + 1u + 4u)
 
 _Static_assert(HM_META_NAMES_KEY_BYTES_MAX <= HM_KV_KEY_BYTES_MAX,
                "names keys fit the KV key limit");
+_Static_assert(HM_META_PARTS_KEY_BYTES_MAX <= HM_KV_KEY_BYTES_MAX,
+               "parts keys fit the KV key limit");
 
 /* Encode key[0..len) order-preservingly and self-delimiting into out
  * (capacity cap): NUL -> 00 FF, other bytes unchanged, then a 00 terminator.
@@ -64,6 +72,22 @@ void hm_meta_versions_key(const uint8_t oid[HM_META_OBJECT_ID_BYTES], uint64_t s
  * the key is not HM_META_VERSIONS_KEY_BYTES long. */
 int hm_meta_versions_key_parse(const void *k, size_t len,
                                uint8_t oid[HM_META_OBJECT_ID_BYTES], uint64_t *stamp);
+
+/* The uploads-table key of (bucket_id, upload_id): 8 bytes of bucket id,
+ * big-endian, then the upload id's bytes.  All uploads of a bucket share
+ * the 8-byte bucket prefix, so a cursor walk lists them.  HM_EINVAL when
+ * upload_id is empty or longer than HM_UPLOAD_ID_BYTES_MAX. */
+int hm_meta_uploads_key(uint64_t bucket_id, const char *upload_id,
+                        uint8_t out[HM_META_UPLOADS_KEY_BYTES_MAX], size_t *out_len);
+
+/* The parts-table key of (bucket_id, upload_id, part_number): the uploads
+ * key, a 00 terminator (upload ids hold no NUL, so the terminator keeps the
+ * parts of upload "ab" apart from those of "abc"), then the part number as
+ * u32 big-endian, so one upload's parts are contiguous and in number order.
+ * The first *out_len - 4 bytes are the prefix every part of the upload
+ * shares.  HM_EINVAL as for hm_meta_uploads_key. */
+int hm_meta_parts_key(uint64_t bucket_id, const char *upload_id, uint32_t part_number,
+                      uint8_t out[HM_META_PARTS_KEY_BYTES_MAX], size_t *out_len);
 
 /* The smallest byte string greater than every string that starts with
  * p[0..len): p with trailing FF bytes dropped and its last byte incremented,

@@ -23,6 +23,12 @@ static const char sm_key_schema[] = "schema";
 static const char sm_key_applied[] = "applied_index";
 static const char sm_key_next_bucket[] = "next_bucket_id";
 
+/* Blobs per gc item.  A 1+0 manifest blob packs to about 100 bytes, so a
+ * full GcScan answer (HM_LIST_KEYS_MAX items) stays near 3 MB, under
+ * HM_RPC_PROTO_BYTES_MAX, however many blobs one command retires. */
+#define SM_GC_BLOBS_PER_ITEM 32u
+#define SM_BLOB_ID_BYTES 16u /* HM_BLOB_ID_BYTES of the shard api */
+
 /* One command's application: the GC keys it writes are numbered so two in
  * the same command never collide. */
 typedef struct sm_ctx {
@@ -221,6 +227,8 @@ static int sm_bucket_has_names(sm_ctx *cx, uint64_t bucket_id, bool *out)
     return rc;
 }
 
+static int sm_bucket_uploads_drop(sm_ctx *cx, uint64_t bid, int64_t not_before_ms);
+
 static int sm_bucket_delete(sm_ctx *cx, const Hm__BucketDelete *c, Hm__MetaResponse *resp)
 {
     if (c == NULL || !sm_bucket_name_ok(c->name))
@@ -239,6 +247,13 @@ static int sm_bucket_delete(sm_ctx *cx, const Hm__BucketDelete *c, Hm__MetaRespo
         rc = sm_reject(resp, HM_ENOTEMPTY, NULL);
         goto out;
     }
+    /* In-progress uploads do not keep a bucket alive (AWS "DeleteBucket"
+     * names only objects, versions and delete markers): they are aborted
+     * here.  Their parts were never readable, so no read grace applies and
+     * their blobs are collectable at once (not_before 0). */
+    rc = sm_bucket_uploads_drop(cx, b->bucket_id, 0);
+    if (rc != 0)
+        goto out;
     rc = cx->env->ops->kv_del(cx->txn, HM_KV_BUCKETS, c->name, strlen(c->name));
     if (rc != 0)
         goto out;
@@ -373,7 +388,7 @@ out:
 
 /* The version of oid whose version_id is vid: *out NULL when none. */
 static int sm_version_find(sm_ctx *cx, const uint8_t *oid, const char *vid,
-                           Hm__ObjectVersion **out)
+                           Hm__ObjectVersion **out, uint64_t *stamp_out)
 {
     *out = NULL;
     hm_kv_cursor *cur = NULL;
@@ -396,6 +411,8 @@ static int sm_version_find(sm_ctx *cx, const uint8_t *oid, const char *vid,
         if (rc != 0)
             break;
         if (ver->version_id != NULL && strcmp(ver->version_id, vid) == 0) {
+            uint8_t got[HM_META_OBJECT_ID_BYTES];
+            (void)hm_meta_versions_key_parse(k, kl, got, stamp_out);
             *out = ver;
             break;
         }
@@ -407,11 +424,9 @@ static int sm_version_find(sm_ctx *cx, const uint8_t *oid, const char *vid,
     return rc;
 }
 
-/* Queue blobs for deletion after not_before_ms. */
-static int sm_gc_add(sm_ctx *cx, Hm__Blob **blobs, size_t n, int64_t not_before_ms)
+/* Queue blobs[0..n) (n <= SM_GC_BLOBS_PER_ITEM) as one gc item. */
+static int sm_gc_add_one(sm_ctx *cx, Hm__Blob **blobs, size_t n, int64_t not_before_ms)
 {
-    if (n == 0)
-        return 0;
     uint8_t gk[HM_META_GC_KEY_BYTES];
     /* Flip the sign bit so signed times sort correctly as unsigned bytes. */
     hm_meta_put_u64be(gk, (uint64_t)not_before_ms ^ (1ull << 63));
@@ -431,6 +446,21 @@ static int sm_gc_add(sm_ctx *cx, Hm__Blob **blobs, size_t n, int64_t not_before_
     return sm_put_msg(cx, HM_KV_GC, gk, sizeof gk, &g.base);
 }
 
+/* Queue blobs for deletion after not_before_ms.  A multipart object or an
+ * aborted upload can name up to HM_PARTS_MAX blobs; they are split into
+ * items of at most SM_GC_BLOBS_PER_ITEM so that one GcScan answer (up to
+ * HM_LIST_KEYS_MAX items) stays far below the RPC message bound. */
+static int sm_gc_add(sm_ctx *cx, Hm__Blob **blobs, size_t n, int64_t not_before_ms)
+{
+    for (size_t i = 0; i < n; i += SM_GC_BLOBS_PER_ITEM) {
+        size_t m = n - i < SM_GC_BLOBS_PER_ITEM ? n - i : SM_GC_BLOBS_PER_ITEM;
+        int rc = sm_gc_add_one(cx, blobs + i, m, not_before_ms);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static bool sm_key_ok(const char *key)
 {
     size_t n = key != NULL ? strlen(key) : 0;
@@ -447,6 +477,120 @@ static int64_t sm_add_ms(int64_t a, int64_t b)
     return a + b;
 }
 
+/* An object write between its checks and its commit: the names row, the
+ * version it replaces (NULL when none) and the object id it writes under. */
+typedef struct sm_put {
+    sm_name n;
+    Hm__ObjectVersion *cur;
+    uint64_t cur_stamp;
+    const uint8_t *oid;
+} sm_put;
+
+static void sm_put_release(sm_put *p)
+{
+    if (p->cur != NULL)
+        hm__object_version__free_unpacked(p->cur, NULL);
+    p->cur = NULL;
+    sm_name_release(&p->n);
+}
+
+/* Read-only half of a write of ver at key in bucket b: find the name and
+ * the current version, check the object id and cond.  A rejection lands in
+ * resp->err (return 0); p must be released either way. */
+static int sm_put_check(sm_ctx *cx, const Hm__BucketRecord *b, const char *key,
+                        const Hm__ObjectVersion *ver, const Hm__WriteCondition *cond,
+                        sm_put *p, Hm__MetaResponse *resp)
+{
+    p->n.list = NULL;
+    p->cur = NULL;
+    p->oid = NULL;
+    int rc = sm_name_find(cx, b->bucket_id, key, &p->n);
+    if (rc != 0)
+        return rc;
+    if (p->n.pos >= 0) {
+        p->oid = p->n.list->entries[p->n.pos]->object_id.data;
+        rc = sm_version_newest(cx, p->oid, &p->cur, &p->cur_stamp);
+        if (rc != 0)
+            return rc;
+    } else {
+        if (!ver->has_object_id || ver->object_id.len != HM_META_OBJECT_ID_BYTES)
+            return sm_reject(resp, HM_EINVAL, "object id must be 16 bytes");
+        p->oid = ver->object_id.data;
+    }
+    /* Conditions hold at apply time, atomically with the write (RFC 7232
+     * semantics as S3 applies them to PUT). */
+    bool live = p->cur != NULL && !p->cur->delete_marker;
+    if (cond != NULL && cond->has_if_none_match_any && cond->if_none_match_any && live)
+        return sm_reject(resp, HM_EPRECOND, "If-None-Match: object exists");
+    if (cond != NULL && cond->if_match_etag != NULL &&
+        (!live || p->cur->etag == NULL || strcmp(p->cur->etag, cond->if_match_etag) != 0))
+        return sm_reject(resp, HM_EPRECOND, "If-Match: ETag differs");
+    return 0;
+}
+
+/* Write half: replace the current version (its blobs to gc after the new
+ * version's mtime + grace), store ver, add the name, answer with the
+ * written version and the replaced one. */
+static int sm_put_commit(sm_ctx *cx, sm_put *p, const char *key, const Hm__ObjectVersion *ver,
+                         int64_t grace, Hm__MetaResponse *resp)
+{
+    int rc;
+    uint8_t *packed = NULL;
+    uint8_t vk[HM_META_VERSIONS_KEY_BYTES];
+    if (p->cur != NULL) {
+        hm_meta_versions_key(p->oid, p->cur_stamp, vk);
+        rc = cx->env->ops->kv_del(cx->txn, HM_KV_VERSIONS, vk, sizeof vk);
+        if (rc != 0)
+            return rc;
+        rc = sm_gc_add(cx, p->cur->blobs, p->cur->n_blobs, sm_add_ms(ver->mtime_ms, grace));
+        if (rc != 0)
+            return rc;
+    }
+    Hm__ObjectVersion v = *ver;
+    v.has_format_version = true;
+    v.format_version = HM_FORMAT_VERSION;
+    v.has_object_id = true;
+    v.object_id.data = (uint8_t *)p->oid;
+    v.object_id.len = HM_META_OBJECT_ID_BYTES;
+    v.version_id = (char *)"null";
+    v.key = (char *)key;
+    size_t len = protobuf_c_message_get_packed_size(&v.base);
+    packed = malloc(len > 0 ? len : 1);
+    if (packed == NULL)
+        return HM_ENOMEM;
+    protobuf_c_message_pack(&v.base, packed);
+    hm_meta_versions_key(p->oid, cx->index, vk);
+    rc = cx->env->ops->kv_put(cx->txn, HM_KV_VERSIONS, vk, sizeof vk, packed, len);
+    if (rc != 0)
+        goto out;
+    if (p->n.pos < 0) {
+        Hm__NameEntry e = HM__NAME_ENTRY__INIT;
+        e.key = (char *)key;
+        e.has_object_id = true;
+        e.object_id.data = (uint8_t *)p->oid;
+        e.object_id.len = HM_META_OBJECT_ID_BYTES;
+        rc = sm_name_write(cx, &p->n, &e, -1);
+        if (rc != 0)
+            goto out;
+    }
+    Hm__ObjectVersion *written = hm__object_version__unpack(NULL, len, packed);
+    if (written == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
+    sm_strip_inline(written);
+    resp->result_case = HM__META_RESPONSE__RESULT_VERSION;
+    resp->version = written;
+    if (p->cur != NULL) {
+        sm_strip_inline(p->cur);
+        resp->replaced = p->cur;
+        p->cur = NULL;
+    }
+out:
+    free(packed);
+    return rc;
+}
+
 static int sm_object_put(sm_ctx *cx, const Hm__ObjectPut *c, Hm__MetaResponse *resp)
 {
     if (c == NULL || c->bucket == NULL || c->version == NULL)
@@ -454,46 +598,15 @@ static int sm_object_put(sm_ctx *cx, const Hm__ObjectPut *c, Hm__MetaResponse *r
     if (!sm_key_ok(c->key))
         return sm_reject(resp, HM_EINVAL, "object key must be 1..1024 bytes");
     Hm__BucketRecord *b = NULL;
-    sm_name n = {.list = NULL};
-    Hm__ObjectVersion *cur = NULL;
-    uint8_t *packed = NULL;
-    uint64_t cur_stamp = 0;
+    sm_put p = {.n.list = NULL};
     int rc = sm_bucket_load(cx, c->bucket, &b);
     if (rc == HM_ENOENT)
         return sm_reject(resp, HM_ENOBUCKET, NULL);
     if (rc != 0)
         return rc;
-    rc = sm_name_find(cx, b->bucket_id, c->key, &n);
-    if (rc != 0)
+    rc = sm_put_check(cx, b, c->key, c->version, c->cond, &p, resp);
+    if (rc != 0 || resp->err != 0)
         goto out;
-    const uint8_t *oid = NULL;
-    if (n.pos >= 0) {
-        oid = n.list->entries[n.pos]->object_id.data;
-        rc = sm_version_newest(cx, oid, &cur, &cur_stamp);
-        if (rc != 0)
-            goto out;
-    } else {
-        if (!c->version->has_object_id ||
-            c->version->object_id.len != HM_META_OBJECT_ID_BYTES) {
-            rc = sm_reject(resp, HM_EINVAL, "object id must be 16 bytes");
-            goto out;
-        }
-        oid = c->version->object_id.data;
-    }
-
-    /* Conditions hold at apply time, atomically with the write (RFC 7232
-     * semantics as S3 applies them to PUT). */
-    bool live = cur != NULL && !cur->delete_marker;
-    if (c->cond != NULL && c->cond->has_if_none_match_any && c->cond->if_none_match_any &&
-        live) {
-        rc = sm_reject(resp, HM_EPRECOND, "If-None-Match: object exists");
-        goto out;
-    }
-    if (c->cond != NULL && c->cond->if_match_etag != NULL &&
-        (!live || cur->etag == NULL || strcmp(cur->etag, c->cond->if_match_etag) != 0)) {
-        rc = sm_reject(resp, HM_EPRECOND, "If-Match: ETag differs");
-        goto out;
-    }
     if (c->has_intent_id) {
         const void *v = NULL;
         size_t vl = 0;
@@ -516,67 +629,10 @@ static int sm_object_put(sm_ctx *cx, const Hm__ObjectPut *c, Hm__MetaResponse *r
         if (rc != 0)
             goto out;
     }
-    int64_t grace = c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS;
-    if (cur != NULL) {
-        uint8_t vk[HM_META_VERSIONS_KEY_BYTES];
-        hm_meta_versions_key(oid, cur_stamp, vk);
-        rc = cx->env->ops->kv_del(cx->txn, HM_KV_VERSIONS, vk, sizeof vk);
-        if (rc != 0)
-            goto out;
-        rc = sm_gc_add(cx, cur->blobs, cur->n_blobs,
-                       sm_add_ms(c->version->mtime_ms, grace));
-        if (rc != 0)
-            goto out;
-    }
-    Hm__ObjectVersion v = *c->version;
-    v.has_format_version = true;
-    v.format_version = HM_FORMAT_VERSION;
-    v.has_object_id = true;
-    v.object_id.data = (uint8_t *)oid;
-    v.object_id.len = HM_META_OBJECT_ID_BYTES;
-    v.version_id = (char *)"null";
-    v.key = c->key;
-    size_t len = protobuf_c_message_get_packed_size(&v.base);
-    packed = malloc(len > 0 ? len : 1);
-    if (packed == NULL) {
-        rc = HM_ENOMEM;
-        goto out;
-    }
-    protobuf_c_message_pack(&v.base, packed);
-    uint8_t vk[HM_META_VERSIONS_KEY_BYTES];
-    hm_meta_versions_key(oid, cx->index, vk);
-    rc = cx->env->ops->kv_put(cx->txn, HM_KV_VERSIONS, vk, sizeof vk, packed, len);
-    if (rc != 0)
-        goto out;
-    if (n.pos < 0) {
-        Hm__NameEntry e = HM__NAME_ENTRY__INIT;
-        e.key = c->key;
-        e.has_object_id = true;
-        e.object_id.data = (uint8_t *)oid;
-        e.object_id.len = HM_META_OBJECT_ID_BYTES;
-        rc = sm_name_write(cx, &n, &e, -1);
-        if (rc != 0)
-            goto out;
-    }
-
-    Hm__ObjectVersion *written = hm__object_version__unpack(NULL, len, packed);
-    if (written == NULL) {
-        rc = HM_ENOMEM;
-        goto out;
-    }
-    sm_strip_inline(written);
-    resp->result_case = HM__META_RESPONSE__RESULT_VERSION;
-    resp->version = written;
-    if (cur != NULL) {
-        sm_strip_inline(cur);
-        resp->replaced = cur;
-        cur = NULL;
-    }
+    rc = sm_put_commit(cx, &p, c->key, c->version,
+                       c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS, resp);
 out:
-    free(packed);
-    if (cur != NULL)
-        hm__object_version__free_unpacked(cur, NULL);
-    sm_name_release(&n);
+    sm_put_release(&p);
     hm__bucket_record__free_unpacked(b, NULL);
     return rc;
 }
@@ -679,6 +735,625 @@ out:
     if (removed != NULL)
         hm__object_version__free_unpacked(removed, NULL);
     sm_name_release(&n);
+    hm__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* ---- tags and CORS ------------------------------------------------------ */
+
+/* ObjectSetTags (AWS "PutObjectTagging" / "DeleteObjectTagging"): the tag
+ * set of one version is rewritten at its own versions key, so the version
+ * keeps its stamp, ETag and mtime and no blob changes hands. */
+static int sm_object_set_tags(sm_ctx *cx, const Hm__ObjectSetTags *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || c->bucket == NULL)
+        return sm_reject(resp, HM_EINVAL, "set tags needs bucket and key");
+    if (!sm_key_ok(c->key))
+        return sm_reject(resp, HM_ENOKEY, NULL);
+    if (c->n_tags > HM_TAGS_MAX)
+        return sm_reject(resp, HM_EINVAL, "at most 10 tags");
+    for (size_t i = 0; i < c->n_tags; i++) {
+        const Hm__KeyValue *t = c->tags[i];
+        if (t == NULL || t->key == NULL || t->value == NULL ||
+            strlen(t->key) > HM_TAG_KEY_BYTES_MAX || strlen(t->value) > HM_TAG_VALUE_BYTES_MAX)
+            return sm_reject(resp, HM_EINVAL, "tag key or value too long");
+    }
+    Hm__BucketRecord *b = NULL;
+    sm_name n = {.list = NULL};
+    Hm__ObjectVersion *v = NULL;
+    uint8_t *packed = NULL;
+    int rc = sm_bucket_load(cx, c->bucket, &b);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (rc != 0)
+        return rc;
+    rc = sm_name_find(cx, b->bucket_id, c->key, &n);
+    if (rc != 0)
+        goto out;
+    if (n.pos < 0) {
+        rc = sm_reject(resp, HM_ENOKEY, NULL);
+        goto out;
+    }
+    const uint8_t *oid = n.list->entries[n.pos]->object_id.data;
+    uint64_t stamp = 0;
+    /* "null" names the current version of an unversioned object. */
+    bool newest = c->version_id == NULL || strcmp(c->version_id, "null") == 0;
+    rc = newest ? sm_version_newest(cx, oid, &v, &stamp)
+                : sm_version_find(cx, oid, c->version_id, &v, &stamp);
+    if (rc != 0)
+        goto out;
+    if (v == NULL || v->delete_marker ||
+        (c->version_id != NULL && (v->version_id == NULL ||
+                                   strcmp(v->version_id, c->version_id) != 0))) {
+        rc = sm_reject(resp, HM_ENOKEY, NULL);
+        goto out;
+    }
+    Hm__ObjectVersion nv = *v; /* keeps fields a newer version added */
+    nv.n_tags = c->n_tags;
+    nv.tags = c->tags;
+    size_t len = protobuf_c_message_get_packed_size(&nv.base);
+    packed = malloc(len > 0 ? len : 1);
+    if (packed == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
+    protobuf_c_message_pack(&nv.base, packed);
+    uint8_t vk[HM_META_VERSIONS_KEY_BYTES];
+    hm_meta_versions_key(oid, stamp, vk);
+    rc = cx->env->ops->kv_put(cx->txn, HM_KV_VERSIONS, vk, sizeof vk, packed, len);
+    if (rc != 0)
+        goto out;
+    Hm__ObjectVersion *written = hm__object_version__unpack(NULL, len, packed);
+    if (written == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
+    sm_strip_inline(written);
+    resp->result_case = HM__META_RESPONSE__RESULT_VERSION;
+    resp->version = written;
+out:
+    free(packed);
+    if (v != NULL)
+        hm__object_version__free_unpacked(v, NULL);
+    sm_name_release(&n);
+    hm__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* BucketSetCors (AWS "PutBucketCors" / "DeleteBucketCors"): an empty
+ * cors_xml clears the field. */
+static int sm_bucket_set_cors(sm_ctx *cx, const Hm__BucketSetCors *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || !sm_bucket_name_ok(c->name))
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (c->cors_xml != NULL && strlen(c->cors_xml) > HM_HTTP_XML_BODY_BYTES_MAX)
+        return sm_reject(resp, HM_ETOOBIG, "CORS configuration too large");
+    Hm__BucketRecord *b = NULL;
+    int rc = sm_bucket_load(cx, c->name, &b);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (rc != 0)
+        return rc;
+    Hm__BucketRecord nb = *b;
+    nb.cors_xml = c->cors_xml != NULL && c->cors_xml[0] != '\0' ? c->cors_xml : NULL;
+    rc = sm_put_msg(cx, HM_KV_BUCKETS, c->name, strlen(c->name), &nb.base);
+    hm__bucket_record__free_unpacked(b, NULL);
+    b = NULL;
+    if (rc != 0)
+        return rc;
+    rc = sm_bucket_load(cx, c->name, &b);
+    if (rc != 0)
+        return rc;
+    resp->result_case = HM__META_RESPONSE__RESULT_BUCKET;
+    resp->bucket = b;
+    return 0;
+}
+
+/* ---- multipart uploads -------------------------------------------------- */
+
+static bool sm_part_number_ok(uint32_t n)
+{
+    return n >= 1 && n <= HM_PARTS_MAX;
+}
+
+static bool sm_upload_id_ok(const char *uid)
+{
+    size_t n = uid != NULL ? strnlen(uid, HM_UPLOAD_ID_BYTES_MAX + 1) : 0;
+    return n >= 1 && n <= HM_UPLOAD_ID_BYTES_MAX;
+}
+
+/* Load the upload uid of bucket bid; HM_ENOENT when absent or the id is
+ * malformed (no such upload can exist). */
+static int sm_upload_load(sm_ctx *cx, uint64_t bid, const char *uid, Hm__UploadRecord **out)
+{
+    uint8_t k[HM_META_UPLOADS_KEY_BYTES_MAX];
+    size_t kl = 0;
+    if (hm_meta_uploads_key(bid, uid, k, &kl) != 0)
+        return HM_ENOENT;
+    return sm_get_msg(cx, HM_KV_UPLOADS, k, kl, &hm__upload_record__descriptor,
+                      (ProtobufCMessage **)out);
+}
+
+/* The parts of one upload, in part-number order. */
+typedef struct sm_parts {
+    Hm__PartRecord **v;
+    size_t n;
+    bool more;            /* parts beyond max exist */
+} sm_parts;
+
+static void sm_parts_release(sm_parts *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        hm__part_record__free_unpacked(ps->v[i], NULL);
+    free(ps->v);
+    ps->v = NULL;
+    ps->n = 0;
+}
+
+/* Collect the parts of (bid, uid) numbered above after, at most max of
+ * them (max <= HM_PARTS_MAX, so the array is bounded); ps->more tells
+ * whether any further part exists. */
+static int sm_parts_collect(sm_ctx *cx, uint64_t bid, const char *uid, uint32_t after,
+                            uint32_t max, sm_parts *ps)
+{
+    ps->v = NULL;
+    ps->n = 0;
+    ps->more = false;
+    if (after >= HM_PARTS_MAX)
+        return 0;
+    uint8_t pk[HM_META_PARTS_KEY_BYTES_MAX];
+    size_t pkl = 0;
+    int rc = hm_meta_parts_key(bid, uid, after + 1, pk, &pkl);
+    if (rc != 0)
+        return rc;
+    size_t plen = pkl - 4; /* the upload's prefix */
+    if (max > 0) {
+        ps->v = calloc(max, sizeof *ps->v);
+        if (ps->v == NULL)
+            return HM_ENOMEM;
+    }
+    hm_kv_cursor *cur = NULL;
+    rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_PARTS, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, pk, pkl); rc == 0;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        if (kl != pkl || memcmp(k, pk, plen) != 0)
+            break;
+        if (ps->n == max) {
+            ps->more = true;
+            break;
+        }
+        Hm__PartRecord *pr = NULL;
+        rc = sm_unpack(&hm__part_record__descriptor, v, vl, (ProtobufCMessage **)&pr);
+        if (rc != 0)
+            break;
+        const uint8_t *kb = (const uint8_t *)k + plen;
+        uint32_t pn = (uint32_t)kb[0] << 24 | (uint32_t)kb[1] << 16 | (uint32_t)kb[2] << 8 | kb[3];
+        if (!pr->has_part_number || pr->part_number != pn) {
+            hm__part_record__free_unpacked(pr, NULL);
+            rc = HM_ECORRUPT;
+            break;
+        }
+        ps->v[ps->n++] = pr;
+    }
+    if (rc == HM_ENOENT)
+        rc = 0;
+    cx->env->ops->kv_cursor_close(cur);
+    return rc;
+}
+
+/* Delete the rows of ps (every part of an upload) and the upload row;
+ * the blobs of parts not marked in keep (NULL: none kept) go to gc after
+ * not_before_ms. */
+static int sm_upload_drop(sm_ctx *cx, uint64_t bid, const char *uid, const sm_parts *ps,
+                          const bool *keep, int64_t not_before_ms)
+{
+    Hm__Blob **blobs = NULL;
+    if (ps->n > 0) {
+        blobs = malloc(ps->n * sizeof *blobs);
+        if (blobs == NULL)
+            return HM_ENOMEM;
+    }
+    size_t nb = 0;
+    int rc = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        uint8_t pk[HM_META_PARTS_KEY_BYTES_MAX];
+        size_t pkl = 0;
+        rc = hm_meta_parts_key(bid, uid, ps->v[i]->part_number, pk, &pkl);
+        if (rc == 0)
+            rc = cx->env->ops->kv_del(cx->txn, HM_KV_PARTS, pk, pkl);
+        if (rc != 0)
+            goto out;
+        if ((keep == NULL || !keep[i]) && ps->v[i]->blob != NULL)
+            blobs[nb++] = ps->v[i]->blob;
+    }
+    rc = sm_gc_add(cx, blobs, nb, not_before_ms);
+    if (rc != 0)
+        goto out;
+    uint8_t uk[HM_META_UPLOADS_KEY_BYTES_MAX];
+    size_t ukl = 0;
+    rc = hm_meta_uploads_key(bid, uid, uk, &ukl);
+    if (rc == 0)
+        rc = cx->env->ops->kv_del(cx->txn, HM_KV_UPLOADS, uk, ukl);
+out:
+    free(blobs);
+    return rc;
+}
+
+/* Drop every upload of bucket bid (BucketDelete), part blobs to gc at
+ * not_before_ms.  Upload ids are collected first: rows are not deleted
+ * under a live cursor. */
+static int sm_bucket_uploads_drop(sm_ctx *cx, uint64_t bid, int64_t not_before_ms)
+{
+    uint8_t bp[HM_META_BUCKET_ID_BYTES];
+    hm_meta_bucket_prefix(bid, bp);
+    char **ids = NULL;
+    size_t n = 0, cap = 0;
+    hm_kv_cursor *cur = NULL;
+    int rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_UPLOADS, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, bp, sizeof bp); rc == 0;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        if (kl <= sizeof bp || memcmp(k, bp, sizeof bp) != 0)
+            break;
+        if (kl - sizeof bp > HM_UPLOAD_ID_BYTES_MAX) {
+            rc = HM_ECORRUPT;
+            break;
+        }
+        if (n == cap) {
+            size_t ncap = cap == 0 ? 16 : cap * 2;
+            char **nids = realloc(ids, ncap * sizeof *nids);
+            if (nids == NULL) {
+                rc = HM_ENOMEM;
+                break;
+            }
+            ids = nids;
+            cap = ncap;
+        }
+        ids[n] = strndup((const char *)k + sizeof bp, kl - sizeof bp);
+        if (ids[n] == NULL) {
+            rc = HM_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    if (rc == HM_ENOENT)
+        rc = 0;
+    cx->env->ops->kv_cursor_close(cur);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sm_parts ps;
+        rc = sm_parts_collect(cx, bid, ids[i], 0, HM_PARTS_MAX, &ps);
+        if (rc == 0)
+            rc = sm_upload_drop(cx, bid, ids[i], &ps, NULL, not_before_ms);
+        sm_parts_release(&ps);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    return rc;
+}
+
+/* UploadCreate (AWS "CreateMultipartUpload"): the proposer chose the id;
+ * a clash (HM_EEXIST) makes it choose again. */
+static int sm_upload_create(sm_ctx *cx, const Hm__UploadCreate *c, Hm__MetaResponse *resp)
+{
+    const Hm__UploadRecord *u = c != NULL ? c->upload : NULL;
+    if (u == NULL || u->bucket == NULL)
+        return sm_reject(resp, HM_EINVAL, "upload create needs bucket, key and id");
+    if (!sm_key_ok(u->key))
+        return sm_reject(resp, HM_EINVAL, "object key must be 1..1024 bytes");
+    if (!sm_upload_id_ok(u->upload_id))
+        return sm_reject(resp, HM_EINVAL, "upload id must be 1..64 bytes");
+    Hm__BucketRecord *b = NULL;
+    Hm__UploadRecord *old = NULL;
+    int rc = sm_bucket_load(cx, u->bucket, &b);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (rc != 0)
+        return rc;
+    rc = sm_upload_load(cx, b->bucket_id, u->upload_id, &old);
+    if (rc == 0) {
+        rc = sm_reject(resp, HM_EEXIST, "upload id in use");
+        goto out;
+    }
+    if (rc != HM_ENOENT)
+        goto out;
+    Hm__UploadRecord w = *u;
+    w.has_format_version = true;
+    w.format_version = HM_FORMAT_VERSION;
+    uint8_t k[HM_META_UPLOADS_KEY_BYTES_MAX];
+    size_t kl = 0;
+    rc = hm_meta_uploads_key(b->bucket_id, u->upload_id, k, &kl);
+    if (rc == 0)
+        rc = sm_put_msg(cx, HM_KV_UPLOADS, k, kl, &w.base);
+    if (rc != 0)
+        goto out;
+    rc = sm_upload_load(cx, b->bucket_id, u->upload_id, &old);
+    if (rc != 0)
+        goto out;
+    resp->result_case = HM__META_RESPONSE__RESULT_UPLOAD;
+    resp->upload = old;
+    old = NULL;
+out:
+    if (old != NULL)
+        hm__upload_record__free_unpacked(old, NULL);
+    hm__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* Does the intent id exist?  A rejection (HM_EINTENT) lands in resp. */
+static int sm_intent_check(sm_ctx *cx, const ProtobufCBinaryData *id, Hm__MetaResponse *resp)
+{
+    const void *v = NULL;
+    size_t vl = 0;
+    int rc = id->len == 0 || id->len > HM_KV_KEY_BYTES_MAX
+                 ? HM_ENOENT
+                 : cx->env->ops->kv_get(cx->txn, HM_KV_INTENTS, id->data, id->len, &v, &vl);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_EINTENT, NULL);
+    return rc;
+}
+
+/* UploadPartPut (AWS "UploadPart"): store or replace one part.  A replaced
+ * part's blob is collected after the new part's mtime + grace. */
+static int sm_upload_part_put(sm_ctx *cx, const Hm__UploadPartPut *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || c->bucket == NULL || c->part == NULL)
+        return sm_reject(resp, HM_EINVAL, "part put needs bucket, upload and part");
+    const Hm__PartRecord *part = c->part;
+    if (!part->has_part_number || !sm_part_number_ok(part->part_number))
+        return sm_reject(resp, HM_EINVAL, "part number must be 1..10000");
+    if (part->blob == NULL && !part->has_inline_data)
+        return sm_reject(resp, HM_EINVAL, "part needs a blob or inline data");
+    if (part->blob != NULL && part->blob->blob_id.len != SM_BLOB_ID_BYTES)
+        return sm_reject(resp, HM_EINVAL, "part blob id must be 16 bytes");
+    if (part->has_inline_data && part->inline_data.len > HM_INLINE_BYTES_MAX)
+        return sm_reject(resp, HM_ETOOBIG, "inline part too large");
+    Hm__BucketRecord *b = NULL;
+    Hm__UploadRecord *u = NULL;
+    Hm__PartRecord *old = NULL;
+    int rc = sm_bucket_load(cx, c->bucket, &b);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (rc != 0)
+        return rc;
+    rc = sm_upload_load(cx, b->bucket_id, c->upload_id, &u);
+    if (rc == HM_ENOENT) {
+        rc = sm_reject(resp, HM_ENOUPLOAD, NULL);
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    if (c->has_intent_id) {
+        rc = sm_intent_check(cx, &c->intent_id, resp);
+        if (rc != 0 || resp->err != 0)
+            goto out;
+    }
+    uint8_t pk[HM_META_PARTS_KEY_BYTES_MAX];
+    size_t pkl = 0;
+    rc = hm_meta_parts_key(b->bucket_id, c->upload_id, part->part_number, pk, &pkl);
+    if (rc != 0)
+        goto out;
+    rc = sm_get_msg(cx, HM_KV_PARTS, pk, pkl, &hm__part_record__descriptor,
+                    (ProtobufCMessage **)&old);
+    if (rc != 0 && rc != HM_ENOENT)
+        goto out;
+
+    /* ---- every check passed: write */
+    if (c->has_intent_id) {
+        rc = cx->env->ops->kv_del(cx->txn, HM_KV_INTENTS, c->intent_id.data,
+                                  c->intent_id.len);
+        if (rc != 0)
+            goto out;
+    }
+    if (old != NULL && old->blob != NULL) {
+        int64_t grace = c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS;
+        rc = sm_gc_add(cx, &old->blob, 1, sm_add_ms(part->mtime_ms, grace));
+        if (rc != 0)
+            goto out;
+    }
+    Hm__PartRecord w = *part;
+    w.has_format_version = true;
+    w.format_version = HM_FORMAT_VERSION;
+    rc = sm_put_msg(cx, HM_KV_PARTS, pk, pkl, &w.base);
+    if (rc != 0)
+        goto out;
+    resp->result_case = HM__META_RESPONSE__RESULT_UPLOAD;
+    resp->upload = u;
+    u = NULL;
+out:
+    if (old != NULL)
+        hm__part_record__free_unpacked(old, NULL);
+    if (u != NULL)
+        hm__upload_record__free_unpacked(u, NULL);
+    hm__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
+static bool sm_blob_same(const Hm__Blob *a, const Hm__Blob *b)
+{
+    return a != NULL && b != NULL && a->blob_id.len == b->blob_id.len &&
+           a->blob_id.len > 0 && memcmp(a->blob_id.data, b->blob_id.data, a->blob_id.len) == 0;
+}
+
+/* A Complete whose upload is gone: S3 answers a retried Complete with
+ * success, so when the current version of the key is the one this command
+ * would have written (same ETag, same blobs in order) answer with it. */
+static int sm_upload_complete_retry(sm_ctx *cx, const Hm__BucketRecord *b,
+                                    const Hm__UploadComplete *c, Hm__MetaResponse *resp)
+{
+    sm_name n = {.list = NULL};
+    Hm__ObjectVersion *v = NULL;
+    uint64_t stamp = 0;
+    int rc = sm_name_find(cx, b->bucket_id, c->key, &n);
+    if (rc != 0)
+        return rc;
+    if (n.pos >= 0)
+        rc = sm_version_newest(cx, n.list->entries[n.pos]->object_id.data, &v, &stamp);
+    sm_name_release(&n);
+    if (rc != 0)
+        return rc;
+    bool same = v != NULL && !v->delete_marker && v->etag != NULL &&
+                c->version->etag != NULL && strcmp(v->etag, c->version->etag) == 0 &&
+                v->n_blobs == c->version->n_blobs && v->n_blobs > 0;
+    for (size_t i = 0; same && i < v->n_blobs; i++)
+        same = sm_blob_same(v->blobs[i], c->version->blobs[i]);
+    if (!same) {
+        if (v != NULL)
+            hm__object_version__free_unpacked(v, NULL);
+        return sm_reject(resp, HM_ENOUPLOAD, NULL);
+    }
+    sm_strip_inline(v);
+    resp->result_case = HM__META_RESPONSE__RESULT_VERSION;
+    resp->version = v;
+    return 0;
+}
+
+/* The index of part number pn in ps (sorted), or -1. */
+static long sm_parts_find(const sm_parts *ps, uint32_t pn)
+{
+    size_t lo = 0, hi = ps->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ps->v[mid]->part_number < pn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ps->n && ps->v[lo]->part_number == pn ? (long)lo : -1;
+}
+
+/* UploadComplete (AWS "CompleteMultipartUpload"). */
+static int sm_upload_complete(sm_ctx *cx, const Hm__UploadComplete *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || c->bucket == NULL || c->version == NULL)
+        return sm_reject(resp, HM_EINVAL, "complete needs bucket, key, upload and version");
+    if (!sm_key_ok(c->key))
+        return sm_reject(resp, HM_EINVAL, "object key must be 1..1024 bytes");
+    const Hm__ObjectVersion *ver = c->version;
+    size_t np = c->n_part_numbers;
+    if (np == 0 || np > HM_PARTS_MAX || ver->n_blobs != np || ver->n_part_sizes != np)
+        return sm_reject(resp, HM_EINVAL, "one blob and one size per named part");
+    Hm__BucketRecord *b = NULL;
+    Hm__UploadRecord *u = NULL;
+    sm_parts ps = {.v = NULL};
+    bool *keep = NULL;
+    sm_put p = {.n.list = NULL};
+    int rc = sm_bucket_load(cx, c->bucket, &b);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (rc != 0)
+        return rc;
+    rc = sm_upload_load(cx, b->bucket_id, c->upload_id, &u);
+    if (rc == HM_ENOENT) {
+        rc = sm_upload_complete_retry(cx, b, c, resp);
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    if (u->key == NULL || strcmp(u->key, c->key) != 0) {
+        rc = sm_reject(resp, HM_ENOUPLOAD, "upload belongs to another key");
+        goto out;
+    }
+    rc = sm_parts_collect(cx, b->bucket_id, c->upload_id, 0, HM_PARTS_MAX, &ps);
+    if (rc != 0)
+        goto out;
+    keep = calloc(ps.n > 0 ? ps.n : 1, sizeof *keep);
+    if (keep == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
+    uint64_t sum = 0;
+    for (size_t i = 0; i < np; i++) {
+        uint32_t pn = c->part_numbers[i];
+        if (i > 0 && pn <= c->part_numbers[i - 1]) {
+            rc = sm_reject(resp, HM_EINVAL, "part numbers must ascend");
+            goto out;
+        }
+        long j = sm_parts_find(&ps, pn);
+        const Hm__PartRecord *pr = j >= 0 ? ps.v[j] : NULL;
+        /* The proposer listed the parts before this command was ordered; a
+         * part re-uploaded since then has another blob: refuse rather than
+         * complete with bytes the client no longer means. */
+        if (pr == NULL || !sm_blob_same(pr->blob, ver->blobs[i]) ||
+            pr->size != ver->part_sizes[i] || ver->blobs[i]->size != pr->size) {
+            rc = sm_reject(resp, HM_EINVAL, "InvalidPart");
+            goto out;
+        }
+        keep[j] = true;
+        sum += pr->size;
+    }
+    if (sum != ver->size) {
+        rc = sm_reject(resp, HM_EINVAL, "size is not the sum of the parts");
+        goto out;
+    }
+    rc = sm_put_check(cx, b, c->key, ver, c->cond, &p, resp);
+    if (rc != 0 || resp->err != 0)
+        goto out;
+
+    /* ---- every check passed: write */
+    int64_t grace = c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS;
+    rc = sm_upload_drop(cx, b->bucket_id, c->upload_id, &ps, keep,
+                        sm_add_ms(ver->mtime_ms, grace));
+    if (rc != 0)
+        goto out;
+    rc = sm_put_commit(cx, &p, c->key, ver, grace, resp);
+out:
+    sm_put_release(&p);
+    free(keep);
+    sm_parts_release(&ps);
+    if (u != NULL)
+        hm__upload_record__free_unpacked(u, NULL);
+    hm__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* UploadAbort (AWS "AbortMultipartUpload"): every part's blob to gc. */
+static int sm_upload_abort(sm_ctx *cx, const Hm__UploadAbort *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || c->bucket == NULL)
+        return sm_reject(resp, HM_EINVAL, "abort needs bucket and upload");
+    Hm__BucketRecord *b = NULL;
+    Hm__UploadRecord *u = NULL;
+    sm_parts ps = {.v = NULL};
+    int rc = sm_bucket_load(cx, c->bucket, &b);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (rc != 0)
+        return rc;
+    rc = sm_upload_load(cx, b->bucket_id, c->upload_id, &u);
+    if (rc == HM_ENOENT) {
+        rc = sm_reject(resp, HM_ENOUPLOAD, NULL);
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    rc = sm_parts_collect(cx, b->bucket_id, c->upload_id, 0, HM_PARTS_MAX, &ps);
+    if (rc != 0)
+        goto out;
+    int64_t grace = c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS;
+    rc = sm_upload_drop(cx, b->bucket_id, c->upload_id, &ps, NULL, sm_add_ms(c->now_ms, grace));
+    if (rc != 0)
+        goto out;
+    resp->result_case = HM__META_RESPONSE__RESULT_UPLOAD;
+    resp->upload = u;
+    u = NULL;
+out:
+    sm_parts_release(&ps);
+    if (u != NULL)
+        hm__upload_record__free_unpacked(u, NULL);
     hm__bucket_record__free_unpacked(b, NULL);
     return rc;
 }
@@ -800,6 +1475,24 @@ int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
         case HM__META_COMMAND__OP_GC_DONE:
             rc = sm_gc_done(&cx, cmd->gc_done, resp);
             break;
+        case HM__META_COMMAND__OP_UPLOAD_CREATE:
+            rc = sm_upload_create(&cx, cmd->upload_create, resp);
+            break;
+        case HM__META_COMMAND__OP_UPLOAD_PART_PUT:
+            rc = sm_upload_part_put(&cx, cmd->upload_part_put, resp);
+            break;
+        case HM__META_COMMAND__OP_UPLOAD_COMPLETE:
+            rc = sm_upload_complete(&cx, cmd->upload_complete, resp);
+            break;
+        case HM__META_COMMAND__OP_UPLOAD_ABORT:
+            rc = sm_upload_abort(&cx, cmd->upload_abort, resp);
+            break;
+        case HM__META_COMMAND__OP_OBJECT_SET_TAGS:
+            rc = sm_object_set_tags(&cx, cmd->object_set_tags, resp);
+            break;
+        case HM__META_COMMAND__OP_BUCKET_SET_CORS:
+            rc = sm_bucket_set_cors(&cx, cmd->bucket_set_cors, resp);
+            break;
         default:
             /* A command from a newer version (a oneof case we do not know)
              * is rejected the same way on every node. */
@@ -894,7 +1587,7 @@ static int sm_q_object_get(sm_ctx *cx, const Hm__ObjectGet *q, Hm__MetaResponse 
     }
     const uint8_t *oid = n.list->entries[n.pos]->object_id.data;
     uint64_t stamp = 0;
-    rc = q->version_id != NULL ? sm_version_find(cx, oid, q->version_id, &v)
+    rc = q->version_id != NULL ? sm_version_find(cx, oid, q->version_id, &v, &stamp)
                                : sm_version_newest(cx, oid, &v, &stamp);
     if (rc != 0)
         goto out;
@@ -1205,6 +1898,298 @@ static int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp)
     return rc;
 }
 
+/* ListParts (AWS "ListParts"): parts above part_number_marker, at most
+ * max_parts (default and cap HM_LIST_PARTS_MAX), without inline bytes. */
+static int sm_q_part_list(sm_ctx *cx, const Hm__PartList *q, Hm__MetaResponse *resp)
+{
+    if (q == NULL || q->bucket == NULL)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    uint32_t max = q->has_max_parts ? q->max_parts : HM_LIST_PARTS_MAX;
+    if (max > HM_LIST_PARTS_MAX)
+        max = HM_LIST_PARTS_MAX;
+    uint32_t after = q->has_part_number_marker ? q->part_number_marker : 0;
+    Hm__BucketRecord *b = NULL;
+    Hm__UploadRecord *u = NULL;
+    sm_parts ps = {.v = NULL};
+    int rc = sm_bucket_load(cx, q->bucket, &b);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (rc != 0)
+        return rc;
+    rc = sm_upload_load(cx, b->bucket_id, q->upload_id, &u);
+    if (rc == HM_ENOENT) {
+        rc = sm_reject(resp, HM_ENOUPLOAD, NULL);
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    rc = sm_parts_collect(cx, b->bucket_id, q->upload_id, after, max, &ps);
+    if (rc != 0)
+        goto out;
+    Hm__PartListResult *r = malloc(sizeof *r);
+    if (r == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
+    hm__part_list_result__init(r);
+    resp->result_case = HM__META_RESPONSE__RESULT_PARTS;
+    resp->parts = r;
+    r->upload = u;
+    u = NULL;
+    for (size_t i = 0; i < ps.n; i++) {
+        Hm__PartRecord *pr = ps.v[i];
+        if (pr->has_inline_data) {
+            free(pr->inline_data.data);
+            pr->inline_data.data = NULL;
+            pr->inline_data.len = 0;
+            pr->has_inline_data = false;
+        }
+    }
+    r->parts = ps.v;
+    r->n_parts = ps.n;
+    ps.v = NULL;
+    ps.n = 0;
+    r->has_truncated = true;
+    r->truncated = ps.more && max > 0;
+    if (r->n_parts > 0) {
+        r->has_next_part_number_marker = true;
+        r->next_part_number_marker = r->parts[r->n_parts - 1]->part_number;
+    }
+out:
+    sm_parts_release(&ps);
+    if (u != NULL)
+        hm__upload_record__free_unpacked(u, NULL);
+    hm__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
+/* One row of a ListMultipartUploads answer: an upload, or a common prefix
+ * (rec NULL, key the prefix). */
+typedef struct sm_uitem {
+    char *key;
+    Hm__UploadRecord *rec;
+} sm_uitem;
+
+/* Order of the answer: key bytes, then (within a key) initiation time,
+ * then upload id. */
+static int sm_uitem_cmp(const sm_uitem *a, const sm_uitem *b)
+{
+    int c = sm_cmp(a->key, strlen(a->key), b->key, strlen(b->key));
+    if (c != 0 || a->rec == NULL || b->rec == NULL)
+        return c;
+    if (a->rec->initiated_ms != b->rec->initiated_ms)
+        return a->rec->initiated_ms < b->rec->initiated_ms ? -1 : 1;
+    return strcmp(a->rec->upload_id, b->rec->upload_id);
+}
+
+static void sm_uitem_free(sm_uitem *it)
+{
+    free(it->key);
+    if (it->rec != NULL)
+        hm__upload_record__free_unpacked(it->rec, NULL);
+}
+
+/* The listing being built: the lim smallest rows seen, sorted. */
+typedef struct sm_ulist {
+    sm_uitem *v;
+    size_t n;
+    size_t lim;
+} sm_ulist;
+
+/* Offer *it to the list; ownership moves in (what is not kept is freed). */
+static int sm_ulist_offer(sm_ulist *l, sm_uitem *it)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sm_uitem_cmp(&l->v[mid], it) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if ((lo < l->n && it->rec == NULL && l->v[lo].rec == NULL &&
+         strcmp(l->v[lo].key, it->key) == 0) || lo >= l->lim) {
+        sm_uitem_free(it); /* a prefix already listed, or past the page */
+        return 0;
+    }
+    if (l->n == l->lim) {
+        sm_uitem_free(&l->v[l->n - 1]);
+        l->n--;
+    }
+    memmove(&l->v[lo + 1], &l->v[lo], (l->n - lo) * sizeof *l->v);
+    l->v[lo] = *it;
+    l->n++;
+    return 0;
+}
+
+/* ListMultipartUploads (AWS "ListMultipartUploads").  Uploads are keyed by
+ * upload id, not by object key, so the answer is built by one pass over
+ * the bucket's uploads that keeps only the max_uploads + 1 smallest rows:
+ * memory is bounded by the page, time is linear in the bucket's in-progress
+ * uploads (few: they are transient, and abort or bucket delete drops
+ * them).  Markers: rows whose key is above key_marker, plus uploads of
+ * key_marker itself that come after upload_id_marker in the answer's
+ * order. */
+static int sm_q_upload_list(sm_ctx *cx, const Hm__UploadList *q, Hm__MetaResponse *resp)
+{
+    if (q == NULL || q->bucket == NULL)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    const char *prefix = q->prefix != NULL ? q->prefix : "";
+    const char *delim = q->delimiter != NULL ? q->delimiter : "";
+    const char *km = q->key_marker != NULL && q->key_marker[0] != '\0' ? q->key_marker : NULL;
+    const char *um = km != NULL && q->upload_id_marker != NULL && q->upload_id_marker[0] != '\0'
+                         ? q->upload_id_marker
+                         : NULL;
+    size_t plen = strlen(prefix), dlen = strlen(delim);
+    if (plen > HM_KEY_BYTES_MAX || dlen > HM_KEY_BYTES_MAX ||
+        (km != NULL && strlen(km) > HM_KEY_BYTES_MAX) ||
+        (um != NULL && strlen(um) > HM_UPLOAD_ID_BYTES_MAX))
+        return sm_reject(resp, HM_EINVAL, "prefix, delimiter or marker too long");
+    uint32_t max = q->has_max_uploads ? q->max_uploads : HM_LIST_UPLOADS_MAX;
+    if (max > HM_LIST_UPLOADS_MAX)
+        max = HM_LIST_UPLOADS_MAX;
+    Hm__BucketRecord *b = NULL;
+    Hm__UploadRecord *mrec = NULL;
+    hm_kv_cursor *cur = NULL;
+    sm_ulist l = {.lim = (size_t)max + 1};
+    int rc = sm_bucket_load(cx, q->bucket, &b);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_ENOBUCKET, NULL);
+    if (rc != 0)
+        return rc;
+    Hm__UploadListResult *r = malloc(sizeof *r);
+    if (r == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
+    hm__upload_list_result__init(r);
+    resp->result_case = HM__META_RESPONSE__RESULT_UPLOADS;
+    resp->uploads = r;
+    r->has_truncated = true;
+    r->truncated = false;
+    if (max == 0)
+        goto out;
+    l.v = calloc(l.lim, sizeof *l.v);
+    if (l.v == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
+    /* The marker upload's place in the order, when it still exists. */
+    sm_uitem mark = {.key = (char *)km, .rec = NULL};
+    if (um != NULL) {
+        rc = sm_upload_load(cx, b->bucket_id, um, &mrec);
+        if (rc != 0 && rc != HM_ENOENT)
+            goto out;
+        rc = 0;
+        if (mrec != NULL && mrec->key != NULL && strcmp(mrec->key, km) == 0)
+            mark.rec = mrec;
+    }
+    uint8_t bp[HM_META_BUCKET_ID_BYTES];
+    hm_meta_bucket_prefix(b->bucket_id, bp);
+    rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_UPLOADS, &cur);
+    if (rc != 0)
+        goto out;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, bp, sizeof bp); rc == 0;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        if (kl < sizeof bp || memcmp(k, bp, sizeof bp) != 0)
+            break;
+        Hm__UploadRecord *u = NULL;
+        rc = sm_unpack(&hm__upload_record__descriptor, v, vl, (ProtobufCMessage **)&u);
+        if (rc != 0)
+            break;
+        if (u->key == NULL || u->upload_id == NULL) {
+            hm__upload_record__free_unpacked(u, NULL);
+            rc = HM_ECORRUPT;
+            break;
+        }
+        size_t klen = strlen(u->key);
+        if (!sm_starts_with(u->key, klen, prefix, plen)) {
+            hm__upload_record__free_unpacked(u, NULL);
+            continue;
+        }
+        const char *d = dlen > 0 ? memmem(u->key + plen, klen - plen, delim, dlen) : NULL;
+        sm_uitem it = {.key = NULL, .rec = NULL};
+        if (d != NULL) {
+            it.key = strndup(u->key, (size_t)(d - u->key) + dlen);
+            hm__upload_record__free_unpacked(u, NULL);
+        } else {
+            it.key = strdup(u->key);
+            it.rec = u;
+        }
+        if (it.key == NULL) {
+            sm_uitem_free(&it);
+            rc = HM_ENOMEM;
+            break;
+        }
+        if (km != NULL) {
+            int c = sm_cmp(it.key, strlen(it.key), km, strlen(km));
+            bool after = c > 0;
+            if (c == 0 && it.rec != NULL && um != NULL)
+                after = mark.rec != NULL ? sm_uitem_cmp(&it, &mark) > 0
+                                         : strcmp(it.rec->upload_id, um) > 0;
+            if (!after) {
+                sm_uitem_free(&it);
+                continue;
+            }
+        }
+        rc = sm_ulist_offer(&l, &it);
+        if (rc != 0)
+            break;
+    }
+    if (rc == HM_ENOENT)
+        rc = 0;
+    if (rc != 0)
+        goto out;
+    size_t shown = l.n < max ? l.n : max;
+    r->truncated = l.n > max;
+    size_t n_up = 0, n_cp = 0;
+    for (size_t i = 0; i < shown; i++) {
+        if (l.v[i].rec != NULL)
+            n_up++;
+        else
+            n_cp++;
+    }
+    r->uploads = calloc(n_up > 0 ? n_up : 1, sizeof *r->uploads);
+    r->common_prefixes = calloc(n_cp > 0 ? n_cp : 1, sizeof *r->common_prefixes);
+    if (r->uploads == NULL || r->common_prefixes == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < shown; i++) {
+        sm_uitem *it = &l.v[i];
+        if (i + 1 == shown) {
+            r->next_key_marker = strdup(it->key);
+            r->next_upload_id_marker = strdup(it->rec != NULL ? it->rec->upload_id : "");
+            if (r->next_key_marker == NULL || r->next_upload_id_marker == NULL) {
+                rc = HM_ENOMEM;
+                goto out;
+            }
+        }
+        if (it->rec != NULL) {
+            r->uploads[r->n_uploads++] = it->rec;
+            it->rec = NULL;
+        } else {
+            r->common_prefixes[r->n_common_prefixes++] = it->key;
+            it->key = NULL;
+        }
+    }
+out:
+    if (cur != NULL)
+        cx->env->ops->kv_cursor_close(cur);
+    for (size_t i = 0; i < l.n; i++)
+        sm_uitem_free(&l.v[i]);
+    free(l.v);
+    if (mrec != NULL)
+        hm__upload_record__free_unpacked(mrec, NULL);
+    hm__bucket_record__free_unpacked(b, NULL);
+    return rc;
+}
+
 int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
                      Hm__MetaResponse *resp)
 {
@@ -1224,6 +2209,10 @@ int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
         return sm_q_object_list(&cx, req->object_list, resp);
     case HM__META_REQUEST__OP_GC_SCAN:
         return sm_q_gc_scan(&cx, req->gc_scan, resp);
+    case HM__META_REQUEST__OP_UPLOAD_LIST:
+        return sm_q_upload_list(&cx, req->upload_list, resp);
+    case HM__META_REQUEST__OP_PART_LIST:
+        return sm_q_part_list(&cx, req->part_list, resp);
     default:
         return HM_EINVAL;
     }

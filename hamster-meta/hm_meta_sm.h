@@ -14,9 +14,23 @@
  *   HM_KV_BUCKETS   bucket name -> BucketRecord
  *   HM_KV_NAMES     hm_meta_names_key -> NameList
  *   HM_KV_VERSIONS  hm_meta_versions_key -> ObjectVersion
+ *   HM_KV_UPLOADS   hm_meta_uploads_key (bucket id | upload id) -> UploadRecord
+ *   HM_KV_PARTS     hm_meta_parts_key (bucket id | upload id | 00 | part
+ *                   number u32 BE) -> PartRecord
  *   HM_KV_INTENTS   intent id -> Intent
  *   HM_KV_GC        not_before (u64 BE, sign flipped) ‖ log index (u64 BE) ‖
  *                   sequence within the command (u32 BE) -> GcItem
+ *
+ * Multipart (AWS "CreateMultipartUpload", "UploadPart",
+ * "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts",
+ * "ListMultipartUploads"): an upload is a row with its parts beside it;
+ * UploadComplete re-checks that every named part still has the blob the
+ * proposer put in the version, then writes the version as ObjectPut does
+ * and drops the upload, parts not named going to gc.  A Complete whose
+ * upload is gone succeeds when the key's current version is the one it
+ * would have written (a retried Complete, which S3 answers with 200).
+ * BucketDelete aborts the bucket's in-progress uploads (their blobs to gc
+ * at once): AWS refuses DeleteBucket only for objects.
  *
  * Object keys travel as protobuf strings, so a key holding a NUL byte cannot
  * reach the state machine; the key encoding handles NUL regardless.

@@ -556,6 +556,106 @@ START_TEST(test_key_rules)
 }
 END_TEST
 
+/* Put small or blob-sized bytes under write conditions. */
+static int put_cond(const char *key, size_t n, bool none_match, const char *if_match)
+{
+    uint8_t *data = pattern(n, 3);
+    hm_objsvc_put_args a = {.bucket = "bkt", .key = key, .size = n,
+                            .if_none_match_any = none_match, .if_match_etag = if_match};
+    hm_objsvc_put *p = NULL;
+    int rc = hm_objsvc_put_begin(svc, "t", &a, &p);
+    if (rc == 0) rc = hm_objsvc_put_write(p, data, n);
+    if (rc == 0) rc = hm_objsvc_put_finish(p, NULL, NULL);
+    else hm_objsvc_put_abort(p);
+    free(data);
+    return rc;
+}
+
+/* Write conditions are enforced at commit: If-None-Match: * refuses an
+ * existing key, If-Match a different ETag or a missing key; a refused
+ * blob-sized put leaves no shard behind. */
+START_TEST(test_write_conditions)
+{
+    size_t big = HM_INLINE_BYTES_MAX + 1000;
+    ck_assert_int_eq(put_cond("c", 10, true, NULL), 0);
+    ck_assert_int_eq(put_cond("c", 10, true, NULL), HM_EPRECOND);
+    ck_assert_int_eq(put_cond("c", big, true, NULL), HM_EPRECOND);
+    ck_assert_int_eq(put_cond("c", 10, false, "00000000000000000000000000000000"),
+                     HM_EPRECOND);
+    ck_assert_int_eq(put_cond("missing", 10, false, "00000000000000000000000000000000"),
+                     HM_EPRECOND);
+    char etag[33];
+    uint8_t *data = pattern(10, 3);
+    md5_hex(data, 10, etag);
+    free(data);
+    ck_assert_int_eq(put_cond("c", big, false, etag), 0);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, NULL), 0);
+    int files = shard_files();
+    ck_assert_int_eq(put_cond("c", big, true, NULL), HM_EPRECOND);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, NULL), 0);
+    ck_assert_int_eq(shard_files(), files);
+}
+END_TEST
+
+/* Tags given at put are stored with the version; set_tags replaces them in
+ * place (same ETag and mtime) and an empty set removes them. */
+START_TEST(test_tags)
+{
+    hm_objsvc_kv tags[] = {{"a", "1"}, {"b", ""}};
+    hm_objsvc_put_args a = {.bucket = "bkt", .key = "tg", .size = 1, .tags = tags,
+                            .tag_count = 2};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &a, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, "x", 1), 0);
+    ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, NULL), 0);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "tg", &g), 0);
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    ck_assert_uint_eq(v->n_tags, 2);
+    ck_assert_str_eq(v->tags[1]->key, "b");
+    int64_t mtime = v->mtime_ms;
+    hm_objsvc_get_close(g);
+
+    hm_objsvc_kv repl[] = {{"k", "v"}};
+    ck_assert_int_eq(hm_objsvc_set_tags(svc, "t", "bkt", "tg", repl, 1), 0);
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "tg", &g), 0);
+    v = hm_objsvc_get_version(g);
+    ck_assert_uint_eq(v->n_tags, 1);
+    ck_assert_str_eq(v->tags[0]->value, "v");
+    ck_assert_int_eq(v->mtime_ms, mtime);
+    ck_assert_str_eq(v->etag, "9dd4e461268c8034f5c8564e155c67a6");
+    hm_objsvc_get_close(g);
+    ck_assert_int_eq(hm_objsvc_set_tags(svc, "t", "bkt", "tg", NULL, 0), 0);
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "tg", &g), 0);
+    ck_assert_uint_eq(hm_objsvc_get_version(g)->n_tags, 0);
+    hm_objsvc_get_close(g);
+    ck_assert_int_eq(hm_objsvc_set_tags(svc, "t", "bkt", "nope", repl, 1), HM_ENOKEY);
+    ck_assert_int_eq(hm_objsvc_set_tags(svc, "t", "nobkt", "tg", repl, 1), HM_ENOBUCKET);
+    hm_objsvc_kv eleven[11];
+    for (size_t i = 0; i < 11; i++) eleven[i] = (hm_objsvc_kv){"k", "v"};
+    ck_assert_int_eq(hm_objsvc_set_tags(svc, "t", "bkt", "tg", eleven, 11), HM_EINVAL);
+    a.tags = eleven;
+    a.tag_count = 11;
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &a, &p), HM_EINVAL);
+}
+END_TEST
+
+/* A bucket's CORS document is stored as given and removed by NULL. */
+START_TEST(test_bucket_cors_storage)
+{
+    ck_assert_int_eq(hm_objsvc_bucket_set_cors(svc, "t", "bkt", "<CORSConfiguration/>"), 0);
+    Hm__MetaResponse *resp = NULL;
+    ck_assert_int_eq(hm_objsvc_bucket_get(svc, "t", "bkt", &resp), 0);
+    ck_assert_str_eq(resp->bucket->cors_xml, "<CORSConfiguration/>");
+    hm__meta_response__free_unpacked(resp, NULL);
+    ck_assert_int_eq(hm_objsvc_bucket_set_cors(svc, "t", "bkt", NULL), 0);
+    ck_assert_int_eq(hm_objsvc_bucket_get(svc, "t", "bkt", &resp), 0);
+    ck_assert(resp->bucket->cors_xml == NULL || resp->bucket->cors_xml[0] == '\0');
+    hm__meta_response__free_unpacked(resp, NULL);
+    ck_assert_int_eq(hm_objsvc_bucket_set_cors(svc, "t", "nobkt", "<x/>"), HM_ENOBUCKET);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("gw_objsvc");
@@ -575,6 +675,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_buckets);
     tcase_add_test(tc, test_bucket_names);
     tcase_add_test(tc, test_key_rules);
+    tcase_add_test(tc, test_write_conditions);
+    tcase_add_test(tc, test_tags);
+    tcase_add_test(tc, test_bucket_cors_storage);
     suite_add_tcase(s, tc);
     return s;
 }

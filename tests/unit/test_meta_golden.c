@@ -190,6 +190,72 @@ START_TEST(test_golden_object_version)
 }
 END_TEST
 
+/* Version-1 UploadRecord bytes (every field set) are pinned and read back. */
+START_TEST(test_golden_upload_record)
+{
+    static ov_parts p;
+    ov_build(&p);
+    Hm__UploadRecord u = HM__UPLOAD_RECORD__INIT;
+    u.has_format_version = true;
+    u.format_version = 1;
+    u.upload_id = (char *)"0123456789abcdef0123456789abcdef";
+    u.bucket = (char *)"my-bucket";
+    u.key = (char *)"videos/big.mp4";
+    u.has_initiated_ms = true;
+    u.initiated_ms = 1764063159123;
+    u.content_type = (char *)"video/mp4";
+    u.n_user_meta = 1;
+    u.user_meta = p.metas;
+    u.n_headers = 1;
+    u.headers = p.hdrs;
+    u.n_tags = 1;
+    u.tags = p.tags;
+    u.checksum_algorithm = (char *)"CRC32C";
+    uint8_t buf[1024];
+    size_t len = pack(&u.base, buf, sizeof buf);
+    golden("meta_upload_record_v1.bin", buf, len);
+    Hm__UploadRecord *r = hm__upload_record__unpack(NULL, len, buf);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->upload_id, "0123456789abcdef0123456789abcdef");
+    ck_assert_str_eq(r->key, "videos/big.mp4");
+    ck_assert_str_eq(r->checksum_algorithm, "CRC32C");
+    hm__upload_record__free_unpacked(r, NULL);
+}
+END_TEST
+
+/* Version-1 PartRecord bytes (every field set) are pinned and read back. */
+START_TEST(test_golden_part_record)
+{
+    static ov_parts p;
+    ov_build(&p);
+    uint8_t inl[3] = {'a', 'b', 'c'};
+    Hm__PartRecord pr = HM__PART_RECORD__INIT;
+    pr.has_format_version = true;
+    pr.format_version = 1;
+    pr.has_part_number = true;
+    pr.part_number = 10000;
+    pr.has_size = true;
+    pr.size = 11;
+    pr.etag = (char *)"5eb63bbbe01eeed093cb22bb8f5acdc3";
+    pr.has_mtime_ms = true;
+    pr.mtime_ms = 1764063159123;
+    pr.has_inline_data = true;
+    pr.inline_data.data = inl;
+    pr.inline_data.len = sizeof inl;
+    pr.blob = &p.blob;
+    pr.n_checksums = 1;
+    pr.checksums = p.cks;
+    uint8_t buf[1024];
+    size_t len = pack(&pr.base, buf, sizeof buf);
+    golden("meta_part_record_v1.bin", buf, len);
+    Hm__PartRecord *r = hm__part_record__unpack(NULL, len, buf);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->part_number, 10000);
+    ck_assert_uint_eq(r->blob->shards[0]->crc32c, 0xE3069283u);
+    hm__part_record__free_unpacked(r, NULL);
+}
+END_TEST
+
 /* Version-1 NameList bytes are pinned. */
 START_TEST(test_golden_name_list)
 {
@@ -331,6 +397,8 @@ int main(void)
     tcase_add_test(tc, test_golden_bucket_record);
     tcase_add_test(tc, test_golden_object_version);
     tcase_add_test(tc, test_golden_name_list);
+    tcase_add_test(tc, test_golden_upload_record);
+    tcase_add_test(tc, test_golden_part_record);
     tcase_add_test(tc, test_golden_meta_command);
     tcase_add_test(tc, test_golden_log_entry);
     tcase_add_test(tc, test_golden_log_record);

@@ -1,0 +1,613 @@
+/* test_gw_mpu.c - multipart uploads and copies in the object service
+ * (hamster-gw/hm_objsvc_mpu.c) against an in-process metadata node and two
+ * in-process shard stores on a temporary directory. */
+#include <check.h>
+#include <dirent.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hm_err.h"
+#include "hm_limits.h"
+#include "hm_meta_node.h"
+#include "hm_objsvc.h"
+#include "hm_shard_store.h"
+
+#define DISKS 2
+#define MIB (1u << 20)
+
+static char tmpdir[256];
+static hm_env *env;
+static hm_meta_node *node;
+static hm_meta_api *meta;
+static hm_shard_store *stores[DISKS];
+static hm_shard_api *shards[DISKS];
+static hm_objsvc *svc;
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char sub[1024];
+            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+            rm_rf(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int count_files(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char sub[1024];
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        struct stat st;
+        if (stat(sub, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) n += count_files(sub);
+        else if (S_ISREG(st.st_mode)) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Shard files (committed or temporary) on every disk. */
+static int shard_files(void)
+{
+    int n = 0;
+    for (int i = 0; i < DISKS; i++) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/disk%d/shards", tmpdir, i);
+        n += count_files(p);
+        snprintf(p, sizeof(p), "%s/disk%d/tmp", tmpdir, i);
+        n += count_files(p);
+    }
+    return n;
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/hm-mpu-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_int_eq(hm_env_posix_new(&env), 0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/meta", tmpdir);
+    mkdir(p, 0700);
+    ck_assert_int_eq(hm_meta_node_open(&node, env, p), 0);
+    ck_assert_int_eq(hm_meta_api_local_new(&meta, node), 0);
+    for (int i = 0; i < DISKS; i++) {
+        snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
+        mkdir(p, 0700);
+        ck_assert_int_eq(hm_shard_store_open(&stores[i], env, p), 0);
+        ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
+    }
+    hm_objsvc_config cfg = {
+        .env = env,
+        .meta = meta,
+        .shards = shards,
+        .shard_count = DISKS,
+        .gc_grace_ms = 0,
+        .intent_ttl_ms = HM_INTENT_TTL_MS,
+    };
+    ck_assert_int_eq(hm_objsvc_new(&svc, &cfg), 0);
+    ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "bkt", "us-east-1", "AK"), 0);
+    ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "other", "us-east-1", "AK"), 0);
+}
+
+static void teardown(void)
+{
+    hm_objsvc_free(svc);
+    for (int i = 0; i < DISKS; i++) {
+        shards[i]->ops->free(shards[i]);
+        hm_shard_store_close(stores[i]);
+    }
+    meta->ops->free(meta);
+    hm_meta_node_close(node);
+    hm_env_posix_free(env);
+    rm_rf(tmpdir);
+}
+
+static uint8_t *pattern(size_t n, unsigned seed)
+{
+    uint8_t *b = malloc(n > 0 ? n : 1);
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)((i * 131u + seed + (i >> 12)) & 0xff);
+    return b;
+}
+
+static void md5_raw(const uint8_t *b, size_t n, uint8_t out[16])
+{
+    unsigned len = 0;
+    EVP_Digest(b, n, out, &len, EVP_md5(), NULL);
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static char *create(const char *key)
+{
+    static char id[HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1];
+    hm_objsvc_kv meta_kv[1] = {{"color", "red"}};
+    hm_objsvc_upload_args a = {
+        .bucket = "bkt",
+        .key = key,
+        .content_type = "video/mp4",
+        .user_meta = meta_kv,
+        .user_meta_count = 1,
+    };
+    ck_assert_int_eq(hm_objsvc_mpu_create(svc, "t", &a, id), 0);
+    ck_assert_uint_eq(strlen(id), HM_OBJSVC_UPLOAD_ID_HEX_BYTES);
+    return strdup(id);
+}
+
+/* Upload one part in uneven pieces; returns put_finish's result. */
+static int part(const char *key, const char *uid, uint32_t pn, const uint8_t *data, size_t n,
+                char etag[33])
+{
+    hm_objsvc_part_args a = {
+        .bucket = "bkt", .key = key, .upload_id = uid, .part_number = pn, .size = n};
+    hm_objsvc_put *p = NULL;
+    int rc = hm_objsvc_part_begin(svc, "t", &a, &p);
+    if (rc != 0) return rc;
+    size_t off = 0, step = 70001;
+    while (off < n) {
+        size_t k = n - off < step ? n - off : step;
+        ck_assert_int_eq(hm_objsvc_put_write(p, data + off, k), 0);
+        off += k;
+    }
+    return hm_objsvc_put_finish(p, etag, NULL);
+}
+
+/* Read bucket/key whole (or the span when len > 0) into a new buffer. */
+static uint8_t *read_all(const char *bucket, const char *key, uint64_t off, uint64_t len,
+                         size_t *n_out)
+{
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", bucket, key, &g), 0);
+    uint64_t size = hm_objsvc_get_version(g)->size;
+    if (len > 0) ck_assert_int_eq(hm_objsvc_get_set_span(g, off, len), 0);
+    else len = size;
+    uint8_t *b = malloc(len > 0 ? len : 1);
+    size_t n = 0;
+    for (;;) {
+        size_t got = 0;
+        ck_assert_int_eq(hm_objsvc_get_read(g, b + n, (size_t)len - n > 100000 ? 100000 : (size_t)len - n, &got), 0);
+        if (got == 0) break;
+        n += got;
+    }
+    hm_objsvc_get_close(g);
+    *n_out = n;
+    return b;
+}
+
+static void gc_all(void)
+{
+    size_t n = 0;
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &n), 0);
+}
+
+/* Three parts (5 MiB, 5 MiB, 1000 bytes) complete into one object whose
+ * bytes are the parts in order, whose ETag is MD5(md5_1||md5_2||md5_3)-3,
+ * which keeps the upload's metadata, and whose ranges cross part
+ * boundaries; the upload is gone afterwards. */
+START_TEST(test_round_trip)
+{
+    char *uid = create("movie");
+    size_t sz[3] = {5 * MIB, 5 * MIB, 1000};
+    size_t total = sz[0] + sz[1] + sz[2];
+    uint8_t *all = pattern(total, 7);
+    char etags[3][33];
+    uint8_t cat[48];
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(part("movie", uid, (uint32_t)i + 1, all + off, sz[i], etags[i]), 0);
+        md5_raw(all + off, sz[i], cat + 16 * i);
+        char want[33];
+        hex(cat + 16 * i, 16, want);
+        ck_assert_str_eq(etags[i], want);
+        off += sz[i];
+    }
+    uint8_t fin[16];
+    md5_raw(cat, sizeof cat, fin);
+    char want_etag[40];
+    hex(fin, 16, want_etag);
+    strcat(want_etag, "-3");
+    char quoted[3][128];
+    hm_objsvc_part_ref refs[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(quoted[i], sizeof quoted[i], "\"%s\"", etags[i]);
+        refs[i] = (hm_objsvc_part_ref){(uint32_t)i + 1, quoted[i]};
+    }
+    hm_objsvc_complete_args ca = {
+        .bucket = "bkt", .key = "movie", .upload_id = uid, .parts = refs, .part_count = 3};
+    char etag[HM_OBJSVC_MPU_ETAG_BYTES];
+    enum hm_objsvc_mpu_fault f;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, etag, &f), 0);
+    ck_assert_str_eq(etag, want_etag);
+    /* a retried Complete answers the same */
+    char etag2[HM_OBJSVC_MPU_ETAG_BYTES];
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, etag2, &f), 0);
+    ck_assert_str_eq(etag2, want_etag);
+
+    size_t n = 0;
+    uint8_t *got = read_all("bkt", "movie", 0, 0, &n);
+    ck_assert_uint_eq(n, total);
+    ck_assert(memcmp(got, all, total) == 0);
+    free(got);
+    got = read_all("bkt", "movie", 5 * MIB - 10, 5 * MIB + 20, &n);
+    ck_assert_uint_eq(n, 5 * MIB + 20);
+    ck_assert(memcmp(got, all + 5 * MIB - 10, n) == 0);
+    free(got);
+
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "movie", &g), 0);
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    ck_assert_str_eq(v->etag, want_etag);
+    ck_assert_str_eq(v->content_type, "video/mp4");
+    ck_assert_uint_eq(v->n_user_meta, 1);
+    ck_assert_uint_eq(v->n_part_sizes, 3);
+    uint64_t po = 0, pl = 0;
+    ck_assert_int_eq(hm_objsvc_part_span(v, 3, &po, &pl), 0);
+    ck_assert_uint_eq(po, 10 * MIB);
+    ck_assert_uint_eq(pl, 1000);
+    ck_assert_int_eq(hm_objsvc_part_span(v, 4, &po, &pl), HM_EINVAL);
+    hm_objsvc_get_close(g);
+
+    Hm__MetaResponse *r = NULL;
+    ck_assert_int_eq(hm_objsvc_mpu_list_parts(svc, "t", "bkt", "movie", uid, 0, 10, &r),
+                     HM_ENOUPLOAD);
+    free(all);
+    free(uid);
+}
+END_TEST
+
+/* Uploading a part number again replaces it: Complete needs the new ETag
+ * and the object holds the new bytes. */
+START_TEST(test_part_replaced)
+{
+    char *uid = create("k");
+    uint8_t *a = pattern(10000, 1), *b = pattern(12000, 2);
+    char ea[33], eb[33];
+    ck_assert_int_eq(part("k", uid, 1, a, 10000, ea), 0);
+    ck_assert_int_eq(part("k", uid, 1, b, 12000, eb), 0);
+    hm_objsvc_part_ref old[1] = {{1, ea}};
+    hm_objsvc_complete_args ca = {
+        .bucket = "bkt", .key = "k", .upload_id = uid, .parts = old, .part_count = 1};
+    enum hm_objsvc_mpu_fault f;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_MPU_INVALID_PART);
+    hm_objsvc_part_ref cur[1] = {{1, eb}};
+    ca.parts = cur;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
+    size_t n = 0;
+    uint8_t *got = read_all("bkt", "k", 0, 0, &n);
+    ck_assert_uint_eq(n, 12000);
+    ck_assert(memcmp(got, b, n) == 0);
+    free(got);
+    free(a);
+    free(b);
+    free(uid);
+}
+END_TEST
+
+/* Complete refuses descending part numbers (InvalidPartOrder), an unknown
+ * part or a wrong ETag (InvalidPart), a small part before the last
+ * (EntityTooSmall), an empty list, and an unknown upload. */
+START_TEST(test_complete_faults)
+{
+    char *uid = create("k");
+    uint8_t *d = pattern(2000, 3);
+    char e1[33], e2[33];
+    ck_assert_int_eq(part("k", uid, 1, d, 1000, e1), 0);
+    ck_assert_int_eq(part("k", uid, 2, d + 1000, 1000, e2), 0);
+    enum hm_objsvc_mpu_fault f;
+    hm_objsvc_part_ref desc[2] = {{2, e2}, {1, e1}};
+    hm_objsvc_complete_args ca = {
+        .bucket = "bkt", .key = "k", .upload_id = uid, .parts = desc, .part_count = 2};
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_MPU_PART_ORDER);
+    hm_objsvc_part_ref missing[2] = {{1, e1}, {3, e2}};
+    ca.parts = missing;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_MPU_INVALID_PART);
+    hm_objsvc_part_ref wrong[2] = {{1, e2}, {2, e2}};
+    ca.parts = wrong;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_MPU_INVALID_PART);
+    hm_objsvc_part_ref small[2] = {{1, e1}, {2, e2}};
+    ca.parts = small;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_MPU_TOO_SMALL);
+    ca.part_count = 0;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_MPU_NO_PARTS);
+    ca.part_count = 1;
+    ca.upload_id = "0123456789abcdef0123456789abcdef";
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_ENOUPLOAD);
+    /* the upload is still there and a single part completes */
+    ca.upload_id = uid;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
+    /* part numbers outside 1..10000 and unknown uploads are refused up front */
+    char e[33];
+    ck_assert_int_eq(part("k", uid, 1, d, 10, e), HM_ENOUPLOAD);
+    char *uid2 = create("k");
+    ck_assert_int_eq(part("k", uid2, 0, d, 10, e), HM_EINVAL);
+    ck_assert_int_eq(part("k", uid2, 10001, d, 10, e), HM_EINVAL);
+    ck_assert_int_eq(part("other-key", uid2, 1, d, 10, e), HM_ENOUPLOAD);
+    free(uid2);
+    free(d);
+    free(uid);
+}
+END_TEST
+
+/* Aborting an upload and completing another with an unused part leave no
+ * shard file behind once gc has run. */
+START_TEST(test_no_orphans)
+{
+    int before = shard_files();
+    char *uid = create("k");
+    uint8_t *d = pattern(6 * MIB, 4);
+    char e1[33], e2[33], e3[33];
+    ck_assert_int_eq(part("k", uid, 1, d, 6 * MIB, e1), 0);
+    ck_assert_int_eq(part("k", uid, 2, d, 100, e2), 0);
+    ck_assert_int_eq(part("k", uid, 2, d, 200, e2), 0); /* replaces */
+    ck_assert_int_eq(shard_files(), before + 3);
+    ck_assert_int_eq(hm_objsvc_mpu_abort(svc, "t", "bkt", "k", uid), 0);
+    ck_assert_int_eq(hm_objsvc_mpu_abort(svc, "t", "bkt", "k", uid), HM_ENOUPLOAD);
+    gc_all();
+    ck_assert_int_eq(shard_files(), before);
+
+    char *uid2 = create("k");
+    ck_assert_int_eq(part("k", uid2, 1, d, 6 * MIB, e1), 0);
+    ck_assert_int_eq(part("k", uid2, 2, d, 100, e2), 0);
+    ck_assert_int_eq(part("k", uid2, 3, d, 100, e3), 0);
+    hm_objsvc_part_ref refs[2] = {{1, e1}, {3, e3}};
+    hm_objsvc_complete_args ca = {
+        .bucket = "bkt", .key = "k", .upload_id = uid2, .parts = refs, .part_count = 2};
+    enum hm_objsvc_mpu_fault f;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
+    gc_all();
+    ck_assert_int_eq(shard_files(), before + 2);
+    ck_assert_int_eq(hm_objsvc_delete(svc, "t", "bkt", "k"), 0);
+    gc_all();
+    ck_assert_int_eq(shard_files(), before);
+    free(uid2);
+    free(d);
+    free(uid);
+}
+END_TEST
+
+/* ListParts and ListMultipartUploads page with their markers. */
+START_TEST(test_list_pagination)
+{
+    char *uid = create("k");
+    uint8_t *d = pattern(100, 5);
+    char e[33];
+    for (uint32_t pn = 1; pn <= 5; pn++) ck_assert_int_eq(part("k", uid, pn, d, 100, e), 0);
+    Hm__MetaResponse *r = NULL;
+    ck_assert_int_eq(hm_objsvc_mpu_list_parts(svc, "t", "bkt", "k", uid, 0, 2, &r), 0);
+    ck_assert_uint_eq(r->parts->n_parts, 2);
+    ck_assert(r->parts->truncated);
+    uint32_t next = r->parts->next_part_number_marker;
+    ck_assert_uint_eq(next, 2);
+    hm__meta_response__free_unpacked(r, NULL);
+    ck_assert_int_eq(hm_objsvc_mpu_list_parts(svc, "t", "bkt", "k", uid, next, 2, &r), 0);
+    ck_assert_uint_eq(r->parts->parts[0]->part_number, 3);
+    hm__meta_response__free_unpacked(r, NULL);
+    ck_assert_int_eq(hm_objsvc_mpu_list_parts(svc, "t", "bkt", "other", uid, 0, 2, &r),
+                     HM_ENOUPLOAD);
+
+    char *u2 = create("a/1"), *u3 = create("a/2"), *u4 = create("b");
+    hm_objsvc_upload_list_args la = {.bucket = "bkt", .max_uploads = 2};
+    ck_assert_int_eq(hm_objsvc_mpu_list_uploads(svc, "t", &la, &r), 0);
+    ck_assert_uint_eq(r->uploads->n_uploads, 2);
+    ck_assert(r->uploads->truncated);
+    ck_assert_str_eq(r->uploads->uploads[0]->key, "a/1");
+    char km[32], um[40];
+    snprintf(km, sizeof km, "%s", r->uploads->next_key_marker);
+    snprintf(um, sizeof um, "%s", r->uploads->next_upload_id_marker);
+    hm__meta_response__free_unpacked(r, NULL);
+    la.key_marker = km;
+    la.upload_id_marker = um;
+    ck_assert_int_eq(hm_objsvc_mpu_list_uploads(svc, "t", &la, &r), 0);
+    ck_assert_uint_eq(r->uploads->n_uploads, 2);
+    ck_assert_str_eq(r->uploads->uploads[0]->key, "b");
+    ck_assert_str_eq(r->uploads->uploads[1]->key, "k");
+    ck_assert(!r->uploads->truncated);
+    hm__meta_response__free_unpacked(r, NULL);
+    hm_objsvc_upload_list_args ld = {.bucket = "bkt", .delimiter = "/", .max_uploads = 1000};
+    ck_assert_int_eq(hm_objsvc_mpu_list_uploads(svc, "t", &ld, &r), 0);
+    ck_assert_uint_eq(r->uploads->n_uploads, 2);
+    ck_assert_uint_eq(r->uploads->n_common_prefixes, 1);
+    ck_assert_str_eq(r->uploads->common_prefixes[0], "a/");
+    hm__meta_response__free_unpacked(r, NULL);
+    free(u2);
+    free(u3);
+    free(u4);
+    free(d);
+    free(uid);
+}
+END_TEST
+
+static void put_plain(const char *bucket, const char *key, const uint8_t *d, size_t n,
+                      const char *ctype, char etag[33])
+{
+    hm_objsvc_kv meta_kv[1] = {{"origin", "src"}};
+    hm_objsvc_put_args a = {.bucket = bucket, .key = key, .size = n, .content_type = ctype,
+                            .user_meta = meta_kv, .user_meta_count = 1};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_put_begin(svc, "t", &a, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, d, n), 0);
+    ck_assert_int_eq(hm_objsvc_put_finish(p, etag, NULL), 0);
+}
+
+/* CopyObject copies bytes, content type and metadata within and across
+ * buckets; REPLACE takes the request's metadata; a copy onto itself needs
+ * REPLACE; source conditions fail with a precondition fault. */
+START_TEST(test_copy)
+{
+    uint8_t *d = pattern(300000, 6);
+    char se[33];
+    put_plain("bkt", "src", d, 300000, "text/plain", se);
+    char etag[HM_OBJSVC_MPU_ETAG_BYTES];
+    enum hm_objsvc_mpu_fault f;
+    hm_objsvc_copy_args ca = {.src_bucket = "bkt", .src_key = "src",
+                              .dst = {.bucket = "other", .key = "dst"}};
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), 0);
+    ck_assert_str_eq(etag, se);
+    size_t n = 0;
+    uint8_t *got = read_all("other", "dst", 0, 0, &n);
+    ck_assert_uint_eq(n, 300000);
+    ck_assert(memcmp(got, d, n) == 0);
+    free(got);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "other", "dst", &g), 0);
+    ck_assert_str_eq(hm_objsvc_get_version(g)->content_type, "text/plain");
+    ck_assert_str_eq(hm_objsvc_get_version(g)->user_meta[0]->value, "src");
+    hm_objsvc_get_close(g);
+
+    /* onto itself: refused with COPY, allowed with REPLACE */
+    hm_objsvc_copy_args self = {.src_bucket = "bkt", .src_key = "src",
+                                .dst = {.bucket = "bkt", .key = "src"}};
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &self, etag, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_COPY_TO_SELF);
+    self.replace_meta = true;
+    self.dst.content_type = "application/json";
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &self, etag, NULL, &f), 0);
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "src", &g), 0);
+    ck_assert_str_eq(hm_objsvc_get_version(g)->content_type, "application/json");
+    ck_assert_uint_eq(hm_objsvc_get_version(g)->n_user_meta, 0);
+    hm_objsvc_get_close(g);
+    got = read_all("bkt", "src", 0, 0, &n);
+    ck_assert(n == 300000 && memcmp(got, d, n) == 0);
+    free(got);
+
+    /* conditions on the source */
+    hm_objsvc_copy_cond c = {.if_match = "\"0000\""};
+    ca.cond = &c;
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), HM_EPRECOND);
+    ck_assert_int_eq(f, HM_OBJSVC_COPY_PRECOND);
+    c = (hm_objsvc_copy_cond){.if_none_match = se};
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), HM_EPRECOND);
+    c = (hm_objsvc_copy_cond){.has_if_unmodified_since = true, .if_unmodified_since_ms = 1000};
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), HM_EPRECOND);
+    c = (hm_objsvc_copy_cond){.if_match = se, .has_if_unmodified_since = true,
+                              .if_unmodified_since_ms = 1000};
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), 0);
+    c = (hm_objsvc_copy_cond){.has_if_modified_since = true,
+                              .if_modified_since_ms = INT64_MAX / 2};
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), HM_EPRECOND);
+    ca.cond = NULL;
+    ca.src_key = "missing";
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), HM_ENOKEY);
+    free(d);
+}
+END_TEST
+
+/* UploadPartCopy copies a byte range of an object into a part, and a
+ * range outside the source is refused. */
+START_TEST(test_upload_part_copy)
+{
+    uint8_t *d = pattern(6 * MIB, 8);
+    char se[33];
+    put_plain("other", "big", d, 6 * MIB, NULL, se);
+    char *uid = create("assembled");
+    char etag[HM_OBJSVC_MPU_ETAG_BYTES];
+    enum hm_objsvc_mpu_fault f;
+    hm_objsvc_copy_args ca = {.src_bucket = "other", .src_key = "big",
+                              .dst = {.bucket = "bkt", .key = "assembled"},
+                              .upload_id = uid, .part_number = 1};
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), 0);
+    ck_assert_str_eq(etag, se);
+    char e1[HM_OBJSVC_MPU_ETAG_BYTES];
+    memcpy(e1, etag, sizeof e1);
+    ca.part_number = 2;
+    ca.has_range = true;
+    ca.range_first = 100;
+    ca.range_last = 1099;
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), 0);
+    uint8_t md[16];
+    char want[33];
+    md5_raw(d + 100, 1000, md);
+    hex(md, 16, want);
+    ck_assert_str_eq(etag, want);
+    ca.part_number = 3;
+    ca.range_first = 10;
+    ca.range_last = 6 * MIB;
+    ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_COPY_RANGE);
+    hm_objsvc_part_ref refs[2] = {{1, e1}, {2, want}};
+    hm_objsvc_complete_args cc = {.bucket = "bkt", .key = "assembled", .upload_id = uid,
+                                  .parts = refs, .part_count = 2};
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &cc, etag, &f), 0);
+    size_t n = 0;
+    uint8_t *got = read_all("bkt", "assembled", 0, 0, &n);
+    ck_assert_uint_eq(n, 6 * MIB + 1000);
+    ck_assert(memcmp(got, d, 6 * MIB) == 0);
+    ck_assert(memcmp(got + 6 * MIB, d + 100, 1000) == 0);
+    free(got);
+    free(uid);
+    free(d);
+}
+END_TEST
+
+/* Deleting a bucket that holds only an upload in progress succeeds and
+ * its parts' shard files are collected. */
+START_TEST(test_bucket_delete_with_upload)
+{
+    ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "tmpb", "us-east-1", "AK"), 0);
+    int before = shard_files();
+    char id[HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1];
+    hm_objsvc_upload_args a = {.bucket = "tmpb", .key = "k"};
+    ck_assert_int_eq(hm_objsvc_mpu_create(svc, "t", &a, id), 0);
+    uint8_t *d = pattern(5000, 9);
+    hm_objsvc_part_args pa = {
+        .bucket = "tmpb", .key = "k", .upload_id = id, .part_number = 1, .size = 5000};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_part_begin(svc, "t", &pa, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, d, 5000), 0);
+    ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, NULL), 0);
+    ck_assert_int_eq(shard_files(), before + 1);
+    ck_assert_int_eq(hm_objsvc_bucket_delete(svc, "t", "tmpb"), 0);
+    gc_all();
+    ck_assert_int_eq(shard_files(), before);
+    free(d);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("gw_mpu");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_part_replaced);
+    tcase_add_test(tc, test_complete_faults);
+    tcase_add_test(tc, test_no_orphans);
+    tcase_add_test(tc, test_list_pagination);
+    tcase_add_test(tc, test_copy);
+    tcase_add_test(tc, test_upload_part_copy);
+    tcase_add_test(tc, test_bucket_delete_with_upload);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
