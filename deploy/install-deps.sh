@@ -7,12 +7,18 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config clang libmicrohttpd-dev libssl-dev
             libisal-dev liblmdb-dev libprotobuf-c-dev protobuf-c-compiler
             libcurl4-openssl-dev check curl openssl)
-test_pkgs=(awscli python3 python3-boto3 rclone restic s3cmd nginx-light valgrind
-           libclang-rt-14-dev nodejs npm)
+test_pkgs=(awscli python3 python3-boto3 python3-botocore rclone restic s3cmd
+           nginx-light valgrind libclang-rt-14-dev)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
+  # The JavaScript SDK test needs node >= 20 with npm.  A machine that already
+  # has a node with its own npm (some bundle it and conflict with Debian's npm
+  # package) keeps it; otherwise Debian's packages are installed.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    pkgs+=(nodejs npm)
+  fi
 fi
 
 missing=()

@@ -100,6 +100,14 @@ int hm_shard_header_decode(const hm_shard_preamble *pre, const uint8_t *buf,
     /* The CRC matched, so a failed unpack is bytes we never wrote (or no
      * memory; protobuf-c does not tell the two apart). */
     if (h == NULL) return HM_ECORRUPT;
+    /* An unknown field numbered 0 (sent as an over-long varint) unpacks but
+     * packs back into bytes protobuf-c refuses: not a header we wrote. */
+    for (unsigned i = 0; i < h->base.n_unknown_fields; i++) {
+        if (h->base.unknown_fields[i].tag == 0) {
+            hm__shard_header__free_unpacked(h, NULL);
+            return HM_ECORRUPT;
+        }
+    }
     int rc = hm_shard_header_check(h);
     if (rc != 0) {
         hm__shard_header__free_unpacked(h, NULL);

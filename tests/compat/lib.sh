@@ -239,8 +239,12 @@ compat_start() {
         ACCESS_KEY="HMCOMPAT$(rand_str ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 12)"
         SECRET_KEY=$(rand_str ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 40)
         mkdir -p "$COMPAT_TMP/data"
+        # If this script is killed outright (a ctest timeout), the kernel
+        # sends the server SIGTERM (setpriv --pdeathsig) so that none is left behind.
+        local pdeath=()
+        command -v setpriv >/dev/null 2>&1 && pdeath=(setpriv --pdeathsig TERM --)
         HAMSTER_ACCESS_KEY_ID=$ACCESS_KEY HAMSTER_SECRET_ACCESS_KEY=$SECRET_KEY \
-            "$bin" serve -data-dir "$COMPAT_TMP/data" -s3 "127.0.0.1:$port" \
+            "${pdeath[@]}" "$bin" serve -data-dir "$COMPAT_TMP/data" -s3 "127.0.0.1:$port" \
             </dev/null >"$COMPAT_TMP/server.out" 2>"$COMPAT_TMP/server.log" &
         COMPAT_SERVER_PID=$!
         ENDPOINT="http://127.0.0.1:$port"
