@@ -6,27 +6,42 @@
  * (<= HM_INLINE_BYTES_MAX) or the pieces the caller hands it, and the shard
  * binding buffers at most one block.  The order of commits is the safety
  * argument: intent before shard bytes, shard durable before the version.
+ *
+ * A large sized put digests its body on a worker thread (hm_hash_pipe.h)
+ * while the caller's thread writes the same bytes to the shard, so MD5
+ * overlaps the receive and the write instead of adding to them.  At most
+ * OBJSVC_HASH_PIPES_MAX puts hold a pipe (two buffers each) at once; the
+ * others digest in line, as small and unsized puts always do.
  */
 #include "hm_objsvc.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hm_err.h"
+#include "hm_hash_pipe.h"
 #include "hm_limits.h"
 #include "hm_log.h"
 
 #define OBJSVC_ID_BYTES 16
 #define OBJSVC_GC_BATCH 256u
 #define OBJSVC_GC_ROUNDS_MAX 64u
+/* Hash pipes: buffer size, puts that get one, and how many at once (the
+ * memory they may hold: OBJSVC_HASH_PIPES_MAX * HM_HASH_PIPE_BUFS *
+ * OBJSVC_HASH_PIPE_BYTES = 8 MiB). */
+#define OBJSVC_HASH_PIPE_BYTES (512u << 10)
+#define OBJSVC_HASH_PIPE_MIN_BYTES (1u << 20)
+#define OBJSVC_HASH_PIPES_MAX 8u
 
 struct hm_objsvc {
     hm_objsvc_config cfg;
     pthread_mutex_t lock;     /* guards disk_ids */
     char **disk_ids;          /* [shard_count]; NULL until info() answered */
+    atomic_uint hash_pipes;   /* puts holding a hash pipe */
 };
 
 struct hm_objsvc_put {
@@ -44,6 +59,7 @@ struct hm_objsvc_put {
     uint8_t want_sha256[32];
     EVP_MD_CTX *md5;
     EVP_MD_CTX *sha256;
+    hm_hash_pipe *pipe;       /* NULL: digests in line */
     Hm__KeyValue **meta_kv;   /* meta_count entries, strings owned */
     size_t meta_count;
     Hm__KeyValue **hdr_kv;
@@ -219,6 +235,7 @@ int hm_objsvc_new(hm_objsvc **out, const hm_objsvc_config *cfg)
     hm_objsvc *svc = calloc(1, sizeof(*svc));
     if (svc == NULL) return HM_ENOMEM;
     svc->cfg = *cfg;
+    atomic_init(&svc->hash_pipes, 0);
     if (svc->cfg.intent_ttl_ms <= 0) svc->cfg.intent_ttl_ms = HM_INTENT_TTL_MS;
     svc->disk_ids = calloc(cfg->shard_count, sizeof(char *));
     if (svc->disk_ids == NULL) {
@@ -419,6 +436,10 @@ static void objsvc_put_free(hm_objsvc_put *p)
     free(p->bucket);
     free(p->key);
     free(p->content_type);
+    if (p->pipe != NULL) {
+        hm_hash_pipe_free(p->pipe); /* first: its worker uses the digests */
+        atomic_fetch_sub(&p->svc->hash_pipes, 1);
+    }
     EVP_MD_CTX_free(p->md5);
     EVP_MD_CTX_free(p->sha256);
     objsvc_kv_free(p->meta_kv, p->meta_count);
@@ -537,6 +558,32 @@ static int objsvc_shard_open(hm_objsvc_put *p)
     return api->ops->put_open(api, &h, &p->shard);
 }
 
+/* The hash pipe's sink: the shard write, on the caller's thread. */
+static int objsvc_pipe_sink(void *ctx, const void *buf, size_t len)
+{
+    hm_objsvc_put *p = ctx;
+    hm_shard_api *api = p->svc->cfg.shards[p->disk_index];
+    return api->ops->put_write(p->shard, buf, len);
+}
+
+/* Give a large blob put a hash pipe if one is free; without one (or on any
+ * failure to start it) the put digests in line, which is only slower. */
+static void objsvc_pipe_open(hm_objsvc_put *p)
+{
+    if (p->size < OBJSVC_HASH_PIPE_MIN_BYTES) return;
+    hm_objsvc *svc = p->svc;
+    if (atomic_fetch_add(&svc->hash_pipes, 1) >= OBJSVC_HASH_PIPES_MAX) {
+        atomic_fetch_sub(&svc->hash_pipes, 1);
+        return;
+    }
+    EVP_MD_CTX *mds[2] = {p->md5, p->sha256};
+    if (hm_hash_pipe_new(&p->pipe, mds, p->sha256 != NULL ? 2 : 1, OBJSVC_HASH_PIPE_BYTES,
+                         objsvc_pipe_sink, p) != 0) {
+        p->pipe = NULL;
+        atomic_fetch_sub(&svc->hash_pipes, 1);
+    }
+}
+
 /* put_begin, or with upload_id != NULL the begin of one part of that
  * upload (hm_objsvc_put_begin_part). */
 static int objsvc_put_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_put_args *args,
@@ -651,6 +698,7 @@ static int objsvc_put_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_
     p->intent_live = true;
     rc = objsvc_shard_open(p);
     if (rc != 0) goto err_intent;
+    objsvc_pipe_open(p);
     *out = p;
     return 0;
 
@@ -754,6 +802,15 @@ int hm_objsvc_put_write(hm_objsvc_put *p, const void *buf, size_t len)
         p->failed = true;
         return HM_ETOOBIG;
     }
+    if (p->pipe != NULL) {
+        int rc = hm_hash_pipe_write(p->pipe, buf, len);
+        if (rc != 0) {
+            p->failed = true;
+            return rc;
+        }
+        p->written += len;
+        return 0;
+    }
     if (EVP_DigestUpdate(p->md5, buf, len) != 1 ||
         (p->sha256 != NULL && EVP_DigestUpdate(p->sha256, buf, len) != 1)) {
         p->failed = true;
@@ -835,6 +892,11 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         goto err_abort;
     }
     if (p->unsized) p->size = p->written;
+    if (p->pipe != NULL) {
+        /* the last bytes reach the shard, the digests every byte */
+        rc = hm_hash_pipe_finish(p->pipe);
+        if (rc != 0) goto err_abort;
+    }
     rc = objsvc_put_check(p, etag, &fault);
     if (rc != 0) goto err_abort;
 

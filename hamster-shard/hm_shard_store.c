@@ -14,6 +14,7 @@
 #include "hm_shard_store.h"
 
 #include <assert.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #define SHARD_ID_HEX_BYTES (2u * HM_BLOB_ID_BYTES)
 #define SHARD_NAME_BYTES 48u             /* "<32 hex>.<u32>" + NUL */
 #define SHARD_CRC_BATCH 1024u            /* CRC entries read at once by a get */
+#define SHARD_WRITEBACK_BYTES (4u << 20) /* a put starts writeback this often */
 #define SHARD_TABLE_BYTES_MAX                                                 \
     ((HM_SHARD_DATA_BYTES_MAX / HM_SHARD_BLOCK_BYTES + 1) * HM_SHARD_CRC_BYTES)
 
@@ -56,6 +58,7 @@ struct hm_shard_store_put {
     uint8_t *block;        /* HM_SHARD_BLOCK_BYTES */
     size_t block_fill;
     uint64_t written;      /* data bytes flushed to the file */
+    uint64_t writeback;    /* data bytes whose writeback was started */
     uint32_t data_crc;
     size_t placeholder_len; /* preamble + header bytes written at open */
     uint8_t *table;        /* little-endian CRC32C per flushed block */
@@ -489,17 +492,37 @@ err_after_alloc:
     return rc;
 }
 
-/* Checksum one block and write it at the end of the data. */
-static int store_put_block(hm_shard_store_put *p, const uint8_t *data, size_t n)
+/* Ask the kernel to start writing back the data written since the last
+ * call, once SHARD_WRITEBACK_BYTES have gathered, so that the fsync at
+ * commit waits for the tail of a large shard rather than all of it.  Only
+ * a hint: durability still comes from that fsync alone, and without an OS
+ * descriptor (simulation) or on any error nothing happens. */
+static void store_put_writeback(hm_shard_store_put *p)
+{
+    if (p->written - p->writeback < SHARD_WRITEBACK_BYTES) return;
+    int fd = p->s->env->ops->fd(p->f);
+    if (fd >= 0) {
+        (void)sync_file_range(fd, (off64_t)(HM_SHARD_DATA_OFFSET + p->writeback),
+                              (off64_t)(p->written - p->writeback), SYNC_FILE_RANGE_WRITE);
+    }
+    p->writeback = p->written;
+}
+
+/* Checksum n bytes of blocks and write them, in one pwrite, at the end of
+ * the data: whole blocks, or one short block that is the last. */
+static int store_put_blocks(hm_shard_store_put *p, const uint8_t *data, size_t n)
 {
     hm_env *env = p->s->env;
+    size_t count = (n + HM_SHARD_BLOCK_BYTES - 1) / HM_SHARD_BLOCK_BYTES;
     /* Only the last block may be short: every earlier one is whole. */
-    assert(n > 0 && n <= HM_SHARD_BLOCK_BYTES);
+    assert(n > 0 && (count == 1 || n % HM_SHARD_BLOCK_BYTES == 0));
     assert(p->written % HM_SHARD_BLOCK_BYTES == 0);
-    if (p->table_len + HM_SHARD_CRC_BYTES > p->table_cap) {
-        size_t cap = p->table_cap == 0 ? 256 : p->table_cap * 2;
+    size_t need = p->table_len + count * HM_SHARD_CRC_BYTES;
+    if (need > p->table_cap) {
+        size_t cap = p->table_cap == 0 ? 256 : p->table_cap;
+        while (cap < need && cap < SHARD_TABLE_BYTES_MAX) cap *= 2;
         if (cap > SHARD_TABLE_BYTES_MAX) cap = SHARD_TABLE_BYTES_MAX;
-        if (p->table_len + HM_SHARD_CRC_BYTES > cap) return HM_ETOOBIG;
+        if (need > cap) return HM_ETOOBIG;
         uint8_t *t = realloc(p->table, cap);
         if (t == NULL) return HM_ENOMEM;
         p->table = t;
@@ -507,10 +530,14 @@ static int store_put_block(hm_shard_store_put *p, const uint8_t *data, size_t n)
     }
     int rc = env->ops->pwrite(p->f, data, n, HM_SHARD_DATA_OFFSET + p->written);
     if (rc != 0) return rc;
-    hm_shard_le32_put(p->table + p->table_len, hm_crc32c(0, data, n));
-    p->table_len += HM_SHARD_CRC_BYTES;
+    for (size_t off = 0; off < n; off += HM_SHARD_BLOCK_BYTES) {
+        size_t len = n - off < HM_SHARD_BLOCK_BYTES ? n - off : HM_SHARD_BLOCK_BYTES;
+        hm_shard_le32_put(p->table + p->table_len, hm_crc32c(0, data + off, len));
+        p->table_len += HM_SHARD_CRC_BYTES;
+    }
     p->data_crc = hm_crc32c(p->data_crc, data, n);
     p->written += n;
+    store_put_writeback(p);
     return 0;
 }
 
@@ -525,10 +552,11 @@ int hm_shard_store_put_write(hm_shard_store_put *p, const void *buf, size_t len)
     while (len > 0) {
         int rc;
         if (p->block_fill == 0 && len >= HM_SHARD_BLOCK_BYTES) {
-            /* A whole block in the caller's buffer: no copy. */
-            rc = store_put_block(p, src, HM_SHARD_BLOCK_BYTES);
-            src += HM_SHARD_BLOCK_BYTES;
-            len -= HM_SHARD_BLOCK_BYTES;
+            /* Whole blocks in the caller's buffer: no copy, one pwrite. */
+            size_t n = len - len % HM_SHARD_BLOCK_BYTES;
+            rc = store_put_blocks(p, src, n);
+            src += n;
+            len -= n;
         } else {
             size_t n = HM_SHARD_BLOCK_BYTES - p->block_fill;
             if (n > len) n = len;
@@ -538,7 +566,7 @@ int hm_shard_store_put_write(hm_shard_store_put *p, const void *buf, size_t len)
             len -= n;
             rc = 0;
             if (p->block_fill == HM_SHARD_BLOCK_BYTES) {
-                rc = store_put_block(p, p->block, HM_SHARD_BLOCK_BYTES);
+                rc = store_put_blocks(p, p->block, HM_SHARD_BLOCK_BYTES);
                 p->block_fill = 0;
             }
         }
@@ -582,7 +610,7 @@ static int store_put_finish_file(hm_shard_store_put *p)
     int rc;
 
     if (p->block_fill > 0) {
-        rc = store_put_block(p, p->block, p->block_fill);
+        rc = store_put_blocks(p, p->block, p->block_fill);
         p->block_fill = 0;
         if (rc != 0) return rc;
     }

@@ -85,7 +85,9 @@ struct hm_env_ops {
     int (*size)(hm_file *f, uint64_t *out);
     int (*truncate)(hm_file *f, uint64_t len);
     /* The OS descriptor, or -1 where there is none (simulation).  Only for
-     * zero-copy sends (sendfile) in the production shells. */
+     * what the vtable cannot say: zero-copy sends (sendfile) and writeback
+     * hints (sync_file_range) in the production shells; callers must work
+     * the same, only slower, when it is -1. */
     int (*fd)(hm_file *f);
     void (*close)(hm_file *f);
     /* rename(2); durable only after sync_dir of the target directory. */
