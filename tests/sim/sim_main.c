@@ -54,6 +54,11 @@
 #define SIM_SEEDS_MAX 64
 #define SIM_GC_GRACE_MS (10ll * 60 * 1000)
 #define SIM_INTENT_TTL_MS (60ll * 60 * 1000)
+#define SIM_PARTS_MAX 4          /* part numbers 1..4 */
+#define SIM_UPLOADS_MAX 24       /* uploads the model tracks at once */
+#define SIM_PENDING_MAX 16       /* creates whose upload id is unknown */
+#define SIM_BIG_PARTS_MAX 8      /* HM_PART_BYTES_MIN parts per run */
+#define SIM_BLOBS_MAX 4096       /* blobs the end-of-run gc check tracks */
 
 static const char *const sim_bucket_names[SIM_BUCKETS] = {"sim-a", "sim-b", "sim-c"};
 static const char *const sim_keys[SIM_KEYS] = {
@@ -79,18 +84,31 @@ typedef struct sim_opts {
     bool plant_ack_before_sync;
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
+    bool strict_gc; /* blobs held by expired intents fail the run too */
     size_t disks;
 } sim_opts;
 
 /* ---- reference model ------------------------------------------------------ */
 
-/* One possible state of a key (or of a bucket: present or not). */
+/* An object's bytes: the concatenation of parts, part i being size[i]
+ * bytes of content seed[i] (a PUT is one part; a copy repeats its source). */
+typedef struct sim_body {
+    uint32_t n;
+    uint64_t seed[SIM_PARTS_MAX];
+    uint64_t size[SIM_PARTS_MAX];
+} sim_body;
+
+/* One possible state of a key (or of a bucket, an upload: present or not;
+ * or of an upload's part). */
 typedef struct sim_ver {
     bool present;
     bool phantom;   /* may surface after the next crash only */
-    char etag[HM_OBJSVC_ETAG_HEX_BYTES + 1];
+    char etag[HM_OBJSVC_MPU_ETAG_BYTES];
     uint64_t size;
     uint32_t tag;   /* user metadata "t" */
+    uint32_t otag;  /* object tag "s" (0: no tag set) */
+    char md5[HM_OBJSVC_ETAG_HEX_BYTES + 1]; /* of the bytes */
+    sim_body body;
 } sim_ver;
 
 typedef struct sim_cands {
@@ -98,20 +116,44 @@ typedef struct sim_cands {
     size_t n;
 } sim_cands;
 
+/* A multipart upload the model knows the id of: whether it is still
+ * listed (state: present or absent) and what each part number holds. */
+typedef struct sim_upload {
+    bool used;
+    int b, k;
+    char id[HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1];
+    uint32_t tag, otag; /* given at create; the object's at complete */
+    sim_cands state;
+    sim_cands part[SIM_PARTS_MAX];
+} sim_upload;
+
+/* A create whose answer was lost: its id is unknown until a listing shows
+ * an upload of that key nobody else made. */
+typedef struct sim_pending {
+    bool used;
+    bool phantom;
+    int b, k;
+} sim_pending;
+
 typedef struct sim_model {
     sim_cands bucket[SIM_BUCKETS];
     sim_cands key[SIM_BUCKETS][SIM_KEYS];
+    sim_upload up[SIM_UPLOADS_MAX];
+    sim_pending pending[SIM_PENDING_MAX];
 } sim_model;
 
 /* ---- in-flight client operations -------------------------------------------- */
 
-enum sim_op_kind { SIM_OP_PUT, SIM_OP_GET };
+enum sim_op_kind { SIM_OP_PUT, SIM_OP_GET, SIM_OP_PART };
 
 typedef struct sim_op {
     bool live;
     enum sim_op_kind kind;
     int b, k;
     uint64_t id;
+    /* part: the upload (index into the model) and part number */
+    int u;
+    uint32_t pn;
     /* put */
     hm_objsvc_put *put;
     uint64_t size, written, content_seed;
@@ -120,8 +162,11 @@ typedef struct sim_op {
     /* get */
     hm_objsvc_get *get;
     uint64_t read;
-    char want_etag[HM_OBJSVC_ETAG_HEX_BYTES + 1];
+    char want_md5[HM_OBJSVC_ETAG_HEX_BYTES + 1];
     uint64_t want_size;
+    sim_body body;             /* the version's bytes, from the model */
+    uint64_t span_off, span_len;
+    bool ranged;
     bool rotted;
     EVP_MD_CTX *md5;
 } sim_op;
@@ -156,9 +201,13 @@ typedef struct sim_run {
     bool failed;
     char msg[SIM_MSG_BYTES];
     uint8_t *buf;     /* SIM_CHUNK_BYTES_MAX scratch */
+    uint8_t *buf2;    /* SIM_CHUNK_BYTES_MAX: the model's bytes */
+    uint32_t big_parts;
     struct {
         uint64_t puts_ok, puts_err, gets_ok, gets_err, deletes, lists, restarts,
-            flips, ambiguous, resolved, sweeps;
+            flips, ambiguous, resolved, sweeps, ranged, mpu_creates, parts_ok, parts_err,
+            completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
+            shard_files, intent_leaks;
     } st;
 } sim_run;
 
@@ -236,21 +285,66 @@ static void sim_content_md5(sim_run *r, uint64_t seed, uint64_t size, uint8_t md
     EVP_MD_CTX_free(c);
 }
 
+/* Bytes [off, off + len) of body. */
+static void sim_body_bytes(const sim_body *bd, uint64_t off, uint8_t *buf, size_t len)
+{
+    uint64_t base = 0;
+    for (uint32_t i = 0; i < bd->n && len > 0; i++) {
+        uint64_t end = base + bd->size[i];
+        if (off < end) {
+            uint64_t in = off - base;
+            size_t n = end - off < len ? (size_t)(end - off) : len;
+            sim_content(bd->seed[i], in, buf, n);
+            buf += n;
+            off += n;
+            len -= n;
+        }
+        base = end;
+    }
+}
+
+static uint64_t sim_body_size(const sim_body *bd)
+{
+    uint64_t t = 0;
+    for (uint32_t i = 0; i < bd->n; i++) t += bd->size[i];
+    return t;
+}
+
+static void sim_body_md5(sim_run *r, const sim_body *bd, char hex[HM_OBJSVC_ETAG_HEX_BYTES + 1])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_md5(), NULL);
+    uint64_t size = sim_body_size(bd);
+    for (uint64_t off = 0; off < size;) {
+        size_t n = size - off < SIM_CHUNK_BYTES_MAX ? (size_t)(size - off) : SIM_CHUNK_BYTES_MAX;
+        sim_body_bytes(bd, off, r->buf, n);
+        EVP_DigestUpdate(c, r->buf, n);
+        off += n;
+    }
+    uint8_t md[16];
+    unsigned int len = 16;
+    EVP_DigestFinal_ex(c, md, &len);
+    EVP_MD_CTX_free(c);
+    sim_hex(md, 16, hex);
+}
+
 /* ---- candidate sets ------------------------------------------------------------ */
 
 static bool sim_ver_eq(const sim_ver *a, const sim_ver *b)
 {
     if (a->present != b->present) return false;
     if (!a->present) return true;
-    return a->size == b->size && a->tag == b->tag && strcmp(a->etag, b->etag) == 0;
+    return a->size == b->size && a->tag == b->tag && a->otag == b->otag &&
+           strcmp(a->etag, b->etag) == 0;
 }
 
 static void sim_ver_str(const sim_ver *v, char *out, size_t cap)
 {
     if (!v->present) snprintf(out, cap, "absent");
     else if (v->etag[0] == '\0') snprintf(out, cap, "present");
-    else snprintf(out, cap, "etag=%.8s size=%" PRIu64 " t=%u%s", v->etag, v->size, v->tag,
-                  v->phantom ? " (phantom)" : "");
+    else snprintf(out, cap, "etag=%.8s%s size=%" PRIu64 " t=%u s=%u%s", v->etag,
+                  strchr(v->etag, '-') != NULL ? strchr(v->etag, '-') : "", v->size, v->tag,
+                  v->otag, v->phantom ? " (phantom)" : "");
 }
 
 static void sim_cands_str(const sim_cands *c, char *out, size_t cap)
@@ -337,8 +431,8 @@ static bool sim_cands_maybe(const sim_cands *c)
     return false;
 }
 
-static const sim_ver sim_absent = {false, false, "", 0, 0};
-static const sim_ver sim_present_bucket = {true, false, "", 0, 0};
+static const sim_ver sim_absent = {.present = false};
+static const sim_ver sim_present_bucket = {.present = true};
 
 enum sim_outcome { SIM_OUT_OK, SIM_OUT_NO, SIM_OUT_MAYBE, SIM_OUT_PHANTOM };
 
@@ -355,10 +449,14 @@ static enum sim_outcome sim_classify(int rc)
     }
 }
 
-/* A bucket's absence settles its keys: all gone. */
+/* A bucket's absence settles its keys and its uploads: all gone. */
 static void sim_bucket_gone(sim_run *r, int b)
 {
     for (int k = 0; k < SIM_KEYS; k++) sim_cands_set(&r->m.key[b][k], &sim_absent);
+    for (int i = 0; i < SIM_UPLOADS_MAX; i++)
+        if (r->m.up[i].used && r->m.up[i].b == b) sim_cands_set(&r->m.up[i].state, &sim_absent);
+    for (int i = 0; i < SIM_PENDING_MAX; i++)
+        if (r->m.pending[i].b == b) r->m.pending[i].used = false;
 }
 
 /* ---- roles ------------------------------------------------------------------ */
@@ -485,6 +583,10 @@ static void sim_ver_from(const Hm__ObjectVersion *v, sim_ver *out)
         if (v->user_meta[i]->key != NULL && strcmp(v->user_meta[i]->key, "t") == 0 &&
             v->user_meta[i]->value != NULL)
             out->tag = (uint32_t)strtoul(v->user_meta[i]->value, NULL, 10);
+    for (size_t i = 0; i < v->n_tags; i++)
+        if (v->tags[i]->key != NULL && strcmp(v->tags[i]->key, "s") == 0 &&
+            v->tags[i]->value != NULL)
+            out->otag = (uint32_t)strtoul(v->tags[i]->value, NULL, 10);
 }
 
 /* Read the rest of g into md5, checking the length; 0, or the read error. */
@@ -522,6 +624,9 @@ static bool sim_probe_key(sim_run *r, int b, int k, bool full, bool after_crash)
     bool ok = sim_cands_observe(r, &r->m.key[b][k], &v, after_crash, what);
     (void)sim_cands_observe(r, &r->m.bucket[b], &sim_present_bucket, after_crash,
                             sim_bucket_names[b]);
+    /* the candidate the store matched is first now: its bytes' MD5 */
+    char want_md5[HM_OBJSVC_ETAG_HEX_BYTES + 1];
+    snprintf(want_md5, sizeof(want_md5), "%s", r->m.key[b][k].v[0].md5);
     if (ok && full) {
         EVP_MD_CTX *c = EVP_MD_CTX_new();
         EVP_DigestInit_ex(c, EVP_md5(), NULL);
@@ -537,9 +642,10 @@ static bool sim_probe_key(sim_run *r, int b, int k, bool full, bool after_crash)
             /* 1+0: rot at rest is detected, not repairable: a clean error. */
         } else if (rc != 0) {
             sim_fail(r, "%s: read of an acknowledged object failed: %s", what, hm_err_name(rc));
-        } else if (total != v.size || strcmp(hex, v.etag) != 0) {
-            sim_fail(r, "%s: read %" PRIu64 " bytes md5 %s, version says %" PRIu64 " bytes %s",
-                     what, total, hex, v.size, v.etag);
+        } else if (total != v.size || strcmp(hex, want_md5) != 0) {
+            sim_fail(r, "%s: read %" PRIu64 " bytes md5 %s, the model says %" PRIu64
+                     " bytes md5 %s (etag %s)",
+                     what, total, hex, v.size, want_md5, v.etag);
         }
     }
     hm_objsvc_get_close(g);
@@ -569,6 +675,147 @@ static int sim_key_index(const char *key)
     for (int k = 0; k < SIM_KEYS; k++)
         if (strcmp(sim_keys[k], key) == 0) return k;
     return -1;
+}
+
+/* ---- multipart model -------------------------------------------------------- */
+
+static sim_upload *sim_upload_find(sim_run *r, int b, const char *id)
+{
+    for (int i = 0; i < SIM_UPLOADS_MAX; i++)
+        if (r->m.up[i].used && r->m.up[i].b == b && strcmp(r->m.up[i].id, id) == 0)
+            return &r->m.up[i];
+    return NULL;
+}
+
+/* A free entry: unused, or an upload surely gone that no part upload in
+ * flight names (a listing showing a forgotten id again would then be
+ * "unknown" and fail). */
+static sim_upload *sim_upload_new(sim_run *r, int b, int k, const char *id)
+{
+    for (int i = 0; i < SIM_UPLOADS_MAX; i++) {
+        sim_upload *u = &r->m.up[i];
+        if (u->used && !(u->state.n == 1 && !u->state.v[0].present)) continue;
+        bool busy = false;
+        for (int j = 0; j < SIM_INFLIGHT_MAX; j++)
+            if (r->ops[j].live && r->ops[j].kind == SIM_OP_PART && r->ops[j].u == i) busy = true;
+        if (busy) continue;
+        memset(u, 0, sizeof(*u));
+        u->used = true;
+        u->b = b;
+        u->k = k;
+        snprintf(u->id, sizeof(u->id), "%s", id);
+        sim_cands_set(&u->state, &sim_present_bucket);
+        for (int p = 0; p < SIM_PARTS_MAX; p++) sim_cands_set(&u->part[p], &sim_absent);
+        return u;
+    }
+    return NULL;
+}
+
+static uint32_t sim_kv_u32(Hm__KeyValue **kv, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kv[i]->key != NULL && kv[i]->value != NULL && strcmp(kv[i]->key, key) == 0)
+            return (uint32_t)strtoul(kv[i]->value, NULL, 10);
+    return 0;
+}
+
+/* Compare the store's uploads of bucket b (ListMultipartUploads, then
+ * ListParts of each) with the model and settle it: every upload listed was
+ * created (or is the answer to a create whose reply was lost), with parts
+ * the model allows; every upload the model says surely exists is listed
+ * with its acknowledged parts; a completed or aborted one is not.  False
+ * when the store could not answer. */
+static bool sim_uploads_check(sim_run *r, int b, bool after_crash)
+{
+    hm_objsvc_upload_list_args la = {.bucket = sim_bucket_names[b],
+                                     .max_uploads = HM_LIST_UPLOADS_MAX};
+    Hm__MetaResponse *resp = NULL;
+    int rc = hm_objsvc_mpu_list_uploads(r->check, "sim-check", &la, &resp);
+    if (rc == HM_ENOBUCKET) return sim_probe_bucket(r, b, after_crash);
+    if (rc != 0) return false;
+    bool seen[SIM_UPLOADS_MAX] = {false};
+    const Hm__UploadListResult *ul = resp->uploads;
+    bool answered = true;
+    if (ul->truncated) sim_fail(r, "uploads of %s: truncated at %zu", sim_bucket_names[b], ul->n_uploads);
+    for (size_t i = 0; i < ul->n_uploads && !r->failed; i++) {
+        const Hm__UploadRecord *rec = ul->uploads[i];
+        const char *key = rec->key != NULL ? rec->key : "";
+        const char *id = rec->upload_id != NULL ? rec->upload_id : "";
+        int k = sim_key_index(key);
+        char what[200];
+        snprintf(what, sizeof(what), "upload %.8s of %s/%s", id, sim_bucket_names[b], key);
+        sim_upload *u = sim_upload_find(r, b, id);
+        if (u == NULL && k >= 0) {
+            /* the answer to a create whose reply was lost */
+            for (int j = 0; j < SIM_PENDING_MAX && u == NULL; j++) {
+                sim_pending *pd = &r->m.pending[j];
+                if (!pd->used || pd->b != b || pd->k != k || (pd->phantom && !after_crash)) continue;
+                pd->used = false;
+                u = sim_upload_new(r, b, k, id);
+                if (u == NULL) {
+                    sim_fail(r, "model: more than %d uploads", SIM_UPLOADS_MAX);
+                    break;
+                }
+                u->tag = sim_kv_u32(rec->user_meta, rec->n_user_meta, "t");
+                u->otag = sim_kv_u32(rec->tags, rec->n_tags, "s");
+                sim_event(r, "upload_adopted", b, k, 0, 0);
+            }
+        }
+        if (u == NULL) {
+            sim_fail(r, "%s: listed, but no create of it was ever sent", what);
+            break;
+        }
+        if (u->k != k) {
+            sim_fail(r, "%s: created for key %s", what, sim_keys[u->k]);
+            break;
+        }
+        seen[u - r->m.up] = true;
+        if (!sim_cands_observe(r, &u->state, &sim_present_bucket, after_crash, what)) break;
+        Hm__MetaResponse *pr = NULL;
+        rc = hm_objsvc_mpu_list_parts(r->check, "sim-check", sim_bucket_names[b], key, id, 0,
+                                      HM_LIST_PARTS_MAX, &pr);
+        if (rc != 0) {
+            if (after_crash || sim_classify(rc) == SIM_OUT_NO)
+                sim_fail(r, "%s: listed, but ListParts says %s", what, hm_err_name(rc));
+            answered = false;
+            break;
+        }
+        bool pseen[SIM_PARTS_MAX] = {false};
+        for (size_t j = 0; j < pr->parts->n_parts && !r->failed; j++) {
+            const Hm__PartRecord *p = pr->parts->parts[j];
+            if (p->part_number < 1 || p->part_number > SIM_PARTS_MAX) {
+                sim_fail(r, "%s: part %u was never uploaded", what, p->part_number);
+                break;
+            }
+            char pw[240];
+            snprintf(pw, sizeof(pw), "%s part %u", what, p->part_number);
+            sim_ver pv = {.present = true, .size = p->size};
+            snprintf(pv.etag, sizeof(pv.etag), "%s", p->etag != NULL ? p->etag : "");
+            pseen[p->part_number - 1] = true;
+            (void)sim_cands_observe(r, &u->part[p->part_number - 1], &pv, after_crash, pw);
+        }
+        for (int p = 0; p < SIM_PARTS_MAX && !r->failed; p++) {
+            if (pseen[p]) continue;
+            char pw[240];
+            snprintf(pw, sizeof(pw), "%s part %d", what, p + 1);
+            (void)sim_cands_observe(r, &u->part[p], &sim_absent, after_crash, pw);
+        }
+        hm__meta_response__free_unpacked(pr, NULL);
+    }
+    hm__meta_response__free_unpacked(resp, NULL);
+    if (!answered || r->failed) return answered;
+    for (int i = 0; i < SIM_UPLOADS_MAX && !r->failed; i++) {
+        sim_upload *u = &r->m.up[i];
+        if (!u->used || u->b != b || seen[i]) continue;
+        char what[200];
+        snprintf(what, sizeof(what), "upload %.8s of %s/%s", u->id, sim_bucket_names[b],
+                 sim_keys[u->k]);
+        (void)sim_cands_observe(r, &u->state, &sim_absent, after_crash, what);
+    }
+    if (after_crash)
+        for (int j = 0; j < SIM_PENDING_MAX; j++)
+            if (r->m.pending[j].b == b) r->m.pending[j].used = false;
+    return true;
 }
 
 /* Every bucket and key, with the bytes: the store must equal the model. */
@@ -605,6 +852,8 @@ static void sim_sweep(sim_run *r, bool after_crash)
             if (!sim_probe_key(r, b, k, true, after_crash) && after_crash)
                 sim_fail(r, "sweep: %s/%s: the store did not answer", sim_bucket_names[b],
                          sim_keys[k]);
+        if (!r->failed && !sim_uploads_check(r, b, after_crash) && after_crash)
+            sim_fail(r, "sweep: uploads of %s: the store did not answer", sim_bucket_names[b]);
     }
     sim_event(r, "sweep", -1, -1, after_crash, r->failed ? -1 : 0);
 }
@@ -650,6 +899,8 @@ static void sim_key_outcome(sim_run *r, int b, int k, const sim_ver *v, int rc)
     }
 }
 
+static void sim_part_finish(sim_run *r, sim_op *op, int rc, const char *etag);
+
 static void sim_put_start(sim_run *r, sim_op *op)
 {
     op->kind = SIM_OP_PUT;
@@ -666,6 +917,10 @@ static void sim_put_start(sim_run *r, sim_op *op)
     uint8_t md5[16];
     sim_content_md5(r, op->content_seed, op->size, md5);
     sim_hex(md5, 16, op->ver.etag);
+    memcpy(op->ver.md5, op->ver.etag, sizeof(op->ver.md5));
+    op->ver.body.n = 1;
+    op->ver.body.seed[0] = op->content_seed;
+    op->ver.body.size[0] = op->size;
     if (op->bad_md5) md5[0] ^= 1;
     char tag[16];
     snprintf(tag, sizeof(tag), "%u", op->ver.tag);
@@ -704,7 +959,8 @@ static void sim_put_step(sim_run *r, sim_op *op)
         if (rc != 0) {
             hm_objsvc_put_abort(op->put);
             op->put = NULL;
-            r->st.puts_err++;
+            if (op->kind == SIM_OP_PART) r->st.parts_err++;
+            else r->st.puts_err++;
             sim_op_drop(op);
         }
         return;
@@ -713,7 +969,13 @@ static void sim_put_step(sim_run *r, sim_op *op)
     enum hm_objsvc_fault fault = HM_OBJSVC_FAULT_NONE;
     int rc = hm_objsvc_put_finish(op->put, etag, &fault);
     op->put = NULL;
-    sim_event(r, "put_finish", op->b, op->k, (int64_t)op->size, rc);
+    sim_event(r, op->kind == SIM_OP_PART ? "part_finish" : "put_finish", op->b, op->k,
+              (int64_t)op->size, rc);
+    if (op->kind == SIM_OP_PART) {
+        sim_part_finish(r, op, rc, etag);
+        sim_op_drop(op);
+        return;
+    }
     if (op->bad_md5 && rc == 0)
         sim_fail(r, "put %s/%s with a wrong Content-MD5 was acknowledged",
                  sim_bucket_names[op->b], sim_keys[op->k]);
@@ -759,9 +1021,69 @@ static void sim_get_start(sim_run *r, sim_op *op)
     const Hm__ObjectVersion *ov = hm_objsvc_get_version(op->get);
     sim_ver v;
     sim_ver_from(ov, &v);
-    sim_cands_observe(r, &r->m.key[op->b][op->k], &v, false, what);
-    snprintf(op->want_etag, sizeof(op->want_etag), "%s", v.etag);
+    if (!sim_cands_observe(r, &r->m.key[op->b][op->k], &v, false, what)) return;
+    /* the matched candidate is first now: its bytes are what must come */
+    const sim_ver *mv = &r->m.key[op->b][op->k].v[0];
+    snprintf(op->want_md5, sizeof(op->want_md5), "%s", mv->md5);
     op->want_size = v.size;
+    op->body = mv->body;
+    op->span_off = 0;
+    op->span_len = v.size;
+    if (sim_body_size(&op->body) != v.size) {
+        sim_fail(r, "%s: model body of %" PRIu64 " bytes for a version of %" PRIu64, what,
+                 sim_body_size(&op->body), v.size);
+        return;
+    }
+    if (sim_rng_chance(&r->rng_work, 400)) {
+        /* A Range: first-last, first- or -suffix, at random offsets (some
+         * past the end: unsatisfiable, answered 416 by the gateway). */
+        hm_objsvc_range rg = {0};
+        uint64_t span = v.size + 2;
+        switch (sim_rng_below(&r->rng_work, 3)) {
+        case 0:
+            rg.has_first = rg.has_last = true;
+            rg.first = sim_rng_below(&r->rng_work, span);
+            rg.last = rg.first + sim_rng_below(&r->rng_work, span);
+            break;
+        case 1:
+            rg.has_first = true;
+            rg.first = sim_rng_below(&r->rng_work, span);
+            break;
+        default:
+            rg.suffix = sim_rng_below(&r->rng_work, span + 1);
+            break;
+        }
+        uint64_t off = 0, len = 0;
+        int rrc = hm_objsvc_range_resolve(&rg, v.size, &off, &len);
+        bool satisfiable = v.size > 0 && (rg.has_first ? rg.first < v.size : rg.suffix > 0);
+        if ((rrc == 0) != satisfiable) {
+            sim_fail(r, "%s: range first=%" PRIu64 " last=%" PRIu64 " suffix=%" PRIu64
+                     " of %" PRIu64 " bytes: resolve %s",
+                     what, rg.first, rg.last, rg.suffix, v.size, hm_err_name(rrc));
+            return;
+        }
+        if (rrc == 0) {
+            uint64_t want_off = rg.has_first ? rg.first : v.size - (rg.suffix < v.size ? rg.suffix : v.size);
+            uint64_t want_end = rg.has_first ? (rg.has_last && rg.last < v.size ? rg.last + 1 : v.size)
+                                             : v.size;
+            if (off != want_off || len != want_end - want_off) {
+                sim_fail(r, "%s: range resolved to [%" PRIu64 ", +%" PRIu64 "), want [%" PRIu64
+                         ", +%" PRIu64 ")", what, off, len, want_off, want_end - want_off);
+                return;
+            }
+            rc = hm_objsvc_get_set_span(op->get, off, len);
+            sim_event(r, "get_span", op->b, op->k, (int64_t)off, rc);
+            if (rc != 0) {
+                sim_fail(r, "%s: span [%" PRIu64 ", +%" PRIu64 ") of %" PRIu64 ": %s", what, off,
+                         len, v.size, hm_err_name(rc));
+                return;
+            }
+            op->ranged = true;
+            op->span_off = off;
+            op->span_len = len;
+            r->st.ranged++;
+        }
+    }
     op->md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(op->md5, EVP_md5(), NULL);
     op->live = true;
@@ -786,9 +1108,22 @@ static void sim_get_step(sim_run *r, sim_op *op)
         return;
     }
     if (got > 0) {
+        if (got > op->span_len - op->read) {
+            sim_fail(r, "%s: more bytes than the %s holds", what, op->ranged ? "range" : "version");
+            return;
+        }
+        /* Every byte equals the model's: the version's slice at this offset. */
+        sim_body_bytes(&op->body, op->span_off + op->read, r->buf2, got);
+        if (memcmp(r->buf, r->buf2, got) != 0) {
+            size_t i = 0;
+            while (r->buf[i] == r->buf2[i]) i++;
+            sim_fail(r, "%s: byte %" PRIu64 " of the version (span [%" PRIu64 ", +%" PRIu64
+                     ")) is %02x, the model says %02x", what, op->span_off + op->read + i,
+                     op->span_off, op->span_len, r->buf[i], r->buf2[i]);
+            return;
+        }
         EVP_DigestUpdate(op->md5, r->buf, got);
         op->read += got;
-        if (op->read > op->want_size) sim_fail(r, "%s: more bytes than the version holds", what);
         return;
     }
     uint8_t md[16];
@@ -796,9 +1131,9 @@ static void sim_get_step(sim_run *r, sim_op *op)
     EVP_DigestFinal_ex(op->md5, md, &len);
     char hex[33];
     sim_hex(md, 16, hex);
-    if (op->read != op->want_size || strcmp(hex, op->want_etag) != 0)
+    if (op->read != op->span_len || (!op->ranged && strcmp(hex, op->want_md5) != 0))
         sim_fail(r, "%s: got %" PRIu64 " bytes md5 %s, want %" PRIu64 " bytes %s", what,
-                 op->read, hex, op->want_size, op->want_etag);
+                 op->read, hex, op->span_len, op->ranged ? "(range)" : op->want_md5);
     r->st.gets_ok++;
     sim_op_drop(op);
 }
@@ -963,6 +1298,595 @@ static void sim_gc(sim_run *r)
     sim_event(r, "gc", -1, -1, (int64_t)n, rc);
 }
 
+/* ---- multipart, copy and tagging workload ----------------------------------------- */
+
+static void sim_upload_what(const sim_upload *u, char *out, size_t cap)
+{
+    snprintf(out, cap, "upload %.8s of %s/%s", u->id, sim_bucket_names[u->b], sim_keys[u->k]);
+}
+
+/* A known upload, at random (also ones already gone: their calls must
+ * answer NoSuchUpload); NULL when the model knows none. */
+static sim_upload *sim_pick_upload(sim_run *r)
+{
+    sim_upload *have[SIM_UPLOADS_MAX];
+    size_t n = 0;
+    for (int i = 0; i < SIM_UPLOADS_MAX; i++)
+        if (r->m.up[i].used) have[n++] = &r->m.up[i];
+    if (n == 0) return NULL;
+    /* mostly live ones */
+    for (int tries = 0; tries < 3; tries++) {
+        sim_upload *u = have[sim_rng_below(&r->rng_work, n)];
+        if (sim_cands_maybe(&u->state) || tries == 2) return u;
+    }
+    return NULL;
+}
+
+static void sim_mpu_create(sim_run *r)
+{
+    int b = sim_pick_bucket(r);
+    int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    uint32_t tag = (uint32_t)sim_rng_below(&r->rng_work, 1000000);
+    uint32_t otag = sim_rng_chance(&r->rng_work, 500) ? 1 + (uint32_t)sim_rng_below(&r->rng_work, 1000) : 0;
+    char t[16], st[16];
+    snprintf(t, sizeof(t), "%u", tag);
+    snprintf(st, sizeof(st), "%u", otag);
+    hm_objsvc_kv meta = {"t", t}, tg = {"s", st};
+    hm_objsvc_upload_args a = {
+        .bucket = sim_bucket_names[b],
+        .key = sim_keys[k],
+        .content_type = "application/octet-stream",
+        .user_meta = &meta,
+        .user_meta_count = 1,
+        .tags = otag ? &tg : NULL,
+        .tag_count = otag ? 1 : 0,
+    };
+    char id[HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1] = "";
+    int rc = hm_objsvc_mpu_create(r->svc, NULL, &a, id);
+    sim_event(r, "mpu_create", b, k, 0, rc);
+    r->st.mpu_creates++;
+    char what[160];
+    snprintf(what, sizeof(what), "create upload %s/%s", sim_bucket_names[b], sim_keys[k]);
+    if (rc == 0) {
+        sim_cands_set(&r->m.bucket[b], &sim_present_bucket);
+        if (sim_upload_find(r, b, id) != NULL) {
+            sim_fail(r, "%s: id %s handed out twice", what, id);
+            return;
+        }
+        sim_upload *u = sim_upload_new(r, b, k, id);
+        if (u == NULL) {
+            /* no room to track it: forget it (abort; the sweep then sees it
+             * go, or fails on an upload nobody knows) */
+            int arc = hm_objsvc_mpu_abort(r->check, "sim-check", sim_bucket_names[b],
+                                          sim_keys[k], id);
+            if (arc != 0) sim_fail(r, "%s: abort of an untracked upload: %s", what, hm_err_name(arc));
+            return;
+        }
+        u->tag = tag;
+        u->otag = otag;
+        return;
+    }
+    if (rc == HM_ENOBUCKET) {
+        if (sim_cands_observe(r, &r->m.bucket[b], &sim_absent, false, what)) sim_bucket_gone(r, b);
+        return;
+    }
+    enum sim_outcome out = sim_classify(rc);
+    if (out == SIM_OUT_NO) {
+        sim_fail(r, "%s: unexpected %s", what, hm_err_name(rc));
+        return;
+    }
+    /* Applied or not, under an id the client never learnt. */
+    r->st.ambiguous++;
+    sim_pending *pd = NULL;
+    for (int j = 0; j < SIM_PENDING_MAX && pd == NULL; j++)
+        if (!r->m.pending[j].used) pd = &r->m.pending[j];
+    if (pd == NULL) {
+        sim_fail(r, "model: more than %d creates with unknown ids", SIM_PENDING_MAX);
+        return;
+    }
+    *pd = (sim_pending){.used = true, .phantom = out == SIM_OUT_PHANTOM, .b = b, .k = k};
+    if (sim_uploads_check(r, b, false)) {
+        r->st.resolved++;
+        if (pd->used && !pd->phantom) pd->used = false; /* not listed: not applied */
+    }
+}
+
+/* UploadPart: begin here; the body and the finish go through sim_put_step. */
+static void sim_part_start(sim_run *r, sim_op *op)
+{
+    sim_upload *u = sim_pick_upload(r);
+    if (u == NULL) return;
+    op->kind = SIM_OP_PART;
+    op->id = r->next_op_id++;
+    op->u = (int)(u - r->m.up);
+    op->b = u->b;
+    op->k = u->k;
+    /* mostly the lowest part not uploaded yet; sometimes any (a re-upload,
+     * or out of order) */
+    op->pn = 1 + (uint32_t)sim_rng_below(&r->rng_work, SIM_PARTS_MAX);
+    if (sim_rng_chance(&r->rng_work, 650)) {
+        for (uint32_t p = 1; p <= SIM_PARTS_MAX; p++) {
+            if (!sim_cands_surely(&u->part[p - 1])) {
+                op->pn = p;
+                break;
+            }
+        }
+    }
+    /* Parts 1 and 2 are sometimes HM_PART_BYTES_MIN, so a Complete of
+     * several parts can succeed; a bounded number per run (memory). */
+    if (op->pn <= 2 && r->big_parts < SIM_BIG_PARTS_MAX && sim_rng_chance(&r->rng_work, 500)) {
+        op->size = HM_PART_BYTES_MIN;
+        r->big_parts++;
+    } else {
+        op->size = sim_sizes[sim_rng_below(&r->rng_work, 9)];
+    }
+    op->content_seed = sim_rng_next(&r->rng_work);
+    op->bad_md5 = sim_rng_chance(&r->rng_work, 30);
+    op->short_body = false;
+    op->ver = (sim_ver){.present = true, .size = op->size};
+    uint8_t md5[16];
+    sim_content_md5(r, op->content_seed, op->size, md5);
+    sim_hex(md5, 16, op->ver.etag);
+    memcpy(op->ver.md5, op->ver.etag, sizeof(op->ver.md5));
+    op->ver.body.n = 1;
+    op->ver.body.seed[0] = op->content_seed;
+    op->ver.body.size[0] = op->size;
+    if (op->bad_md5) md5[0] ^= 1;
+    hm_objsvc_part_args a = {
+        .bucket = sim_bucket_names[u->b],
+        .key = sim_keys[u->k],
+        .upload_id = u->id,
+        .part_number = op->pn,
+        .size = op->size,
+        .content_md5 = (op->bad_md5 || sim_rng_chance(&r->rng_work, 300)) ? md5 : NULL,
+    };
+    int rc = hm_objsvc_part_begin(r->svc, NULL, &a, &op->put);
+    sim_event(r, "part_begin", op->b, op->k, (int64_t)op->pn, rc);
+    if (rc != 0) {
+        op->put = NULL;
+        r->st.parts_err++;
+        char what[200];
+        sim_upload_what(u, what, sizeof(what));
+        if (rc == HM_ENOUPLOAD) (void)sim_cands_observe(r, &u->state, &sim_absent, false, what);
+        else if (sim_classify(rc) == SIM_OUT_NO && rc != HM_ENOBUCKET)
+            sim_fail(r, "%s: part %u begin: %s", what, op->pn, hm_err_name(rc));
+        return;
+    }
+    op->live = true;
+}
+
+static void sim_part_finish(sim_run *r, sim_op *op, int rc, const char *etag)
+{
+    sim_upload *u = &r->m.up[op->u];
+    char what[200];
+    sim_upload_what(u, what, sizeof(what));
+    if (rc == 0) r->st.parts_ok++;
+    else r->st.parts_err++;
+    if (op->bad_md5) {
+        if (rc == 0) sim_fail(r, "%s: part %u with a wrong Content-MD5 acknowledged", what, op->pn);
+        else if (sim_classify(rc) != SIM_OUT_NO && sim_uploads_check(r, u->b, false))
+            r->st.resolved++;
+        return;
+    }
+    switch (sim_classify(rc)) {
+    case SIM_OUT_OK:
+        if (strcmp(etag, op->ver.etag) != 0) {
+            sim_fail(r, "%s: part %u etag %s, body md5 %s", what, op->pn, etag, op->ver.etag);
+            return;
+        }
+        /* the part committed, so the upload was there */
+        if (!sim_cands_observe(r, &u->state, &sim_present_bucket, false, what)) return;
+        sim_cands_set(&u->part[op->pn - 1], &op->ver);
+        break;
+    case SIM_OUT_NO:
+        if (rc == HM_ENOUPLOAD) (void)sim_cands_observe(r, &u->state, &sim_absent, false, what);
+        break;
+    default:
+        r->st.ambiguous++;
+        sim_cands_add(r, &u->part[op->pn - 1], &op->ver, sim_classify(rc) == SIM_OUT_PHANTOM);
+        if (sim_uploads_check(r, u->b, false)) r->st.resolved++;
+        break;
+    }
+}
+
+/* The multipart ETag of parts with these hex MD5s. */
+static void sim_mpu_etag(char (*md5s)[HM_OBJSVC_ETAG_HEX_BYTES + 1], size_t n,
+                         char out[HM_OBJSVC_MPU_ETAG_BYTES])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_md5(), NULL);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t bin[16];
+        for (int j = 0; j < 16; j++) {
+            unsigned int x = 0;
+            sscanf(md5s[i] + 2 * j, "%2x", &x);
+            bin[j] = (uint8_t)x;
+        }
+        EVP_DigestUpdate(c, bin, 16);
+    }
+    uint8_t md[16];
+    unsigned int len = 16;
+    EVP_DigestFinal_ex(c, md, &len);
+    EVP_MD_CTX_free(c);
+    sim_hex(md, 16, out);
+    snprintf(out + HM_OBJSVC_ETAG_HEX_BYTES, HM_OBJSVC_MPU_ETAG_BYTES - HM_OBJSVC_ETAG_HEX_BYTES,
+             "-%zu", n);
+}
+
+enum sim_complete_mode { SIM_CM_RIGHT, SIM_CM_ORDER, SIM_CM_ETAG, SIM_CM_MISSING };
+
+static void sim_mpu_complete(sim_run *r)
+{
+    sim_upload *u = sim_pick_upload(r);
+    if (u == NULL) return;
+    char what[200];
+    sim_upload_what(u, what, sizeof(what));
+    /* The parts the model knows for sure, ascending. */
+    hm_objsvc_part_ref refs[SIM_PARTS_MAX + 1];
+    char etags[SIM_PARTS_MAX + 1][HM_OBJSVC_ETAG_HEX_BYTES + 1];
+    const sim_ver *pv[SIM_PARTS_MAX];
+    size_t n = 0;
+    uint32_t absent_pn = 0;
+    for (uint32_t p = 1; p <= SIM_PARTS_MAX; p++) {
+        const sim_cands *c = &u->part[p - 1];
+        size_t real = 0;
+        const sim_ver *only = NULL;
+        for (size_t i = 0; i < c->n; i++)
+            if (!c->v[i].phantom) {
+                real++;
+                only = &c->v[i];
+            }
+        if (real != 1) continue;
+        if (!only->present) {
+            if (absent_pn == 0 && c->n == 1) absent_pn = p;
+            continue;
+        }
+        pv[n] = only;
+        snprintf(etags[n], sizeof(etags[n]), "%.32s", only->etag);
+        refs[n].part_number = p;
+        refs[n].etag = etags[n];
+        n++;
+    }
+    enum sim_complete_mode mode = SIM_CM_RIGHT;
+    uint64_t pick = sim_rng_below(&r->rng_work, 10);
+    if (pick == 7 && n >= 2) mode = SIM_CM_ORDER;
+    else if (pick == 8 && n >= 1) mode = SIM_CM_ETAG;
+    else if (pick == 9 && absent_pn != 0) mode = SIM_CM_MISSING;
+    bool quoted = sim_rng_chance(&r->rng_work, 300);
+    char quoted_etags[SIM_PARTS_MAX + 1][HM_OBJSVC_ETAG_HEX_BYTES + 3];
+    if (quoted)
+        for (size_t i = 0; i < n; i++) {
+            snprintf(quoted_etags[i], sizeof(quoted_etags[i]), "\"%.32s\"", etags[i]);
+            refs[i].etag = quoted_etags[i];
+        }
+    size_t nsend = n;
+    bool too_small = false;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (pv[i]->size < HM_PART_BYTES_MIN) too_small = true;
+    enum hm_objsvc_mpu_fault want_fault = too_small ? HM_OBJSVC_MPU_TOO_SMALL : HM_OBJSVC_MPU_NONE;
+    if (n == 0) want_fault = HM_OBJSVC_MPU_NO_PARTS;
+    switch (mode) {
+    case SIM_CM_RIGHT:
+        break;
+    case SIM_CM_ORDER: {
+        size_t i = (size_t)sim_rng_below(&r->rng_work, n - 1);
+        hm_objsvc_part_ref t = refs[i];
+        refs[i] = refs[i + 1];
+        refs[i + 1] = t;
+        want_fault = HM_OBJSVC_MPU_PART_ORDER;
+        break;
+    }
+    case SIM_CM_ETAG: {
+        size_t i = (size_t)sim_rng_below(&r->rng_work, n);
+        refs[i].etag = etags[i];
+        etags[i][sim_rng_below(&r->rng_work, HM_OBJSVC_ETAG_HEX_BYTES)] ^= 0x01; /* 0-9a-f stay hex-ish */
+        want_fault = HM_OBJSVC_MPU_INVALID_PART;
+        break;
+    }
+    case SIM_CM_MISSING: {
+        /* a part number never uploaded, in its place in the order */
+        size_t at = 0;
+        while (at < n && refs[at].part_number < absent_pn) at++;
+        memmove(&refs[at + 1], &refs[at], (n - at) * sizeof(refs[0]));
+        refs[at].part_number = absent_pn;
+        refs[at].etag = "0123456789abcdef0123456789abcdef";
+        nsend = n + 1;
+        want_fault = HM_OBJSVC_MPU_INVALID_PART;
+        break;
+    }
+    }
+    bool right = want_fault == HM_OBJSVC_MPU_NONE;
+    /* What a success makes the key. */
+    sim_ver v = {.present = true, .tag = u->tag, .otag = u->otag};
+    char md5s[SIM_PARTS_MAX][HM_OBJSVC_ETAG_HEX_BYTES + 1];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(md5s[i], sizeof(md5s[i]), "%.32s", pv[i]->etag);
+        v.body.seed[i] = pv[i]->body.seed[0];
+        v.body.size[i] = pv[i]->body.size[0];
+        v.size += pv[i]->size;
+    }
+    v.body.n = (uint32_t)n;
+    if (n > 0) sim_mpu_etag(md5s, n, v.etag);
+    if (right) sim_body_md5(r, &v.body, v.md5);
+
+    hm_objsvc_complete_args ca = {
+        .bucket = sim_bucket_names[u->b],
+        .key = sim_keys[u->k],
+        .upload_id = u->id,
+        .parts = refs,
+        .part_count = nsend,
+    };
+    char etag[HM_OBJSVC_MPU_ETAG_BYTES] = "";
+    enum hm_objsvc_mpu_fault fault = HM_OBJSVC_MPU_NONE;
+    int rc = hm_objsvc_mpu_complete(r->svc, NULL, &ca, etag, &fault);
+    sim_event(r, "mpu_complete", u->b, u->k, (int64_t)(nsend * 16 + mode * 4 + (uint64_t)want_fault), rc);
+    if (rc == 0) r->st.completes_ok++;
+    else r->st.completes_err++;
+    if (rc == 0 && !right) {
+        sim_fail(r, "%s: complete of %zu parts acknowledged, but it must fail with fault %d (mode %d)",
+                 what, nsend, (int)want_fault, (int)mode);
+        return;
+    }
+    if (rc == 0) {
+        if (strcmp(etag, v.etag) != 0) {
+            sim_fail(r, "%s: complete etag %s, want %s", what, etag, v.etag);
+            return;
+        }
+        if (!sim_cands_maybe(&u->state)) {
+            /* a retry of a complete that already succeeded: the key must
+             * hold what it made */
+            char kw[240];
+            snprintf(kw, sizeof(kw), "%.200s (retried complete)", what);
+            (void)sim_cands_observe(r, &r->m.key[u->b][u->k], &v, false, kw);
+            return;
+        }
+        sim_key_outcome(r, u->b, u->k, &v, 0);
+        sim_cands_set(&u->state, &sim_absent);
+        return;
+    }
+    if (rc == HM_EINVAL) {
+        if (right || fault != want_fault)
+            sim_fail(r, "%s: complete of %zu parts: fault %d, want %d (mode %d)", what, nsend,
+                     (int)fault, (int)want_fault, (int)mode);
+        return;
+    }
+    if (rc == HM_ENOUPLOAD) {
+        (void)sim_cands_observe(r, &u->state, &sim_absent, false, what);
+        return;
+    }
+    if (rc == HM_ENOBUCKET) {
+        if (sim_cands_observe(r, &r->m.bucket[u->b], &sim_absent, false, what))
+            sim_bucket_gone(r, u->b);
+        return;
+    }
+    enum sim_outcome out = sim_classify(rc);
+    if (out == SIM_OUT_NO) {
+        sim_fail(r, "%s: complete: unexpected %s", what, hm_err_name(rc));
+        return;
+    }
+    if (!right) {
+        /* nothing may have changed; ask */
+        if (sim_uploads_check(r, u->b, false)) r->st.resolved++;
+        return;
+    }
+    r->st.ambiguous++;
+    sim_cands_add(r, &u->state, &sim_absent, out == SIM_OUT_PHANTOM);
+    sim_key_outcome(r, u->b, u->k, &v, rc);
+    if (sim_uploads_check(r, u->b, false)) r->st.resolved++;
+}
+
+static void sim_mpu_abort(sim_run *r)
+{
+    sim_upload *u = sim_pick_upload(r);
+    if (u == NULL) return;
+    char what[200];
+    sim_upload_what(u, what, sizeof(what));
+    int rc = hm_objsvc_mpu_abort(r->svc, NULL, sim_bucket_names[u->b], sim_keys[u->k], u->id);
+    sim_event(r, "mpu_abort", u->b, u->k, 0, rc);
+    r->st.aborts++;
+    if (rc == 0) {
+        if (!sim_cands_maybe(&u->state)) {
+            sim_fail(r, "%s: abort acknowledged, but the upload is gone", what);
+            return;
+        }
+        sim_cands_set(&u->state, &sim_absent);
+        return;
+    }
+    if (rc == HM_ENOUPLOAD) {
+        (void)sim_cands_observe(r, &u->state, &sim_absent, false, what);
+        return;
+    }
+    if (rc == HM_ENOBUCKET) {
+        if (sim_cands_observe(r, &r->m.bucket[u->b], &sim_absent, false, what))
+            sim_bucket_gone(r, u->b);
+        return;
+    }
+    enum sim_outcome out = sim_classify(rc);
+    if (out == SIM_OUT_NO) {
+        sim_fail(r, "%s: abort: unexpected %s", what, hm_err_name(rc));
+        return;
+    }
+    r->st.ambiguous++;
+    sim_cands_add(r, &u->state, &sim_absent, out == SIM_OUT_PHANTOM);
+    if (sim_uploads_check(r, u->b, false)) r->st.resolved++;
+}
+
+/* ListMultipartUploads / ListParts through the faulty path. */
+static void sim_mpu_list(sim_run *r)
+{
+    int b = sim_pick_bucket(r);
+    hm_objsvc_upload_list_args la = {.bucket = sim_bucket_names[b],
+                                     .max_uploads = HM_LIST_UPLOADS_MAX};
+    Hm__MetaResponse *resp = NULL;
+    int rc = hm_objsvc_mpu_list_uploads(r->svc, NULL, &la, &resp);
+    sim_event(r, "mpu_list", b, -1, rc == 0 ? (int64_t)resp->uploads->n_uploads : 0, rc);
+    if (rc == 0) {
+        /* every upload listed must be one the model allows */
+        for (size_t i = 0; i < resp->uploads->n_uploads && !r->failed; i++) {
+            const Hm__UploadRecord *rec = resp->uploads->uploads[i];
+            sim_upload *u = sim_upload_find(r, b, rec->upload_id != NULL ? rec->upload_id : "");
+            if (u != NULL && !sim_cands_maybe(&u->state))
+                sim_fail(r, "list uploads %s: %.8s listed, but it was completed or aborted",
+                         sim_bucket_names[b], u->id);
+        }
+        hm__meta_response__free_unpacked(resp, NULL);
+    } else if (sim_classify(rc) == SIM_OUT_NO && rc != HM_ENOBUCKET) {
+        sim_fail(r, "list uploads %s: %s", sim_bucket_names[b], hm_err_name(rc));
+    }
+    if (!r->failed && rc != HM_ENOBUCKET) (void)sim_uploads_check(r, b, false);
+}
+
+/* CopyObject, same or cross bucket: the destination equals the source as
+ * the model knows it at the time of the copy. */
+static void sim_copy(sim_run *r)
+{
+    int sb = sim_pick_bucket(r);
+    int sk = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    int db = sim_rng_chance(&r->rng_work, 500) ? sb : sim_pick_bucket(r);
+    int dk = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    bool replace_meta = sim_rng_chance(&r->rng_work, 300);
+    bool replace_tags = sim_rng_chance(&r->rng_work, 300);
+    uint32_t new_tag = (uint32_t)sim_rng_below(&r->rng_work, 1000000);
+    uint32_t new_otag = (uint32_t)sim_rng_below(&r->rng_work, 1000);
+    char what[200];
+    snprintf(what, sizeof(what), "copy %s/%s -> %s/%s", sim_bucket_names[sb], sim_keys[sk],
+             sim_bucket_names[db], sim_keys[dk]);
+    /* The source must be known: one state outside phantoms. */
+    const sim_cands *sc = &r->m.key[sb][sk];
+    const sim_ver *src = NULL;
+    size_t real = 0;
+    for (size_t i = 0; i < sc->n; i++)
+        if (!sc->v[i].phantom) {
+            real++;
+            src = &sc->v[i];
+        }
+    if (real != 1) return;
+    char t[16], st[16];
+    snprintf(t, sizeof(t), "%u", new_tag);
+    snprintf(st, sizeof(st), "%u", new_otag);
+    hm_objsvc_kv meta = {"t", t}, tg = {"s", st};
+    hm_objsvc_copy_args a = {
+        .src_bucket = sim_bucket_names[sb],
+        .src_key = sim_keys[sk],
+        .replace_meta = replace_meta,
+        .replace_tags = replace_tags,
+        .dst = {
+            .bucket = sim_bucket_names[db],
+            .key = sim_keys[dk],
+            .content_type = "application/octet-stream",
+            .user_meta = &meta,
+            .user_meta_count = 1,
+            .tags = new_otag ? &tg : NULL,
+            .tag_count = new_otag ? 1 : 0,
+        },
+    };
+    sim_ver v = *src;
+    v.phantom = false;
+    if (v.present) {
+        /* a copy's ETag is the MD5 of its bytes, multipart source or not */
+        memcpy(v.etag, v.md5, sizeof(v.md5));
+        if (replace_meta) v.tag = new_tag;
+        if (replace_tags) v.otag = new_otag;
+    }
+    char etag[HM_OBJSVC_MPU_ETAG_BYTES] = "";
+    enum hm_objsvc_mpu_fault fault = HM_OBJSVC_MPU_NONE;
+    int rc = hm_objsvc_copy(r->svc, NULL, &a, etag, NULL, &fault);
+    sim_event(r, "copy", sb * 16 + db, sk * 16 + dk, replace_meta * 2 + replace_tags, rc);
+    bool to_self = sb == db && sk == dk && !replace_meta;
+    if (rc == 0) r->st.copies_ok++;
+    else r->st.copies_err++;
+    if (to_self) {
+        if (rc != HM_EINVAL || fault != HM_OBJSVC_COPY_TO_SELF)
+            sim_fail(r, "%s: onto itself without REPLACE: %s fault %d", what, hm_err_name(rc),
+                     (int)fault);
+        return;
+    }
+    if (rc == 0) {
+        if (!v.present) {
+            sim_fail(r, "%s: acknowledged, but the model says the source is absent", what);
+            return;
+        }
+        if (strcmp(etag, v.etag) != 0) {
+            sim_fail(r, "%s: etag %s, the source's bytes have md5 %s", what, etag, v.etag);
+            return;
+        }
+    }
+    if (rc == HM_ENOKEY && v.present) {
+        /* the source may not have been there (bucket gone: ENOBUCKET) */
+        sim_fail(r, "%s: ENOKEY, but the source surely exists", what);
+        return;
+    }
+    if (rc == HM_ENOBUCKET) {
+        (void)sim_probe_bucket(r, sb, false);
+        (void)sim_probe_bucket(r, db, false);
+        return;
+    }
+    if (rc == HM_ECORRUPT) return; /* a rotted source: a clean refusal */
+    if (v.present) sim_key_outcome(r, db, dk, &v, rc);
+}
+
+/* PutObjectTagging / DeleteObjectTagging: in place on the current version. */
+static void sim_tags(sim_run *r)
+{
+    int b = sim_pick_bucket(r);
+    int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    uint32_t otag = sim_rng_chance(&r->rng_work, 200) ? 0 : 1 + (uint32_t)sim_rng_below(&r->rng_work, 1000);
+    char st[16];
+    snprintf(st, sizeof(st), "%u", otag);
+    hm_objsvc_kv tg[2] = {{"s", st}, {"other", "x"}};
+    int rc = hm_objsvc_set_tags(r->svc, NULL, sim_bucket_names[b], sim_keys[k], tg,
+                                otag ? 2 : 0);
+    sim_event(r, "set_tags", b, k, otag, rc);
+    r->st.tags++;
+    char what[160];
+    snprintf(what, sizeof(what), "set tags %s/%s s=%u", sim_bucket_names[b], sim_keys[k], otag);
+    if (rc == HM_ENOKEY) {
+        (void)sim_cands_observe(r, &r->m.key[b][k], &sim_absent, false, what);
+        return;
+    }
+    if (rc == HM_ENOBUCKET) {
+        if (sim_cands_observe(r, &r->m.bucket[b], &sim_absent, false, what)) sim_bucket_gone(r, b);
+        return;
+    }
+    enum sim_outcome out = sim_classify(rc);
+    if (out == SIM_OUT_NO) {
+        sim_fail(r, "%s: unexpected %s", what, hm_err_name(rc));
+        return;
+    }
+    /* Each present candidate may now carry the new set; phantom versions
+     * (a log record that may replay) may carry either. */
+    sim_cands *c = &r->m.key[b][k];
+    sim_cands next = {.n = 0};
+    bool any = false;
+    for (size_t i = 0; i < c->n; i++) {
+        sim_ver nv = c->v[i];
+        if (!nv.present) {
+            if (out != SIM_OUT_OK || nv.phantom) next.v[next.n++] = nv;
+            continue;
+        }
+        if (!nv.phantom) any = true;
+        nv.otag = otag;
+        bool keep_old = out != SIM_OUT_OK || nv.phantom;
+        if (keep_old && next.n < SIM_CANDS_MAX) next.v[next.n++] = c->v[i];
+        bool dup = false;
+        for (size_t j = 0; j < next.n; j++)
+            if (sim_ver_eq(&next.v[j], &nv)) dup = true;
+        if (!dup && next.n < SIM_CANDS_MAX) {
+            nv.phantom = c->v[i].phantom || out == SIM_OUT_PHANTOM;
+            next.v[next.n++] = nv;
+        }
+    }
+    if (out == SIM_OUT_OK && !any) {
+        sim_fail(r, "%s: acknowledged, but the model says the key is absent", what);
+        return;
+    }
+    *c = next;
+    if (out != SIM_OUT_OK) {
+        r->st.ambiguous++;
+        if (sim_probe_key(r, b, k, false, false)) r->st.resolved++;
+    }
+}
+
 /* Advance one in-flight op, or start a new one. */
 static void sim_work(sim_run *r)
 {
@@ -972,19 +1896,26 @@ static void sim_work(sim_run *r)
         if (r->ops[i].live) live_ops[live++] = &r->ops[i];
     if (live > 0 && (live == SIM_INFLIGHT_MAX || sim_rng_chance(&r->rng_work, 650))) {
         sim_op *op = live_ops[sim_rng_below(&r->rng_work, live)];
-        if (op->kind == SIM_OP_PUT) sim_put_step(r, op);
-        else sim_get_step(r, op);
+        if (op->kind == SIM_OP_GET) sim_get_step(r, op);
+        else sim_put_step(r, op);
         return;
     }
     uint64_t pick = sim_rng_below(&r->rng_work, 100);
     sim_op *slot = sim_op_slot(r);
-    if (pick < 40) sim_put_start(r, slot);
-    else if (pick < 58) sim_get_start(r, slot);
-    else if (pick < 70) sim_delete(r);
-    else if (pick < 82) sim_list(r);
-    else if (pick < 91) sim_bucket_op(r, true);
-    else if (pick < 94) sim_bucket_op(r, false);
-    else sim_gc(r);
+    if (pick < 28) sim_put_start(r, slot);
+    else if (pick < 44) sim_get_start(r, slot);
+    else if (pick < 52) sim_delete(r);
+    else if (pick < 60) sim_list(r);
+    else if (pick < 67) sim_bucket_op(r, true);
+    else if (pick < 70) sim_bucket_op(r, false);
+    else if (pick < 74) sim_gc(r);
+    else if (pick < 78) sim_mpu_create(r);
+    else if (pick < 86) sim_part_start(r, slot);
+    else if (pick < 90) sim_mpu_complete(r);
+    else if (pick < 92) sim_mpu_abort(r);
+    else if (pick < 94) sim_mpu_list(r);
+    else if (pick < 98) sim_copy(r);
+    else sim_tags(r);
 }
 
 /* ---- faults -------------------------------------------------------------------- */
@@ -1081,6 +2012,211 @@ static void sim_faults_step(sim_run *r)
     if (sim_rng_chance(g, lp->flip)) sim_flip(r);
 }
 
+/* ---- end of run: garbage collection ------------------------------------------- */
+
+typedef struct sim_blobset {
+    char (*hex)[2 * HM_BLOB_ID_BYTES + 1];
+    bool *found;
+    size_t n;
+} sim_blobset;
+
+static bool sim_blobset_has(const sim_blobset *s, const char *hex, size_t *at)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->hex[i], hex) == 0) {
+            if (at != NULL) *at = i;
+            return true;
+        }
+    return false;
+}
+
+static void sim_blobset_add(sim_run *r, sim_blobset *s, const Hm__Blob *b)
+{
+    if (b == NULL || b->blob_id.len != HM_BLOB_ID_BYTES) return;
+    char hex[2 * HM_BLOB_ID_BYTES + 1];
+    sim_hex(b->blob_id.data, HM_BLOB_ID_BYTES, hex);
+    if (sim_blobset_has(s, hex, NULL)) {
+        sim_fail(r, "gc check: blob %.16s is referenced twice", hex);
+        return;
+    }
+    if (s->n == SIM_BLOBS_MAX) {
+        sim_fail(r, "gc check: more than %d blobs", SIM_BLOBS_MAX);
+        return;
+    }
+    memcpy(s->hex[s->n++], hex, sizeof(hex));
+}
+
+/* Every blob a live version or a live upload's part names. */
+static void sim_live_blobs(sim_run *r, sim_blobset *s)
+{
+    for (int b = 0; b < SIM_BUCKETS && !r->failed; b++) {
+        if (!sim_cands_surely(&r->m.bucket[b])) continue;
+        for (int k = 0; k < SIM_KEYS && !r->failed; k++) {
+            hm_objsvc_get *g = NULL;
+            int rc = hm_objsvc_get_open(r->check, "sim-check", sim_bucket_names[b], sim_keys[k], &g);
+            if (rc == HM_ENOKEY) continue;
+            if (rc != 0) {
+                sim_fail(r, "gc check: open %s/%s: %s", sim_bucket_names[b], sim_keys[k],
+                         hm_err_name(rc));
+                return;
+            }
+            const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+            for (size_t i = 0; i < v->n_blobs; i++) sim_blobset_add(r, s, v->blobs[i]);
+            hm_objsvc_get_close(g);
+        }
+        hm_objsvc_upload_list_args la = {.bucket = sim_bucket_names[b],
+                                         .max_uploads = HM_LIST_UPLOADS_MAX};
+        Hm__MetaResponse *resp = NULL;
+        int rc = hm_objsvc_mpu_list_uploads(r->check, "sim-check", &la, &resp);
+        if (rc != 0) {
+            sim_fail(r, "gc check: list uploads %s: %s", sim_bucket_names[b], hm_err_name(rc));
+            return;
+        }
+        for (size_t i = 0; i < resp->uploads->n_uploads && !r->failed; i++) {
+            const Hm__UploadRecord *u = resp->uploads->uploads[i];
+            Hm__MetaResponse *pr = NULL;
+            rc = hm_objsvc_mpu_list_parts(r->check, "sim-check", sim_bucket_names[b], u->key,
+                                          u->upload_id, 0, HM_LIST_PARTS_MAX, &pr);
+            if (rc != 0) {
+                sim_fail(r, "gc check: list parts: %s", hm_err_name(rc));
+                break;
+            }
+            for (size_t j = 0; j < pr->parts->n_parts; j++)
+                sim_blobset_add(r, s, pr->parts->parts[j]->blob);
+            hm__meta_response__free_unpacked(pr, NULL);
+        }
+        hm__meta_response__free_unpacked(resp, NULL);
+    }
+}
+
+typedef struct sim_shard_walk {
+    char (*hex)[2 * HM_BLOB_ID_BYTES + 1];
+    size_t n;
+    bool overflow;
+} sim_shard_walk;
+
+static int sim_shard_visit(void *arg, const char *path, uint64_t size)
+{
+    sim_shard_walk *w = arg;
+    (void)size;
+    if (strstr(path, "/shards/") == NULL) return 0;
+    const char *base = strrchr(path, '/') + 1;
+    if (w->n == SIM_BLOBS_MAX) {
+        w->overflow = true;
+        return 0;
+    }
+    snprintf(w->hex[w->n++], sizeof(w->hex[0]), "%.*s", 2 * HM_BLOB_ID_BYTES, base);
+    return 0;
+}
+
+/* The blobs of every intent left in the metadata (read straight from its
+ * KV store, with the roles closed). */
+static int sim_intent_blobs(sim_run *r, sim_blobset *s)
+{
+    hm_kv *kv = NULL;
+    int rc = r->env->ops->kv_open(r->env, "/sim/meta/kv", &kv);
+    if (rc != 0) return rc;
+    hm_kv_txn *t = NULL;
+    rc = r->env->ops->kv_begin(kv, false, &t);
+    hm_kv_cursor *c = NULL;
+    if (rc == 0) rc = r->env->ops->kv_cursor_open(t, HM_KV_INTENTS, &c);
+    if (rc == 0) {
+        for (rc = r->env->ops->kv_cursor_seek(c, NULL, 0); rc == 0;
+             rc = r->env->ops->kv_cursor_next(c)) {
+            const void *k = NULL, *v = NULL;
+            size_t kl = 0, vl = 0;
+            rc = r->env->ops->kv_cursor_get(c, &k, &kl, &v, &vl);
+            if (rc != 0) break;
+            Hm__Intent *in = hm__intent__unpack(NULL, vl, v);
+            if (in == NULL) {
+                rc = HM_ECORRUPT;
+                break;
+            }
+            for (size_t i = 0; i < in->n_blobs; i++)
+                if (in->blobs[i]->blob_id.len == HM_BLOB_ID_BYTES && s->n < SIM_BLOBS_MAX) {
+                    char hex[2 * HM_BLOB_ID_BYTES + 1];
+                    sim_hex(in->blobs[i]->blob_id.data, HM_BLOB_ID_BYTES, hex);
+                    if (!sim_blobset_has(s, hex, NULL)) memcpy(s->hex[s->n++], hex, sizeof(hex));
+                }
+            hm__intent__free_unpacked(in, NULL);
+        }
+        if (rc == HM_ENOENT) rc = 0;
+        r->env->ops->kv_cursor_close(c);
+    }
+    if (t != NULL) r->env->ops->kv_abort(t);
+    r->env->ops->kv_close(kv);
+    return rc;
+}
+
+/* After the final restart: with every grace and intent deadline passed, gc
+ * runs to completion; then every shard file on the disks must belong to a
+ * blob a live version or a live upload part names (no orphaned bytes), and
+ * every such blob must have its file.  Files held only by intents left
+ * behind by crashes are counted (intent_leaks); --strict-gc fails on them. */
+static void sim_gc_final(sim_run *r)
+{
+    sim_world_advance_ms(r->w, SIM_INTENT_TTL_MS + SIM_GC_GRACE_MS + 1000);
+    size_t total = 0;
+    for (int round = 0; round < 256; round++) {
+        size_t n = 0;
+        int rc = hm_objsvc_gc_run(r->check, &n);
+        if (rc != 0) {
+            sim_fail(r, "final gc: %s", hm_err_name(rc));
+            return;
+        }
+        total += n;
+        if (n == 0) break;
+    }
+    r->st.gc_blobs = total;
+    sim_event(r, "final_gc", -1, -1, (int64_t)total, 0);
+    sim_blobset live = {calloc(SIM_BLOBS_MAX, sizeof(*live.hex)), calloc(SIM_BLOBS_MAX, sizeof(bool)), 0};
+    sim_blobset held = {calloc(SIM_BLOBS_MAX, sizeof(*held.hex)), NULL, 0};
+    sim_shard_walk w = {calloc(SIM_BLOBS_MAX, sizeof(*w.hex)), 0, false};
+    if (live.hex == NULL || live.found == NULL || held.hex == NULL || w.hex == NULL) {
+        sim_fail(r, "gc check: out of memory");
+        goto out;
+    }
+    sim_live_blobs(r, &live);
+    if (r->failed) goto out;
+    (void)sim_world_walk_files(r->w, "/sim", sim_shard_visit, &w);
+    if (w.overflow) {
+        sim_fail(r, "gc check: more than %d shard files", SIM_BLOBS_MAX);
+        goto out;
+    }
+    r->st.shard_files = w.n;
+    size_t orphans = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        size_t at = 0;
+        if (sim_blobset_has(&live, w.hex[i], &at)) live.found[at] = true;
+        else memcpy(w.hex[orphans++], w.hex[i], sizeof(w.hex[0]));
+    }
+    for (size_t i = 0; i < live.n && !r->failed; i++)
+        if (!live.found[i])
+            sim_fail(r, "gc check: blob %.16s is referenced, but no disk holds it", live.hex[i]);
+    if (r->failed || orphans == 0) goto out;
+    /* Who holds the rest?  Close the roles and look at the intents. */
+    sim_roles_close(r);
+    int rc = sim_intent_blobs(r, &held);
+    if (rc != 0) {
+        sim_fail(r, "gc check: reading the intents: %s", hm_err_name(rc));
+        goto out;
+    }
+    for (size_t i = 0; i < orphans && !r->failed; i++) {
+        if (!sim_blobset_has(&held, w.hex[i], NULL))
+            sim_fail(r, "gc check: shard of blob %.16s is orphaned: no version, part or "
+                     "intent names it", w.hex[i]);
+        else r->st.intent_leaks++;
+    }
+    if (!r->failed && r->st.intent_leaks > 0 && r->o.strict_gc)
+        sim_fail(r, "gc check: %" PRIu64 " blobs held by intents past their deadline were "
+                 "never collected", r->st.intent_leaks);
+out:
+    free(live.hex);
+    free(live.found);
+    free(held.hex);
+    free(w.hex);
+}
+
 /* ---- a run -------------------------------------------------------------------- */
 
 static void sim_run_free(sim_run *r)
@@ -1092,6 +2228,7 @@ static void sim_run_free(sim_run *r)
     sim_net_free(r->net);
     sim_world_free(r->w);
     free(r->buf);
+    free(r->buf2);
 }
 
 /* Run o; 0 when every check passed.  *hash gets the trace hash; on a
@@ -1104,7 +2241,8 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     r->o = *o;
     r->hash = 0xcbf29ce484222325ull;
     r->buf = malloc(SIM_CHUNK_BYTES_MAX);
-    int rc = r->buf == NULL ? HM_ENOMEM : sim_world_new(&r->w, o->seed);
+    r->buf2 = malloc(SIM_CHUNK_BYTES_MAX);
+    int rc = r->buf == NULL || r->buf2 == NULL ? HM_ENOMEM : sim_world_new(&r->w, o->seed);
     if (rc == 0) rc = sim_net_new(&r->net, r->w, o->seed);
     if (rc != 0) {
         snprintf(msg, msg_cap, "setup: %s", hm_err_name(rc));
@@ -1145,10 +2283,11 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
             for (int i = 0; i < SIM_INFLIGHT_MAX && op == NULL; i++)
                 if (r->ops[i].live) op = &r->ops[i];
             if (op == NULL) break;
-            if (op->kind == SIM_OP_PUT) sim_put_step(r, op);
-            else sim_get_step(r, op);
+            if (op->kind == SIM_OP_GET) sim_get_step(r, op);
+            else sim_put_step(r, op);
         }
         if (!r->failed) sim_restart(r, SIM_POWER_CLEAN);
+        if (!r->failed && !o->plant_ack_before_sync) sim_gc_final(r);
     }
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
     *hash = h;
@@ -1176,6 +2315,16 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
                ws.writes, ws.syncs, ws.dir_syncs, ws.kv_commits_durable, ws.kv_commits_lazy,
                sim_fault_fired(r->w), ns.calls, ns.drops_request, ns.drops_reply, ns.dups,
                ns.refused);
+        printf("  multipart: %" PRIu64 " creates, parts %" PRIu64 " ok %" PRIu64
+               " failed, completes %" PRIu64 " ok %" PRIu64 " failed, %" PRIu64
+               " aborts; copies %" PRIu64 " ok %" PRIu64 " failed; %" PRIu64 " tag sets; %" PRIu64
+               " ranged gets\n",
+               r->st.mpu_creates, r->st.parts_ok, r->st.parts_err, r->st.completes_ok,
+               r->st.completes_err, r->st.aborts, r->st.copies_ok, r->st.copies_err, r->st.tags,
+               r->st.ranged);
+        printf("  final gc: %" PRIu64 " blobs collected, %" PRIu64 " shard files left, %" PRIu64
+               " held only by expired intents\n",
+               r->st.gc_blobs, r->st.shard_files, r->st.intent_leaks);
         printf("  trace hash %016" PRIx64 "\n", h);
     }
     sim_run_free(r);
@@ -1196,7 +2345,7 @@ static void sim_usage(void)
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
             "                   [--plant ack-before-sync] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
-            "                   [--expect-failure] [--soak]\n");
+            "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
 
 static bool sim_parse_u64(const char *s, uint64_t *out)
@@ -1290,6 +2439,8 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-before-sync") == 0) {
             o.plant_ack_before_sync = true;
             i++;
+        } else if (strcmp(a, "--strict-gc") == 0) {
+            o.strict_gc = true;
         } else if (strcmp(a, "--trace") == 0) {
             o.trace = true;
         } else if (strcmp(a, "--no-shrink") == 0) {
