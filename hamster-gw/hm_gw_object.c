@@ -432,6 +432,14 @@ enum MHD_Result gw_get_object(gw_req *r)
         status = MHD_HTTP_PARTIAL_CONTENT;
     }
 
+    /* Reach the first shard now: a lost disk or shard is an S3 error with
+     * a status, not a 200 whose body stops short.  HEAD reads no body. */
+    rc = strcmp(r->method, "HEAD") == 0 ? 0 : hm_objsvc_get_prepare(g);
+    if (rc != 0) {
+        hm_objsvc_get_close(g);
+        return gw_send_hm_error(r, rc);
+    }
+
     gw_get_ctx *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         hm_objsvc_get_close(g);

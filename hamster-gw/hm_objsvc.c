@@ -477,7 +477,8 @@ static void objsvc_put_blob(hm_objsvc_put *p, Hm__Blob *blob, Hm__ShardRef *ref,
     blob->shards = refs;
 }
 
-static int objsvc_intent_put(hm_objsvc_put *p)
+/* Record p's blob under p->intent_id, to expire at deadline_ms. */
+static int objsvc_intent_put(hm_objsvc_put *p, int64_t deadline_ms)
 {
     hm_objsvc *svc = p->svc;
     Hm__Blob blob;
@@ -494,7 +495,7 @@ static int objsvc_intent_put(hm_objsvc_put *p)
     in.n_blobs = 1;
     in.blobs = blobs;
     in.has_deadline_ms = true;
-    in.deadline_ms = hm_wall_ms(svc->cfg.env) + svc->cfg.intent_ttl_ms;
+    in.deadline_ms = deadline_ms;
     Hm__IntentPut ip = HM__INTENT_PUT__INIT;
     ip.intent = &in;
     Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
@@ -503,7 +504,9 @@ static int objsvc_intent_put(hm_objsvc_put *p)
     return objsvc_command(svc, p->req_id, &cmd, NULL);
 }
 
-/* Retire the intent without a version: its blobs become garbage. */
+/* Retire the intent without a version: its blobs become garbage.  When the
+ * delete is lost, hm_objsvc_gc_run expires the intent once its deadline has
+ * passed (IntentScan, IntentDelete) and collects the blobs then. */
 static void objsvc_intent_delete(hm_objsvc_put *p)
 {
     Hm__IntentDelete id = HM__INTENT_DELETE__INIT;
@@ -518,9 +521,29 @@ static void objsvc_intent_delete(hm_objsvc_put *p)
     int rc = objsvc_command(p->svc, p->req_id, &cmd, NULL);
     if (rc != 0 && rc != HM_ENOENT)
         hm_warn("objsvc", p->req_id,
-                "intent delete failed (%s); its blobs are collected when it expires",
+                "intent delete failed (%s); gc expires it after its deadline",
                 hm_err_name(rc));
     p->intent_live = false;
+}
+
+/* The retiring write of a committed shard got HM_EINTENT: gc expired the
+ * intent while the body was arriving, so no version or part will name the
+ * blob and gc may already have passed over it.  Delete the shard; when that
+ * fails, record the blob again under an intent already past its deadline,
+ * which put_abort's IntentDelete (or, that lost, the next gc run) hands to
+ * gc. */
+static void objsvc_put_orphaned(hm_objsvc_put *p)
+{
+    hm_shard_api *api = p->svc->cfg.shards[p->disk_index];
+    int rc = api->ops->del(api, p->blob_id, 0);
+    p->intent_live = false;
+    if (rc == 0 || rc == HM_ENOENT) return;
+    hm_warn("objsvc", p->req_id, "shard of an expired intent not deleted (%s); requeued",
+            hm_err_name(rc));
+    rc = objsvc_intent_put(p, hm_wall_ms(p->svc->cfg.env));
+    if (rc == 0) p->intent_live = true;
+    else hm_error("objsvc", p->req_id, "shard of an expired intent left behind: %s",
+                  hm_err_name(rc));
 }
 
 static int objsvc_shard_open(hm_objsvc_put *p)
@@ -693,7 +716,7 @@ static int objsvc_put_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_
     p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
     rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
     if (rc != 0) goto err_free;
-    rc = objsvc_intent_put(p);
+    rc = objsvc_intent_put(p, hm_wall_ms(svc->cfg.env) + svc->cfg.intent_ttl_ms);
     if (rc != 0) goto err_free;
     p->intent_live = true;
     rc = objsvc_shard_open(p);
@@ -771,7 +794,7 @@ static int objsvc_put_unsized_grow(hm_objsvc_put *p, size_t len)
     p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
     rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
     if (rc != 0) return rc;
-    rc = objsvc_intent_put(p);
+    rc = objsvc_intent_put(p, hm_wall_ms(svc->cfg.env) + svc->cfg.intent_ttl_ms);
     if (rc != 0) return rc;
     p->intent_live = true;
     rc = objsvc_shard_open(p);
@@ -1012,6 +1035,7 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         cmd.upload_part_put = &pp;
     }
     rc = objsvc_command(svc, p->req_id, &cmd, NULL);
+    if (rc == HM_EINTENT && p->is_blob) objsvc_put_orphaned(p);
     if (rc != 0) goto err_abort;
     p->intent_live = false;
     if (etag_out != NULL) memcpy(etag_out, etag, sizeof(etag));
@@ -1203,6 +1227,14 @@ static int objsvc_get_open_shard(hm_objsvc_get *g)
     return 0;
 }
 
+int hm_objsvc_get_prepare(hm_objsvc_get *g)
+{
+    if (g->v->has_inline_data || g->sg != NULL || g->pos >= g->end) return 0;
+    int rc = objsvc_get_open_shard(g);
+    if (rc == 0) g->started = true;
+    return rc;
+}
+
 int hm_objsvc_get_read(hm_objsvc_get *g, void *buf, size_t cap, size_t *got)
 {
     g->started = true;
@@ -1354,9 +1386,56 @@ static bool objsvc_gc_item(hm_objsvc *svc, const Hm__GcItem *item, size_t *delet
     return all;
 }
 
+/* Expire the intents past their deadline: a write that crashed between its
+ * IntentPut and the command retiring it, or whose IntentDelete was lost,
+ * left one behind.  Each IntentDelete queues the intent's blobs for gc; a
+ * write still in flight then gets HM_EINTENT and drops its shard.  Returns
+ * the first metadata error, else 0. */
+static int objsvc_gc_intents(hm_objsvc *svc)
+{
+    int rc = 0;
+    for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
+        int64_t now = hm_wall_ms(svc->cfg.env);
+        Hm__IntentScan scan = HM__INTENT_SCAN__INIT;
+        scan.has_now_ms = true;
+        scan.now_ms = now;
+        scan.has_max = true;
+        scan.max = OBJSVC_GC_BATCH;
+        Hm__MetaRequest req = HM__META_REQUEST__INIT;
+        req.op_case = HM__META_REQUEST__OP_INTENT_SCAN;
+        req.intent_scan = &scan;
+        Hm__MetaResponse *resp = NULL;
+        rc = objsvc_call(svc, NULL, &req, &resp);
+        if (rc != 0) break;
+        const Hm__IntentScanResult *is =
+            resp->result_case == HM__META_RESPONSE__RESULT_INTENTS ? resp->intents : NULL;
+        size_t n = is != NULL ? is->n_intent_ids : 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            Hm__IntentDelete id = HM__INTENT_DELETE__INIT;
+            id.has_intent_id = true;
+            id.intent_id = is->intent_ids[i];
+            id.has_now_ms = true;
+            id.now_ms = now;
+            Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+            cmd.op_case = HM__META_COMMAND__OP_INTENT_DELETE;
+            cmd.intent_delete = &id;
+            rc = objsvc_command(svc, NULL, &cmd, NULL);
+        }
+        hm__meta_response__free_unpacked(resp, NULL);
+        if (rc != 0) {
+            hm_warn("objsvc", NULL, "gc: expiring intents: %s", hm_err_name(rc));
+            break;
+        }
+        if (n < OBJSVC_GC_BATCH) break;
+    }
+    return rc;
+}
+
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
 {
     size_t deleted = 0;
+    /* A failure here still lets the queued blobs be collected below. */
+    int intents_rc = objsvc_gc_intents(svc);
     int rc = 0;
     for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
         Hm__GcScan scan = HM__GC_SCAN__INIT;
@@ -1403,5 +1482,5 @@ int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
         if (rc != 0 || n < OBJSVC_GC_BATCH || n_done < n) break;
     }
     if (blobs_deleted != NULL) *blobs_deleted = deleted;
-    return rc;
+    return intents_rc != 0 ? intents_rc : rc;
 }

@@ -15,7 +15,10 @@
  * A put is intent-fenced: IntentPut, stream the
  * shard, commit it, then ObjectPut retiring the intent.  Any failure aborts
  * the shard and deletes the intent, so nothing partial becomes visible and
- * stray bytes are collected by hm_objsvc_gc_run.
+ * stray bytes are collected by hm_objsvc_gc_run.  An intent left behind (a
+ * crash, a lost IntentDelete) is expired by hm_objsvc_gc_run once its
+ * deadline (intent_ttl_ms after the put began) has passed; a put still
+ * running then fails with HM_EINTENT and deletes its shard.
  *
  * Errors are 0 or negative HM_E* codes (hm_err.h); metadata errors come
  * back as the code the metadata node returned (HM_ENOBUCKET, HM_ENOKEY,
@@ -211,6 +214,11 @@ int hm_objsvc_get_set_span(hm_objsvc_get *g, uint64_t off, uint64_t len);
 /* Read up to cap bytes of the span; *got 0 at its end.  Shard errors pass
  * through (HM_ECORRUPT, HM_ENOENT when a blob has gone, transport errors);
  * a short shard is HM_ECORRUPT. */
+/* Open the shard the first byte of the span lives in, so that a missing disk
+ * or shard is an error before any response header is sent (HM_EUNAVAIL,
+ * HM_ENOENT, HM_ECORRUPT).  Optional; after it the span is fixed. */
+int hm_objsvc_get_prepare(hm_objsvc_get *g);
+
 int hm_objsvc_get_read(hm_objsvc_get *g, void *buf, size_t cap, size_t *got);
 
 void hm_objsvc_get_close(hm_objsvc_get *g);
@@ -252,11 +260,14 @@ int hm_objsvc_bucket_set_cors(hm_objsvc *svc, const char *req_id, const char *bu
 
 /* ---- garbage collection --------------------------------------------------- */
 
-/* Delete the shards of blobs the metadata has scheduled for collection and
- * whose grace has passed (GcScan -> delete each shard, HM_ENOENT counting
- * as done -> GcDone).  An item whose shards could not all be deleted stays
- * scheduled for the next run.  *blobs_deleted (optional) counts the blobs
- * fully removed.  Returns the first metadata error, else 0. */
+/* First expire the intents whose deadline has passed by the env's wall clock
+ * (IntentScan -> IntentDelete each, queueing its blobs), then delete the
+ * shards of blobs the metadata has scheduled for collection and whose grace
+ * has passed (GcScan -> delete each shard, HM_ENOENT counting as done ->
+ * GcDone).  An item whose shards could not all be deleted stays scheduled
+ * for the next run; so does an intent whose IntentDelete failed.
+ * *blobs_deleted (optional) counts the blobs fully removed.  Returns the
+ * first metadata error, else 0. */
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted);
 
 /* ==== multipart uploads and copy (hm_objsvc_mpu.c) ==========================

@@ -1898,6 +1898,60 @@ static int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp)
     return rc;
 }
 
+/* IntentScan: the ids of intents whose deadline_ms <= now_ms, at most max
+ * (default and cap HM_LIST_KEYS_MAX), in intent id order.  The intents table
+ * is keyed by id, not deadline, so this walks it; live intents are skipped.
+ * Read-only: expiring one is an IntentDelete through the log. */
+static int sm_q_intent_scan(sm_ctx *cx, const Hm__IntentScan *q, Hm__MetaResponse *resp)
+{
+    Hm__IntentScanResult *r = malloc(sizeof *r);
+    if (r == NULL)
+        return HM_ENOMEM;
+    hm__intent_scan_result__init(r);
+    resp->result_case = HM__META_RESPONSE__RESULT_INTENTS;
+    resp->intents = r;
+    uint32_t max = q != NULL && q->has_max && q->max > 0 ? q->max : HM_LIST_KEYS_MAX;
+    if (max > HM_LIST_KEYS_MAX)
+        max = HM_LIST_KEYS_MAX;
+    int64_t now = q != NULL ? q->now_ms : 0;
+    r->intent_ids = calloc(max, sizeof *r->intent_ids);
+    if (r->intent_ids == NULL)
+        return HM_ENOMEM;
+    hm_kv_cursor *cur = NULL;
+    int rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_INTENTS, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, NULL, 0); rc == 0 && r->n_intent_ids < max;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        Hm__Intent *in = NULL;
+        rc = sm_unpack(&hm__intent__descriptor, v, vl, (ProtobufCMessage **)&in);
+        if (rc != 0)
+            break;
+        bool expired = in->deadline_ms <= now; /* absent deadline reads as 0 */
+        hm__intent__free_unpacked(in, NULL);
+        if (!expired)
+            continue;
+        uint8_t *kc = malloc(kl > 0 ? kl : 1);
+        if (kc == NULL) {
+            rc = HM_ENOMEM;
+            break;
+        }
+        memcpy(kc, k, kl);
+        r->intent_ids[r->n_intent_ids].data = kc;
+        r->intent_ids[r->n_intent_ids].len = kl;
+        r->n_intent_ids++;
+    }
+    if (rc == HM_ENOENT)
+        rc = 0;
+    cx->env->ops->kv_cursor_close(cur);
+    return rc;
+}
+
 /* ListParts (AWS "ListParts"): parts above part_number_marker, at most
  * max_parts (default and cap HM_LIST_PARTS_MAX), without inline bytes. */
 static int sm_q_part_list(sm_ctx *cx, const Hm__PartList *q, Hm__MetaResponse *resp)
@@ -2213,6 +2267,8 @@ int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
         return sm_q_upload_list(&cx, req->upload_list, resp);
     case HM__META_REQUEST__OP_PART_LIST:
         return sm_q_part_list(&cx, req->part_list, resp);
+    case HM__META_REQUEST__OP_INTENT_SCAN:
+        return sm_q_intent_scan(&cx, req->intent_scan, resp);
     default:
         return HM_EINVAL;
     }

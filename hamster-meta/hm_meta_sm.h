@@ -32,6 +32,11 @@
  * BucketDelete aborts the bucket's in-progress uploads (their blobs to gc
  * at once): AWS refuses DeleteBucket only for objects.
  *
+ * Intents: IntentPut records a write's blobs before its shards exist; the
+ * ObjectPut or UploadPartPut naming it retires it (HM_EINTENT when it is
+ * gone).  IntentScan lists those past their deadline; IntentDelete removes
+ * one (absent: a no-op) and queues its blobs for gc at its now_ms.
+ *
  * Object keys travel as protobuf strings, so a key holding a NUL byte cannot
  * reach the state machine; the key encoding handles NUL regardless.
  */
@@ -71,7 +76,8 @@ int hm_meta_sm_applied_index(hm_env *env, hm_kv_txn *txn, uint64_t *out);
 int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
                      const Hm__MetaCommand *cmd, Hm__MetaResponse *resp);
 
-/* Answer a query (bucket get/list, object get, object list, gc scan) from
+/* Answer a query (bucket get/list, object get/list, gc scan, intent scan,
+ * upload and part lists) from
  * txn (read or write).  Rejections go into resp->err with a 0 return; a
  * negative return is a store failure or an unknown request kind (HM_EINVAL).
  * Memory rules as for hm_meta_sm_apply. */

@@ -250,6 +250,149 @@ START_TEST(test_abort_leaves_nothing)
 }
 END_TEST
 
+/* A write that crashed after its IntentPut and shard commit: the intent,
+ * past its deadline, names a shard nothing else does.  gc_run expires it
+ * and deletes the shard; an intent still within its deadline is kept. */
+static void left_behind(const char *intent_id, uint8_t blob_byte, int64_t deadline_ms)
+{
+    uint8_t bid[HM_BLOB_ID_BYTES];
+    memset(bid, blob_byte, sizeof(bid));
+    Hm__ShardHeader h = HM__SHARD_HEADER__INIT;
+    h.has_format_version = true;
+    h.format_version = HM_FORMAT_VERSION;
+    h.has_blob_id = true;
+    h.blob_id.data = bid;
+    h.blob_id.len = sizeof(bid);
+    h.has_shard_index = true;
+    h.has_k = true;
+    h.k = 1;
+    h.has_m = true;
+    h.has_stripe_bytes = true;
+    h.stripe_bytes = HM_STRIPE_BYTES;
+    h.has_block_bytes = true;
+    h.block_bytes = HM_SHARD_BLOCK_BYTES;
+    h.has_blob_size = true;
+    h.blob_size = 5000;
+    hm_shard_put *sp = NULL;
+    ck_assert_int_eq(shards[0]->ops->put_open(shards[0], &h, &sp), 0);
+    uint8_t *data = pattern(5000, blob_byte);
+    ck_assert_int_eq(shards[0]->ops->put_write(sp, data, 5000), 0);
+    free(data);
+    uint64_t length = 0;
+    uint32_t crc = 0;
+    ck_assert_int_eq(shards[0]->ops->put_commit(sp, &length, &crc), 0);
+
+    Hm__ShardInfoResp *info = NULL;
+    ck_assert_int_eq(shards[0]->ops->info(shards[0], &info), 0);
+    Hm__ShardRef ref = HM__SHARD_REF__INIT;
+    ref.has_index = true;
+    ref.disk_id = info->disk_id;
+    Hm__ShardRef *refs[1] = {&ref};
+    Hm__Blob blob = HM__BLOB__INIT;
+    blob.has_blob_id = true;
+    blob.blob_id.data = bid;
+    blob.blob_id.len = sizeof(bid);
+    blob.has_size = true;
+    blob.size = 5000;
+    blob.n_shards = 1;
+    blob.shards = refs;
+    Hm__Blob *blobs[1] = {&blob};
+    Hm__Intent in = HM__INTENT__INIT;
+    in.has_format_version = true;
+    in.format_version = HM_FORMAT_VERSION;
+    in.has_intent_id = true;
+    in.intent_id.data = (uint8_t *)intent_id;
+    in.intent_id.len = strlen(intent_id);
+    in.n_blobs = 1;
+    in.blobs = blobs;
+    in.has_deadline_ms = true;
+    in.deadline_ms = deadline_ms;
+    Hm__IntentPut ip = HM__INTENT_PUT__INIT;
+    ip.intent = &in;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.has_format_version = true;
+    cmd.format_version = HM_FORMAT_VERSION;
+    cmd.op_case = HM__META_COMMAND__OP_INTENT_PUT;
+    cmd.intent_put = &ip;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.has_format_version = true;
+    req.format_version = HM_FORMAT_VERSION;
+    req.op_case = HM__META_REQUEST__OP_COMMAND;
+    req.command = &cmd;
+    Hm__MetaResponse *r = NULL;
+    ck_assert_int_eq(hm_meta_call(meta, &req, &r), 0);
+    ck_assert_int_eq(r->err, 0);
+    hm__meta_response__free_unpacked(r, NULL);
+    hm__shard_info_resp__free_unpacked(info, NULL);
+}
+
+static bool shard_exists(uint8_t blob_byte)
+{
+    uint8_t bid[HM_BLOB_ID_BYTES];
+    memset(bid, blob_byte, sizeof(bid));
+    Hm__ShardHeader *h = NULL;
+    int rc = shards[0]->ops->stat(shards[0], bid, 0, &h);
+    if (rc == 0) hm__shard_header__free_unpacked(h, NULL);
+    ck_assert(rc == 0 || rc == HM_ENOENT);
+    return rc == 0;
+}
+
+START_TEST(test_gc_expires_left_intents)
+{
+    int64_t now = hm_wall_ms(env);
+    left_behind("crashed-put", 0xa1, now - 1);
+    left_behind("slow-put", 0xa2, now + HM_INTENT_TTL_MS);
+    ck_assert_int_eq(shard_files(), 2);
+    size_t deleted = 0;
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 1);
+    ck_assert(!shard_exists(0xa1));
+    ck_assert(shard_exists(0xa2));
+    ck_assert_int_eq(shard_files(), 1);
+    /* Nothing is left to expire: a second run deletes nothing. */
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 0);
+    ck_assert(shard_exists(0xa2));
+}
+END_TEST
+
+/* A put outliving its intent: gc expires the intent while the body is still
+ * arriving and before its shard is committed, so gc has nothing to delete
+ * yet; put_finish then fails with HM_EINTENT, stores no version and deletes
+ * the shard itself. */
+START_TEST(test_put_outliving_intent)
+{
+    hm_objsvc *fast = NULL;
+    hm_objsvc_config cfg = {
+        .env = env,
+        .meta = meta,
+        .shards = shards,
+        .shard_count = DISKS,
+        .gc_grace_ms = 0,
+        .intent_ttl_ms = 1,
+    };
+    ck_assert_int_eq(hm_objsvc_new(&fast, &cfg), 0);
+    size_t n = 100000;
+    uint8_t *data = pattern(n, 9);
+    hm_objsvc_put_args a = {.bucket = "bkt", .key = "slow", .size = n};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_put_begin(fast, "t", &a, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, data, n / 2), 0);
+    usleep(5000);
+    size_t deleted = 0;
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0); /* finds no shard yet */
+    ck_assert_int_eq(hm_objsvc_put_write(p, data + n / 2, n - n / 2), 0);
+    ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, NULL), HM_EINTENT);
+    ck_assert_int_eq(shard_files(), 0);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "slow", &g), HM_ENOKEY);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 0);
+    free(data);
+    hm_objsvc_free(fast);
+}
+END_TEST
+
 /* Overwriting returns the new bytes; the old blob is collected by gc_run
  * once its grace (0 here) has passed. */
 START_TEST(test_overwrite_collects_old_blob)
@@ -664,6 +807,8 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_roundtrip_sizes);
     tcase_add_test(tc, test_abort_leaves_nothing);
+    tcase_add_test(tc, test_gc_expires_left_intents);
+    tcase_add_test(tc, test_put_outliving_intent);
     tcase_add_test(tc, test_overwrite_collects_old_blob);
     tcase_add_test(tc, test_range_parse_resolve);
     tcase_add_test(tc, test_range_reads);

@@ -212,7 +212,10 @@ static Hm__MetaResponse *gc_scan(T *t, int64_t now)
     return t_query(t, &q);
 }
 
-static Hm__MetaResponse *intent_put(T *t, const char *id, uint8_t blob_seed)
+/* An intent for one blob (all bytes blob_seed) with a deadline when
+ * has_deadline. */
+static Hm__MetaResponse *intent_put_at(T *t, const char *id, uint8_t blob_seed,
+                                       bool has_deadline, int64_t deadline_ms)
 {
     uint8_t bid[16];
     memset(bid, blob_seed, sizeof bid);
@@ -227,12 +230,41 @@ static Hm__MetaResponse *intent_put(T *t, const char *id, uint8_t blob_seed)
     in.intent_id.len = strlen(id);
     in.n_blobs = 1;
     in.blobs = &bp;
+    in.has_deadline_ms = has_deadline;
+    in.deadline_ms = deadline_ms;
     Hm__IntentPut ip = HM__INTENT_PUT__INIT;
     ip.intent = &in;
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_INTENT_PUT;
     c.intent_put = &ip;
     return t_apply(t, &c);
+}
+
+static Hm__MetaResponse *intent_put(T *t, const char *id, uint8_t blob_seed)
+{
+    return intent_put_at(t, id, blob_seed, false, 0);
+}
+
+static Hm__MetaResponse *intent_scan(T *t, int64_t now, uint32_t max)
+{
+    Hm__IntentScan s = HM__INTENT_SCAN__INIT;
+    s.has_now_ms = true;
+    s.now_ms = now;
+    s.has_max = max > 0;
+    s.max = max;
+    Hm__MetaRequest q = HM__META_REQUEST__INIT;
+    q.op_case = HM__META_REQUEST__OP_INTENT_SCAN;
+    q.intent_scan = &s;
+    Hm__MetaResponse *r = t_query(t, &q);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_int_eq(r->result_case, HM__META_RESPONSE__RESULT_INTENTS);
+    return r;
+}
+
+static bool intent_ids_eq(const Hm__IntentScanResult *r, size_t i, const char *id)
+{
+    return i < r->n_intent_ids && r->intent_ids[i].len == strlen(id) &&
+           memcmp(r->intent_ids[i].data, id, strlen(id)) == 0;
 }
 
 /* Creating a bucket assigns increasing ids from a counter; a second create
@@ -458,6 +490,76 @@ START_TEST(test_intents)
 }
 END_TEST
 
+/* IntentScan lists exactly the intents with deadline_ms <= now_ms, in id
+ * order and at most max; expiring one with IntentDelete queues its blob for
+ * gc at the delete's now_ms, and a write naming it then gets HM_EINTENT. */
+START_TEST(test_intent_scan)
+{
+    T *t = t_open();
+    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
+    Hm__MetaResponse *r = intent_scan(t, INT64_MAX, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 0);
+    done(r);
+    ck_assert_int_eq(done(intent_put_at(t, "ia", 0x51, true, 1000)), 0);
+    ck_assert_int_eq(done(intent_put_at(t, "ib", 0x52, true, 5000)), 0);
+    ck_assert_int_eq(done(intent_put_at(t, "ic", 0x53, true, 2000)), 0);
+
+    r = intent_scan(t, 999, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 0);
+    done(r);
+    r = intent_scan(t, 1000, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 1);
+    ck_assert(intent_ids_eq(r->intents, 0, "ia"));
+    done(r);
+    r = intent_scan(t, 2500, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 2);
+    ck_assert(intent_ids_eq(r->intents, 0, "ia"));
+    ck_assert(intent_ids_eq(r->intents, 1, "ic"));
+    done(r);
+    r = intent_scan(t, 2500, 1);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 1);
+    ck_assert(intent_ids_eq(r->intents, 0, "ia"));
+    done(r);
+
+    /* Expire ic as gc would: its blob goes to gc at now, ia and ib stay. */
+    Hm__IntentDelete d = HM__INTENT_DELETE__INIT;
+    d.has_intent_id = true;
+    d.intent_id.data = (uint8_t *)"ic";
+    d.intent_id.len = 2;
+    d.has_now_ms = true;
+    d.now_ms = 2500;
+    Hm__MetaCommand c = HM__META_COMMAND__INIT;
+    c.op_case = HM__META_COMMAND__OP_INTENT_DELETE;
+    c.intent_delete = &d;
+    ck_assert_int_eq(done(t_apply(t, &c)), 0);
+    ck_assert_int_eq(done(t_apply(t, &c)), 0); /* a lost reply's retry */
+    r = intent_scan(t, 2500, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 1);
+    ck_assert(intent_ids_eq(r->intents, 0, "ia"));
+    done(r);
+    r = gc_scan(t, 2499);
+    ck_assert_uint_eq(r->gc->n_items, 0);
+    done(r);
+    r = gc_scan(t, 2500);
+    ck_assert_uint_eq(r->gc->n_items, 1);
+    ck_assert_uint_eq(r->gc->items[0]->n_blobs, 1);
+    ck_assert_uint_eq(r->gc->items[0]->blobs[0]->blob_id.data[0], 0x53);
+    done(r);
+    put_opts o = {.oid = 1, .intent = "ic"};
+    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), HM_EINTENT);
+    ck_assert_int_eq(done(object_get(t, "bkt", "k")), HM_ENOKEY);
+
+    /* The live one is retired by its write and never listed. */
+    o.intent = "ib";
+    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), 0);
+    r = intent_scan(t, INT64_MAX, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 1);
+    ck_assert(intent_ids_eq(r->intents, 0, "ia"));
+    done(r);
+    t_close(t);
+}
+END_TEST
+
 /* Deleting a key removes it (name and version) and queues its blobs for GC
  * at now + grace; deleting an absent key succeeds; a missing bucket is
  * HM_ENOBUCKET. */
@@ -647,6 +749,7 @@ int main(void)
     tcase_add_test(tc, test_cond_if_none_match);
     tcase_add_test(tc, test_cond_if_match);
     tcase_add_test(tc, test_intents);
+    tcase_add_test(tc, test_intent_scan);
     tcase_add_test(tc, test_object_delete);
     tcase_add_test(tc, test_applied_index);
     tcase_add_test(tc, test_schema_version);
