@@ -15,7 +15,7 @@ SUDO=()
 [ "$(id -u)" = 0 ] || SUDO=(sudo)
 
 pkgs=()
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'install ok installed'; } >/dev/null
 for p in awscli rclone restic s3cmd python3-boto3 curl; do
     have_pkg "$p" || pkgs+=("$p")
 done

@@ -34,11 +34,11 @@ pass "v1 and v2 listings page through 1,200 keys"
 # v1 with a delimiter: NextMarker drives the pages, prefixes roll up.
 out=$(s3 s3api list-objects --bucket api --delimiter / --page-size 3 --output json)
 for d in 0 1 2 3 4 5 6; do
-  echo "$out" | grep -q "\"Prefix\": \"d$d/\"" || fail "prefix d$d/ missing"
+  echo "$out" | grep "\"Prefix\": \"d$d/\"" >/dev/null || fail "prefix d$d/ missing"
 done
 for h in "${hard[@]}"; do
   esc=$($PY -c 'import json,sys; print(json.dumps(sys.argv[1], ensure_ascii=False)[1:-1])' "$h")
-  echo "$out" | grep -qF "\"Key\": \"$esc\"" || fail "key '$h' missing from the v1 listing"
+  echo "$out" | grep -F "\"Key\": \"$esc\"" >/dev/null || fail "key '$h' missing from the v1 listing"
 done
 [ "$(echo "$out" | grep -c '"Key": ')" = 10 ] || fail "v1 delimiter listing keys"
 pass "v1 with --delimiter / and 3 per page: 7 prefixes, 10 hard names"
@@ -55,11 +55,11 @@ pass "--max-items 50 then --starting-token finds the other 120"
 # Explicit url encoding shows AWS's form; default output is decoded.
 enc=$(s3 s3api list-objects-v2 --bucket api --encoding-type url --delimiter / \
         --query 'Contents[].Key' --output text)
-echo "$enc" | grep -qF 'with+space.txt' || fail "url-encoded space: $enc"
-echo "$enc" | grep -qF 'plus%2Bsign.txt' || fail "url-encoded plus: $enc"
-echo "$enc" | grep -qF 'percent%2541.txt' || fail "url-encoded percent: $enc"
+echo "$enc" | grep -F 'with+space.txt' >/dev/null || fail "url-encoded space: $enc"
+echo "$enc" | grep -F 'plus%2Bsign.txt' >/dev/null || fail "url-encoded plus: $enc"
+echo "$enc" | grep -F 'percent%2541.txt' >/dev/null || fail "url-encoded percent: $enc"
 dec=$(s3 s3api list-objects-v2 --bucket api --delimiter / --query 'Contents[].Key' --output text)
-echo "$dec" | grep -qF 'uni-ünïcødé-ファイル.txt' || fail "decoded unicode: $dec"
+echo "$dec" | grep -F 'uni-ünïcødé-ファイル.txt' >/dev/null || fail "decoded unicode: $dec"
 pass "list-objects-v2 --encoding-type url"
 
 # Every hard name reads back byte for byte.
@@ -76,12 +76,12 @@ keys = [{"Key": "d%d/k%04d" % (i % 7, i)} for i in range(1000)]
 json.dump({"Objects": keys, "Quiet": True}, open(sys.argv[1], "w"))
 EOF
 out=$(s3 s3api delete-objects --bucket api --delete "file://$E2E_TMP/del.json" --output json)
-echo "$out" | grep -q '"Errors"' && fail "quiet delete reported errors: $out"
+echo "$out" | grep '"Errors"' >/dev/null && fail "quiet delete reported errors: $out"
 n=$(s3 s3api list-objects-v2 --bucket api --query 'length(Contents)' --output json)
 [ "$n" = 200 ] || fail "after deleting 1000 keys $n remain"
 out=$(s3 s3api delete-objects --bucket api --output json \
         --delete '{"Objects":[{"Key":"d6/k1189"},{"Key":"no-such-key"}]}')
-echo "$out" | grep -q '"Key": "no-such-key"' || fail "verbose delete: $out"
+echo "$out" | grep '"Key": "no-such-key"' >/dev/null || fail "verbose delete: $out"
 [ "$(echo "$out" | grep -c '"Key"')" = 2 ] || fail "verbose delete: $out"
 pass "delete-objects: 1000 keys quietly, then two verbosely"
 
@@ -92,7 +92,7 @@ s3 s3api put-object --bucket api --key tagged --body "$E2E_TMP/t" \
 [ "$(s3 s3api get-object-tagging --bucket api --key tagged --query 'length(TagSet)' \
       --output json)" = 2 ] || fail "put-object --tagging"
 s3 s3api get-object --bucket api --key tagged "$E2E_TMP/back" --query TagCount --output text \
-  | grep -qx 2 || fail "x-amz-tagging-count"
+  | grep -x 2 >/dev/null || fail "x-amz-tagging-count"
 s3 s3api put-object-tagging --bucket api --key tagged \
   --tagging 'TagSet=[{Key=env,Value=prod}]' >/dev/null
 [ "$(s3 s3api get-object-tagging --bucket api --key tagged --query 'TagSet[0].Value' \
@@ -141,14 +141,14 @@ cat > "$E2E_TMP/cors.json" <<'EOF'
 EOF
 s3 s3api put-bucket-cors --bucket api --cors-configuration "file://$E2E_TMP/cors.json"
 s3 s3api get-bucket-cors --bucket api --query 'CORSRules[0].AllowedMethods' --output text \
-  | grep -q 'GET' || fail "get-bucket-cors"
+  | grep 'GET' >/dev/null || fail "get-bucket-cors"
 hdrs=$(curl -s -D - -o /dev/null -X OPTIONS -H 'Origin: https://app.example.com' \
          -H 'Access-Control-Request-Method: PUT' \
          -H 'Access-Control-Request-Headers: content-type' "$ENDPOINT/api/ranged")
-echo "$hdrs" | grep -qi '^HTTP/1.1 200' || fail "preflight: $hdrs"
-echo "$hdrs" | grep -qi '^Access-Control-Allow-Origin: https://app.example.com' \
+echo "$hdrs" | grep -i '^HTTP/1.1 200' >/dev/null || fail "preflight: $hdrs"
+echo "$hdrs" | grep -i '^Access-Control-Allow-Origin: https://app.example.com' >/dev/null \
   || fail "preflight origin: $hdrs"
-echo "$hdrs" | grep -qi '^Access-Control-Allow-Methods: GET, PUT' || fail "preflight: $hdrs"
+echo "$hdrs" | grep -i '^Access-Control-Allow-Methods: GET, PUT' >/dev/null || fail "preflight: $hdrs"
 expect_s3_error AccessForbidden 403 -- -X OPTIONS -H 'Origin: https://evil.org' \
   -H 'Access-Control-Request-Method: GET' "$ENDPOINT/api/ranged"
 s3 s3api delete-bucket-cors --bucket api
