@@ -22,51 +22,11 @@
 #include "hm_meta_node.h"
 #include "hm_shard_store.h"
 #include "hm_sigv4.h"
+#include "test_gw_util.h"
 
-#define AK "AKIDTEST"
-#define SECRET "secret-test-key"
-#define UNSIGNED "x-amz-content-sha256: UNSIGNED-PAYLOAD"
-
-static char tmpdir[256];
-static hm_env *env;
-static hm_meta_node *node;
-static hm_meta_api *meta;
-static hm_shard_store *store;
-static hm_shard_api *shard;
-static hm_gw *gw;
-static int port;
-
-typedef struct http_resp {
-    long status;
-    char *body;
-    size_t len;
-    char headers[16384];
-    size_t hlen;
-} http_resp;
-
-typedef struct upload {
-    const uint8_t *data;
-    size_t len;
-    size_t off;
-} upload;
-
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char sub[1024];
-            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
+#define AK TGW_AK
+#define SECRET TGW_SECRET
+#define UNSIGNED TGW_UNSIGNED
 
 static int count_files(const char *path)
 {
@@ -90,86 +50,10 @@ static int count_files(const char *path)
 static int shard_files(void)
 {
     char p[512];
-    snprintf(p, sizeof(p), "%s/disk0/shards", tmpdir);
+    snprintf(p, sizeof(p), "%s/disk0/shards", tgw_dir);
     int n = count_files(p);
-    snprintf(p, sizeof(p), "%s/disk0/tmp", tmpdir);
+    snprintf(p, sizeof(p), "%s/disk0/tmp", tgw_dir);
     return n + count_files(p);
-}
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/hm-gwhttp-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    ck_assert_int_eq(hm_env_posix_new(&env), 0);
-    char p[512];
-    snprintf(p, sizeof(p), "%s/meta", tmpdir);
-    mkdir(p, 0700);
-    ck_assert_int_eq(hm_meta_node_open(&node, env, p), 0);
-    ck_assert_int_eq(hm_meta_api_local_new(&meta, node), 0);
-    snprintf(p, sizeof(p), "%s/disk0", tmpdir);
-    mkdir(p, 0700);
-    ck_assert_int_eq(hm_shard_store_open(&store, env, p), 0);
-    ck_assert_int_eq(hm_shard_api_local_new(&shard, store), 0);
-    hm_gw_config cfg = {
-        .s3_addr = "127.0.0.1:0",
-        .region = "us-east-1",
-        .domain = "s3.test",
-        .access_key_id = AK,
-        .secret_key = SECRET,
-        .env = env,
-        .meta = meta,
-        .shards = &shard,
-        .shard_count = 1,
-    };
-    ck_assert_int_eq(hm_gw_start(&gw, &cfg), 0);
-    port = hm_gw_bound_port(gw);
-    ck_assert_int_gt(port, 0);
-}
-
-static void teardown(void)
-{
-    hm_gw_stop(gw);
-    shard->ops->free(shard);
-    hm_shard_store_close(store);
-    meta->ops->free(meta);
-    hm_meta_node_close(node);
-    hm_env_posix_free(env);
-    rm_rf(tmpdir);
-}
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    http_resp *r = ud;
-    size_t add = sz * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (nb == NULL) return 0;
-    memcpy(nb + r->len, p, add);
-    r->body = nb;
-    r->len += add;
-    r->body[r->len] = '\0';
-    return add;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-    http_resp *r = ud;
-    size_t add = sz * n;
-    if (add < sizeof(r->headers) - r->hlen) {
-        memcpy(r->headers + r->hlen, p, add);
-        r->hlen += add;
-        r->headers[r->hlen] = '\0';
-    }
-    return add;
-}
-
-static size_t on_read(char *buf, size_t sz, size_t n, void *ud)
-{
-    upload *u = ud;
-    size_t k = sz * n;
-    if (k > u->len - u->off) k = u->len - u->off;
-    memcpy(buf, u->data + u->off, k);
-    u->off += k;
-    return k;
 }
 
 /* One request to host (NULL: 127.0.0.1; any other name resolves to
@@ -177,24 +61,24 @@ static size_t on_read(char *buf, size_t sz, size_t n, void *ud)
  * headers is NULL-terminated. */
 static void http_at(const char *host, const char *method, const char *path, const void *body,
                     size_t blen, const char *const *headers, const char *userpwd,
-                    http_resp *out)
+                    tgw_resp *out)
 {
     memset(out, 0, sizeof(*out));
     CURL *c = curl_easy_init();
     ck_assert_ptr_nonnull(c);
     char url[8192];
-    snprintf(url, sizeof(url), "http://%s:%d%s", host != NULL ? host : "127.0.0.1", port, path);
+    snprintf(url, sizeof(url), "http://%s:%d%s", host != NULL ? host : "127.0.0.1", tgw_port, path);
     struct curl_slist *resolve = NULL;
     if (host != NULL) {
         char line[300];
-        snprintf(line, sizeof(line), "%s:%d:127.0.0.1", host, port);
+        snprintf(line, sizeof(line), "%s:%d:127.0.0.1", host, tgw_port);
         resolve = curl_slist_append(resolve, line);
         curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tgw_on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, tgw_on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     if (userpwd != NULL) {
@@ -205,12 +89,12 @@ static void http_at(const char *host, const char *method, const char *path, cons
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
         hl = curl_slist_append(hl, headers[i]);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    upload u = {.data = body, .len = blen};
+    tgw_upload u = {.data = body, .len = blen};
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "PUT") == 0) {
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, tgw_on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, &u);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)blen);
     } else if (strcmp(method, "POST") == 0) {
@@ -230,7 +114,7 @@ static void http_at(const char *host, const char *method, const char *path, cons
 }
 
 static void http(const char *method, const char *path, const void *body, size_t blen,
-                 const char *const *headers, const char *userpwd, http_resp *out)
+                 const char *const *headers, const char *userpwd, tgw_resp *out)
 {
     http_at(NULL, method, path, body, blen, headers, userpwd, out);
 }
@@ -238,50 +122,35 @@ static void http(const char *method, const char *path, const void *body, size_t 
 static const char *const unsigned_hdr[] = {UNSIGNED, NULL};
 
 static void req(const char *method, const char *path, const void *body, size_t blen,
-                http_resp *out)
+                tgw_resp *out)
 {
     http(method, path, body, blen, unsigned_hdr, AK ":" SECRET, out);
-}
-
-static void create_bucket(const char *name)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/%s", name);
-    http_resp r;
-    req("PUT", path, "", 0, &r);
-    ck_assert_int_eq(r.status, 200);
-    free(r.body);
-}
-
-static bool has_header(const http_resp *r, const char *line)
-{
-    return strcasestr(r->headers, line) != NULL;
 }
 
 /* The basic path: create bucket, put, get, head, list, delete, then the
  * object is gone with a NoSuchKey XML carrying the request id. */
 START_TEST(test_object_lifecycle)
 {
-    http_resp r;
-    create_bucket("bkt");
+    tgw_resp r;
+    tgw_create_bucket("bkt");
     req("PUT", "/bkt/hello.txt", "hello world", 11, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert(has_header(&r, "ETag: \"5eb63bbbe01eeed093cb22bb8f5acdc3\""));
-    ck_assert(has_header(&r, "x-amz-request-id: "));
+    ck_assert(tgw_has_header(&r, "ETag: \"5eb63bbbe01eeed093cb22bb8f5acdc3\""));
+    ck_assert(tgw_has_header(&r, "x-amz-request-id: "));
     free(r.body);
 
     req("GET", "/bkt/hello.txt", NULL, 0, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "hello world");
-    ck_assert(has_header(&r, "Content-Type: binary/octet-stream"));
-    ck_assert(has_header(&r, "Last-Modified: "));
-    ck_assert(has_header(&r, "Accept-Ranges: bytes"));
+    ck_assert(tgw_has_header(&r, "Content-Type: binary/octet-stream"));
+    ck_assert(tgw_has_header(&r, "Last-Modified: "));
+    ck_assert(tgw_has_header(&r, "Accept-Ranges: bytes"));
     free(r.body);
 
     req("HEAD", "/bkt/hello.txt", NULL, 0, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert(has_header(&r, "Content-Length: 11"));
-    ck_assert(has_header(&r, "ETag: \"5eb63bbbe01eeed093cb22bb8f5acdc3\""));
+    ck_assert(tgw_has_header(&r, "Content-Length: 11"));
+    ck_assert(tgw_has_header(&r, "ETag: \"5eb63bbbe01eeed093cb22bb8f5acdc3\""));
     ck_assert_uint_eq(r.len, 0);
     free(r.body);
 
@@ -322,7 +191,7 @@ END_TEST
  * SignatureDoesNotMatch; an unknown key with InvalidAccessKeyId. */
 START_TEST(test_wrong_secret)
 {
-    http_resp r;
+    tgw_resp r;
     http("GET", "/", NULL, 0, unsigned_hdr, AK ":not-the-secret", &r);
     ck_assert_int_eq(r.status, 403);
     ck_assert_ptr_nonnull(strstr(r.body, "<Code>SignatureDoesNotMatch</Code>"));
@@ -337,7 +206,7 @@ END_TEST
 /* An unsigned request is refused with AccessDenied. */
 START_TEST(test_unsigned)
 {
-    http_resp r;
+    tgw_resp r;
     http("GET", "/", NULL, 0, NULL, NULL, &r);
     ck_assert_int_eq(r.status, 403);
     ck_assert_ptr_nonnull(strstr(r.body, "<Code>AccessDenied</Code>"));
@@ -348,7 +217,7 @@ END_TEST
 /* Bad bucket names get InvalidBucketName; missing buckets NoSuchBucket. */
 START_TEST(test_bucket_errors)
 {
-    http_resp r;
+    tgw_resp r;
     req("PUT", "/Bad_Bucket", "", 0, &r);
     ck_assert_int_eq(r.status, 400);
     ck_assert_ptr_nonnull(strstr(r.body, "<Code>InvalidBucketName</Code>"));
@@ -360,7 +229,7 @@ START_TEST(test_bucket_errors)
     ck_assert_int_eq(r.status, 404);
     ck_assert_ptr_nonnull(strstr(r.body, "<Code>NoSuchBucket</Code>"));
     free(r.body);
-    create_bucket("dup");
+    tgw_create_bucket("dup");
     req("PUT", "/dup", "", 0, &r);
     ck_assert_int_eq(r.status, 409);
     free(r.body);
@@ -378,8 +247,8 @@ START_TEST(test_large_and_ranges)
     size_t n = 3u << 20;
     uint8_t *data = malloc(n);
     for (size_t i = 0; i < n; i++) data[i] = (uint8_t)(i * 7 + (i >> 10));
-    create_bucket("big");
-    http_resp r;
+    tgw_create_bucket("big");
+    tgw_resp r;
     req("PUT", "/big/blob", data, n, &r);
     ck_assert_int_eq(r.status, 200);
     free(r.body);
@@ -394,7 +263,7 @@ START_TEST(test_large_and_ranges)
     ck_assert_int_eq(r.status, 206);
     ck_assert_uint_eq(r.len, 100);
     ck_assert(memcmp(r.body, data + 1000000, 100) == 0);
-    ck_assert(has_header(&r, "Content-Range: bytes 1000000-1000099/3145728"));
+    ck_assert(tgw_has_header(&r, "Content-Range: bytes 1000000-1000099/3145728"));
     free(r.body);
 
     const char *h2[] = {UNSIGNED, "Range: bytes=-10", NULL};
@@ -417,11 +286,11 @@ END_TEST
  * XAmzContentSHA256Mismatch and nothing is stored; the right hash works. */
 START_TEST(test_payload_hash)
 {
-    create_bucket("sha");
+    tgw_create_bucket("sha");
     const char *bad[] = {"x-amz-content-sha256: "
                          "0000000000000000000000000000000000000000000000000000000000000000",
                          NULL};
-    http_resp r;
+    tgw_resp r;
     http("PUT", "/sha/obj", "payload", 7, bad, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 400);
     ck_assert_ptr_nonnull(strstr(r.body, "<Code>XAmzContentSHA256Mismatch</Code>"));
@@ -451,18 +320,18 @@ END_TEST
  * BadDigest. */
 START_TEST(test_metadata_and_md5)
 {
-    create_bucket("meta");
+    tgw_create_bucket("meta");
     const char *h[] = {UNSIGNED, "Content-Type: text/plain", "x-amz-meta-Color: blue",
                        "Cache-Control: no-cache", NULL};
-    http_resp r;
+    tgw_resp r;
     http("PUT", "/meta/m", "abc", 3, h, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 200);
     free(r.body);
     req("GET", "/meta/m", NULL, 0, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert(has_header(&r, "Content-Type: text/plain"));
-    ck_assert(has_header(&r, "x-amz-meta-color: blue"));
-    ck_assert(has_header(&r, "Cache-Control: no-cache"));
+    ck_assert(tgw_has_header(&r, "Content-Type: text/plain"));
+    ck_assert(tgw_has_header(&r, "x-amz-meta-color: blue"));
+    ck_assert(tgw_has_header(&r, "Cache-Control: no-cache"));
     free(r.body);
     const char *bad[] = {UNSIGNED, "Content-MD5: AAAAAAAAAAAAAAAAAAAAAA==", NULL};
     http("PUT", "/meta/m", "abc", 3, bad, AK ":" SECRET, &r);
@@ -481,9 +350,9 @@ END_TEST
  * continuation token resumes where the last page ended. */
 START_TEST(test_list_pages)
 {
-    create_bucket("lst");
+    tgw_create_bucket("lst");
     const char *keys[] = {"a/1", "a/2", "b", "c"};
-    http_resp r;
+    tgw_resp r;
     for (size_t i = 0; i < 4; i++) {
         char path[64];
         snprintf(path, sizeof(path), "/lst/%s", keys[i]);
@@ -540,7 +409,7 @@ START_TEST(test_oversized_headers)
     memset(big + 7, 'a', n);
     big[7 + n] = '\0';
     const char *h[] = {UNSIGNED, big, NULL};
-    http_resp r;
+    tgw_resp r;
     http("GET", "/", NULL, 0, h, AK ":" SECRET, &r);
     ck_assert_int_ge(r.status, 400);
     ck_assert_int_lt(r.status, 500);
@@ -555,9 +424,9 @@ END_TEST
 /* A client that disconnects mid-body leaves no object and no shard file. */
 START_TEST(test_disconnect_mid_body)
 {
-    create_bucket("cut");
+    tgw_create_bucket("cut");
     char host[64], amz_date[HM_SIGV4_AMZ_DATE_BYTES + 1], auth[HM_SIGV4_AUTH_BYTES_MAX + 1];
-    snprintf(host, sizeof(host), "127.0.0.1:%d", port);
+    snprintf(host, sizeof(host), "127.0.0.1:%d", tgw_port);
     ck_assert_int_eq(hm_sigv4_format_amz_date((int64_t)time(NULL) * 1000, amz_date), 0);
     hm_sigv4_header hs[] = {
         {"host", host},
@@ -577,7 +446,7 @@ START_TEST(test_disconnect_mid_body)
                       "Content-Length: %zu\r\n\r\n",
                       host, amz_date, auth, total);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)tgw_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     ck_assert_int_eq(write(fd, head, (size_t)hl), hl);
@@ -593,7 +462,7 @@ START_TEST(test_disconnect_mid_body)
         files = shard_files();
     }
     ck_assert_int_eq(files, 0);
-    http_resp r;
+    tgw_resp r;
     req("GET", "/cut/obj", NULL, 0, &r);
     ck_assert_int_eq(r.status, 404);
     free(r.body);
@@ -607,8 +476,8 @@ END_TEST
  * MissingContentLength. */
 START_TEST(test_not_implemented_and_length)
 {
-    create_bucket("nim");
-    http_resp r;
+    tgw_create_bucket("nim");
+    tgw_resp r;
     req("GET", "/nim?versioning=", NULL, 0, &r);
     ck_assert_int_eq(r.status, 501);
     ck_assert_ptr_nonnull(strstr(r.body, "<Code>NotImplemented</Code>"));
@@ -628,13 +497,13 @@ END_TEST
  * Authorization header; a tampered signature is refused. */
 START_TEST(test_presigned_get)
 {
-    create_bucket("pre");
-    http_resp r;
+    tgw_create_bucket("pre");
+    tgw_resp r;
     req("PUT", "/pre/obj", "presigned", 9, &r);
     ck_assert_int_eq(r.status, 200);
     free(r.body);
     char host[64], amz_date[HM_SIGV4_AMZ_DATE_BYTES + 1], query[4096];
-    snprintf(host, sizeof(host), "127.0.0.1:%d", port);
+    snprintf(host, sizeof(host), "127.0.0.1:%d", tgw_port);
     ck_assert_int_eq(hm_sigv4_format_amz_date((int64_t)time(NULL) * 1000, amz_date), 0);
     hm_sigv4_header hs[] = {{"host", host}};
     hm_sigv4_request sr = {.method = "GET", .path = "/pre/obj", .headers = hs,
@@ -671,7 +540,7 @@ static void md5_b64(const void *data, size_t len, char out[32])
 
 static void put_ok(const char *path, const char *body)
 {
-    http_resp r;
+    tgw_resp r;
     req("PUT", path, body, strlen(body), &r);
     ck_assert_msg(r.status == 200, "PUT %s -> %ld", path, r.status);
     free(r.body);
@@ -679,14 +548,14 @@ static void put_ok(const char *path, const char *body)
 
 static long get_status(const char *path)
 {
-    http_resp r;
+    tgw_resp r;
     req("GET", path, NULL, 0, &r);
     free(r.body);
     return r.status;
 }
 
 /* POST /b?delete with the given body and extra header (NULL: none). */
-static void post_delete(const char *bucket, const char *body, const char *hdr, http_resp *r)
+static void post_delete(const char *bucket, const char *body, const char *hdr, tgw_resp *r)
 {
     char path[128];
     snprintf(path, sizeof(path), "/%s?delete=", bucket);
@@ -699,13 +568,13 @@ static void post_delete(const char *bucket, const char *body, const char *hdr, h
  * refuses more than 1000 keys or a malformed document as MalformedXML. */
 START_TEST(test_delete_objects)
 {
-    create_bucket("batch");
+    tgw_create_bucket("batch");
     put_ok("/batch/k1", "1");
     put_ok("/batch/k2", "2");
     put_ok("/batch/keep", "3");
     const char *doc = "<Delete><Object><Key>k1</Key></Object><Object><Key>k2</Key></Object>"
                       "<Object><Key>never-there</Key></Object></Delete>";
-    http_resp r;
+    tgw_resp r;
     post_delete("batch", doc, NULL, &r);
     ck_assert_int_eq(r.status, 400);
     ck_assert_ptr_nonnull(strstr(r.body, "<Code>InvalidRequest</Code>"));
@@ -809,9 +678,9 @@ static void *race_put(void *arg)
     snprintf(body, sizeof(body), "writer-%d", a->index);
     CURL *c = curl_easy_init();
     char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/cond/race", port);
-    upload u = {.data = (const uint8_t *)body, .len = strlen(body)};
-    http_resp out;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/cond/race", tgw_port);
+    tgw_upload u = {.data = (const uint8_t *)body, .len = strlen(body)};
+    tgw_resp out;
     memset(&out, 0, sizeof(out));
     struct curl_slist *hl = curl_slist_append(NULL, UNSIGNED);
     hl = curl_slist_append(hl, "If-None-Match: *");
@@ -820,10 +689,10 @@ static void *race_put(void *arg)
     curl_easy_setopt(c, CURLOPT_USERPWD, AK ":" SECRET);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, tgw_on_read);
     curl_easy_setopt(c, CURLOPT_READDATA, &u);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u.len);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tgw_on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
     a->status = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
     if (a->status == 0) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
@@ -838,9 +707,9 @@ static void *race_put(void *arg)
  * NotImplemented; of racing conditional creates exactly one wins. */
 START_TEST(test_conditional_put)
 {
-    create_bucket("cond");
+    tgw_create_bucket("cond");
     const char *inm[] = {UNSIGNED, "If-None-Match: *", NULL};
-    http_resp r;
+    tgw_resp r;
     http("PUT", "/cond/k", "first", 5, inm, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 200);
     free(r.body);
@@ -909,7 +778,7 @@ END_TEST
  * carries ETag and Last-Modified and no body; HEAD errors have no body. */
 START_TEST(test_conditional_get)
 {
-    create_bucket("cget");
+    tgw_create_bucket("cget");
     put_ok("/cget/o", "first");
     const char *etag = "\"8b04d5e3775d298e78455efc5ca404d5\"";
     char im[96], inm[96];
@@ -921,7 +790,7 @@ START_TEST(test_conditional_get)
     snprintf(ius_past, sizeof(ius_past), "If-Unmodified-Since: %s", past);
     snprintf(ims_future, sizeof(ims_future), "If-Modified-Since: %s", future);
     snprintf(ims_past, sizeof(ims_past), "If-Modified-Since: %s", past);
-    http_resp r;
+    tgw_resp r;
     const char *h1[] = {UNSIGNED, im, ius_past, NULL};
     http("GET", "/cget/o", NULL, 0, h1, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 200);
@@ -938,8 +807,8 @@ START_TEST(test_conditional_get)
     http("GET", "/cget/o", NULL, 0, h4, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 304);
     ck_assert_uint_eq(r.len, 0);
-    ck_assert(has_header(&r, "ETag: \"8b04d5e3775d298e78455efc5ca404d5\""));
-    ck_assert(has_header(&r, "Last-Modified: "));
+    ck_assert(tgw_has_header(&r, "ETag: \"8b04d5e3775d298e78455efc5ca404d5\""));
+    ck_assert(tgw_has_header(&r, "Last-Modified: "));
     free(r.body);
     const char *h5[] = {UNSIGNED, ims_future, NULL};
     http("GET", "/cget/o", NULL, 0, h5, AK ":" SECRET, &r);
@@ -959,10 +828,10 @@ END_TEST
  * bytes * /size. */
 START_TEST(test_range_edges)
 {
-    create_bucket("rng");
+    tgw_create_bucket("rng");
     char data[100];
     for (int i = 0; i < 100; i++) data[i] = (char)('a' + i % 26);
-    http_resp r;
+    tgw_resp r;
     req("PUT", "/rng/o", data, sizeof(data), &r);
     free(r.body);
     static const struct {
@@ -985,7 +854,7 @@ START_TEST(test_range_edges)
         http("GET", "/rng/o", NULL, 0, h, AK ":" SECRET, &r);
         ck_assert_msg(r.status == cases[i].status, "%s -> %ld", cases[i].range, r.status);
         if (cases[i].content_range != NULL)
-            ck_assert_msg(has_header(&r, cases[i].content_range), "%s: %s", cases[i].range,
+            ck_assert_msg(tgw_has_header(&r, cases[i].content_range), "%s: %s", cases[i].range,
                           r.headers);
         if (cases[i].status != 416) {
             ck_assert_uint_eq(r.len, cases[i].len);
@@ -1003,20 +872,20 @@ END_TEST
  * 2 KB is MetadataTooLarge. */
 START_TEST(test_headers_and_overrides)
 {
-    create_bucket("hdrs");
+    tgw_create_bucket("hdrs");
     const char *h[] = {UNSIGNED, "Content-Encoding: gzip", "Content-Disposition: inline",
                        "Content-Language: de", "Expires: Thu, 01 Dec 2094 16:00:00 GMT",
                        "Cache-Control: max-age=60", "x-amz-meta-MiXeD-Case: Value", NULL};
-    http_resp r;
+    tgw_resp r;
     http("PUT", "/hdrs/o", "abc", 3, h, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 200);
     free(r.body);
     req("HEAD", "/hdrs/o", NULL, 0, &r);
-    ck_assert(has_header(&r, "Content-Encoding: gzip"));
-    ck_assert(has_header(&r, "Content-Disposition: inline"));
-    ck_assert(has_header(&r, "Content-Language: de"));
-    ck_assert(has_header(&r, "Expires: Thu, 01 Dec 2094 16:00:00 GMT"));
-    ck_assert(has_header(&r, "Cache-Control: max-age=60"));
+    ck_assert(tgw_has_header(&r, "Content-Encoding: gzip"));
+    ck_assert(tgw_has_header(&r, "Content-Disposition: inline"));
+    ck_assert(tgw_has_header(&r, "Content-Language: de"));
+    ck_assert(tgw_has_header(&r, "Expires: Thu, 01 Dec 2094 16:00:00 GMT"));
+    ck_assert(tgw_has_header(&r, "Cache-Control: max-age=60"));
     ck_assert_ptr_nonnull(strstr(r.headers, "x-amz-meta-mixed-case: Value"));
     free(r.body);
     req("GET",
@@ -1025,12 +894,12 @@ START_TEST(test_headers_and_overrides)
         "&response-content-type=text%2Fplain&response-expires=0",
         NULL, 0, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert(has_header(&r, "Content-Type: text/plain"));
-    ck_assert(has_header(&r, "Cache-Control: no-store"));
-    ck_assert(has_header(&r, "Content-Disposition: attachment"));
-    ck_assert(has_header(&r, "Content-Encoding: identity"));
-    ck_assert(has_header(&r, "Content-Language: fr"));
-    ck_assert(has_header(&r, "Expires: 0"));
+    ck_assert(tgw_has_header(&r, "Content-Type: text/plain"));
+    ck_assert(tgw_has_header(&r, "Cache-Control: no-store"));
+    ck_assert(tgw_has_header(&r, "Content-Disposition: attachment"));
+    ck_assert(tgw_has_header(&r, "Content-Encoding: identity"));
+    ck_assert(tgw_has_header(&r, "Content-Language: fr"));
+    ck_assert(tgw_has_header(&r, "Expires: 0"));
     free(r.body);
     char big[2100], line[2200];
     memset(big, 'v', 2040);
@@ -1052,7 +921,7 @@ START_TEST(test_headers_and_overrides)
 END_TEST
 
 /* PUT ?tagging with a body and its content hash. */
-static void put_tagging(const char *path, const char *xml, http_resp *r)
+static void put_tagging(const char *path, const char *xml, tgw_resp *r)
 {
     const char *h[] = {UNSIGNED, NULL};
     http("PUT", path, xml, strlen(xml), h, AK ":" SECRET, r);
@@ -1064,15 +933,15 @@ static void put_tagging(const char *path, const char *xml, http_resp *r)
  * NotImplemented. */
 START_TEST(test_tagging)
 {
-    create_bucket("tags");
+    tgw_create_bucket("tags");
     const char *h[] = {UNSIGNED, "x-amz-tagging: project=hamster&note=two%20words&empty=",
                        NULL};
-    http_resp r;
+    tgw_resp r;
     http("PUT", "/tags/o", "abc", 3, h, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 200);
     free(r.body);
     req("HEAD", "/tags/o", NULL, 0, &r);
-    ck_assert(has_header(&r, "x-amz-tagging-count: 3"));
+    ck_assert(tgw_has_header(&r, "x-amz-tagging-count: 3"));
     free(r.body);
     req("GET", "/tags/o?tagging=", NULL, 0, &r);
     ck_assert_int_eq(r.status, 200);
@@ -1091,9 +960,9 @@ START_TEST(test_tagging)
                                          "</TagSet>"));
     free(r.body);
     req("GET", "/tags/o", NULL, 0, &r);
-    ck_assert(has_header(&r, "x-amz-tagging-count: 1"));
+    ck_assert(tgw_has_header(&r, "x-amz-tagging-count: 1"));
     ck_assert_str_eq(r.body, "abc");
-    ck_assert(has_header(&r, "ETag: \"900150983cd24fb0d6963f7d28e17f72\""));
+    ck_assert(tgw_has_header(&r, "ETag: \"900150983cd24fb0d6963f7d28e17f72\""));
     free(r.body);
     req("DELETE", "/tags/o?tagging=", NULL, 0, &r);
     ck_assert_int_eq(r.status, 204);
@@ -1172,9 +1041,9 @@ static const char *const cors_doc =
  * actual request from a matching Origin gets the Access-Control headers. */
 START_TEST(test_cors_http)
 {
-    create_bucket("web");
+    tgw_create_bucket("web");
     put_ok("/web/page", "hello");
-    http_resp r;
+    tgw_resp r;
     req("GET", "/web?cors=", NULL, 0, &r);
     ck_assert_int_eq(r.status, 404);
     ck_assert_ptr_nonnull(strstr(r.body, "<Code>NoSuchCORSConfiguration</Code>"));
@@ -1200,12 +1069,12 @@ START_TEST(test_cors_http)
 
     http("OPTIONS", "/web/page", NULL, 0, pre, NULL, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert(has_header(&r, "Access-Control-Allow-Origin: https://app.example.com"));
-    ck_assert(has_header(&r, "Access-Control-Allow-Methods: GET, PUT"));
-    ck_assert(has_header(&r, "Access-Control-Allow-Headers: content-type, x-amz-date"));
-    ck_assert(has_header(&r, "Access-Control-Max-Age: 600"));
-    ck_assert(has_header(&r, "Access-Control-Expose-Headers: ETag"));
-    ck_assert(has_header(&r, "Vary: Origin"));
+    ck_assert(tgw_has_header(&r, "Access-Control-Allow-Origin: https://app.example.com"));
+    ck_assert(tgw_has_header(&r, "Access-Control-Allow-Methods: GET, PUT"));
+    ck_assert(tgw_has_header(&r, "Access-Control-Allow-Headers: content-type, x-amz-date"));
+    ck_assert(tgw_has_header(&r, "Access-Control-Max-Age: 600"));
+    ck_assert(tgw_has_header(&r, "Access-Control-Expose-Headers: ETag"));
+    ck_assert(tgw_has_header(&r, "Vary: Origin"));
     free(r.body);
     const char *wrong_origin[] = {"Origin: https://evil.org", "Access-Control-Request-Method: GET",
                                   NULL};
@@ -1226,8 +1095,8 @@ START_TEST(test_cors_http)
     const char *actual[] = {UNSIGNED, "Origin: https://app.example.com", NULL};
     http("GET", "/web/page", NULL, 0, actual, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert(has_header(&r, "Access-Control-Allow-Origin: https://app.example.com"));
-    ck_assert(has_header(&r, "Access-Control-Expose-Headers: ETag"));
+    ck_assert(tgw_has_header(&r, "Access-Control-Allow-Origin: https://app.example.com"));
+    ck_assert(tgw_has_header(&r, "Access-Control-Expose-Headers: ETag"));
     free(r.body);
     const char *other[] = {UNSIGNED, "Origin: https://evil.org", NULL};
     http("GET", "/web/page", NULL, 0, other, AK ":" SECRET, &r);
@@ -1263,7 +1132,7 @@ static void presign(const char *method, const char *path, int64_t now_s, int64_t
                     char *out, size_t cap)
 {
     char host[64], amz_date[HM_SIGV4_AMZ_DATE_BYTES + 1], query[4096];
-    snprintf(host, sizeof(host), "127.0.0.1:%d", port);
+    snprintf(host, sizeof(host), "127.0.0.1:%d", tgw_port);
     ck_assert_int_eq(hm_sigv4_format_amz_date(now_s * 1000, amz_date), 0);
     hm_sigv4_header hs[] = {{"host", host}};
     hm_sigv4_request sr = {.method = method, .path = path, .headers = hs, .header_count = 1};
@@ -1279,10 +1148,10 @@ static void presign(const char *method, const char *path, int64_t now_s, int64_t
  * expired". */
 START_TEST(test_presigned_methods)
 {
-    create_bucket("pres");
+    tgw_create_bucket("pres");
     int64_t now = (int64_t)time(NULL);
     char url[4300];
-    http_resp r;
+    tgw_resp r;
     presign("PUT", "/pres/obj", now, 604800, url, sizeof(url));
     http("PUT", url, "via presign", 11, NULL, NULL, &r);
     ck_assert_int_eq(r.status, 200);
@@ -1300,7 +1169,7 @@ START_TEST(test_presigned_methods)
     presign("HEAD", "/pres/obj", now, 60, url, sizeof(url));
     http("HEAD", url, NULL, 0, NULL, NULL, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert(has_header(&r, "Content-Length: 11"));
+    ck_assert(tgw_has_header(&r, "Content-Length: 11"));
     free(r.body);
     presign("GET", "/pres/obj", now - 7200, 60, url, sizeof(url));
     http("GET", url, NULL, 0, NULL, NULL, &r);
@@ -1329,8 +1198,8 @@ END_TEST
  * with the Host as sent; path style keeps working beside it. */
 START_TEST(test_virtual_host)
 {
-    create_bucket("vh-bkt");
-    http_resp r;
+    tgw_create_bucket("vh-bkt");
+    tgw_resp r;
     http_at("vh-bkt.s3.test", "PUT", "/dir/obj", "virtual", 7, unsigned_hdr, AK ":" SECRET, &r);
     ck_assert_int_eq(r.status, 200);
     free(r.body);
@@ -1363,7 +1232,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("gw_http");
     TCase *tc = tcase_create("http");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tgw_setup, tgw_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_object_lifecycle);
     tcase_add_test(tc, test_wrong_secret);

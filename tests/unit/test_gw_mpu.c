@@ -2,12 +2,10 @@
  * (hamster-gw/hm_objsvc_mpu.c) against an in-process metadata node and two
  * in-process shard stores on a temporary directory. */
 #include <check.h>
-#include <dirent.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hm_err.h"
@@ -15,117 +13,14 @@
 #include "hm_meta_node.h"
 #include "hm_objsvc.h"
 #include "hm_shard_store.h"
+#include "test_gw_objsvc_fixture.h"
 
-#define DISKS 2
 #define MIB (1u << 20)
-
-static char tmpdir[256];
-static hm_env *env;
-static hm_meta_node *node;
-static hm_meta_api *meta;
-static hm_shard_store *stores[DISKS];
-static hm_shard_api *shards[DISKS];
-static hm_objsvc *svc;
-
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char sub[1024];
-            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int count_files(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char sub[1024];
-        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-        struct stat st;
-        if (stat(sub, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) n += count_files(sub);
-        else if (S_ISREG(st.st_mode)) n++;
-    }
-    closedir(d);
-    return n;
-}
-
-/* Shard files (committed or temporary) on every disk. */
-static int shard_files(void)
-{
-    int n = 0;
-    for (int i = 0; i < DISKS; i++) {
-        char p[512];
-        snprintf(p, sizeof(p), "%s/disk%d/shards", tmpdir, i);
-        n += count_files(p);
-        snprintf(p, sizeof(p), "%s/disk%d/tmp", tmpdir, i);
-        n += count_files(p);
-    }
-    return n;
-}
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/hm-mpu-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    ck_assert_int_eq(hm_env_posix_new(&env), 0);
-    char p[512];
-    snprintf(p, sizeof(p), "%s/meta", tmpdir);
-    mkdir(p, 0700);
-    ck_assert_int_eq(hm_meta_node_open(&node, env, p), 0);
-    ck_assert_int_eq(hm_meta_api_local_new(&meta, node), 0);
-    for (int i = 0; i < DISKS; i++) {
-        snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
-        mkdir(p, 0700);
-        ck_assert_int_eq(hm_shard_store_open(&stores[i], env, p), 0);
-        ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
-    }
-    hm_objsvc_config cfg = {
-        .env = env,
-        .meta = meta,
-        .shards = shards,
-        .shard_count = DISKS,
-        .gc_grace_ms = 0,
-        .intent_ttl_ms = HM_INTENT_TTL_MS,
-    };
-    ck_assert_int_eq(hm_objsvc_new(&svc, &cfg), 0);
-    ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "bkt", "us-east-1", "AK"), 0);
+    objsvc_fixture_setup("/tmp/hm-mpu-XXXXXX");
     ck_assert_int_eq(hm_objsvc_bucket_create(svc, "t", "other", "us-east-1", "AK"), 0);
-}
-
-static void teardown(void)
-{
-    hm_objsvc_free(svc);
-    for (int i = 0; i < DISKS; i++) {
-        shards[i]->ops->free(shards[i]);
-        hm_shard_store_close(stores[i]);
-    }
-    meta->ops->free(meta);
-    hm_meta_node_close(node);
-    hm_env_posix_free(env);
-    rm_rf(tmpdir);
-}
-
-static uint8_t *pattern(size_t n, unsigned seed)
-{
-    uint8_t *b = malloc(n > 0 ? n : 1);
-    ck_assert_ptr_nonnull(b);
-    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)((i * 131u + seed + (i >> 12)) & 0xff);
-    return b;
 }
 
 static void md5_raw(const uint8_t *b, size_t n, uint8_t out[16])
@@ -594,7 +489,7 @@ int main(void)
 {
     Suite *s = suite_create("gw_mpu");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, objsvc_fixture_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_part_replaced);

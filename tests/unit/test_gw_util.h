@@ -218,7 +218,7 @@ static bool tgw_has_header(const tgw_resp *r, const char *line)
 
 /* Percent-encode every byte of s except RFC 3986 unreserved ones (and '/'
  * when keep_slash) into a new string. */
-static char *tgw_escape(const char *s, bool keep_slash)
+static inline char *tgw_escape(const char *s, bool keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);
@@ -241,7 +241,7 @@ static char *tgw_escape(const char *s, bool keep_slash)
 
 /* Decode n bytes of %XX / '+' (application/x-www-form-urlencoded, as
  * clients decode encoding-type=url listings) into a new string. */
-static char *tgw_unquote_plus(const char *s, size_t n)
+static inline char *tgw_unquote_plus(const char *s, size_t n)
 {
     char *o = malloc(n + 1);
     size_t j = 0;
@@ -262,7 +262,7 @@ static char *tgw_unquote_plus(const char *s, size_t n)
 
 /* The text of the first <tag>..</tag> at or after from, as a new string, or
  * NULL; *next (optional) points past it. */
-static char *tgw_xml_text(const char *from, const char *tag, const char **next)
+static inline char *tgw_xml_text(const char *from, const char *tag, const char **next)
 {
     char open[64], close[64];
     snprintf(open, sizeof(open), "<%s>", tag);

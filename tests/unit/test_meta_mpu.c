@@ -13,69 +13,7 @@
 #include "hm_meta_sm.h"
 #include "test_meta_util.h"
 
-typedef struct T {
-    char *dir;
-    hm_env *env;
-    hm_kv *kv;
-    uint64_t index;
-} T;
-
-static T *t_open(void)
-{
-    T *t = calloc(1, sizeof *t);
-    t->dir = tmu_mkdtemp();
-    t->env = tmu_env();
-    ck_assert_int_eq(t->env->ops->kv_open(t->env, t->dir, &t->kv), 0);
-    hm_kv_txn *txn = NULL;
-    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
-    ck_assert_int_eq(hm_meta_sm_init(t->env, txn), 0);
-    ck_assert_int_eq(t->env->ops->kv_commit(txn, false), 0);
-    return t;
-}
-
-static void t_close(T *t)
-{
-    t->env->ops->kv_close(t->kv);
-    hm_env_posix_free(t->env);
-    tmu_rmdir(t->dir);
-    free(t);
-}
-
-static Hm__MetaResponse *new_resp(void)
-{
-    Hm__MetaResponse *r = malloc(sizeof *r);
-    hm__meta_response__init(r);
-    return r;
-}
-
-static Hm__MetaResponse *t_apply(T *t, Hm__MetaCommand *cmd)
-{
-    hm_kv_txn *txn = NULL;
-    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
-    Hm__MetaResponse *r = new_resp();
-    ck_assert_int_eq(hm_meta_sm_apply(t->env, txn, ++t->index, cmd, r), 0);
-    ck_assert_int_eq(t->env->ops->kv_commit(txn, false), 0);
-    return r;
-}
-
-static Hm__MetaResponse *t_query(T *t, Hm__MetaRequest *req)
-{
-    hm_kv_txn *txn = NULL;
-    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, false, &txn), 0);
-    Hm__MetaResponse *r = new_resp();
-    ck_assert_int_eq(hm_meta_sm_query(t->env, txn, req, r), 0);
-    t->env->ops->kv_abort(txn);
-    return r;
-}
-
-static int done(Hm__MetaResponse *r)
-{
-    int e = r->err;
-    hm__meta_response__free_unpacked(r, NULL);
-    return e;
-}
-
-static int bucket_create(T *t, const char *name)
+static int bucket_create(tmu_sm *t, const char *name)
 {
     Hm__BucketRecord b = HM__BUCKET_RECORD__INIT;
     b.name = (char *)name;
@@ -84,30 +22,30 @@ static int bucket_create(T *t, const char *name)
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_BUCKET_CREATE;
     c.bucket_create = &bc;
-    return done(t_apply(t, &c));
+    return tmu_done(tmu_sm_apply(t, &c));
 }
 
-static Hm__MetaResponse *bucket_get(T *t, const char *name)
+static Hm__MetaResponse *bucket_get(tmu_sm *t, const char *name)
 {
     Hm__BucketGet g = HM__BUCKET_GET__INIT;
     g.name = (char *)name;
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_BUCKET_GET;
     q.bucket_get = &g;
-    return t_query(t, &q);
+    return tmu_sm_query(t, &q);
 }
 
-static int bucket_delete(T *t, const char *name)
+static int bucket_delete(tmu_sm *t, const char *name)
 {
     Hm__BucketDelete bd = HM__BUCKET_DELETE__INIT;
     bd.name = (char *)name;
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_BUCKET_DELETE;
     c.bucket_delete = &bd;
-    return done(t_apply(t, &c));
+    return tmu_done(tmu_sm_apply(t, &c));
 }
 
-static int upload_create(T *t, const char *bucket, const char *key, const char *uid,
+static int upload_create(tmu_sm *t, const char *bucket, const char *key, const char *uid,
                          int64_t initiated)
 {
     Hm__UploadRecord u = HM__UPLOAD_RECORD__INIT;
@@ -122,7 +60,7 @@ static int upload_create(T *t, const char *bucket, const char *key, const char *
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_UPLOAD_CREATE;
     c.upload_create = &uc;
-    return done(t_apply(t, &c));
+    return tmu_done(tmu_sm_apply(t, &c));
 }
 
 /* A blob whose id is 16 copies of seed. */
@@ -142,7 +80,7 @@ static void tblob_init(tblob *tb, uint8_t seed, uint64_t size)
     tb->b.size = size;
 }
 
-static int part_put(T *t, const char *bucket, const char *uid, uint32_t pn, uint8_t seed,
+static int part_put(tmu_sm *t, const char *bucket, const char *uid, uint32_t pn, uint8_t seed,
                     uint64_t size, int64_t mtime, const char *intent)
 {
     tblob tb;
@@ -170,11 +108,11 @@ static int part_put(T *t, const char *bucket, const char *uid, uint32_t pn, uint
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_UPLOAD_PART_PUT;
     c.upload_part_put = &pp;
-    return done(t_apply(t, &c));
+    return tmu_done(tmu_sm_apply(t, &c));
 }
 
 /* Complete with parts pns[0..n) whose blobs are seeds[i] and sizes sizes[i]. */
-static Hm__MetaResponse *complete(T *t, const char *bucket, const char *key, const char *uid,
+static Hm__MetaResponse *complete(tmu_sm *t, const char *bucket, const char *key, const char *uid,
                                   const uint32_t *pns, const uint8_t *seeds,
                                   const uint64_t *sizes, size_t n, const char *etag,
                                   bool if_none_match)
@@ -219,10 +157,10 @@ static Hm__MetaResponse *complete(T *t, const char *bucket, const char *key, con
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_UPLOAD_COMPLETE;
     c.upload_complete = &uc;
-    return t_apply(t, &c);
+    return tmu_sm_apply(t, &c);
 }
 
-static int upload_abort(T *t, const char *bucket, const char *uid, int64_t now)
+static int upload_abort(tmu_sm *t, const char *bucket, const char *uid, int64_t now)
 {
     Hm__UploadAbort a = HM__UPLOAD_ABORT__INIT;
     a.bucket = (char *)bucket;
@@ -234,10 +172,10 @@ static int upload_abort(T *t, const char *bucket, const char *uid, int64_t now)
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_UPLOAD_ABORT;
     c.upload_abort = &a;
-    return done(t_apply(t, &c));
+    return tmu_done(tmu_sm_apply(t, &c));
 }
 
-static Hm__MetaResponse *part_list(T *t, const char *bucket, const char *uid, uint32_t marker,
+static Hm__MetaResponse *part_list(tmu_sm *t, const char *bucket, const char *uid, uint32_t marker,
                                    uint32_t max)
 {
     Hm__PartList pl = HM__PART_LIST__INIT;
@@ -250,10 +188,10 @@ static Hm__MetaResponse *part_list(T *t, const char *bucket, const char *uid, ui
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_PART_LIST;
     q.part_list = &pl;
-    return t_query(t, &q);
+    return tmu_sm_query(t, &q);
 }
 
-static Hm__MetaResponse *upload_list(T *t, const char *bucket, const char *prefix,
+static Hm__MetaResponse *upload_list(tmu_sm *t, const char *bucket, const char *prefix,
                                      const char *delim, const char *km, const char *um,
                                      uint32_t max)
 {
@@ -268,10 +206,10 @@ static Hm__MetaResponse *upload_list(T *t, const char *bucket, const char *prefi
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_UPLOAD_LIST;
     q.upload_list = &ul;
-    return t_query(t, &q);
+    return tmu_sm_query(t, &q);
 }
 
-static Hm__MetaResponse *object_get(T *t, const char *bucket, const char *key)
+static Hm__MetaResponse *object_get(tmu_sm *t, const char *bucket, const char *key)
 {
     Hm__ObjectGet g = HM__OBJECT_GET__INIT;
     g.bucket = (char *)bucket;
@@ -279,11 +217,11 @@ static Hm__MetaResponse *object_get(T *t, const char *bucket, const char *key)
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_OBJECT_GET;
     q.object_get = &g;
-    return t_query(t, &q);
+    return tmu_sm_query(t, &q);
 }
 
 /* The blob ids (first byte of each) the gc table holds due by now. */
-static size_t gc_seeds(T *t, int64_t now, uint8_t *out, size_t cap)
+static size_t gc_seeds(tmu_sm *t, int64_t now, uint8_t *out, size_t cap)
 {
     Hm__GcScan g = HM__GC_SCAN__INIT;
     g.has_now_ms = true;
@@ -291,13 +229,13 @@ static size_t gc_seeds(T *t, int64_t now, uint8_t *out, size_t cap)
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_GC_SCAN;
     q.gc_scan = &g;
-    Hm__MetaResponse *r = t_query(t, &q);
+    Hm__MetaResponse *r = tmu_sm_query(t, &q);
     size_t n = 0;
     for (size_t i = 0; i < r->gc->n_items; i++)
         for (size_t j = 0; j < r->gc->items[i]->n_blobs; j++)
             if (n < cap)
                 out[n++] = r->gc->items[i]->blobs[j]->blob_id.data[0];
-    done(r);
+    tmu_done(r);
     return n;
 }
 
@@ -313,7 +251,7 @@ static bool has_seed(const uint8_t *s, size_t n, uint8_t seed)
  * 1..10000; a duplicate upload id is refused. */
 START_TEST(test_upload_create_and_part_errors)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(upload_create(t, "nobucket", "k", "u1", 1), HM_ENOBUCKET);
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "k", "u1", 1), 0);
@@ -324,7 +262,7 @@ START_TEST(test_upload_create_and_part_errors)
     ck_assert_int_eq(part_put(t, "bkt", "u1", 10001, 1, 10, 100, NULL), HM_EINVAL);
     ck_assert_int_eq(part_put(t, "bkt", "u1", 10000, 1, 10, 100, NULL), 0);
     ck_assert_int_eq(part_put(t, "bkt", "u1", 2, 1, 10, 100, "no-such-intent"), HM_EINTENT);
-    t_close(t);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -332,7 +270,7 @@ END_TEST
  * after the new part's mtime plus the grace. */
 START_TEST(test_part_replace_gc)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "k", "u1", 1), 0);
     ck_assert_int_eq(part_put(t, "bkt", "u1", 1, 0x11, 10, 1000, NULL), 0);
@@ -347,8 +285,8 @@ START_TEST(test_part_replace_gc)
     ck_assert_uint_eq(r->parts->n_parts, 1);
     ck_assert_uint_eq(r->parts->parts[0]->size, 20);
     ck_assert_uint_eq(r->parts->parts[0]->blob->blob_id.data[0], 0x12);
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -357,7 +295,7 @@ END_TEST
  * Complete succeeds while a different one is NoSuchUpload. */
 START_TEST(test_complete)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u1", 1), 0);
     ck_assert_int_eq(part_put(t, "bkt", "u1", 1, 0x21, 100, 1000, NULL), 0);
@@ -369,7 +307,7 @@ START_TEST(test_complete)
     Hm__MetaResponse *r = complete(t, "bkt", "obj", "u1", pns, seeds, sizes, 2, "abc-2", false);
     ck_assert_int_eq(r->err, 0);
     ck_assert_int_eq(r->result_case, HM__META_RESPONSE__RESULT_VERSION);
-    done(r);
+    tmu_done(r);
     r = object_get(t, "bkt", "obj");
     ck_assert_int_eq(r->err, 0);
     ck_assert_uint_eq(r->version->size, 400);
@@ -377,21 +315,22 @@ START_TEST(test_complete)
     ck_assert_uint_eq(r->version->n_blobs, 2);
     ck_assert_uint_eq(r->version->blobs[1]->blob_id.data[0], 0x23);
     ck_assert_uint_eq(r->version->n_part_sizes, 2);
-    done(r);
+    tmu_done(r);
     uint8_t s[16];
     size_t n = gc_seeds(t, 5100, s, 16);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(s[0], 0x22);
-    ck_assert_int_eq(done(part_list(t, "bkt", "u1", 0, 10)), HM_ENOUPLOAD);
+    ck_assert_int_eq(tmu_done(part_list(t, "bkt", "u1", 0, 10)), HM_ENOUPLOAD);
     /* the same Complete again: S3 answers a retry with success */
     r = complete(t, "bkt", "obj", "u1", pns, seeds, sizes, 2, "abc-2", false);
     ck_assert_int_eq(r->err, 0);
     ck_assert_str_eq(r->version->etag, "abc-2");
-    done(r);
+    tmu_done(r);
     seeds[1] = 0x22;
-    ck_assert_int_eq(done(complete(t, "bkt", "obj", "u1", pns, seeds, sizes, 2, "abc-2", false)),
-                     HM_ENOUPLOAD);
-    t_close(t);
+    ck_assert_int_eq(
+        tmu_done(complete(t, "bkt", "obj", "u1", pns, seeds, sizes, 2, "abc-2", false)),
+        HM_ENOUPLOAD);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -400,7 +339,7 @@ END_TEST
  * upload in place each time. */
 START_TEST(test_complete_rejects)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u1", 1), 0);
     ck_assert_int_eq(part_put(t, "bkt", "u1", 1, 0x31, 10, 1000, NULL), 0);
@@ -408,38 +347,40 @@ START_TEST(test_complete_rejects)
     uint64_t sizes[2] = {10, 10};
     uint32_t missing[2] = {1, 4};
     uint8_t seeds[2] = {0x31, 0x32};
-    ck_assert_int_eq(done(complete(t, "bkt", "obj", "u1", missing, seeds, sizes, 2, "e", false)),
-                     HM_EINVAL);
+    ck_assert_int_eq(
+        tmu_done(complete(t, "bkt", "obj", "u1", missing, seeds, sizes, 2, "e", false)),
+        HM_EINVAL);
     uint32_t pns[2] = {1, 2};
     uint8_t stale[2] = {0x31, 0x99};
-    ck_assert_int_eq(done(complete(t, "bkt", "obj", "u1", pns, stale, sizes, 2, "e", false)),
+    ck_assert_int_eq(tmu_done(complete(t, "bkt", "obj", "u1", pns, stale, sizes, 2, "e", false)),
                      HM_EINVAL);
     uint32_t desc[2] = {2, 1};
     uint8_t dseeds[2] = {0x32, 0x31};
-    ck_assert_int_eq(done(complete(t, "bkt", "obj", "u1", desc, dseeds, sizes, 2, "e", false)),
+    ck_assert_int_eq(tmu_done(complete(t, "bkt", "obj", "u1", desc, dseeds, sizes, 2, "e", false)),
                      HM_EINVAL);
-    ck_assert_int_eq(done(complete(t, "bkt", "other", "u1", pns, seeds, sizes, 2, "e", false)),
+    ck_assert_int_eq(tmu_done(complete(t, "bkt", "other", "u1", pns, seeds, sizes, 2, "e", false)),
                      HM_ENOUPLOAD);
-    ck_assert_int_eq(done(complete(t, "nob", "obj", "u1", pns, seeds, sizes, 2, "e", false)),
+    ck_assert_int_eq(tmu_done(complete(t, "nob", "obj", "u1", pns, seeds, sizes, 2, "e", false)),
                      HM_ENOBUCKET);
     /* a first completion, then a second upload of the same key with If-None-Match */
-    ck_assert_int_eq(done(complete(t, "bkt", "obj", "u1", pns, seeds, sizes, 2, "e", false)), 0);
+    ck_assert_int_eq(
+        tmu_done(complete(t, "bkt", "obj", "u1", pns, seeds, sizes, 2, "e", false)), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u2", 2), 0);
     ck_assert_int_eq(part_put(t, "bkt", "u2", 1, 0x41, 10, 1000, NULL), 0);
     uint32_t one[1] = {1};
     uint8_t s41[1] = {0x41};
-    ck_assert_int_eq(done(complete(t, "bkt", "obj", "u2", one, s41, sizes, 1, "f", true)),
+    ck_assert_int_eq(tmu_done(complete(t, "bkt", "obj", "u2", one, s41, sizes, 1, "f", true)),
                      HM_EPRECOND);
     Hm__MetaResponse *r = part_list(t, "bkt", "u2", 0, 10);
     ck_assert_int_eq(r->err, 0);
     ck_assert_uint_eq(r->parts->n_parts, 1);
-    done(r);
+    tmu_done(r);
     /* without the condition it replaces the object; the old blobs go to gc */
-    ck_assert_int_eq(done(complete(t, "bkt", "obj", "u2", one, s41, sizes, 1, "f", false)), 0);
+    ck_assert_int_eq(tmu_done(complete(t, "bkt", "obj", "u2", one, s41, sizes, 1, "f", false)), 0);
     uint8_t s[16];
     size_t n = gc_seeds(t, 5100, s, 16);
     ck_assert(has_seed(s, n, 0x31) && has_seed(s, n, 0x32) && !has_seed(s, n, 0x41));
-    t_close(t);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -447,26 +388,26 @@ END_TEST
  * abort is NoSuchUpload. */
 START_TEST(test_abort)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u1", 1), 0);
     ck_assert_int_eq(part_put(t, "bkt", "u1", 1, 0x51, 10, 1000, NULL), 0);
     ck_assert_int_eq(part_put(t, "bkt", "u1", 7, 0x57, 10, 1000, NULL), 0);
     ck_assert_int_eq(upload_abort(t, "bkt", "u1", 3000), 0);
     ck_assert_int_eq(upload_abort(t, "bkt", "u1", 3000), HM_ENOUPLOAD);
-    ck_assert_int_eq(done(part_list(t, "bkt", "u1", 0, 10)), HM_ENOUPLOAD);
+    ck_assert_int_eq(tmu_done(part_list(t, "bkt", "u1", 0, 10)), HM_ENOUPLOAD);
     uint8_t s[16];
     size_t n = gc_seeds(t, 3000, s, 16);
     ck_assert_uint_eq(n, 2);
     ck_assert(has_seed(s, n, 0x51) && has_seed(s, n, 0x57));
-    t_close(t);
+    tmu_sm_close(t);
 }
 END_TEST
 
 /* ListParts pages by part number with a marker and reports truncation. */
 START_TEST(test_part_list_pages)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u1", 1), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u10", 1), 0);
@@ -479,17 +420,17 @@ START_TEST(test_part_list_pages)
     ck_assert(r->parts->truncated);
     ck_assert_uint_eq(r->parts->next_part_number_marker, 2);
     ck_assert_str_eq(r->parts->upload->key, "obj");
-    done(r);
+    tmu_done(r);
     r = part_list(t, "bkt", "u1", 2, 3);
     ck_assert_uint_eq(r->parts->n_parts, 3);
     ck_assert_uint_eq(r->parts->parts[0]->part_number, 3);
     ck_assert(!r->parts->truncated);
-    done(r);
+    tmu_done(r);
     r = part_list(t, "bkt", "u10", 0, 10);
     ck_assert_uint_eq(r->parts->n_parts, 1);
     ck_assert_uint_eq(r->parts->parts[0]->part_number, 9);
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -498,7 +439,7 @@ END_TEST
  * markers. */
 START_TEST(test_upload_list)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "b", "z1", 10), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "b", "a2", 20), 0);
@@ -512,33 +453,33 @@ START_TEST(test_upload_list)
     ck_assert_str_eq(r->uploads->uploads[1]->upload_id, "z1"); /* b, initiated first */
     ck_assert_str_eq(r->uploads->uploads[2]->upload_id, "a2");
     ck_assert(!r->uploads->truncated);
-    done(r);
+    tmu_done(r);
     r = upload_list(t, "bkt", NULL, "/", NULL, NULL, 1000);
     ck_assert_uint_eq(r->uploads->n_uploads, 3);
     ck_assert_uint_eq(r->uploads->n_common_prefixes, 1);
     ck_assert_str_eq(r->uploads->common_prefixes[0], "dir/");
-    done(r);
+    tmu_done(r);
     r = upload_list(t, "bkt", NULL, NULL, NULL, NULL, 2);
     ck_assert_uint_eq(r->uploads->n_uploads, 2);
     ck_assert(r->uploads->truncated);
     ck_assert_str_eq(r->uploads->next_key_marker, "b");
     ck_assert_str_eq(r->uploads->next_upload_id_marker, "z1");
-    done(r);
+    tmu_done(r);
     r = upload_list(t, "bkt", NULL, NULL, "b", "z1", 2);
     ck_assert_uint_eq(r->uploads->n_uploads, 2);
     ck_assert_str_eq(r->uploads->uploads[0]->upload_id, "a2");
     ck_assert_str_eq(r->uploads->uploads[1]->upload_id, "q4");
     ck_assert(r->uploads->truncated);
-    done(r);
+    tmu_done(r);
     r = upload_list(t, "bkt", "dir/", NULL, NULL, NULL, 1000);
     ck_assert_uint_eq(r->uploads->n_uploads, 2);
-    done(r);
+    tmu_done(r);
     r = upload_list(t, "bkt", NULL, NULL, NULL, NULL, 0);
     ck_assert_uint_eq(r->uploads->n_uploads, 0);
     ck_assert(!r->uploads->truncated);
-    done(r);
-    ck_assert_int_eq(done(upload_list(t, "nob", NULL, NULL, NULL, NULL, 10)), HM_ENOBUCKET);
-    t_close(t);
+    tmu_done(r);
+    ck_assert_int_eq(tmu_done(upload_list(t, "nob", NULL, NULL, NULL, NULL, 10)), HM_ENOBUCKET);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -546,7 +487,7 @@ END_TEST
  * parts' blobs to gc at once. */
 START_TEST(test_bucket_delete_aborts_uploads)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u1", 1), 0);
     ck_assert_int_eq(part_put(t, "bkt", "u1", 1, 0x61, 10, 1000, NULL), 0);
@@ -558,12 +499,12 @@ START_TEST(test_bucket_delete_aborts_uploads)
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     Hm__MetaResponse *r = upload_list(t, "bkt", NULL, NULL, NULL, NULL, 10);
     ck_assert_uint_eq(r->uploads->n_uploads, 0);
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
-static int set_tags(T *t, const char *bucket, const char *key, size_t n)
+static int set_tags(tmu_sm *t, const char *bucket, const char *key, size_t n)
 {
     Hm__KeyValue kv[2];
     Hm__KeyValue *kvp[2] = {&kv[0], &kv[1]};
@@ -582,14 +523,14 @@ static int set_tags(T *t, const char *bucket, const char *key, size_t n)
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_OBJECT_SET_TAGS;
     c.object_set_tags = &st;
-    return done(t_apply(t, &c));
+    return tmu_done(tmu_sm_apply(t, &c));
 }
 
 /* ObjectSetTags replaces the tag set in place (ETag and mtime unchanged),
  * an empty set deletes it, and a missing key is HM_ENOKEY. */
 START_TEST(test_set_tags)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(set_tags(t, "bkt", "obj", 1), HM_ENOKEY);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u1", 1), 0);
@@ -597,26 +538,26 @@ START_TEST(test_set_tags)
     uint32_t one[1] = {1};
     uint8_t s71[1] = {0x71};
     uint64_t sz[1] = {10};
-    ck_assert_int_eq(done(complete(t, "bkt", "obj", "u1", one, s71, sz, 1, "tag-1", false)), 0);
+    ck_assert_int_eq(tmu_done(complete(t, "bkt", "obj", "u1", one, s71, sz, 1, "tag-1", false)), 0);
     ck_assert_int_eq(set_tags(t, "bkt", "obj", 2), 0);
     Hm__MetaResponse *r = object_get(t, "bkt", "obj");
     ck_assert_uint_eq(r->version->n_tags, 2);
     ck_assert_str_eq(r->version->tags[1]->value, "prod");
     ck_assert_str_eq(r->version->etag, "tag-1");
     ck_assert_int_eq(r->version->mtime_ms, 5000);
-    done(r);
+    tmu_done(r);
     ck_assert_int_eq(set_tags(t, "bkt", "obj", 0), 0);
     r = object_get(t, "bkt", "obj");
     ck_assert_uint_eq(r->version->n_tags, 0);
-    done(r);
+    tmu_done(r);
     ck_assert_int_eq(set_tags(t, "nob", "obj", 0), HM_ENOBUCKET);
     uint8_t s[4];
     ck_assert_uint_eq(gc_seeds(t, INT64_MAX, s, 4), 0); /* tagging frees no blob */
-    t_close(t);
+    tmu_sm_close(t);
 }
 END_TEST
 
-static int set_cors(T *t, const char *bucket, const char *xml)
+static int set_cors(tmu_sm *t, const char *bucket, const char *xml)
 {
     Hm__BucketSetCors sc = HM__BUCKET_SET_CORS__INIT;
     sc.name = (char *)bucket;
@@ -624,24 +565,24 @@ static int set_cors(T *t, const char *bucket, const char *xml)
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_BUCKET_SET_CORS;
     c.bucket_set_cors = &sc;
-    return done(t_apply(t, &c));
+    return tmu_done(tmu_sm_apply(t, &c));
 }
 
 /* BucketSetCors stores the configuration and an empty one clears it. */
 START_TEST(test_set_cors)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(set_cors(t, "nob", "<x/>"), HM_ENOBUCKET);
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(set_cors(t, "bkt", "<CORSConfiguration/>"), 0);
     Hm__MetaResponse *r = bucket_get(t, "bkt");
     ck_assert_str_eq(r->bucket->cors_xml, "<CORSConfiguration/>");
-    done(r);
+    tmu_done(r);
     ck_assert_int_eq(set_cors(t, "bkt", ""), 0);
     r = bucket_get(t, "bkt");
     ck_assert_ptr_null(r->bucket->cors_xml);
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -652,7 +593,7 @@ START_TEST(test_deterministic)
     uint8_t packed[2][4096];
     size_t plen[2];
     for (int run = 0; run < 2; run++) {
-        T *t = t_open();
+        tmu_sm *t = tmu_sm_open();
         ck_assert_int_eq(bucket_create(t, "bkt"), 0);
         ck_assert_int_eq(upload_create(t, "bkt", "obj", "u1", 1), 0);
         ck_assert_int_eq(part_put(t, "bkt", "u1", 1, 0x11, 10, 1000, NULL), 0);
@@ -664,8 +605,8 @@ START_TEST(test_deterministic)
         plen[run] = hm__meta_response__get_packed_size(r);
         ck_assert_uint_le(plen[run], sizeof packed[run]);
         hm__meta_response__pack(r, packed[run]);
-        done(r);
-        t_close(t);
+        tmu_done(r);
+        tmu_sm_close(t);
     }
     ck_assert_uint_eq(plen[0], plen[1]);
     ck_assert(memcmp(packed[0], packed[1], plen[0]) == 0);
@@ -676,7 +617,7 @@ END_TEST
  * bounded size, so a GcScan answer stays small. */
 START_TEST(test_abort_many_parts_gc_items)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(bucket_create(t, "bkt"), 0);
     ck_assert_int_eq(upload_create(t, "bkt", "obj", "u1", 1), 0);
     for (uint32_t pn = 1; pn <= 100; pn++)
@@ -688,7 +629,7 @@ START_TEST(test_abort_many_parts_gc_items)
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_GC_SCAN;
     q.gc_scan = &g;
-    Hm__MetaResponse *r = t_query(t, &q);
+    Hm__MetaResponse *r = tmu_sm_query(t, &q);
     size_t total = 0;
     for (size_t i = 0; i < r->gc->n_items; i++) {
         ck_assert_uint_le(r->gc->items[i]->n_blobs, 32);
@@ -696,8 +637,8 @@ START_TEST(test_abort_many_parts_gc_items)
     }
     ck_assert_uint_eq(total, 100);
     ck_assert_uint_ge(r->gc->n_items, 4);
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 

@@ -11,71 +11,15 @@
 #include "hm_meta_sm.h"
 #include "test_meta_util.h"
 
-typedef struct T {
-    char *dir;
-    hm_env *env;
-    hm_kv *kv;
-    uint64_t index;
-} T;
-
-static T *t_open(void)
+/* Apply cmd at the next index, which the response must carry. */
+static Hm__MetaResponse *t_apply(tmu_sm *t, Hm__MetaCommand *cmd)
 {
-    T *t = calloc(1, sizeof *t);
-    t->dir = tmu_mkdtemp();
-    t->env = tmu_env();
-    ck_assert_int_eq(t->env->ops->kv_open(t->env, t->dir, &t->kv), 0);
-    hm_kv_txn *txn = NULL;
-    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
-    ck_assert_int_eq(hm_meta_sm_init(t->env, txn), 0);
-    ck_assert_int_eq(t->env->ops->kv_commit(txn, false), 0);
-    return t;
-}
-
-static void t_close(T *t)
-{
-    t->env->ops->kv_close(t->kv);
-    hm_env_posix_free(t->env);
-    tmu_rmdir(t->dir);
-    free(t);
-}
-
-static Hm__MetaResponse *new_resp(void)
-{
-    Hm__MetaResponse *r = malloc(sizeof *r);
-    hm__meta_response__init(r);
-    return r;
-}
-
-/* Apply cmd at the next index in its own transaction. */
-static Hm__MetaResponse *t_apply(T *t, Hm__MetaCommand *cmd)
-{
-    hm_kv_txn *txn = NULL;
-    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
-    Hm__MetaResponse *r = new_resp();
-    ck_assert_int_eq(hm_meta_sm_apply(t->env, txn, ++t->index, cmd, r), 0);
-    ck_assert_int_eq(t->env->ops->kv_commit(txn, false), 0);
+    Hm__MetaResponse *r = tmu_sm_apply(t, cmd);
     ck_assert_uint_eq(r->log_index, t->index);
     return r;
 }
 
-static Hm__MetaResponse *t_query(T *t, Hm__MetaRequest *req)
-{
-    hm_kv_txn *txn = NULL;
-    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, false, &txn), 0);
-    Hm__MetaResponse *r = new_resp();
-    ck_assert_int_eq(hm_meta_sm_query(t->env, txn, req, r), 0);
-    t->env->ops->kv_abort(txn);
-    return r;
-}
-
-static int done(Hm__MetaResponse *r)
-{
-    int e = r->err;
-    hm__meta_response__free_unpacked(r, NULL);
-    return e;
-}
-
-static Hm__MetaResponse *bucket_create(T *t, const char *name)
+static Hm__MetaResponse *bucket_create(tmu_sm *t, const char *name)
 {
     Hm__BucketRecord b = HM__BUCKET_RECORD__INIT;
     b.name = (char *)name;
@@ -89,7 +33,7 @@ static Hm__MetaResponse *bucket_create(T *t, const char *name)
     return t_apply(t, &c);
 }
 
-static Hm__MetaResponse *bucket_delete(T *t, const char *name)
+static Hm__MetaResponse *bucket_delete(tmu_sm *t, const char *name)
 {
     Hm__BucketDelete bd = HM__BUCKET_DELETE__INIT;
     bd.name = (char *)name;
@@ -99,14 +43,14 @@ static Hm__MetaResponse *bucket_delete(T *t, const char *name)
     return t_apply(t, &c);
 }
 
-static Hm__MetaResponse *bucket_get(T *t, const char *name)
+static Hm__MetaResponse *bucket_get(tmu_sm *t, const char *name)
 {
     Hm__BucketGet g = HM__BUCKET_GET__INIT;
     g.name = (char *)name;
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_BUCKET_GET;
     q.bucket_get = &g;
-    return t_query(t, &q);
+    return tmu_sm_query(t, &q);
 }
 
 typedef struct put_opts {
@@ -121,7 +65,7 @@ typedef struct put_opts {
     const char *intent;
 } put_opts;
 
-static Hm__MetaResponse *object_put(T *t, const char *bucket, const char *key,
+static Hm__MetaResponse *object_put(tmu_sm *t, const char *bucket, const char *key,
                                     const put_opts *o)
 {
     uint8_t oid[16];
@@ -174,7 +118,7 @@ static Hm__MetaResponse *object_put(T *t, const char *bucket, const char *key,
     return t_apply(t, &c);
 }
 
-static Hm__MetaResponse *object_delete(T *t, const char *bucket, const char *key,
+static Hm__MetaResponse *object_delete(tmu_sm *t, const char *bucket, const char *key,
                                        int64_t now, int64_t grace)
 {
     Hm__ObjectDelete d = HM__OBJECT_DELETE__INIT;
@@ -190,7 +134,7 @@ static Hm__MetaResponse *object_delete(T *t, const char *bucket, const char *key
     return t_apply(t, &c);
 }
 
-static Hm__MetaResponse *object_get(T *t, const char *bucket, const char *key)
+static Hm__MetaResponse *object_get(tmu_sm *t, const char *bucket, const char *key)
 {
     Hm__ObjectGet g = HM__OBJECT_GET__INIT;
     g.bucket = (char *)bucket;
@@ -198,10 +142,10 @@ static Hm__MetaResponse *object_get(T *t, const char *bucket, const char *key)
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_OBJECT_GET;
     q.object_get = &g;
-    return t_query(t, &q);
+    return tmu_sm_query(t, &q);
 }
 
-static Hm__MetaResponse *gc_scan(T *t, int64_t now)
+static Hm__MetaResponse *gc_scan(tmu_sm *t, int64_t now)
 {
     Hm__GcScan g = HM__GC_SCAN__INIT;
     g.has_now_ms = true;
@@ -209,12 +153,12 @@ static Hm__MetaResponse *gc_scan(T *t, int64_t now)
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_GC_SCAN;
     q.gc_scan = &g;
-    return t_query(t, &q);
+    return tmu_sm_query(t, &q);
 }
 
 /* An intent for one blob (all bytes blob_seed) with a deadline when
  * has_deadline. */
-static Hm__MetaResponse *intent_put_at(T *t, const char *id, uint8_t blob_seed,
+static Hm__MetaResponse *intent_put_at(tmu_sm *t, const char *id, uint8_t blob_seed,
                                        bool has_deadline, int64_t deadline_ms)
 {
     uint8_t bid[16];
@@ -240,12 +184,12 @@ static Hm__MetaResponse *intent_put_at(T *t, const char *id, uint8_t blob_seed,
     return t_apply(t, &c);
 }
 
-static Hm__MetaResponse *intent_put(T *t, const char *id, uint8_t blob_seed)
+static Hm__MetaResponse *intent_put(tmu_sm *t, const char *id, uint8_t blob_seed)
 {
     return intent_put_at(t, id, blob_seed, false, 0);
 }
 
-static Hm__MetaResponse *intent_scan(T *t, int64_t now, uint32_t max)
+static Hm__MetaResponse *intent_scan(tmu_sm *t, int64_t now, uint32_t max)
 {
     Hm__IntentScan s = HM__INTENT_SCAN__INIT;
     s.has_now_ms = true;
@@ -255,7 +199,7 @@ static Hm__MetaResponse *intent_scan(T *t, int64_t now, uint32_t max)
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_INTENT_SCAN;
     q.intent_scan = &s;
-    Hm__MetaResponse *r = t_query(t, &q);
+    Hm__MetaResponse *r = tmu_sm_query(t, &q);
     ck_assert_int_eq(r->err, 0);
     ck_assert_int_eq(r->result_case, HM__META_RESPONSE__RESULT_INTENTS);
     return r;
@@ -271,36 +215,36 @@ static bool intent_ids_eq(const Hm__IntentScanResult *r, size_t i, const char *i
  * of the same name fails with HM_EBUCKETEXISTS; bad names are HM_EINVAL. */
 START_TEST(test_bucket_create)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     Hm__MetaResponse *r = bucket_create(t, "alpha");
     ck_assert_int_eq(r->err, 0);
     ck_assert_int_eq(r->result_case, HM__META_RESPONSE__RESULT_BUCKET);
     uint64_t id1 = r->bucket->bucket_id;
     ck_assert_uint_eq(r->bucket->format_version, HM_FORMAT_VERSION);
-    done(r);
+    tmu_done(r);
     r = bucket_create(t, "beta");
     ck_assert_int_eq(r->err, 0);
     ck_assert_uint_gt(r->bucket->bucket_id, id1);
-    done(r);
-    ck_assert_int_eq(done(bucket_create(t, "alpha")), HM_EBUCKETEXISTS);
-    ck_assert_int_eq(done(bucket_create(t, "ab")), HM_EINVAL);
+    tmu_done(r);
+    ck_assert_int_eq(tmu_done(bucket_create(t, "alpha")), HM_EBUCKETEXISTS);
+    ck_assert_int_eq(tmu_done(bucket_create(t, "ab")), HM_EINVAL);
     r = bucket_get(t, "alpha");
     ck_assert_int_eq(r->err, 0);
     ck_assert_uint_eq(r->bucket->bucket_id, id1);
     ck_assert_int_eq(r->bucket->created_ms, 1000);
-    done(r);
-    ck_assert_int_eq(done(bucket_get(t, "gamma")), HM_ENOBUCKET);
+    tmu_done(r);
+    ck_assert_int_eq(tmu_done(bucket_get(t, "gamma")), HM_ENOBUCKET);
 
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     Hm__BucketList bl = HM__BUCKET_LIST__INIT;
     q.op_case = HM__META_REQUEST__OP_BUCKET_LIST;
     q.bucket_list = &bl;
-    r = t_query(t, &q);
+    r = tmu_sm_query(t, &q);
     ck_assert_uint_eq(r->buckets->n_buckets, 2);
     ck_assert_str_eq(r->buckets->buckets[0]->name, "alpha");
     ck_assert_str_eq(r->buckets->buckets[1]->name, "beta");
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -308,19 +252,19 @@ END_TEST
  * exists, success once it is empty, and a deleted bucket is gone. */
 START_TEST(test_bucket_delete)
 {
-    T *t = t_open();
-    ck_assert_int_eq(done(bucket_delete(t, "alpha")), HM_ENOBUCKET);
-    ck_assert_int_eq(done(bucket_create(t, "alpha")), 0);
+    tmu_sm *t = tmu_sm_open();
+    ck_assert_int_eq(tmu_done(bucket_delete(t, "alpha")), HM_ENOBUCKET);
+    ck_assert_int_eq(tmu_done(bucket_create(t, "alpha")), 0);
     put_opts o = {.oid = 1};
-    ck_assert_int_eq(done(object_put(t, "alpha", "k", &o)), 0);
-    ck_assert_int_eq(done(bucket_delete(t, "alpha")), HM_ENOTEMPTY);
-    ck_assert_int_eq(done(object_delete(t, "alpha", "k", 0, 0)), 0);
-    ck_assert_int_eq(done(bucket_delete(t, "alpha")), 0);
-    ck_assert_int_eq(done(bucket_get(t, "alpha")), HM_ENOBUCKET);
+    ck_assert_int_eq(tmu_done(object_put(t, "alpha", "k", &o)), 0);
+    ck_assert_int_eq(tmu_done(bucket_delete(t, "alpha")), HM_ENOTEMPTY);
+    ck_assert_int_eq(tmu_done(object_delete(t, "alpha", "k", 0, 0)), 0);
+    ck_assert_int_eq(tmu_done(bucket_delete(t, "alpha")), 0);
+    ck_assert_int_eq(tmu_done(bucket_get(t, "alpha")), HM_ENOBUCKET);
     /* a new bucket of the same name is a new id: no old names leak in */
-    ck_assert_int_eq(done(bucket_create(t, "alpha")), 0);
-    ck_assert_int_eq(done(object_get(t, "alpha", "k")), HM_ENOKEY);
-    t_close(t);
+    ck_assert_int_eq(tmu_done(bucket_create(t, "alpha")), 0);
+    ck_assert_int_eq(tmu_done(object_get(t, "alpha", "k")), HM_ENOKEY);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -329,16 +273,16 @@ END_TEST
  * bucket HM_ENOBUCKET; put into a missing bucket is HM_ENOBUCKET. */
 START_TEST(test_object_put_get)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     put_opts o = {.oid = 7, .etag = "abc", .mtime_ms = 5};
-    ck_assert_int_eq(done(object_put(t, "nob", "k", &o)), HM_ENOBUCKET);
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "nob", "k", &o)), HM_ENOBUCKET);
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
     Hm__MetaResponse *r = object_put(t, "bkt", "dir/k", &o);
     ck_assert_int_eq(r->err, 0);
     ck_assert_ptr_null(r->replaced);
     ck_assert_int_eq(r->result_case, HM__META_RESPONSE__RESULT_VERSION);
     ck_assert(!r->version->has_inline_data); /* replies carry no inline data */
-    done(r);
+    tmu_done(r);
     r = object_get(t, "bkt", "dir/k");
     ck_assert_int_eq(r->err, 0);
     ck_assert_str_eq(r->version->etag, "abc");
@@ -347,21 +291,21 @@ START_TEST(test_object_put_get)
     ck_assert_uint_eq(r->version->format_version, HM_FORMAT_VERSION);
     ck_assert_uint_eq(r->version->inline_data.len, 3);
     ck_assert_uint_eq(r->version->object_id.data[0], 7);
-    done(r);
-    ck_assert_int_eq(done(object_get(t, "bkt", "dir/x")), HM_ENOKEY);
-    ck_assert_int_eq(done(object_get(t, "nob", "dir/k")), HM_ENOBUCKET);
+    tmu_done(r);
+    ck_assert_int_eq(tmu_done(object_get(t, "bkt", "dir/x")), HM_ENOKEY);
+    ck_assert_int_eq(tmu_done(object_get(t, "nob", "dir/k")), HM_ENOBUCKET);
     /* a key of 0 or over 1024 bytes is refused */
-    ck_assert_int_eq(done(object_put(t, "bkt", "", &o)), HM_EINVAL);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "", &o)), HM_EINVAL);
     static char big[HM_KEY_BYTES_MAX + 2];
     memset(big, 'x', HM_KEY_BYTES_MAX + 1);
-    ck_assert_int_eq(done(object_put(t, "bkt", big, &o)), HM_EINVAL);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", big, &o)), HM_EINVAL);
     big[HM_KEY_BYTES_MAX] = '\0';
-    ck_assert_int_eq(done(object_put(t, "bkt", big, &o)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", big, &o)), 0);
     r = object_get(t, "bkt", big);
     ck_assert_int_eq(r->err, 0);
     ck_assert_str_eq(r->version->key, big);
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -369,10 +313,10 @@ END_TEST
  * the replaced version, and queues its blobs for GC at mtime + grace. */
 START_TEST(test_object_overwrite_gc)
 {
-    T *t = t_open();
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
+    tmu_sm *t = tmu_sm_open();
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
     put_opts o1 = {.oid = 1, .etag = "one", .blobs = 2, .blob_seed = 10, .mtime_ms = 100};
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o1)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o1)), 0);
     put_opts o2 = {.oid = 2, .etag = "two", .blobs = 1, .blob_seed = 20, .mtime_ms = 200,
                    .grace_ms = 50};
     Hm__MetaResponse *r = object_put(t, "bkt", "k", &o2);
@@ -381,15 +325,15 @@ START_TEST(test_object_overwrite_gc)
     ck_assert_str_eq(r->replaced->etag, "one");
     ck_assert(!r->replaced->has_inline_data);
     ck_assert_uint_eq(r->version->object_id.data[0], 1);
-    done(r);
+    tmu_done(r);
     r = object_get(t, "bkt", "k");
     ck_assert_str_eq(r->version->etag, "two");
     ck_assert_uint_eq(r->version->object_id.data[0], 1);
-    done(r);
+    tmu_done(r);
     /* not yet due at 249, due at 250 */
     r = gc_scan(t, 249);
     ck_assert_uint_eq(r->gc->n_items, 0);
-    done(r);
+    tmu_done(r);
     r = gc_scan(t, 250);
     ck_assert_uint_eq(r->gc->n_items, 1);
     ck_assert_uint_eq(r->gc->items[0]->n_blobs, 2);
@@ -403,12 +347,12 @@ START_TEST(test_object_overwrite_gc)
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_GC_DONE;
     c.gc_done = &gd;
-    ck_assert_int_eq(done(t_apply(t, &c)), 0);
-    done(r);
+    ck_assert_int_eq(tmu_done(t_apply(t, &c)), 0);
+    tmu_done(r);
     r = gc_scan(t, INT64_MAX);
     ck_assert_uint_eq(r->gc->n_items, 0);
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -416,16 +360,16 @@ END_TEST
  * when it does not; a failed put changes nothing. */
 START_TEST(test_cond_if_none_match)
 {
-    T *t = t_open();
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
+    tmu_sm *t = tmu_sm_open();
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
     put_opts o = {.oid = 1, .etag = "a", .if_none_match = true};
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
     o.etag = "b";
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), HM_EPRECOND);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), HM_EPRECOND);
     Hm__MetaResponse *r = object_get(t, "bkt", "k");
     ck_assert_str_eq(r->version->etag, "a");
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -433,21 +377,21 @@ END_TEST
  * differs, and succeeds when the ETag matches. */
 START_TEST(test_cond_if_match)
 {
-    T *t = t_open();
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
+    tmu_sm *t = tmu_sm_open();
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
     put_opts o = {.oid = 1, .etag = "a", .if_match = "a"};
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), HM_EPRECOND);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), HM_EPRECOND);
     o.if_match = NULL;
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
     o.if_match = "zzz";
     o.etag = "b";
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), HM_EPRECOND);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), HM_EPRECOND);
     o.if_match = "a";
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
     Hm__MetaResponse *r = object_get(t, "bkt", "k");
     ck_assert_str_eq(r->version->etag, "b");
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -456,16 +400,16 @@ END_TEST
  * sends its blobs to GC at now, and deleting it again is a no-op. */
 START_TEST(test_intents)
 {
-    T *t = t_open();
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
+    tmu_sm *t = tmu_sm_open();
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
     put_opts o = {.oid = 1, .intent = "i1"};
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), HM_EINTENT);
-    ck_assert_int_eq(done(object_get(t, "bkt", "k")), HM_ENOKEY);
-    ck_assert_int_eq(done(intent_put(t, "i1", 0x33)), 0);
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), 0);
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), HM_EINTENT);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), HM_EINTENT);
+    ck_assert_int_eq(tmu_done(object_get(t, "bkt", "k")), HM_ENOKEY);
+    ck_assert_int_eq(tmu_done(intent_put(t, "i1", 0x33)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), HM_EINTENT);
 
-    ck_assert_int_eq(done(intent_put(t, "i2", 0x44)), 0);
+    ck_assert_int_eq(tmu_done(intent_put(t, "i2", 0x44)), 0);
     Hm__IntentDelete d = HM__INTENT_DELETE__INIT;
     d.has_intent_id = true;
     d.intent_id.data = (uint8_t *)"i2";
@@ -475,18 +419,18 @@ START_TEST(test_intents)
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_INTENT_DELETE;
     c.intent_delete = &d;
-    ck_assert_int_eq(done(t_apply(t, &c)), 0);
-    ck_assert_int_eq(done(t_apply(t, &c)), 0);
+    ck_assert_int_eq(tmu_done(t_apply(t, &c)), 0);
+    ck_assert_int_eq(tmu_done(t_apply(t, &c)), 0);
     Hm__MetaResponse *r = gc_scan(t, 776);
     ck_assert_uint_eq(r->gc->n_items, 0);
-    done(r);
+    tmu_done(r);
     r = gc_scan(t, 777);
     ck_assert_uint_eq(r->gc->n_items, 1);
     ck_assert_uint_eq(r->gc->items[0]->blobs[0]->blob_id.data[0], 0x44);
-    done(r);
+    tmu_done(r);
     o.intent = "i2";
-    ck_assert_int_eq(done(object_put(t, "bkt", "k2", &o)), HM_EINTENT);
-    t_close(t);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k2", &o)), HM_EINTENT);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -495,31 +439,31 @@ END_TEST
  * gc at the delete's now_ms, and a write naming it then gets HM_EINTENT. */
 START_TEST(test_intent_scan)
 {
-    T *t = t_open();
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
+    tmu_sm *t = tmu_sm_open();
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
     Hm__MetaResponse *r = intent_scan(t, INT64_MAX, 0);
     ck_assert_uint_eq(r->intents->n_intent_ids, 0);
-    done(r);
-    ck_assert_int_eq(done(intent_put_at(t, "ia", 0x51, true, 1000)), 0);
-    ck_assert_int_eq(done(intent_put_at(t, "ib", 0x52, true, 5000)), 0);
-    ck_assert_int_eq(done(intent_put_at(t, "ic", 0x53, true, 2000)), 0);
+    tmu_done(r);
+    ck_assert_int_eq(tmu_done(intent_put_at(t, "ia", 0x51, true, 1000)), 0);
+    ck_assert_int_eq(tmu_done(intent_put_at(t, "ib", 0x52, true, 5000)), 0);
+    ck_assert_int_eq(tmu_done(intent_put_at(t, "ic", 0x53, true, 2000)), 0);
 
     r = intent_scan(t, 999, 0);
     ck_assert_uint_eq(r->intents->n_intent_ids, 0);
-    done(r);
+    tmu_done(r);
     r = intent_scan(t, 1000, 0);
     ck_assert_uint_eq(r->intents->n_intent_ids, 1);
     ck_assert(intent_ids_eq(r->intents, 0, "ia"));
-    done(r);
+    tmu_done(r);
     r = intent_scan(t, 2500, 0);
     ck_assert_uint_eq(r->intents->n_intent_ids, 2);
     ck_assert(intent_ids_eq(r->intents, 0, "ia"));
     ck_assert(intent_ids_eq(r->intents, 1, "ic"));
-    done(r);
+    tmu_done(r);
     r = intent_scan(t, 2500, 1);
     ck_assert_uint_eq(r->intents->n_intent_ids, 1);
     ck_assert(intent_ids_eq(r->intents, 0, "ia"));
-    done(r);
+    tmu_done(r);
 
     /* Expire ic as gc would: its blob goes to gc at now, ia and ib stay. */
     Hm__IntentDelete d = HM__INTENT_DELETE__INIT;
@@ -531,32 +475,32 @@ START_TEST(test_intent_scan)
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_INTENT_DELETE;
     c.intent_delete = &d;
-    ck_assert_int_eq(done(t_apply(t, &c)), 0);
-    ck_assert_int_eq(done(t_apply(t, &c)), 0); /* a lost reply's retry */
+    ck_assert_int_eq(tmu_done(t_apply(t, &c)), 0);
+    ck_assert_int_eq(tmu_done(t_apply(t, &c)), 0); /* a lost reply's retry */
     r = intent_scan(t, 2500, 0);
     ck_assert_uint_eq(r->intents->n_intent_ids, 1);
     ck_assert(intent_ids_eq(r->intents, 0, "ia"));
-    done(r);
+    tmu_done(r);
     r = gc_scan(t, 2499);
     ck_assert_uint_eq(r->gc->n_items, 0);
-    done(r);
+    tmu_done(r);
     r = gc_scan(t, 2500);
     ck_assert_uint_eq(r->gc->n_items, 1);
     ck_assert_uint_eq(r->gc->items[0]->n_blobs, 1);
     ck_assert_uint_eq(r->gc->items[0]->blobs[0]->blob_id.data[0], 0x53);
-    done(r);
+    tmu_done(r);
     put_opts o = {.oid = 1, .intent = "ic"};
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), HM_EINTENT);
-    ck_assert_int_eq(done(object_get(t, "bkt", "k")), HM_ENOKEY);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), HM_EINTENT);
+    ck_assert_int_eq(tmu_done(object_get(t, "bkt", "k")), HM_ENOKEY);
 
     /* The live one is retired by its write and never listed. */
     o.intent = "ib";
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
     r = intent_scan(t, INT64_MAX, 0);
     ck_assert_uint_eq(r->intents->n_intent_ids, 1);
     ck_assert(intent_ids_eq(r->intents, 0, "ia"));
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -565,32 +509,32 @@ END_TEST
  * HM_ENOBUCKET. */
 START_TEST(test_object_delete)
 {
-    T *t = t_open();
-    ck_assert_int_eq(done(object_delete(t, "bkt", "k", 0, 0)), HM_ENOBUCKET);
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
-    ck_assert_int_eq(done(object_delete(t, "bkt", "k", 0, 0)), 0);
+    tmu_sm *t = tmu_sm_open();
+    ck_assert_int_eq(tmu_done(object_delete(t, "bkt", "k", 0, 0)), HM_ENOBUCKET);
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
+    ck_assert_int_eq(tmu_done(object_delete(t, "bkt", "k", 0, 0)), 0);
     put_opts o = {.oid = 1, .etag = "x", .blobs = 1, .blob_seed = 9};
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
     Hm__MetaResponse *r = object_delete(t, "bkt", "k", 1000, 10);
     ck_assert_int_eq(r->err, 0);
     ck_assert_ptr_nonnull(r->replaced);
     ck_assert_str_eq(r->replaced->etag, "x");
-    done(r);
-    ck_assert_int_eq(done(object_get(t, "bkt", "k")), HM_ENOKEY);
+    tmu_done(r);
+    ck_assert_int_eq(tmu_done(object_get(t, "bkt", "k")), HM_ENOKEY);
     r = gc_scan(t, 1009);
     ck_assert_uint_eq(r->gc->n_items, 0);
-    done(r);
+    tmu_done(r);
     r = gc_scan(t, 1010);
     ck_assert_uint_eq(r->gc->n_items, 1);
     ck_assert_uint_eq(r->gc->items[0]->blobs[0]->blob_id.data[0], 9);
-    done(r);
+    tmu_done(r);
     /* a put after delete starts a fresh object (the command's id) */
     o.oid = 5;
-    ck_assert_int_eq(done(object_put(t, "bkt", "k", &o)), 0);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
     r = object_get(t, "bkt", "k");
     ck_assert_uint_eq(r->version->object_id.data[0], 5);
-    done(r);
-    t_close(t);
+    tmu_done(r);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -598,9 +542,9 @@ END_TEST
  * an index at or below it is refused as a store failure. */
 START_TEST(test_applied_index)
 {
-    T *t = t_open();
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), 0);
-    ck_assert_int_eq(done(bucket_create(t, "bkt")), HM_EBUCKETEXISTS);
+    tmu_sm *t = tmu_sm_open();
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), HM_EBUCKETEXISTS);
     hm_kv_txn *txn = NULL;
     ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
     uint64_t applied = 0;
@@ -611,14 +555,14 @@ START_TEST(test_applied_index)
     Hm__MetaCommand c = HM__META_COMMAND__INIT;
     c.op_case = HM__META_COMMAND__OP_BUCKET_DELETE;
     c.bucket_delete = &bd;
-    Hm__MetaResponse *r = new_resp();
+    Hm__MetaResponse *r = tmu_new_resp();
     ck_assert_int_eq(hm_meta_sm_apply(t->env, txn, 2, &c, r), HM_EINTERNAL);
     hm__meta_response__free_unpacked(r, NULL);
     t->env->ops->kv_abort(txn);
     /* an unknown command kind is rejected deterministically */
     Hm__MetaCommand empty = HM__META_COMMAND__INIT;
-    ck_assert_int_eq(done(t_apply(t, &empty)), HM_EINVAL);
-    t_close(t);
+    ck_assert_int_eq(tmu_done(t_apply(t, &empty)), HM_EINVAL);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -626,7 +570,7 @@ END_TEST
  * version is refused with HM_EVERSION. */
 START_TEST(test_schema_version)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     hm_kv_txn *txn = NULL;
     ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
     const void *v = NULL;
@@ -638,7 +582,7 @@ START_TEST(test_schema_version)
     ck_assert_int_eq(t->env->ops->kv_put(txn, HM_KV_SYS, "schema", 6, two, 4), 0);
     ck_assert_int_eq(hm_meta_sm_init(t->env, txn), HM_EVERSION);
     t->env->ops->kv_abort(txn);
-    t_close(t);
+    tmu_sm_close(t);
 }
 END_TEST
 
@@ -646,7 +590,7 @@ END_TEST
  * parse is an error, not a crash. */
 START_TEST(test_bad_records)
 {
-    T *t = t_open();
+    tmu_sm *t = tmu_sm_open();
     hm_kv_txn *txn = NULL;
     ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
     Hm__BucketRecord b = HM__BUCKET_RECORD__INIT;
@@ -662,21 +606,21 @@ START_TEST(test_bad_records)
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_BUCKET_GET;
     q.bucket_get = &g;
-    Hm__MetaResponse *r = new_resp();
+    Hm__MetaResponse *r = tmu_new_resp();
     g.name = (char *)"newer";
     ck_assert_int_eq(hm_meta_sm_query(t->env, txn, &q, r), HM_EVERSION);
     hm__meta_response__free_unpacked(r, NULL);
-    r = new_resp();
+    r = tmu_new_resp();
     g.name = (char *)"junky";
     ck_assert_int_eq(hm_meta_sm_query(t->env, txn, &q, r), HM_ECORRUPT);
     hm__meta_response__free_unpacked(r, NULL);
     t->env->ops->kv_abort(txn);
-    t_close(t);
+    tmu_sm_close(t);
 }
 END_TEST
 
 /* Dump every table of a store as one byte string, for comparisons. */
-static size_t dump_store(T *t, uint8_t **out)
+static size_t dump_store(tmu_sm *t, uint8_t **out)
 {
     size_t cap = 1 << 16, len = 0;
     uint8_t *buf = malloc(cap);
@@ -706,24 +650,24 @@ static size_t dump_store(T *t, uint8_t **out)
     return len;
 }
 
-static void run_workload(T *t)
+static void run_workload(tmu_sm *t)
 {
-    done(bucket_create(t, "bkt"));
+    tmu_done(bucket_create(t, "bkt"));
     for (int i = 0; i < 20; i++) {
         char key[16];
         snprintf(key, sizeof key, "k%d", i % 7);
         put_opts o = {.oid = (uint8_t)i, .blobs = 1, .blob_seed = (uint8_t)i,
                       .mtime_ms = i, .grace_ms = 5};
-        done(object_put(t, "bkt", key, &o));
+        tmu_done(object_put(t, "bkt", key, &o));
         if (i % 5 == 0)
-            done(object_delete(t, "bkt", key, i, 5));
+            tmu_done(object_delete(t, "bkt", key, i, 5));
     }
 }
 
 /* Apply is deterministic: the same commands give byte-identical tables. */
 START_TEST(test_deterministic)
 {
-    T *a = t_open(), *b = t_open();
+    tmu_sm *a = tmu_sm_open(), *b = tmu_sm_open();
     run_workload(a);
     run_workload(b);
     uint8_t *da = NULL, *db = NULL;
@@ -733,8 +677,8 @@ START_TEST(test_deterministic)
     ck_assert_mem_eq(da, db, la);
     free(da);
     free(db);
-    t_close(a);
-    t_close(b);
+    tmu_sm_close(a);
+    tmu_sm_close(b);
 }
 END_TEST
 

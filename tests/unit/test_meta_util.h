@@ -1,6 +1,7 @@
 /* test_meta_util.h - helpers shared by the hamster-meta unit tests:
- * scratch directories, a posix env, and an env wrapper that injects sync and
- * commit failures on demand (to test poisoning). */
+ * scratch directories, a posix env, an env wrapper that injects sync and
+ * commit failures on demand (to test poisoning), and a state machine over a
+ * scratch kv store. */
 #ifndef TEST_META_UTIL_H
 #define TEST_META_UTIL_H
 
@@ -14,6 +15,7 @@
 
 #include "hm_env.h"
 #include "hm_err.h"
+#include "hm_meta_sm.h"
 
 static int tmu_rm_fn(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -93,6 +95,73 @@ static inline uint64_t tmu_rand(uint64_t *s)
     *s ^= *s << 25;
     *s ^= *s >> 27;
     return *s * 0x2545F4914F6CDD1Dull;
+}
+
+/* ---- state machine: hm_meta_sm over a scratch kv store ----------------- */
+
+typedef struct tmu_sm {
+    char *dir;
+    hm_env *env;
+    hm_kv *kv;
+    uint64_t index; /* of the last command applied */
+} tmu_sm;
+
+/* A fresh store initialised by hm_meta_sm_init; free with tmu_sm_close. */
+static inline tmu_sm *tmu_sm_open(void)
+{
+    tmu_sm *t = calloc(1, sizeof *t);
+    t->dir = tmu_mkdtemp();
+    t->env = tmu_env();
+    ck_assert_int_eq(t->env->ops->kv_open(t->env, t->dir, &t->kv), 0);
+    hm_kv_txn *txn = NULL;
+    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
+    ck_assert_int_eq(hm_meta_sm_init(t->env, txn), 0);
+    ck_assert_int_eq(t->env->ops->kv_commit(txn, false), 0);
+    return t;
+}
+
+static inline void tmu_sm_close(tmu_sm *t)
+{
+    t->env->ops->kv_close(t->kv);
+    hm_env_posix_free(t->env);
+    tmu_rmdir(t->dir);
+    free(t);
+}
+
+static inline Hm__MetaResponse *tmu_new_resp(void)
+{
+    Hm__MetaResponse *r = malloc(sizeof *r);
+    hm__meta_response__init(r);
+    return r;
+}
+
+/* Apply cmd at the next index in its own transaction. */
+static inline Hm__MetaResponse *tmu_sm_apply(tmu_sm *t, Hm__MetaCommand *cmd)
+{
+    hm_kv_txn *txn = NULL;
+    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
+    Hm__MetaResponse *r = tmu_new_resp();
+    ck_assert_int_eq(hm_meta_sm_apply(t->env, txn, ++t->index, cmd, r), 0);
+    ck_assert_int_eq(t->env->ops->kv_commit(txn, false), 0);
+    return r;
+}
+
+static inline Hm__MetaResponse *tmu_sm_query(tmu_sm *t, Hm__MetaRequest *req)
+{
+    hm_kv_txn *txn = NULL;
+    ck_assert_int_eq(t->env->ops->kv_begin(t->kv, false, &txn), 0);
+    Hm__MetaResponse *r = tmu_new_resp();
+    ck_assert_int_eq(hm_meta_sm_query(t->env, txn, req, r), 0);
+    t->env->ops->kv_abort(txn);
+    return r;
+}
+
+/* Free r and return its error code. */
+static inline int tmu_done(Hm__MetaResponse *r)
+{
+    int e = r->err;
+    hm__meta_response__free_unpacked(r, NULL);
+    return e;
 }
 
 #endif
