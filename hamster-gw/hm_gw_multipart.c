@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hm_checksum.h"
 #include "hm_err.h"
 #include "hm_gw_body.h"
 #include "hm_limits.h"
@@ -396,7 +397,21 @@ enum MHD_Result gw_complete_multipart_upload_finish(gw_req *r)
             ret = gw_send_error(r, HM_S3_MALFORMED_XML, NULL, NULL, 0);
             goto out;
         }
-        refs[n++] = (hm_objsvc_part_ref){(uint32_t)v, et != NULL ? et : ""};
+        hm_objsvc_part_ref ref = {(uint32_t)v, et != NULL ? et : "", HM_CKSUM_NONE, NULL};
+        for (int ai = HM_CKSUM_NONE + 1; ai < HM_CKSUM_ALGO_COUNT; ai++) {
+            const char *ct = hm_cksum_xml_name((hm_cksum_algo)ai);
+            const char *cv = ct != NULL ? hm_xml_child_text(p, ct, NULL) : NULL;
+            if (cv == NULL) continue;
+            if (ref.checksum != NULL) {
+                /* AWS takes one checksum per part */
+                ret = gw_send_error(r, HM_S3_INVALID_REQUEST,
+                                    "Expecting a single checksum per part", NULL, 0);
+                goto out;
+            }
+            ref.checksum_algo = (hm_cksum_algo)ai;
+            ref.checksum = cv;
+        }
+        refs[n++] = ref;
     }
     hm_objsvc_complete_args a = {
         .bucket = r->bucket,
@@ -407,6 +422,8 @@ enum MHD_Result gw_complete_multipart_upload_finish(gw_req *r)
         .if_none_match_any = inm != NULL,
         .if_match_etag = im,
     };
+    hm_cksum_value ck;
+    a.checksum_out = &ck;
     char etag[HM_OBJSVC_MPU_ETAG_BYTES];
     enum hm_objsvc_mpu_fault f = HM_OBJSVC_MPU_NONE;
     int rc = hm_objsvc_mpu_complete(r->gw->svc, r->id, &a, etag, &f);
@@ -451,6 +468,11 @@ enum MHD_Result gw_complete_multipart_upload_finish(gw_req *r)
     hm_xml_elem(&w, "Bucket", r->bucket);
     hm_xml_elem(&w, "Key", r->key);
     hm_xml_elem(&w, "ETag", quoted);
+    char ck_text[HM_CKSUM_TEXT_BYTES_MAX];
+    if (ck.algo != HM_CKSUM_NONE && hm_cksum_render(&ck, ck_text) == 0) {
+        hm_xml_elem(&w, hm_cksum_xml_name(ck.algo), ck_text);
+        hm_xml_elem(&w, "ChecksumType", ck.composite ? "COMPOSITE" : "FULL_OBJECT");
+    }
     hm_xml_close(&w);
     ret = gw_send_xml(r, MHD_HTTP_OK, &w);
 out:

@@ -415,7 +415,49 @@ enum MHD_Result gw_get_object(gw_req *r)
     unsigned status = MHD_HTTP_OK;
     const char *range = gw_header(r, "Range");
     hm_objsvc_range rg;
-    if (range != NULL && hm_objsvc_range_parse(range, &rg) == 0) {
+    /* ?partNumber=N (AWS "GetObject", "HeadObject"): part N of a multipart
+     * object as a 206; a simple object is one part. */
+    const char *pns = gw_param_get(r, "partNumber");
+    bool mp_part = false;
+    if (pns != NULL) {
+        uint32_t pn = 0;
+        bool num = *pns != '\0';
+        for (const char *c = pns; num && *c != '\0'; c++) {
+            num = *c >= '0' && *c <= '9' && pn <= HM_PARTS_MAX;
+            pn = pn * 10 + (uint32_t)(*c - '0');
+        }
+        if (!num || pn < 1 || pn > HM_PARTS_MAX) {
+            hm_objsvc_get_close(g);
+            hm_s3err_extra ex[2] = {{"ArgumentName", "partNumber"}, {"ArgumentValue", pns}};
+            return gw_send_error(r, HM_S3_INVALID_ARGUMENT,
+                                 "Part number must be an integer between 1 and 10000, inclusive",
+                                 ex, 2);
+        }
+        if (range != NULL) {
+            hm_objsvc_get_close(g);
+            return gw_send_error(r, HM_S3_INVALID_REQUEST,
+                                 "Cannot specify both Range header and partNumber query "
+                                 "parameter",
+                                 NULL, 0);
+        }
+        if (hm_objsvc_part_span(v, pn, &off, &len) != 0) {
+            char counts[24];
+            snprintf(counts, sizeof(counts), "%zu",
+                     v->n_part_sizes > 0 ? v->n_part_sizes : (size_t)1);
+            hm_s3err_extra ex[2] = {{"PartNumberRequested", pns}, {"ActualPartCount", counts}};
+            hm_objsvc_get_close(g);
+            return gw_send_error(r, HM_S3_INVALID_PART_NUMBER, NULL, ex, 2);
+        }
+        if (v->n_part_sizes > 0) {
+            rc = hm_objsvc_get_set_span(g, off, len);
+            if (rc != 0) {
+                hm_objsvc_get_close(g);
+                return gw_send_hm_error(r, rc);
+            }
+            status = MHD_HTTP_PARTIAL_CONTENT;
+            mp_part = true;
+        }
+    } else if (range != NULL && hm_objsvc_range_parse(range, &rg) == 0) {
         if (hm_objsvc_range_resolve(&rg, v->size, &off, &len) != 0) {
             char sizes[24], cr[40];
             snprintf(sizes, sizeof(sizes), "%llu", (unsigned long long)v->size);
@@ -460,6 +502,11 @@ enum MHD_Result gw_get_object(gw_req *r)
         snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
                  (unsigned long long)(off + len - 1), (unsigned long long)v->size);
         MHD_add_response_header(resp, "Content-Range", cr);
+        if (mp_part) {
+            char count[24];
+            snprintf(count, sizeof(count), "%zu", v->n_part_sizes);
+            MHD_add_response_header(resp, "x-amz-mp-parts-count", count);
+        }
     } else {
         /* a checksum covers the whole object: not sent with a range */
         gw_checksum_response_headers(r, resp, v);

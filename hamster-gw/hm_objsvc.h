@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hm_checksum.h"
 #include "hm_env.h"
 #include "hm_meta_api.h"
 #include "hm_shard_api.h"
@@ -355,6 +356,11 @@ int hm_objsvc_part_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_par
 typedef struct hm_objsvc_part_ref {
     uint32_t part_number;
     const char *etag;                 /* as the client sent it; quotes ignored */
+    /* The part's Checksum<ALGO> element as the client sent it (base64), or
+     * checksum_algo HM_CKSUM_NONE / checksum NULL when it sent none: it
+     * must equal the checksum stored with the part. */
+    hm_cksum_algo checksum_algo;
+    const char *checksum;
 } hm_objsvc_part_ref;
 
 typedef struct hm_objsvc_complete_args {
@@ -365,11 +371,20 @@ typedef struct hm_objsvc_complete_args {
     size_t part_count;                /* <= HM_PARTS_MAX */
     bool if_none_match_any;           /* If-None-Match: * -> HM_EPRECOND */
     const char *if_match_etag;        /* If-Match (unquoted) -> HM_EPRECOND */
+    /* Optional: on 0, the object's checksum (algo HM_CKSUM_NONE when it
+     * has none). */
+    hm_cksum_value *checksum_out;
 } hm_objsvc_complete_args;
 
 /* CompleteMultipartUpload.  On 0, etag (HM_OBJSVC_MPU_ETAG_BYTES) gets
  * "hex-N": the MD5 of the concatenated binary part MD5s and the part
- * count.  HM_EINVAL with *fault saying which rule failed, HM_ENOUPLOAD,
+ * count.  When the upload was created with a checksum algorithm and every
+ * named part carries a checksum of it, the object gets the parts'
+ * checksums combined (hm_cksum_multi: COMPOSITE "-N", or FULL_OBJECT for
+ * CRC64NVME per hm_cksum_default_full_object); a part without one leaves
+ * the object without a checksum.  A client part checksum that differs
+ * from the stored one (or names a part that has none) is
+ * HM_OBJSVC_MPU_INVALID_PART.  HM_EINVAL with *fault saying which rule failed, HM_ENOUPLOAD,
  * HM_EPRECOND, HM_ENOBUCKET, transport errors.  A retry of a Complete that
  * already succeeded succeeds again with the same ETag. */
 int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,

@@ -12,6 +12,9 @@
  *    "-N") and proposes one UploadComplete naming each part's blob; the
  *    state machine re-checks those blobs at apply, so a part re-uploaded in
  *    between makes the Complete fail (InvalidPart) instead of mixing data.
+ *  - When the upload named a checksum algorithm, Complete also combines
+ *    the parts' stored checksums (hm_cksum_multi) into the object's, from
+ *    metadata alone; a part stored without one leaves the object without.
  *  - A copy reads the source through a get stream and writes a new blob
  *    through a put stream, a block at a time: bounded memory, no shared
  *    blobs (AWS "CopyObject", "UploadPartCopy").  A copy of a multipart
@@ -336,6 +339,36 @@ static const Hm__PartRecord *mpu_find(const mpu_all_parts *a, uint32_t pn)
     return lo < a->n && a->v[lo]->part_number == pn ? a->v[lo] : NULL;
 }
 
+/* The checksum of algo stored with part p, or false when it has none. */
+static bool mpu_part_checksum(const Hm__PartRecord *p, hm_cksum_algo algo, hm_cksum_value *out)
+{
+    for (size_t i = 0; i < p->n_checksums; i++) {
+        const Hm__Checksum *c = p->checksums[i];
+        hm_cksum_algo a;
+        if (c->algorithm == NULL || !c->has_value ||
+            hm_cksum_from_name(c->algorithm, strlen(c->algorithm), &a) != 0 || a != algo ||
+            c->value.len != hm_cksum_size(a) || (c->has_composite && c->composite))
+            continue;
+        memset(out, 0, sizeof(*out));
+        out->algo = a;
+        out->len = c->value.len;
+        memcpy(out->raw, c->value.data, c->value.len);
+        return true;
+    }
+    return false;
+}
+
+/* Does the client's checksum for part p (if it sent one) match the
+ * stored one? */
+static bool mpu_client_checksum_ok(const hm_objsvc_part_ref *ref, const Hm__PartRecord *p)
+{
+    if (ref->checksum == NULL || ref->checksum_algo == HM_CKSUM_NONE) return true;
+    hm_cksum_value want, have;
+    if (hm_cksum_parse(ref->checksum_algo, ref->checksum, strlen(ref->checksum), &want) != 0)
+        return false;
+    return mpu_part_checksum(p, ref->checksum_algo, &have) && hm_cksum_equal(&want, &have);
+}
+
 /* The multipart ETag of the client's part list, from the ETags it sent:
  * false when one is not 32 hex digits. */
 static bool mpu_client_etag(const hm_objsvc_part_ref *parts, size_t n,
@@ -380,6 +413,24 @@ static int mpu_complete_retry(hm_objsvc *svc, const char *req_id,
     const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
     bool same = v->etag != NULL && strcmp(v->etag, want) == 0 &&
                 v->n_part_sizes == args->part_count;
+    if (same && args->checksum_out != NULL) {
+        hm_cksum_value *ck = args->checksum_out;
+        memset(ck, 0, sizeof(*ck));
+        for (size_t i = 0; i < v->n_checksums; i++) {
+            const Hm__Checksum *c = v->checksums[i];
+            hm_cksum_algo a;
+            if (c->algorithm == NULL || !c->has_value ||
+                hm_cksum_from_name(c->algorithm, strlen(c->algorithm), &a) != 0 ||
+                c->value.len != hm_cksum_size(a))
+                continue;
+            ck->algo = a;
+            ck->len = c->value.len;
+            memcpy(ck->raw, c->value.data, c->value.len);
+            ck->composite = c->has_composite && c->composite;
+            ck->parts = ck->composite ? (uint32_t)v->n_part_sizes : 0;
+            break;
+        }
+    }
     hm_objsvc_get_close(g);
     if (!same) return HM_ENOUPLOAD;
     if (etag_out != NULL) memcpy(etag_out, want, strlen(want) + 1);
@@ -394,6 +445,7 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
     if (fault != NULL) *fault = f;
     if (args == NULL || args->bucket == NULL || args->key == NULL || args->upload_id == NULL)
         return HM_EINVAL;
+    if (args->checksum_out != NULL) memset(args->checksum_out, 0, sizeof(*args->checksum_out));
     size_t n = args->part_count;
     if (n == 0 || args->parts == NULL) {
         if (fault != NULL) *fault = HM_OBJSVC_MPU_NO_PARTS;
@@ -421,6 +473,8 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
     uint64_t *sizes = NULL;
     uint32_t *numbers = NULL;
     EVP_MD_CTX *md = NULL;
+    hm_cksum_multi cm;
+    bool cm_live = false, cm_ok = false;
     int rc = mpu_all_parts_load(svc, req_id, args->bucket, args->key, args->upload_id, &all);
     if (rc == HM_ENOUPLOAD) rc = mpu_complete_retry(svc, req_id, args, etag_out);
     if (rc != 0 || all.upload == NULL) goto out;
@@ -433,15 +487,31 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
         rc = HM_ENOMEM;
         goto out;
     }
+    /* The object's checksum, when the upload named an algorithm. */
+    hm_cksum_algo ck_algo = HM_CKSUM_NONE;
+    const char *ck_name = all.upload->checksum_algorithm;
+    if (ck_name != NULL && ck_name[0] != '\0' &&
+        hm_cksum_from_name(ck_name, strlen(ck_name), &ck_algo) == 0) {
+        /* a failure here only costs the object its checksum */
+        cm_live = hm_cksum_multi_init(&cm, ck_algo, hm_cksum_default_full_object(ck_algo)) == 0;
+        cm_ok = cm_live;
+    }
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         const Hm__PartRecord *p = mpu_find(&all, args->parts[i].part_number);
         if (p == NULL || p->blob == NULL || p->etag == NULL ||
             strlen(p->etag) != HM_OBJSVC_ETAG_HEX_BYTES ||
-            !mpu_etag_eq(args->parts[i].etag, p->etag)) {
+            !mpu_etag_eq(args->parts[i].etag, p->etag) ||
+            !mpu_client_checksum_ok(&args->parts[i], p)) {
             f = HM_OBJSVC_MPU_INVALID_PART;
             rc = HM_EINVAL;
             goto out;
+        }
+        if (cm_ok) {
+            hm_cksum_value pc;
+            /* a part without the checksum: the object gets none */
+            cm_ok = mpu_part_checksum(p, ck_algo, &pc) &&
+                    hm_cksum_multi_add(&cm, &pc, p->size) == 0;
         }
         uint8_t bin[16];
         for (size_t k = 0; k < 16; k++) {
@@ -482,6 +552,11 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
     mpu_hex(digest, 16, etag);
     snprintf(etag + HM_OBJSVC_ETAG_HEX_BYTES, sizeof(etag) - HM_OBJSVC_ETAG_HEX_BYTES, "-%zu",
              n);
+    hm_cksum_value ck;
+    memset(&ck, 0, sizeof(ck));
+    if (cm_ok && hm_cksum_multi_final(&cm, &ck) != 0) memset(&ck, 0, sizeof(ck));
+    Hm__Checksum cks = HM__CHECKSUM__INIT;
+    Hm__Checksum *cksp[1] = {&cks};
 
     const Hm__UploadRecord *u = all.upload;
     uint8_t oid[16];
@@ -510,6 +585,16 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
     v.n_part_sizes = n;
     v.part_sizes = sizes;
     v.key = (char *)args->key;
+    if (ck.algo != HM_CKSUM_NONE) {
+        cks.algorithm = (char *)hm_cksum_name(ck.algo);
+        cks.has_value = true;
+        cks.value.data = ck.raw;
+        cks.value.len = ck.len;
+        cks.has_composite = ck.composite;
+        cks.composite = ck.composite;
+        v.n_checksums = 1;
+        v.checksums = cksp;
+    }
     Hm__WriteCondition cond = HM__WRITE_CONDITION__INIT;
     Hm__UploadComplete uc = HM__UPLOAD_COMPLETE__INIT;
     uc.bucket = (char *)args->bucket;
@@ -536,8 +621,10 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
         goto out;
     }
     if (rc == 0 && etag_out != NULL) memcpy(etag_out, etag, strlen(etag) + 1);
+    if (rc == 0 && args->checksum_out != NULL) *args->checksum_out = ck;
 out:
     if (fault != NULL) *fault = f;
+    if (cm_live) hm_cksum_multi_free(&cm);
     EVP_MD_CTX_free(md);
     free(blobs);
     free(sizes);

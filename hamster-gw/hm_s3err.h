@@ -68,6 +68,8 @@
       "One or more of the specified parts could not be found.  The part may " \
       "not have been uploaded, or the specified entity tag may not match the "\
       "part's entity tag.")                                                  \
+    X(HM_S3_INVALID_PART_NUMBER, "InvalidPartNumber", 416,                    \
+      "The requested partnumber is not satisfiable")                         \
     X(HM_S3_INVALID_PART_ORDER, "InvalidPartOrder", 400,                      \
       "The list of parts was not in ascending order. Parts must be ordered "  \
       "by part number.")                                                     \

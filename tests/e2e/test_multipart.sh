@@ -172,8 +172,76 @@ s3 s3api get-object --bucket other --key assembled "$E2E_TMP/assembled.back" >/d
 cmp -s "$E2E_TMP/assembled" "$E2E_TMP/assembled.back" || fail "assembled object differs"
 pass "upload-part-copy with --copy-source-range"
 
+# Flexible checksums: an upload created with CRC32, parts sent with their
+# CRC32s, Complete naming them; the object's COMPOSITE checksum is the
+# CRC32 of the concatenated part CRC32s, "-3".  Then ?partNumber reads.
+crc_b64() {  # base64 of the big-endian CRC32 of a file
+  python3 -c 'import base64,sys,zlib
+print(base64.b64encode(zlib.crc32(open(sys.argv[1],"rb").read()).to_bytes(4,"big")).decode())' "$1"
+}
+uid4=$(s3 s3api create-multipart-upload --bucket mpu --key ck.bin --checksum-algorithm CRC32 \
+       --query UploadId --output text)
+for i in 1 2 3; do
+  out=$(s3 s3api upload-part --bucket mpu --key ck.bin --upload-id "$uid4" --part-number $i \
+        --checksum-algorithm CRC32 --body "$E2E_TMP/p$i" --query '[ETag,ChecksumCRC32]' \
+        --output text)
+  [ "$out" = "$(printf '"%s"\t%s' "$(md5 "$E2E_TMP/p$i")" "$(crc_b64 "$E2E_TMP/p$i")")" ] \
+    || fail "upload-part $i with CRC32: $out"
+done
+ck_parts() {  # ck_parts CRC-OF-PART-2
+  echo "{\"Parts\":[{\"PartNumber\":1,\"ETag\":\"\\\"$(md5 "$E2E_TMP/p1")\\\"\",\"ChecksumCRC32\":\"$(crc_b64 "$E2E_TMP/p1")\"},
+  {\"PartNumber\":2,\"ETag\":\"\\\"$(md5 "$E2E_TMP/p2")\\\"\",\"ChecksumCRC32\":\"$1\"},
+  {\"PartNumber\":3,\"ETag\":\"\\\"$(md5 "$E2E_TMP/p3")\\\"\",\"ChecksumCRC32\":\"$(crc_b64 "$E2E_TMP/p3")\"}]}"
+}
+ck_parts "$(crc_b64 "$E2E_TMP/p1")" > "$E2E_TMP/ck-wrong.json"
+if err=$(s3 s3api complete-multipart-upload --bucket mpu --key ck.bin --upload-id "$uid4" \
+         --multipart-upload "file://$E2E_TMP/ck-wrong.json" 2>&1); then
+  fail "complete with a wrong part checksum accepted"
+fi
+echo "$err" | grep InvalidPart >/dev/null || fail "wrong part checksum: $err"
+ck_parts "$(crc_b64 "$E2E_TMP/p2")" > "$E2E_TMP/ck.json"
+want=$(python3 -c 'import base64,sys,zlib
+raw=b"".join(zlib.crc32(open(f,"rb").read()).to_bytes(4,"big") for f in sys.argv[1:])
+print(base64.b64encode(zlib.crc32(raw).to_bytes(4,"big")).decode()+"-3")' \
+       "$E2E_TMP/p1" "$E2E_TMP/p2" "$E2E_TMP/p3")
+got=$(s3 s3api complete-multipart-upload --bucket mpu --key ck.bin --upload-id "$uid4" \
+      --multipart-upload "file://$E2E_TMP/ck.json" --query ChecksumCRC32 --output text)
+[ "$got" = "$want" ] || fail "complete ChecksumCRC32 $got, want $want"
+got=$(s3 s3api head-object --bucket mpu --key ck.bin --checksum-mode ENABLED \
+      --query ChecksumCRC32 --output text)
+case "$got" in *-3) ;; *) fail "head-object ChecksumCRC32 $got does not end in -3" ;; esac
+[ "$got" = "$want" ] || fail "head-object ChecksumCRC32 $got, want $want"
+got=$(s3 s3api get-object-attributes --bucket mpu --key ck.bin --object-attributes Checksum \
+      --query 'Checksum.ChecksumCRC32' --output text)
+[ "$got" = "$want" ] || fail "get-object-attributes: $got"
+pass "CRC32 multipart upload: part checksums checked, COMPOSITE object checksum"
+
+out=$(s3 s3api get-object --bucket mpu --key ck.bin --part-number 2 "$E2E_TMP/part2" \
+      --query '[PartsCount,ContentRange,ContentLength]' --output text)
+[ "$out" = "$(printf '3\tbytes 5242880-10485759/10486760\t5242880')" ] \
+  || fail "get-object --part-number 2: $out"
+cmp -s "$E2E_TMP/p2" "$E2E_TMP/part2" || fail "part 2 bytes differ"
+out=$(s3 s3api head-object --bucket mpu --key ck.bin --part-number 3 \
+      --query '[PartsCount,ContentLength]' --output text)
+[ "$out" = "$(printf '3\t1000')" ] || fail "head-object --part-number 3: $out"
+if err=$(s3 s3api get-object --bucket mpu --key ck.bin --part-number 4 "$E2E_TMP/part4" 2>&1); then
+  fail "get-object --part-number 4 of 3 accepted"
+fi
+echo "$err" | grep InvalidPartNumber >/dev/null || fail "part number past the end: $err"
+printf 'simple object' > "$E2E_TMP/simple"
+s3 s3api put-object --bucket mpu --key simple --body "$E2E_TMP/simple" >/dev/null
+out=$(s3 s3api get-object --bucket mpu --key simple --part-number 1 "$E2E_TMP/simple.back" \
+      --query 'PartsCount' --output text)
+[ "$out" = "None" ] || fail "simple object parts count: $out"
+cmp -s "$E2E_TMP/simple" "$E2E_TMP/simple.back" || fail "simple object partNumber=1 differs"
+if err=$(s3 s3api get-object --bucket mpu --key simple --part-number 2 "$E2E_TMP/x" 2>&1); then
+  fail "simple object --part-number 2 accepted"
+fi
+echo "$err" | grep InvalidPartNumber >/dev/null || fail "simple object part 2: $err"
+pass "get-object / head-object --part-number"
+
 # Deleting everything leaves no shard file once gc ran.
-for k in big.bin hand.bin hand.copy; do s3 s3api delete-object --bucket mpu --key "$k"; done
+for k in big.bin hand.bin hand.copy ck.bin simple; do s3 s3api delete-object --bucket mpu --key "$k"; done
 for k in x/y.bin assembled; do s3 s3api delete-object --bucket other --key "$k"; done
 wait_shards 0
 pass "no orphaned shard files"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hm_checksum.h"
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_meta_node.h"
@@ -126,7 +127,7 @@ START_TEST(test_round_trip)
     hm_objsvc_part_ref refs[3];
     for (int i = 0; i < 3; i++) {
         snprintf(quoted[i], sizeof quoted[i], "\"%s\"", etags[i]);
-        refs[i] = (hm_objsvc_part_ref){(uint32_t)i + 1, quoted[i]};
+        refs[i] = (hm_objsvc_part_ref){.part_number = (uint32_t)i + 1, .etag = quoted[i]};
     }
     hm_objsvc_complete_args ca = {
         .bucket = "bkt", .key = "movie", .upload_id = uid, .parts = refs, .part_count = 3};
@@ -171,6 +172,151 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* Bitwise reflected CRC-32 (IEEE), independent of hm_checksum.c. */
+static uint32_t crc32_bitwise(const uint8_t *b, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= b[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* A part with a CRC32 checksum stored alongside (as UploadPart with
+ * x-amz-checksum-crc32 does); raw gets the big-endian digest. */
+static void part_crc32(const char *key, const char *uid, uint32_t pn, const uint8_t *data,
+                       size_t n, char etag[33], uint8_t raw[4])
+{
+    uint32_t c = crc32_bitwise(data, n);
+    raw[0] = (uint8_t)(c >> 24);
+    raw[1] = (uint8_t)(c >> 16);
+    raw[2] = (uint8_t)(c >> 8);
+    raw[3] = (uint8_t)c;
+    hm_objsvc_part_args a = {
+        .bucket = "bkt", .key = key, .upload_id = uid, .part_number = pn, .size = n};
+    hm_objsvc_put *p = NULL;
+    ck_assert_int_eq(hm_objsvc_part_begin(svc, "t", &a, &p), 0);
+    ck_assert_int_eq(hm_objsvc_put_write(p, data, n), 0);
+    ck_assert_int_eq(hm_objsvc_put_set_checksum(p, "CRC32", raw, 4, false), 0);
+    ck_assert_int_eq(hm_objsvc_put_finish(p, etag, NULL), 0);
+}
+
+static char *create_crc32(const char *key)
+{
+    static char id[HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1];
+    hm_objsvc_upload_args a = {.bucket = "bkt", .key = key, .checksum_algorithm = "CRC32"};
+    ck_assert_int_eq(hm_objsvc_mpu_create(svc, "t", &a, id), 0);
+    return strdup(id);
+}
+
+/* An upload created with CRC32 whose parts carry CRC32s completes into an
+ * object with the COMPOSITE checksum CRC32(crc_1||crc_2||crc_3) "-3",
+ * stored in the version; a client part checksum that differs is
+ * InvalidPart; a part without a checksum leaves the object without one.
+ * Part spans follow the part sizes. */
+START_TEST(test_composite_checksum)
+{
+    char *uid = create_crc32("ck");
+    size_t sz[3] = {5 * MIB, 5 * MIB, 777};
+    size_t total = sz[0] + sz[1] + sz[2];
+    uint8_t *all = pattern(total, 11);
+    char etags[3][33], texts[3][HM_CKSUM_TEXT_BYTES_MAX];
+    uint8_t cat[12];
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        part_crc32("ck", uid, (uint32_t)i + 1, all + off, sz[i], etags[i], cat + 4 * i);
+        hm_cksum_value pv = {.algo = HM_CKSUM_CRC32, .len = 4};
+        memcpy(pv.raw, cat + 4 * i, 4);
+        ck_assert_int_eq(hm_cksum_render(&pv, texts[i]), 0);
+        off += sz[i];
+    }
+    uint32_t want = crc32_bitwise(cat, sizeof cat);
+    uint8_t want_raw[4] = {(uint8_t)(want >> 24), (uint8_t)(want >> 16), (uint8_t)(want >> 8),
+                           (uint8_t)want};
+
+    /* a wrong client checksum for part 2 */
+    hm_objsvc_part_ref refs[3];
+    for (int i = 0; i < 3; i++)
+        refs[i] = (hm_objsvc_part_ref){.part_number = (uint32_t)i + 1, .etag = etags[i],
+                                       .checksum_algo = HM_CKSUM_CRC32, .checksum = texts[i]};
+    refs[1].checksum = texts[2];
+    hm_cksum_value ck;
+    hm_objsvc_complete_args ca = {.bucket = "bkt", .key = "ck", .upload_id = uid,
+                                  .parts = refs, .part_count = 3, .checksum_out = &ck};
+    enum hm_objsvc_mpu_fault f;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_MPU_INVALID_PART);
+    /* a client checksum of another algorithm than the part's */
+    refs[1].checksum = texts[1];
+    refs[1].checksum_algo = HM_CKSUM_CRC32C;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
+    ck_assert_int_eq(f, HM_OBJSVC_MPU_INVALID_PART);
+    refs[1].checksum_algo = HM_CKSUM_CRC32;
+    /* the right ones (part 3 sends none: it is optional) */
+    refs[2].checksum = NULL;
+    refs[2].checksum_algo = HM_CKSUM_NONE;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
+    ck_assert_int_eq(ck.algo, HM_CKSUM_CRC32);
+    ck_assert(ck.composite);
+    ck_assert_uint_eq(ck.parts, 3);
+    ck_assert_uint_eq(ck.len, 4);
+    ck_assert(memcmp(ck.raw, want_raw, 4) == 0);
+    char text[HM_CKSUM_TEXT_BYTES_MAX];
+    ck_assert_int_eq(hm_cksum_render(&ck, text), 0);
+    size_t tl = strlen(text);
+    ck_assert(tl > 2 && strcmp(text + tl - 2, "-3") == 0);
+
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "ck", &g), 0);
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    ck_assert_uint_eq(v->n_checksums, 1);
+    ck_assert_str_eq(v->checksums[0]->algorithm, "CRC32");
+    ck_assert(v->checksums[0]->has_composite && v->checksums[0]->composite);
+    ck_assert_uint_eq(v->checksums[0]->value.len, 4);
+    ck_assert(memcmp(v->checksums[0]->value.data, want_raw, 4) == 0);
+    uint64_t po = 0, pl = 0;
+    ck_assert_int_eq(hm_objsvc_part_span(v, 1, &po, &pl), 0);
+    ck_assert_uint_eq(po, 0);
+    ck_assert_uint_eq(pl, 5 * MIB);
+    ck_assert_int_eq(hm_objsvc_part_span(v, 2, &po, &pl), 0);
+    ck_assert_uint_eq(po, 5 * MIB);
+    ck_assert_uint_eq(pl, 5 * MIB);
+    ck_assert_int_eq(hm_objsvc_part_span(v, 0, &po, &pl), HM_EINVAL);
+    hm_objsvc_get_close(g);
+    size_t n = 0;
+    uint8_t *got = read_all("bkt", "ck", 5 * MIB, 5 * MIB, &n);
+    ck_assert_uint_eq(n, 5 * MIB);
+    ck_assert(memcmp(got, all + 5 * MIB, n) == 0);
+    free(got);
+    /* a retried Complete reports the same checksum */
+    memset(&ck, 0, sizeof ck);
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
+    ck_assert(ck.composite && ck.parts == 3 && memcmp(ck.raw, want_raw, 4) == 0);
+    free(uid);
+
+    /* a part without a checksum: no object checksum */
+    uid = create_crc32("nock");
+    char e1[33], e2[33];
+    uint8_t raw1[4];
+    part_crc32("nock", uid, 1, all, 5 * MIB, e1, raw1);
+    ck_assert_int_eq(part("nock", uid, 2, all, 100, e2), 0);
+    hm_objsvc_part_ref r2[2] = {{.part_number = 1, .etag = e1},
+                                {.part_number = 2, .etag = e2}};
+    ca.key = "nock";
+    ca.upload_id = uid;
+    ca.parts = r2;
+    ca.part_count = 2;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
+    ck_assert_int_eq(ck.algo, HM_CKSUM_NONE);
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "nock", &g), 0);
+    ck_assert_uint_eq(hm_objsvc_get_version(g)->n_checksums, 0);
+    hm_objsvc_get_close(g);
+    free(uid);
+    free(all);
+}
+END_TEST
+
 /* Uploading a part number again replaces it: Complete needs the new ETag
  * and the object holds the new bytes. */
 START_TEST(test_part_replaced)
@@ -180,13 +326,13 @@ START_TEST(test_part_replaced)
     char ea[33], eb[33];
     ck_assert_int_eq(part("k", uid, 1, a, 10000, ea), 0);
     ck_assert_int_eq(part("k", uid, 1, b, 12000, eb), 0);
-    hm_objsvc_part_ref old[1] = {{1, ea}};
+    hm_objsvc_part_ref old[1] = {{.part_number = 1, .etag = ea}};
     hm_objsvc_complete_args ca = {
         .bucket = "bkt", .key = "k", .upload_id = uid, .parts = old, .part_count = 1};
     enum hm_objsvc_mpu_fault f;
     ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
     ck_assert_int_eq(f, HM_OBJSVC_MPU_INVALID_PART);
-    hm_objsvc_part_ref cur[1] = {{1, eb}};
+    hm_objsvc_part_ref cur[1] = {{.part_number = 1, .etag = eb}};
     ca.parts = cur;
     ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
     size_t n = 0;
@@ -211,20 +357,21 @@ START_TEST(test_complete_faults)
     ck_assert_int_eq(part("k", uid, 1, d, 1000, e1), 0);
     ck_assert_int_eq(part("k", uid, 2, d + 1000, 1000, e2), 0);
     enum hm_objsvc_mpu_fault f;
-    hm_objsvc_part_ref desc[2] = {{2, e2}, {1, e1}};
+    hm_objsvc_part_ref desc[2] = {{.part_number = 2, .etag = e2}, {.part_number = 1, .etag = e1}};
     hm_objsvc_complete_args ca = {
         .bucket = "bkt", .key = "k", .upload_id = uid, .parts = desc, .part_count = 2};
     ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
     ck_assert_int_eq(f, HM_OBJSVC_MPU_PART_ORDER);
-    hm_objsvc_part_ref missing[2] = {{1, e1}, {3, e2}};
+    hm_objsvc_part_ref missing[2] = {{.part_number = 1, .etag = e1},
+                                     {.part_number = 3, .etag = e2}};
     ca.parts = missing;
     ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
     ck_assert_int_eq(f, HM_OBJSVC_MPU_INVALID_PART);
-    hm_objsvc_part_ref wrong[2] = {{1, e2}, {2, e2}};
+    hm_objsvc_part_ref wrong[2] = {{.part_number = 1, .etag = e2}, {.part_number = 2, .etag = e2}};
     ca.parts = wrong;
     ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
     ck_assert_int_eq(f, HM_OBJSVC_MPU_INVALID_PART);
-    hm_objsvc_part_ref small[2] = {{1, e1}, {2, e2}};
+    hm_objsvc_part_ref small[2] = {{.part_number = 1, .etag = e1}, {.part_number = 2, .etag = e2}};
     ca.parts = small;
     ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), HM_EINVAL);
     ck_assert_int_eq(f, HM_OBJSVC_MPU_TOO_SMALL);
@@ -271,7 +418,7 @@ START_TEST(test_no_orphans)
     ck_assert_int_eq(part("k", uid2, 1, d, 6 * MIB, e1), 0);
     ck_assert_int_eq(part("k", uid2, 2, d, 100, e2), 0);
     ck_assert_int_eq(part("k", uid2, 3, d, 100, e3), 0);
-    hm_objsvc_part_ref refs[2] = {{1, e1}, {3, e3}};
+    hm_objsvc_part_ref refs[2] = {{.part_number = 1, .etag = e1}, {.part_number = 3, .etag = e3}};
     hm_objsvc_complete_args ca = {
         .bucket = "bkt", .key = "k", .upload_id = uid2, .parts = refs, .part_count = 2};
     enum hm_objsvc_mpu_fault f;
@@ -446,7 +593,7 @@ START_TEST(test_upload_part_copy)
     ca.range_last = 6 * MIB;
     ck_assert_int_eq(hm_objsvc_copy(svc, "t", &ca, etag, NULL, &f), HM_EINVAL);
     ck_assert_int_eq(f, HM_OBJSVC_COPY_RANGE);
-    hm_objsvc_part_ref refs[2] = {{1, e1}, {2, want}};
+    hm_objsvc_part_ref refs[2] = {{.part_number = 1, .etag = e1}, {.part_number = 2, .etag = want}};
     hm_objsvc_complete_args cc = {.bucket = "bkt", .key = "assembled", .upload_id = uid,
                                   .parts = refs, .part_count = 2};
     ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &cc, etag, &f), 0);
@@ -493,6 +640,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_part_replaced);
+    tcase_add_test(tc, test_composite_checksum);
     tcase_add_test(tc, test_complete_faults);
     tcase_add_test(tc, test_no_orphans);
     tcase_add_test(tc, test_list_pagination);
