@@ -1523,6 +1523,7 @@ static void sim_mpu_complete(sim_run *r)
     sim_upload_what(u, what, sizeof(what));
     /* The parts the model knows for sure, ascending. */
     hm_objsvc_part_ref refs[SIM_PARTS_MAX + 1];
+    memset(refs, 0, sizeof(refs)); /* no client checksums */
     char etags[SIM_PARTS_MAX + 1][HM_OBJSVC_ETAG_HEX_BYTES + 1];
     const sim_ver *pv[SIM_PARTS_MAX];
     size_t n = 0;
