@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hm_cluster.h"
+#include "hm_daemon.h"
 #include "hm_err.h"
 #include "hm_flags.h"
 #include "hm_gw.h"
@@ -92,21 +92,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hamster-gw: environment: %s\n", hm_err_msg(rc));
         return 1;
     }
-    rc = hm_cluster_check(env, data_dir, secret, NULL);
-    if (rc != 0) {
-        if (rc == HM_EPERM)
-            fprintf(stderr, "hamster-gw: HAMSTER_SECRET_ACCESS_KEY does not match the key "
-                            "this cluster was initialised with\n");
-        else
-            fprintf(stderr, "hamster-gw: %s is not an initialised data directory: %s\n",
-                    data_dir, hm_err_msg(rc));
-        goto out;
-    }
-    rc = hm_tls_new_from_data_dir(&tls, data_dir);
-    if (rc != 0) {
-        fprintf(stderr, "hamster-gw: cannot load the node certificate: %s\n", hm_err_msg(rc));
-        goto out;
-    }
+    if (hm_daemon_identity(env, "gw", data_dir, &tls) != 0) goto out;
     rc = hm_meta_api_rpc_new(&meta, tls, meta_addr);
     if (rc != 0) {
         fprintf(stderr, "hamster-gw: metadata client for %s: %s\n", meta_addr,
@@ -134,14 +120,9 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    /* Block the signals before any thread starts so that only sigwait sees
-     * them. */
+    /* Before any thread starts, so that only hm_daemon_wait sees them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    hm_daemon_block_signals(&set);
 
     hm_gw_config cfg = {
         .s3_addr = s3,
@@ -163,9 +144,7 @@ int main(int argc, char **argv)
     }
     hm_info("gw", NULL, "ready: S3 on port %d (%s), metadata %s, %zu shard store(s)",
             hm_gw_bound_port(gw), tls_cert != NULL ? "https" : "http", meta_addr, nshards);
-    int sig = 0;
-    sigwait(&set, &sig);
-    hm_info("gw", NULL, "signal %d: stopping", sig);
+    hm_daemon_wait(&set, "gw");
     hm_gw_stop(gw);
     ret = 0;
 

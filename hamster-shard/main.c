@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hm_cluster.h"
+#include "hm_daemon.h"
 #include "hm_err.h"
 #include "hm_flags.h"
 #include "hm_log.h"
@@ -45,47 +45,14 @@ int main(int argc, char **argv)
     }
 
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    hm_daemon_block_signals(&sigs);
 
     rc = hm_env_posix_new(&env);
     if (rc != 0) {
         hm_error(MAIN_COMP, NULL, "environment: %s", hm_err_msg(rc));
         return 1;
     }
-    const char *secret = getenv("HAMSTER_SECRET_ACCESS_KEY");
-    if (secret == NULL || secret[0] == '\0') {
-        hm_error(MAIN_COMP, NULL,
-                 "HAMSTER_SECRET_ACCESS_KEY is not set: every node runs with the "
-                 "cluster's root key");
-        goto out_env;
-    }
-    rc = hm_cluster_check(env, data_dir, secret, NULL);
-    if (rc == HM_ENOENT) {
-        hm_error(MAIN_COMP, NULL,
-                 "%s is not an initialised data directory: run hamster-ctl init first",
-                 data_dir);
-        goto out_env;
-    }
-    if (rc == HM_EPERM) {
-        hm_error(MAIN_COMP, NULL,
-                 "HAMSTER_SECRET_ACCESS_KEY does not match the cluster's root key "
-                 "fingerprint in %s", data_dir);
-        goto out_env;
-    }
-    if (rc != 0) {
-        hm_error(MAIN_COMP, NULL, "cluster identity in %s: %s (run hamster-ctl init first)",
-                 data_dir, hm_err_msg(rc));
-        goto out_env;
-    }
-    rc = hm_tls_new_from_data_dir(&tls, data_dir);
-    if (rc != 0) {
-        hm_error(MAIN_COMP, NULL, "certificates in %s: %s", data_dir, hm_err_msg(rc));
-        goto out_env;
-    }
+    if (hm_daemon_identity(env, MAIN_COMP, data_dir, &tls) != 0) goto out_env;
     rc = hm_shard_store_open(&store, env, disk);
     if (rc != 0) {
         hm_error(MAIN_COMP, NULL, "shard store %s: %s", disk, hm_err_msg(rc));
@@ -99,9 +66,7 @@ int main(int argc, char **argv)
     hm_info(MAIN_COMP, NULL, "ready: disk %s (id %s) serving on %s (port %d)", disk,
             hm_shard_store_disk_id(store), listen, hm_rpc_server_bound_port(srv));
 
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    hm_info(MAIN_COMP, NULL, "signal %d: stopping", sig);
+    hm_daemon_wait(&sigs, MAIN_COMP);
     hm_rpc_server_stop(srv);
     status = 0;
 
