@@ -165,6 +165,22 @@ static int objsvc_call(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req,
     return 0;
 }
 
+/* A query whose answer must carry result `expect`: HM_EPROTO (and nothing
+ * in *out) when it does not. */
+static int objsvc_query(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req,
+                        Hm__MetaResponse__ResultCase expect, Hm__MetaResponse **out)
+{
+    Hm__MetaResponse *r = NULL;
+    int rc = objsvc_call(svc, req_id, req, &r);
+    if (rc != 0) return rc;
+    if (r->result_case != expect) {
+        hm__meta_response__free_unpacked(r, NULL);
+        return HM_EPROTO;
+    }
+    *out = r;
+    return 0;
+}
+
 /* Send one command through the metadata log. */
 static int objsvc_command(hm_objsvc *svc, const char *req_id, Hm__MetaCommand *cmd,
                           Hm__MetaResponse **out)
@@ -367,15 +383,7 @@ int hm_objsvc_bucket_get(hm_objsvc *svc, const char *req_id, const char *name,
     Hm__MetaRequest req = HM__META_REQUEST__INIT;
     req.op_case = HM__META_REQUEST__OP_BUCKET_GET;
     req.bucket_get = &bg;
-    Hm__MetaResponse *r = NULL;
-    int rc = objsvc_call(svc, req_id, &req, &r);
-    if (rc != 0) return rc;
-    if (r->result_case != HM__META_RESPONSE__RESULT_BUCKET || r->bucket == NULL) {
-        hm__meta_response__free_unpacked(r, NULL);
-        return HM_EPROTO;
-    }
-    *resp = r;
-    return 0;
+    return objsvc_query(svc, req_id, &req, HM__META_RESPONSE__RESULT_BUCKET, resp);
 }
 
 int hm_objsvc_bucket_list(hm_objsvc *svc, const char *req_id, Hm__MetaResponse **resp)
@@ -750,6 +758,12 @@ int hm_objsvc_meta_call(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req
                         Hm__MetaResponse **out)
 {
     return objsvc_call(svc, req_id, req, out);
+}
+
+int hm_objsvc_meta_query(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req,
+                         Hm__MetaResponse__ResultCase expect, Hm__MetaResponse **out)
+{
+    return objsvc_query(svc, req_id, req, expect, out);
 }
 
 const hm_objsvc_config *hm_objsvc_get_config(const hm_objsvc *svc) { return &svc->cfg; }
@@ -1142,12 +1156,8 @@ int hm_objsvc_get_open(hm_objsvc *svc, const char *req_id, const char *bucket,
     req.op_case = HM__META_REQUEST__OP_OBJECT_GET;
     req.object_get = &og;
     Hm__MetaResponse *resp = NULL;
-    int rc = objsvc_call(svc, req_id, &req, &resp);
+    int rc = objsvc_query(svc, req_id, &req, HM__META_RESPONSE__RESULT_VERSION, &resp);
     if (rc != 0) return rc;
-    if (resp->result_case != HM__META_RESPONSE__RESULT_VERSION || resp->version == NULL) {
-        rc = HM_EPROTO;
-        goto err_resp;
-    }
     if (resp->version->delete_marker) {
         rc = HM_ENOKEY;
         goto err_resp;
@@ -1310,15 +1320,7 @@ int hm_objsvc_list(hm_objsvc *svc, const char *req_id, const hm_objsvc_list_args
     Hm__MetaRequest req = HM__META_REQUEST__INIT;
     req.op_case = HM__META_REQUEST__OP_OBJECT_LIST;
     req.object_list = &ol;
-    Hm__MetaResponse *r = NULL;
-    int rc = objsvc_call(svc, req_id, &req, &r);
-    if (rc != 0) return rc;
-    if (r->result_case != HM__META_RESPONSE__RESULT_LIST || r->list == NULL) {
-        hm__meta_response__free_unpacked(r, NULL);
-        return HM_EPROTO;
-    }
-    *resp = r;
-    return 0;
+    return objsvc_query(svc, req_id, &req, HM__META_RESPONSE__RESULT_LIST, resp);
 }
 
 /* ---- tagging and bucket CORS ------------------------------------------------- */

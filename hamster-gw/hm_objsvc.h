@@ -305,6 +305,12 @@ enum hm_objsvc_mpu_fault {
  * answer becomes its code), and the service's configuration. */
 int hm_objsvc_meta_call(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req,
                         Hm__MetaResponse **out);
+
+/* hm_objsvc_meta_call for a query whose answer must carry result `expect`;
+ * HM_EPROTO when it does not.  Under protobuf-c a set oneof case always has
+ * its message, so callers need not check the member for NULL. */
+int hm_objsvc_meta_query(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *req,
+                         Hm__MetaResponse__ResultCase expect, Hm__MetaResponse **out);
 const hm_objsvc_config *hm_objsvc_get_config(const hm_objsvc *svc);
 
 /* As hm_objsvc_put_begin, for part part_number (1..HM_PARTS_MAX) of

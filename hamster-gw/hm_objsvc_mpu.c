@@ -212,10 +212,9 @@ int hm_objsvc_mpu_list_parts(hm_objsvc *svc, const char *req_id, const char *buc
     req.op_case = HM__META_REQUEST__OP_PART_LIST;
     req.part_list = &pl;
     Hm__MetaResponse *r = NULL;
-    int rc = hm_objsvc_meta_call(svc, req_id, &req, &r);
+    int rc = hm_objsvc_meta_query(svc, req_id, &req, HM__META_RESPONSE__RESULT_PARTS, &r);
     if (rc != 0) return rc;
-    if (r->result_case != HM__META_RESPONSE__RESULT_PARTS || r->parts == NULL ||
-        r->parts->upload == NULL) {
+    if (r->parts->upload == NULL) {
         hm__meta_response__free_unpacked(r, NULL);
         return HM_EPROTO;
     }
@@ -245,15 +244,7 @@ int hm_objsvc_mpu_list_uploads(hm_objsvc *svc, const char *req_id,
     Hm__MetaRequest req = HM__META_REQUEST__INIT;
     req.op_case = HM__META_REQUEST__OP_UPLOAD_LIST;
     req.upload_list = &ul;
-    Hm__MetaResponse *r = NULL;
-    int rc = hm_objsvc_meta_call(svc, req_id, &req, &r);
-    if (rc != 0) return rc;
-    if (r->result_case != HM__META_RESPONSE__RESULT_UPLOADS || r->uploads == NULL) {
-        hm__meta_response__free_unpacked(r, NULL);
-        return HM_EPROTO;
-    }
-    *resp = r;
-    return 0;
+    return hm_objsvc_meta_query(svc, req_id, &req, HM__META_RESPONSE__RESULT_UPLOADS, resp);
 }
 
 /* ---- parts ----------------------------------------------------------------------- */
