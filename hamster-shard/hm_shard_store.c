@@ -924,8 +924,14 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     rc = s->env->ops->unlink(s->env, path);
     if (rc == 0) s->shard_count--;
     pthread_mutex_unlock(&s->mu);
-    if (rc != 0) return rc;
-    return store_sync_parent(s->env, path);
+    if (rc != 0 && rc != HM_ENOENT) return rc;
+    /* Already gone is not yet durably gone: an earlier unlink (or a rename
+     * whose directory sync failed) may still be undone by a crash, and the
+     * caller forgets the blob once this returns.  Sync the directory in
+     * both cases (a missing fan-out directory has nothing to sync). */
+    int src = store_sync_parent(s->env, path);
+    if (src == HM_ENOENT) src = 0;
+    return src != 0 ? src : rc;
 }
 
 int hm_shard_store_stat(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
