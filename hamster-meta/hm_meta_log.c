@@ -646,6 +646,36 @@ static int log_open_seg(hm_meta_log *log, uint64_t first, int flags, hm_file **f
 
 static int log_hs_init(hm_meta_log *log);
 
+/* Create dir if absent; a new one gets its parent synced, so that its
+ * entry, and with it every segment and the hard state inside, survives a
+ * power loss. */
+static int log_mkdir(hm_env *env, const char *dir)
+{
+    int rc = env->ops->mkdir(env, dir);
+    if (rc == HM_EEXIST)
+        return 0;
+    if (rc != 0)
+        return rc;
+    char parent[LOG_PATH_BYTES];
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    while (n > 0 && dir[n - 1] != '/')
+        n--;
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n == 0) {
+        parent[0] = '.';
+        n = 1;
+    } else if (n >= sizeof parent) {
+        return HM_ETOOBIG;
+    } else {
+        memcpy(parent, dir, n);
+    }
+    parent[n] = '\0';
+    return env->ops->sync_dir(env, parent);
+}
+
 int hm_meta_log_open(hm_meta_log **out, hm_env *env, const char *dir,
                      uint64_t segment_bytes)
 {
@@ -668,9 +698,7 @@ int hm_meta_log_open_opts(hm_meta_log **out, hm_env *env, const char *dir,
     int rc = log->dir == NULL ? HM_ENOMEM : 0;
     if (rc != 0)
         goto err;
-    rc = env->ops->mkdir(env, dir);
-    if (rc == HM_EEXIST)
-        rc = 0;
+    rc = log_mkdir(env, dir);
     if (rc != 0)
         goto err;
     rc = env->ops->list_dir(env, dir, log_list_fn, log);
