@@ -306,11 +306,6 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
     rc = store_mkdir(env, s->dir, &created);
     if (rc == 0 && created) rc = store_sync_parent(env, s->dir);
     if (rc != 0) goto err_after_mutex;
-    bool made_shards = false, made_tmp = false;
-    rc = store_mkdir(env, s->shards_dir, &made_shards);
-    if (rc == 0) rc = store_mkdir(env, s->tmp_dir, &made_tmp);
-    if (rc == 0 && (made_shards || made_tmp)) rc = env->ops->sync_dir(env, s->dir);
-    if (rc != 0) goto err_after_mutex;
 
     rc = store_join(path, sizeof path, s->dir, SHARD_DISK_FILE);
     if (rc != 0) goto err_after_mutex;
@@ -321,6 +316,15 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
                  hm_err_msg(rc));
         goto err_after_mutex;
     }
+
+    /* After the identity, whose atomic write syncs the disk directory for
+     * its own entry: shards/ and tmp/ get the directory sync that makes
+     * theirs durable. */
+    bool made_shards = false, made_tmp = false;
+    rc = store_mkdir(env, s->shards_dir, &made_shards);
+    if (rc == 0) rc = store_mkdir(env, s->tmp_dir, &made_tmp);
+    if (rc == 0 && (made_shards || made_tmp)) rc = env->ops->sync_dir(env, s->dir);
+    if (rc != 0) goto err_after_mutex;
 
     store_walk w = {.s = s, .dir = s->tmp_dir, .count = 0, .err = 0};
     rc = env->ops->list_dir(env, s->tmp_dir, store_tmp_clean_cb, &w);
