@@ -1778,6 +1778,7 @@ static void sim_kill_handles_locked(sim_world *w)
 {
     w->gen++;
     w->frozen = false;
+    w->freeze_at = 0; /* a planned crash point is for one life */
     for (hm_file *f = w->files; f != NULL; f = f->next) {
         if (f->node != NULL) f->node->handles--;
         f->node = NULL;

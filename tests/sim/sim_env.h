@@ -112,7 +112,8 @@ void sim_world_crash(sim_world *w, enum sim_crash_mode mode);
  * the nth state-changing call from now (1 = the next one), which fails
  * with HM_EIO and changes nothing.  State-changing calls are: open with
  * create or truncate, pwrite, truncate, sync, rename, unlink, mkdir,
- * rmdir, sync_dir and write-transaction commits.  0 cancels.  Crash tests
+ * rmdir, sync_dir and write-transaction commits.  0 cancels, and so do
+ * sim_world_crash and sim_world_thaw (the plan is for one life).  Crash tests
  * loop n = 1, 2, ... until a run completes before its crash point. */
 void sim_world_freeze_after(sim_world *w, uint64_t n);
 
