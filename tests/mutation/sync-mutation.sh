@@ -121,7 +121,8 @@ restore() {
         current=""
     fi
 }
-trap restore EXIT INT TERM
+trap restore EXIT
+trap 'restore; exit 130' INT TERM
 
 # Run one ctest stage; prints the first failing test, returns 1 on failure.
 stage() {
