@@ -968,6 +968,8 @@ int hm_meta_log_compact(hm_meta_log *log, uint64_t upto)
     size_t drop = 0;
     while (drop + 1 < log->n_segs && log->segs[drop].last <= upto)
         drop++;
+    if (drop == 0)
+        return 0;
     int rc = 0;
     size_t done = 0;
     /* Oldest first, each unlink made durable before the next: a crash
@@ -985,8 +987,10 @@ int hm_meta_log_compact(hm_meta_log *log, uint64_t upto)
         if (rc != 0)
             break;
     }
-    memmove(log->segs, log->segs + done, (log->n_segs - done) * sizeof *log->segs);
-    log->n_segs -= done;
+    if (done > 0) {
+        memmove(log->segs, log->segs + done, (log->n_segs - done) * sizeof *log->segs);
+        log->n_segs -= done;
+    }
     return rc;
 }
 
