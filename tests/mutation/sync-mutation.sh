@@ -101,6 +101,7 @@ mkdir -p "$root/src"
 work="$root/src"
 build="$root/build"
 log="$root/log"
+rm -rf "$log"
 mkdir -p "$log"
 
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root} CCACHE_NOHASHDIR=1
@@ -128,7 +129,7 @@ trap 'restore; exit 130' INT TERM
 stage() {
     local out="$1"
     shift
-    if ctest --test-dir "$build" -j"$jobs" --stop-on-failure "$@" >"$out" 2>&1; then
+    if ctest --test-dir "$build" -j"$jobs" --stop-on-failure --output-on-failure "$@" >"$out" 2>&1; then
         return 0
     fi
     grep -m1 -oE '[0-9]+ - [^ ]+ \(' "$out" | sed 's/^[0-9]* - //; s/ ($//' ||
