@@ -95,10 +95,17 @@ if [ "$list_only" = 1 ]; then
     exit 0
 fi
 
-# A private copy of the tracked sources, refreshed from the tree.
-mkdir -p "$root/src"
-(cd "$src" && git ls-files -z) | (cd "$src" && tar --null -T - -cf -) | (cd "$root/src" && tar -xf -)
+# A private copy of the tracked sources, refreshed from the tree: a file
+# whose content changed is copied with a new mtime (never the tree's, which
+# may be older than an object built from an earlier copy).
 work="$root/src"
+mkdir -p "$work"
+(cd "$src" && git ls-files -z) | while IFS= read -r -d '' f; do
+    if [ -f "$src/$f" ] && ! cmp -s "$src/$f" "$work/$f"; then
+        mkdir -p "$work/$(dirname "$f")"
+        cp "$src/$f" "$work/$f"
+    fi
+done
 build="$root/build"
 log="$root/log"
 rm -rf "$log"
