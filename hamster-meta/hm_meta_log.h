@@ -114,8 +114,11 @@ int hm_meta_log_append(hm_meta_log *log, const hm_meta_log_rec *recs, size_t n);
 typedef int (*hm_meta_log_fn)(void *arg, const hm_meta_log_rec *rec);
 int hm_meta_log_iterate(hm_meta_log *log, uint64_t from, hm_meta_log_fn fn, void *arg);
 
-/* Prefix compaction: delete whole segments whose last index <= upto.  The
- * segment being appended to is never deleted. */
+/* Prefix compaction: delete whole segments whose last index <= upto, oldest
+ * first, syncing the directory after each (a crash leaves a suffix, never a
+ * gap).  The segment being appended to is never deleted.  The caller gives
+ * up the records <= upto from the call on: after a failure or a crash some
+ * of them may be gone. */
 int hm_meta_log_compact(hm_meta_log *log, uint64_t upto);
 
 /* Hard state: two fixed slots, each with a CRC; save writes the older slot
