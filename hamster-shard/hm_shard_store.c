@@ -924,8 +924,14 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     rc = s->env->ops->unlink(s->env, path);
     if (rc == 0) s->shard_count--;
     pthread_mutex_unlock(&s->mu);
-    if (rc != 0) return rc;
-    return store_sync_parent(s->env, path);
+    if (rc != 0 && rc != HM_ENOENT) return rc;
+    /* Absent is an answer gc acts on (it forgets the blob), so it must be
+     * durable too: an earlier unlink whose directory fsync failed, or a
+     * kill before that fsync, left the entry gone from the page cache but
+     * not from the disk, and a power loss would bring the file back with
+     * nothing left to name it. */
+    int src = store_sync_parent(s->env, path);
+    return src != 0 ? src : rc;
 }
 
 int hm_shard_store_stat(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
