@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,7 @@ typedef struct sim_opts {
     uint32_t steps;
     enum sim_level faults;
     bool plant_ack_before_sync;
+    bool plant_wall_deadline; /* intents expire by the gateway's wall clock */
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
@@ -170,7 +172,53 @@ typedef struct sim_op {
     bool ranged;
     bool rotted;
     EVP_MD_CTX *md5;
+    int64_t begin_mono_ms;     /* put / part: when its begin was called */
 } sim_op;
+
+/* ---- a wall clock that jumps ------------------------------------------------ */
+
+/* An NTP step or an operator's date command moves the wall clock by hours
+ * while the monotonic clock goes on.  The roles see the world's env with
+ * wall_ms shifted by sim_wall_jump_ms (one run at a time in this process). */
+static const struct hm_env_ops *sim_world_ops;
+static _Atomic int64_t sim_wall_jump_ms;
+
+static int64_t sim_jumpy_wall_ms(hm_env *env)
+{
+    return sim_world_ops->wall_ms(env) + atomic_load(&sim_wall_jump_ms);
+}
+
+/* The planted bug --plant wall-clock-deadline: IntentPut loses its ttl_ms
+ * on the way to the metadata, so the intent's deadline is the one the
+ * gateway computed from its own wall clock, as before the committed clock. */
+static int sim_plant_meta_call(hm_meta_api *api, const Hm__MetaRequest *req,
+                               Hm__MetaResponse **resp)
+{
+    hm_meta_api *inner = api->impl;
+    if (req->op_case != HM__META_REQUEST__OP_COMMAND || req->command == NULL ||
+        req->command->op_case != HM__META_COMMAND__OP_INTENT_PUT ||
+        req->command->intent_put == NULL || req->command->intent_put->intent == NULL)
+        return hm_meta_call(inner, req, resp);
+    Hm__MetaRequest q = *req;
+    Hm__MetaCommand c = *req->command;
+    Hm__IntentPut ip = *c.intent_put;
+    Hm__Intent in = *ip.intent;
+    in.has_ttl_ms = false;
+    ip.intent = &in;
+    c.intent_put = &ip;
+    q.command = &c;
+    return hm_meta_call(inner, &q, resp);
+}
+
+static void sim_plant_meta_free(hm_meta_api *api) { (void)api; }
+
+static const struct hm_meta_api_ops sim_plant_meta_ops = {
+    .call = sim_plant_meta_call,
+    .free = sim_plant_meta_free,
+};
+
+#define SIM_CLOCK_JUMP_PERMILLE_LIGHT 3u
+#define SIM_CLOCK_JUMP_PERMILLE_HEAVY 10u
 
 /* ---- one run ---------------------------------------------------------------- */
 
@@ -181,6 +229,10 @@ typedef struct sim_run {
     sim_net *net;
     sim_rng rng_work;  /* workload */
     sim_rng rng_fault; /* fault schedule */
+    sim_rng rng_clock; /* wall clock jumps (own stream: the others replay as before) */
+    hm_env jenv;       /* the world's env with a jumping wall clock: what the roles get */
+    struct hm_env_ops jops;
+    hm_meta_api plant_meta; /* --plant wall-clock-deadline: wraps the network's */
     hm_meta_node *meta;
     hm_meta_api *meta_local;
     hm_shard_store *disk[SIM_DISKS_MAX];
@@ -483,9 +535,11 @@ static int sim_roles_open(sim_run *r)
         wrapped[i] = sim_net_shard(r->net, i);
         direct[i] = r->disk_local[i];
     }
+    r->plant_meta.ops = &sim_plant_meta_ops;
+    r->plant_meta.impl = sim_net_meta(r->net);
     hm_objsvc_config cfg = {
         .env = r->env,
-        .meta = sim_net_meta(r->net),
+        .meta = r->o.plant_wall_deadline ? &r->plant_meta : sim_net_meta(r->net),
         .shards = wrapped,
         .shard_count = r->o.disks,
         .gc_grace_ms = SIM_GC_GRACE_MS,
@@ -935,6 +989,7 @@ static void sim_put_start(sim_run *r, sim_op *op)
         .user_meta_count = 1,
         .content_md5 = (op->bad_md5 || sim_rng_chance(&r->rng_work, 300)) ? md5 : NULL,
     };
+    op->begin_mono_ms = hm_mono_ms(r->env);
     int rc = hm_objsvc_put_begin(r->svc, NULL, &a, &op->put);
     sim_event(r, "put_begin", op->b, op->k, (int64_t)op->size, rc);
     if (rc != 0) {
@@ -972,6 +1027,14 @@ static void sim_put_step(sim_run *r, sim_op *op)
     op->put = NULL;
     sim_event(r, op->kind == SIM_OP_PART ? "part_finish" : "put_finish", op->b, op->k,
               (int64_t)op->size, rc);
+    /* An intent lives intent_ttl_ms of the time the write took, whatever
+     * the wall clock did meanwhile: losing it sooner fails a PUT that a
+     * client had every right to finish. */
+    int64_t took = hm_mono_ms(r->env) - op->begin_mono_ms;
+    if (rc == HM_EINTENT && took < SIM_INTENT_TTL_MS)
+        sim_fail(r, "%s %s/%s lost its intent after %" PRId64 " ms (ttl %lld ms)",
+                 op->kind == SIM_OP_PART ? "part" : "put", sim_bucket_names[op->b],
+                 sim_keys[op->k], took, (long long)SIM_INTENT_TTL_MS);
     if (op->kind == SIM_OP_PART) {
         sim_part_finish(r, op, rc, etag);
         sim_op_drop(op);
@@ -1441,6 +1504,7 @@ static void sim_part_start(sim_run *r, sim_op *op)
         .size = op->size,
         .content_md5 = (op->bad_md5 || sim_rng_chance(&r->rng_work, 300)) ? md5 : NULL,
     };
+    op->begin_mono_ms = hm_mono_ms(r->env);
     int rc = hm_objsvc_part_begin(r->svc, NULL, &a, &op->put);
     sim_event(r, "part_begin", op->b, op->k, (int64_t)op->pn, rc);
     if (rc != 0) {
@@ -2027,6 +2091,16 @@ static void sim_faults_step(sim_run *r)
         sim_event(r, "disk_fault", (int)op, -1, nth, err);
     }
     if (sim_rng_chance(g, lp->flip)) sim_flip(r);
+    uint32_t jump = r->o.faults == SIM_FAULTS_HEAVY   ? SIM_CLOCK_JUMP_PERMILLE_HEAVY
+                    : r->o.faults == SIM_FAULTS_LIGHT ? SIM_CLOCK_JUMP_PERMILLE_LIGHT
+                                                      : 0;
+    if (sim_rng_chance(&r->rng_clock, jump)) {
+        /* one to four hours either way: past the intent ttl and the grace */
+        int64_t by = (int64_t)(1 + sim_rng_below(&r->rng_clock, 4)) * 3600 * 1000;
+        if (sim_rng_chance(&r->rng_clock, 500)) by = -by;
+        atomic_fetch_add(&sim_wall_jump_ms, by);
+        sim_event(r, "clock_jump", -1, -1, by / 60000, 0);
+    }
 }
 
 /* ---- end of run: garbage collection ------------------------------------------- */
@@ -2267,9 +2341,17 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         free(r);
         return -1;
     }
-    r->env = sim_world_env(r->w);
+    hm_env *world_env = sim_world_env(r->w);
+    sim_world_ops = world_env->ops;
+    atomic_store(&sim_wall_jump_ms, 0);
+    r->jops = *world_env->ops;
+    r->jops.wall_ms = sim_jumpy_wall_ms;
+    r->jenv.ops = &r->jops;
+    r->jenv.impl = world_env->impl;
+    r->env = &r->jenv;
     sim_rng_seed(&r->rng_work, o->seed, 20);
     sim_rng_seed(&r->rng_fault, o->seed, 21);
+    sim_rng_seed(&r->rng_clock, o->seed, 22);
     for (int b = 0; b < SIM_BUCKETS; b++) {
         sim_cands_set(&r->m.bucket[b], &sim_absent);
         sim_bucket_gone(r, b);
@@ -2360,7 +2442,8 @@ static void sim_usage(void)
 {
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
-            "                   [--plant ack-before-sync] [--trace] [--disks 1|2]\n"
+            "                   [--plant ack-before-sync|wall-clock-deadline] [--trace]\n"
+            "                   [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
@@ -2381,7 +2464,10 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
     printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
-           o->plant_ack_before_sync ? " --plant ack-before-sync" : "", o->disks);
+           o->plant_ack_before_sync   ? " --plant ack-before-sync"
+           : o->plant_wall_deadline ? " --plant wall-clock-deadline"
+                                    : "",
+           o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -2409,7 +2495,10 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
         printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
-               o->plant_ack_before_sync ? " --plant ack-before-sync" : "", o->disks);
+               o->plant_ack_before_sync   ? " --plant ack-before-sync"
+           : o->plant_wall_deadline ? " --plant wall-clock-deadline"
+                                    : "",
+           o->disks);
     }
 }
 
@@ -2457,6 +2546,10 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-before-sync") == 0) {
             o.plant_ack_before_sync = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "wall-clock-deadline") == 0) {
+            o.plant_wall_deadline = true;
             i++;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
@@ -2519,7 +2612,9 @@ int main(int argc, char **argv)
             if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_MAX;
             printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu%s\n", s.seed,
                    s.steps, sim_level_name(s.faults), s.disks,
-                   s.plant_ack_before_sync ? " plant ack-before-sync" : "");
+                   s.plant_ack_before_sync ? " plant ack-before-sync"
+                   : s.plant_wall_deadline ? " plant wall-clock-deadline"
+                                           : "");
             uint64_t h1, h2;
             uint32_t fs = 0;
             char m[SIM_MSG_BYTES];
