@@ -2526,8 +2526,12 @@ static int sm_q_upload_list(sm_ctx *cx, const Hm__UploadList *q, Hm__MetaRespons
     if (rc != 0)
         goto out;
     bool group_in_range = false;
+    uint8_t skip[SM_IX_KEY_BYTES_MAX];
+    size_t skip_len = 0; /* > 0: seek past a rolled-up common prefix */
     for (rc = cx->env->ops->kv_cursor_seek(cur, seek, seek_len); rc == 0;
-         rc = cx->env->ops->kv_cursor_next(cur)) {
+         rc = skip_len > 0 ? cx->env->ops->kv_cursor_seek(cur, skip, skip_len)
+                           : cx->env->ops->kv_cursor_next(cur)) {
+        skip_len = 0;
         const void *k = NULL, *v = NULL;
         size_t kl = 0, vl = 0;
         rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
@@ -2587,6 +2591,18 @@ static int sm_q_upload_list(sm_ctx *cx, const Hm__UploadList *q, Hm__MetaRespons
             sm_uitem_free(&it);
             rc = HM_ENOMEM;
             break;
+        }
+        /* Every upload whose key starts with the common prefix rolls up
+         * into it: seek past them, as the object listing does.  Only when
+         * this row's group is one whole key (its head ends in the encoding's
+         * terminator) and the prefix's encoding fits the index: then the
+         * keys under the prefix are exactly the rows that start with it. */
+        if (d != NULL && head[head_len - 1] == 0) {
+            uint8_t cp[SM_IX_KEY_BYTES_MAX];
+            size_t cl = 0;
+            if (sm_ix_upload_key_head(cp, b->bucket_id, it.key, &cl) == 0 && cl > 10 &&
+                cp[cl - 1] == 0 && !hm_meta_prefix_successor(cp, cl - 1, skip, &skip_len))
+                skip_len = 0;
         }
         if (km != NULL) {
             int c = sm_cmp(it.key, strlen(it.key), km, strlen(km));

@@ -468,12 +468,124 @@ START_TEST(test_upload_list_seeks)
     ck_assert_str_eq(r->uploads->uploads[1]->upload_id, "z1");
     ck_assert(!r->uploads->truncated);
     tmu_done(r);
-    /* a delimiter rolls the 3,000 short keys into one prefix */
+    /* a delimiter rolls the 3,000 short keys into one prefix, read past by
+     * a seek, not row by row */
+    atomic_store(&cursor_steps, 0);
     r = upload_list(t, "bkt", NULL, "0", NULL, NULL, 10);
+    ck_assert_int_le(atomic_load(&cursor_steps), 20);
     ck_assert_uint_eq(r->uploads->n_common_prefixes, 1);
     ck_assert_str_eq(r->uploads->common_prefixes[0], "k0");
     ck_assert_uint_eq(r->uploads->n_uploads, 5);
     tmu_done(r);
+    sm_close(t);
+}
+END_TEST
+
+/* ListMultipartUploads agrees with a brute-force listing, page by page
+ * (key and upload id markers), for random keys, prefixes and delimiters,
+ * including keys that share more than 400 encoded bytes. */
+typedef struct bf_up {
+    char key[700];
+    char uid[16];
+} bf_up;
+
+static int bf_cmp(const void *a, const void *b)
+{
+    const bf_up *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c != 0 ? c : strcmp(x->uid, y->uid);
+}
+
+START_TEST(test_upload_list_matches_brute_force)
+{
+    sm *t = sm_open();
+    ck_assert_int_eq(bucket_create(t, "bkt", 100), 0);
+    enum { N = 160 };
+    static bf_up ups[N];
+    uint64_t rs = 12345;
+    char longp[500];
+    memset(longp, 'q', 450);
+    longp[450] = '\0';
+    for (int i = 0; i < N; i++) {
+        char k[700];
+        size_t n = 0;
+        if (tmu_rand(&rs) % 4 == 0)
+            n = (size_t)snprintf(k, sizeof k, "%s", longp);
+        int parts = 1 + (int)(tmu_rand(&rs) % 3);
+        for (int j = 0; j < parts; j++) {
+            k[n++] = "abc"[tmu_rand(&rs) % 3];
+            if (tmu_rand(&rs) % 2)
+                k[n++] = '/';
+        }
+        k[n] = '\0';
+        snprintf(ups[i].key, sizeof ups[i].key, "%s", k);
+        snprintf(ups[i].uid, sizeof ups[i].uid, "u%03d", (int)(tmu_rand(&rs) % 1000));
+        if (upload_create(t, "bkt", ups[i].key, ups[i].uid, 1000, 1000) != 0)
+            ups[i].key[0] = '\0'; /* a repeated upload id: not created */
+    }
+    qsort(ups, N, sizeof ups[0], bf_cmp);
+    const char *prefixes[] = {"", "a", "a/", "b/c", longp, "z"};
+    const char *delims[] = {"", "/"};
+    for (size_t pi = 0; pi < sizeof prefixes / sizeof prefixes[0]; pi++) {
+        for (size_t di = 0; di < 2; di++) {
+            const char *pf = prefixes[pi], *dl = delims[di];
+            /* expected: uploads, or their common prefix once */
+            static char want[N][800];
+            size_t nw = 0;
+            for (int i = 0; i < N; i++) {
+                const char *k = ups[i].key;
+                if (k[0] == '\0' || strncmp(k, pf, strlen(pf)) != 0)
+                    continue;
+                const char *d = dl[0] != '\0' ? strstr(k + strlen(pf), dl) : NULL;
+                char item[800];
+                if (d != NULL)
+                    snprintf(item, sizeof item, "P:%.*s", (int)(d - k + 1), k);
+                else
+                    snprintf(item, sizeof item, "U:%.690s|%.15s", k, ups[i].uid);
+                if (nw > 0 && strcmp(want[nw - 1], item) == 0)
+                    continue;
+                memcpy(want[nw++], item, sizeof item);
+            }
+            for (uint32_t page = 1; page <= 7; page += 3) {
+                char km[700] = "", um[32] = "";
+                size_t got = 0;
+                for (int guard = 0; guard < N + 2; guard++) {
+                    Hm__MetaResponse *r = upload_list(t, "bkt", pf, dl, km[0] ? km : NULL,
+                                                      um[0] ? um : NULL, page);
+                    const Hm__UploadListResult *u = r->uploads;
+                    /* rebuild the page's order: uploads and prefixes merged */
+                    size_t iu = 0, ic = 0;
+                    while (iu < u->n_uploads || ic < u->n_common_prefixes) {
+                        char item[800];
+                        bool take_u = ic >= u->n_common_prefixes ||
+                                      (iu < u->n_uploads &&
+                                       strcmp(u->uploads[iu]->key, u->common_prefixes[ic]) < 0);
+                        if (take_u) {
+                            snprintf(item, sizeof item, "U:%.690s|%.64s", u->uploads[iu]->key,
+                                     u->uploads[iu]->upload_id);
+                            iu++;
+                        } else {
+                            snprintf(item, sizeof item, "P:%.700s", u->common_prefixes[ic++]);
+                        }
+                        ck_assert_msg(got < nw && strcmp(item, want[got]) == 0,
+                                      "prefix '%.20s' delim '%s' page %u: item %zu is %.60s, "
+                                      "want %.60s", pf, dl, page, got, item,
+                                      got < nw ? want[got] : "(end)");
+                        got++;
+                    }
+                    bool more = u->truncated;
+                    if (more) {
+                        snprintf(km, sizeof km, "%.699s", u->next_key_marker);
+                        snprintf(um, sizeof um, "%.31s", u->next_upload_id_marker);
+                    }
+                    tmu_done(r);
+                    if (!more)
+                        break;
+                }
+                ck_assert_uint_eq(got, nw);
+            }
+        }
+    }
     sm_close(t);
 }
 END_TEST
@@ -624,6 +736,7 @@ int main(void)
     tcase_add_test(tc, test_gc_lease);
     tcase_add_test(tc, test_upload_expiry_scan);
     tcase_add_test(tc, test_upload_list_seeks);
+    tcase_add_test(tc, test_upload_list_matches_brute_force);
     tcase_add_test(tc, test_schema_1_migrates);
     tcase_add_test(tc, test_node_wall_clock_jumps);
     suite_add_tcase(s, tc);
