@@ -807,15 +807,32 @@ static bool sim_uploads_check(sim_run *r, int b, bool after_crash)
         char what[200];
         snprintf(what, sizeof(what), "upload %.8s of %s/%s", id, sim_bucket_names[b], key);
         sim_upload *u = sim_upload_find(r, b, id);
+        bool dropped = false;
         if (u == NULL && k >= 0) {
             /* the answer to a create whose reply was lost */
-            for (int j = 0; j < SIM_PENDING_MAX && u == NULL; j++) {
+            for (int j = 0; j < SIM_PENDING_MAX && u == NULL && !dropped; j++) {
                 sim_pending *pd = &r->m.pending[j];
                 if (!pd->used || pd->b != b || pd->k != k || (pd->phantom && !after_crash)) continue;
                 pd->used = false;
                 u = sim_upload_new(r, b, k, id);
                 if (u == NULL) {
-                    sim_fail(r, "model: more than %d uploads", SIM_UPLOADS_MAX);
+                    /* no room to track it: abort it, as a create does (a
+                     * disk error leaves it to the forget list) */
+                    int arc = hm_objsvc_mpu_abort(r->check, "sim-check", sim_bucket_names[b],
+                                                  key, id);
+                    for (int f = 0; f < SIM_PENDING_MAX && arc != 0 && arc != HM_ENOUPLOAD &&
+                                    sim_classify(arc) != SIM_OUT_NO;
+                         f++)
+                        if (r->forget[f].id[0] == '\0') {
+                            r->forget[f].b = b;
+                            snprintf(r->forget[f].id, sizeof(r->forget[f].id), "%s", id);
+                            arc = 0;
+                        }
+                    if (arc != 0 && arc != HM_ENOUPLOAD) {
+                        sim_fail(r, "%s: abort of an untracked upload: %s", what, hm_err_name(arc));
+                        break;
+                    }
+                    dropped = true;
                     break;
                 }
                 u->tag = sim_kv_u32(rec->user_meta, rec->n_user_meta, "t");
@@ -823,6 +840,8 @@ static bool sim_uploads_check(sim_run *r, int b, bool after_crash)
                 sim_event(r, "upload_adopted", b, k, 0, 0);
             }
         }
+        if (r->failed) break;
+        if (dropped) continue;
         if (u == NULL) {
             bool forgotten = false;
             for (int j = 0; j < SIM_PENDING_MAX && !forgotten; j++) {
