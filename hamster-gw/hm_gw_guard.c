@@ -263,7 +263,7 @@ bool hm_guard_check(unsigned op, bool secure, hm_guard_lookup_fn lookup, void *c
         char echo[HM_GUARD_ECHO_BYTES_MAX + 4];
         guard_echo(v, echo);
         const char *verb = unknown ? "is not a valid value" : "is not implemented";
-        if (row->kind == HM_GUARD_SSE_C && lead != NULL) verb = "was given";
+        if (lead != NULL) verb = "was given";
         snprintf(out->message, sizeof(out->message), "%s%s%s%s%s %s: %s",
                  lead != NULL ? lead : "", lead != NULL ? ". " : "", row->name,
                  row->echo_value ? ": " : "", row->echo_value ? echo : "", verb, why);
