@@ -172,6 +172,16 @@ static const hm_guard_row guard_table[] = {
      .err = HM_S3_NOT_IMPLEMENTED,
      .why = "tags in a POST form are not implemented (PutObjectTagging is)",
      .echo_value = false, .example = "<Tagging><TagSet></TagSet></Tagging>"},
+    /* Integrity checks the client asks the server to make and Hamster
+     * does not: refused rather than skipped. */
+    {.name = "x-amz-checksum-algorithm", .ops = HM_GUARD_COPY_OBJECT, .kind = HM_GUARD_ANY,
+     .err = HM_S3_NOT_IMPLEMENTED,
+     .why = "CopyObject does not compute a checksum for the copy",
+     .echo_value = true, .example = "SHA256"},
+    {.name = "x-amz-mp-object-size", .ops = HM_GUARD_COMPLETE_MPU, .kind = HM_GUARD_ANY,
+     .err = HM_S3_NOT_IMPLEMENTED,
+     .why = "CompleteMultipartUpload does not check the object size against it",
+     .echo_value = true, .example = "10485760"},
     {.name = "x-amz-checksum-type", .ops = HM_GUARD_CREATE_MPU,
      .kind = HM_GUARD_CHECKSUM_TYPE, .err = HM_S3_NOT_IMPLEMENTED,
      .err_unknown = HM_S3_INVALID_REQUEST,

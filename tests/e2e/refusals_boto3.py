@@ -284,7 +284,12 @@ else:
     raw_refused("CreateMultipartUpload FULL_OBJECT CRC32", 501, "NotImplemented", "POST",
                 "/%s/refused-mpu?uploads" % BUCKET,
                 {"x-amz-checksum-algorithm": "CRC32", "x-amz-checksum-type": "FULL_OBJECT"})
-    ok("headers whose effect would be lost refused")
+    refused("CopyObject ChecksumAlgorithm", 501, "NotImplemented", s3.copy_object, **copy,
+            ChecksumAlgorithm="SHA256")
+    raw_refused("CompleteMultipartUpload x-amz-mp-object-size", 501, "NotImplemented", "POST",
+                "/%s/mpu?uploadId=%s" % (BUCKET, up), {"x-amz-mp-object-size": "102400"},
+                b"<CompleteMultipartUpload></CompleteMultipartUpload>")
+    ok("headers whose effect or check would be skipped refused")
 
 # ---- nothing left behind -----------------------------------------------------------
 keys = [c["Key"] for c in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
