@@ -132,10 +132,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   -tls-cert "$E2E_TMP/s3.crt" -tls-key "$E2E_TMP/s3.key" 2>>"$tdata.log" &
 SERVE_PID=$!; E2E_PIDS+=("$SERVE_PID")
 ENDPOINT="https://127.0.0.1:$tport"
-for _ in $(seq 1 200); do
-  curl -s -o /dev/null --cacert "$E2E_TMP/s3.crt" "$ENDPOINT/" && break
+up=0
+for _ in $(seq 1 600); do   # 60 s: a loaded machine starts TLS slowly
+  if curl -s -o /dev/null --cacert "$E2E_TMP/s3.crt" "$ENDPOINT/"; then up=1; break; fi
   sleep 0.1
 done
+[ "$up" = 1 ] || fail "the HTTPS server does not answer on port $tport"
 export AWS_CA_BUNDLE="$E2E_TMP/s3.crt"
 s3py setup tls >/dev/null
 cli_refused tls-sse-c 501 NotImplemented -- s3api put-object --bucket tls --key k --body "$E2E_TMP/body" \
