@@ -36,6 +36,7 @@
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
+#include "hm_meta_log.h"
 #include "hm_meta_node.h"
 #include "hm_objsvc.h"
 #include "hm_shard_store.h"
@@ -82,6 +83,7 @@ typedef struct sim_opts {
     uint32_t steps;
     enum sim_level faults;
     bool plant_ack_before_sync;
+    bool plant_lenient_log; /* hm_meta_log_plant_lenient_recovery */
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
@@ -180,6 +182,7 @@ typedef struct sim_run {
     sim_net *net;
     sim_rng rng_work;  /* workload */
     sim_rng rng_fault; /* fault schedule */
+    sim_rng rng_rot;   /* rot in the metadata log */
     hm_meta_node *meta;
     hm_meta_api *meta_local;
     hm_shard_store *disk[SIM_DISKS_MAX];
@@ -207,7 +210,7 @@ typedef struct sim_run {
         uint64_t puts_ok, puts_err, gets_ok, gets_err, deletes, lists, restarts,
             flips, ambiguous, resolved, sweeps, ranged, mpu_creates, parts_ok, parts_err,
             completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
-            shard_files, intent_leaks;
+            shard_files, intent_leaks, log_rots, log_rots_refused;
     } st;
 } sim_run;
 
@@ -531,6 +534,68 @@ static void sim_sweep(sim_run *r, bool after_crash);
 
 enum sim_crash_kind { SIM_KILL = 0, SIM_POWER_CLEAN, SIM_POWER_TORN };
 
+/* Rot at rest in the metadata log, while the power is off: one bit of the
+ * last segment (every byte of it is durable now) flips.  The log must then
+ * either cut it as part of the unfinished batch (it landed there) or
+ * refuse to start, leaving the file as it is: an operator can repair a
+ * bit, not records the log threw away.  The planted bug
+ * (--plant lenient-log-recovery) truncates instead, and the repair that
+ * follows finds the log changed or the node still refusing. */
+typedef struct sim_log_rot {
+    bool flipped;
+    char path[128];
+    uint64_t bit;
+} sim_log_rot;
+
+static const uint32_t sim_log_rot_permille[] = {
+    [SIM_FAULTS_NONE] = 0, [SIM_FAULTS_LIGHT] = 250, [SIM_FAULTS_HEAVY] = 250};
+
+static int sim_last_seg_fn(void *arg, const char *path, uint64_t size)
+{
+    sim_log_rot *rot = arg;
+    size_t n = strlen(path);
+    if (n > 4 && strcmp(path + n - 4, ".seg") == 0 && size > 0 && n < sizeof(rot->path)) {
+        memcpy(rot->path, path, n + 1); /* name order: the last one wins */
+        rot->bit = size * 8;
+    }
+    return 0;
+}
+
+static void sim_log_rot_maybe(sim_run *r, sim_log_rot *rot)
+{
+    if (!sim_rng_chance(&r->rng_rot, sim_log_rot_permille[r->o.faults])) return;
+    if (sim_world_walk_files(r->w, "/sim/meta/log", sim_last_seg_fn, rot) != 0 || rot->bit == 0)
+        return;
+    rot->bit = sim_rng_below(&r->rng_rot, rot->bit);
+    rot->flipped = sim_world_flip_bit(r->w, rot->path, rot->bit) == 0;
+    if (!rot->flipped) return;
+    r->st.log_rots++;
+    sim_event(r, "log_rot", -1, -1, (int64_t)rot->bit, 0);
+}
+
+/* The node refused to start (rc) over the rotted log: undo the rot, as an
+ * operator restoring the bit would, and start again.  The log must not
+ * have changed in between. */
+static int sim_log_rot_repair(sim_run *r, sim_log_rot *rot, int rc)
+{
+    r->st.log_rots_refused++;
+    sim_event(r, "log_rot_refused", -1, -1, (int64_t)rot->bit, rc);
+    sim_world_freeze(r->w);
+    sim_roles_close(r);
+    sim_world_thaw(r->w);
+    rc = sim_world_flip_bit(r->w, rot->path, rot->bit);
+    if (rc != 0) {
+        sim_fail(r, "log rot at bit %" PRIu64 " of %s: the node refused to start but the "
+                 "log was changed before the repair (%s)", rot->bit, rot->path, hm_err_name(rc));
+        return rc;
+    }
+    rc = sim_roles_open(r);
+    if (rc != 0)
+        sim_fail(r, "log rot at bit %" PRIu64 " of %s, repaired: a role still fails to open: %s",
+                 rot->bit, rot->path, hm_err_name(rc));
+    return rc;
+}
+
 /* Crash the node (every role and the gateway: one process, one machine)
  * and start it again on the same disk. */
 static void sim_restart(sim_run *r, enum sim_crash_kind kind)
@@ -550,8 +615,11 @@ static void sim_restart(sim_run *r, enum sim_crash_kind kind)
     }
     r->restart_due = 0;
     r->faults_seen = sim_fault_fired(r->w);
+    sim_log_rot rot = {0};
+    if (kind != SIM_KILL) sim_log_rot_maybe(r, &rot);
     int rc = sim_roles_open(r);
-    if (rc != 0) {
+    if (rc != 0 && rot.flipped) rc = sim_log_rot_repair(r, &rot, rc);
+    if (rc != 0 && !r->failed) {
         sim_fail(r, "restart after %s: a role failed to open: %s", names[kind], hm_err_name(rc));
         return;
     }
@@ -2254,6 +2322,8 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     r->env = sim_world_env(r->w);
     sim_rng_seed(&r->rng_work, o->seed, 20);
     sim_rng_seed(&r->rng_fault, o->seed, 21);
+    sim_rng_seed(&r->rng_rot, o->seed, 22);
+    hm_meta_log_plant_lenient_recovery(o->plant_lenient_log);
     for (int b = 0; b < SIM_BUCKETS; b++) {
         sim_cands_set(&r->m.bucket[b], &sim_absent);
         sim_bucket_gone(r, b);
@@ -2288,8 +2358,9 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
             else sim_put_step(r, op);
         }
         if (!r->failed) sim_restart(r, SIM_POWER_CLEAN);
-        if (!r->failed && !o->plant_ack_before_sync) sim_gc_final(r);
+        if (!r->failed && !o->plant_ack_before_sync && !o->plant_lenient_log) sim_gc_final(r);
     }
+    hm_meta_log_plant_lenient_recovery(false);
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
     *hash = h;
     int result = r->failed ? 1 : 0;
@@ -2305,10 +2376,10 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         printf("seed %" PRIu64 ": %u steps; puts %" PRIu64 " ok %" PRIu64 " failed; gets %" PRIu64
                " ok %" PRIu64 " failed; deletes %" PRIu64 "; lists %" PRIu64 "; restarts %" PRIu64
                "; bit flips %" PRIu64 "; ambiguous %" PRIu64 " (resolved %" PRIu64 "); sweeps %" PRIu64
-               "\n",
+               "; log rots %" PRIu64 " (refused %" PRIu64 ")\n",
                o->seed, o->steps, r->st.puts_ok, r->st.puts_err, r->st.gets_ok, r->st.gets_err,
                r->st.deletes, r->st.lists, r->st.restarts, r->st.flips, r->st.ambiguous,
-               r->st.resolved, r->st.sweeps);
+               r->st.resolved, r->st.sweeps, r->st.log_rots, r->st.log_rots_refused);
         printf("  disk: %" PRIu64 " writes, %" PRIu64 " syncs, %" PRIu64 " dir syncs, %" PRIu64
                " durable + %" PRIu64 " lazy kv commits, %" PRIu64 " faults fired; net: %" PRIu64
                " calls, %" PRIu64 " requests lost, %" PRIu64 " replies lost, %" PRIu64
@@ -2344,9 +2415,17 @@ static void sim_usage(void)
 {
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
-            "                   [--plant ack-before-sync] [--trace] [--disks 1|2]\n"
+            "                   [--plant ack-before-sync|lenient-log-recovery] [--trace]\n"
+            "                   [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
+}
+
+static const char *sim_plant_arg(const sim_opts *o)
+{
+    return o->plant_ack_before_sync ? " --plant ack-before-sync"
+           : o->plant_lenient_log   ? " --plant lenient-log-recovery"
+                                    : "";
 }
 
 static bool sim_parse_u64(const char *s, uint64_t *out)
@@ -2365,7 +2444,7 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
     printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
-           o->plant_ack_before_sync ? " --plant ack-before-sync" : "", o->disks);
+           sim_plant_arg(o), o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -2393,7 +2472,7 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
         printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
-               o->plant_ack_before_sync ? " --plant ack-before-sync" : "", o->disks);
+               sim_plant_arg(o), o->disks);
     }
 }
 
@@ -2439,6 +2518,10 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-before-sync") == 0) {
             o.plant_ack_before_sync = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "lenient-log-recovery") == 0) {
+            o.plant_lenient_log = true;
             i++;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
@@ -2496,7 +2579,7 @@ int main(int argc, char **argv)
             if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_MAX;
             printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu%s\n", s.seed,
                    s.steps, sim_level_name(s.faults), s.disks,
-                   s.plant_ack_before_sync ? " plant ack-before-sync" : "");
+                   sim_plant_arg(&s));
             uint64_t h1, h2;
             uint32_t fs = 0;
             char m[SIM_MSG_BYTES];
