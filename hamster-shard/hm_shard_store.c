@@ -10,12 +10,21 @@
  * Locking: the store mutex guards the shard counter and the creation of
  * fan-out directories (so a put never renames into a directory whose own
  * entry is not yet durable).  Puts and gets otherwise run in parallel.
+ *
+ * A failed fsync fails the disk (docs/storage-safety.md, "A failed fsync"):
+ * Linux may drop the dirty pages and report the error once, so a later
+ * sync, above all a directory fsync through a fresh descriptor, can
+ * "succeed" over lost writeback.  After the first failed sync or sync_dir
+ * the store refuses every put and delete with HM_EUNAVAIL (a 503 to S3
+ * clients) until the process restarts and reopens it; gets go on, each
+ * block still checked against its CRC32C.
  */
 #include "hm_shard_store.h"
 
 #include <assert.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +57,7 @@ struct hm_shard_store {
     char disk_id[SHARD_ID_HEX_BYTES + 1];
     pthread_mutex_t mu;
     uint64_t shard_count; /* under mu */
+    atomic_int failed;    /* 0, or the error of the first failed sync */
 };
 
 struct hm_shard_store_put {
@@ -133,6 +143,29 @@ static int store_join(char *out, size_t cap, const char *a, const char *b)
     if (n < 0 || (size_t)n >= cap) return HM_ETOOBIG;
     return 0;
 }
+
+/* ---- failure ------------------------------------------------------------ */
+
+/* A sync of this disk failed with rc: the disk is failed until restart.
+ * Returns HM_EUNAVAIL, what the failing call reports. */
+static int store_fail(hm_shard_store *s, int rc, const char *what, const char *name)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&s->failed, &expected, rc)) {
+        hm_error(SHARD_COMP, NULL,
+                 "disk %s failed: %s fsync of %s: %s; refusing writes until restart",
+                 s->disk_id, what, name, hm_err_msg(rc));
+    }
+    return HM_EUNAVAIL;
+}
+
+/* 0, or HM_EUNAVAIL once a sync has failed. */
+static int store_writable(const hm_shard_store *s)
+{
+    return atomic_load(&s->failed) == 0 ? 0 : HM_EUNAVAIL;
+}
+
+bool hm_shard_store_failed(const hm_shard_store *s) { return store_writable(s) != 0; }
 
 int hm_shard_store_shard_path(const hm_shard_store *s,
                               const uint8_t blob_id[HM_BLOB_ID_BYTES],
@@ -423,6 +456,8 @@ int hm_shard_store_put_open(hm_shard_store *s, const Hm__ShardHeader *hdr,
         !hdr->has_shard_index) {
         return HM_EINVAL;
     }
+    int wrc = store_writable(s);
+    if (wrc != 0) return wrc;
     hm_shard_store_put *p = calloc(1, sizeof *p);
     if (p == NULL) return HM_ENOMEM;
     p->s = s;
@@ -591,10 +626,10 @@ static int store_ensure_dir(hm_shard_store *s, const char *dir, const char *pare
     if (rc != 0 && rc != HM_EEXIST) return rc;
     rc = s->env->ops->sync_dir(s->env, parent);
     if (rc != 0) {
-        /* Take the directory back, so the next put creates it again and
-         * syncs its parent, rather than trusting an entry that may not
-         * survive a crash. */
+        /* Take the directory back, so that no put trusts an entry that may
+         * not survive a crash (none will try: the disk is failed now). */
         (void)s->env->ops->rmdir(s->env, dir);
+        rc = store_fail(s, rc, "directory", parent);
     }
     return rc;
 }
@@ -648,7 +683,9 @@ static int store_put_finish_file(hm_shard_store_put *p)
     if (rc != 0) return rc;
     /* Durable means fsync'd: the file first, then the rename, then the
      * directory. */
-    return env->ops->sync(p->f);
+    rc = env->ops->sync(p->f);
+    if (rc != 0) rc = store_fail(p->s, rc, "file", p->tmp_path);
+    return rc;
 }
 
 int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t *crc32c)
@@ -664,6 +701,8 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
         rc = HM_EPOISONED;
         goto err;
     }
+    rc = store_writable(s);
+    if (rc != 0) goto err;
     rc = store_put_finish_file(p);
     if (rc != 0) goto err;
     env->ops->close(p->f);
@@ -697,7 +736,7 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
         if (env->ops->unlink(env, target) == 0) s->shard_count--;
         pthread_mutex_unlock(&s->mu);
         store_put_free(p);
-        return rc;
+        return store_fail(s, rc, "directory", l2);
     }
     if (length != NULL) *length = p->written;
     if (crc32c != NULL) *crc32c = p->data_crc;
@@ -920,12 +959,16 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     char path[SHARD_PATH_BYTES];
     int rc = hm_shard_store_shard_path(s, blob_id, shard_index, path, sizeof path);
     if (rc != 0) return rc;
+    rc = store_writable(s);
+    if (rc != 0) return rc;
     pthread_mutex_lock(&s->mu);
     rc = s->env->ops->unlink(s->env, path);
     if (rc == 0) s->shard_count--;
     pthread_mutex_unlock(&s->mu);
     if (rc != 0) return rc;
-    return store_sync_parent(s->env, path);
+    rc = store_sync_parent(s->env, path);
+    if (rc != 0) rc = store_fail(s, rc, "directory", path);
+    return rc;
 }
 
 int hm_shard_store_stat(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],

@@ -28,6 +28,12 @@ typedef struct hm_shard_store_get hm_shard_store_get;
  * Thread-safe once open: any number of puts and gets may run at once. */
 int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir);
 
+/* A failed fsync fails the disk: after any sync or sync_dir of the store
+ * fails, every put_open, put_commit and delete returns HM_EUNAVAIL (the
+ * call whose sync failed too) until the store is closed and opened again,
+ * normally by a restart.  Gets are still served.  True once failed. */
+bool hm_shard_store_failed(const hm_shard_store *s);
+
 /* Close the store.  Every put and get of it must be finished first. */
 void hm_shard_store_close(hm_shard_store *s);
 
@@ -62,6 +68,8 @@ int hm_shard_store_put_write(hm_shard_store_put *p, const void *buf, size_t len)
  * fan-out directories (fsyncing their parents), rename over any shard of
  * the same id, fsync the directory.  The put is freed whatever the result;
  * on failure the temporary file is removed and no new shard is visible.
+ * A failed fsync returns HM_EUNAVAIL and fails the disk (see
+ * hm_shard_store_failed).
  * length / crc32c (optional) describe the data written. */
 int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length,
                               uint32_t *crc32c);
@@ -92,7 +100,8 @@ int hm_shard_store_get_read(hm_shard_store_get *g, void *buf, size_t cap, size_t
 void hm_shard_store_get_close(hm_shard_store_get *g);
 
 /* Remove a shard durably (unlink, then fsync its directory).  HM_ENOENT if
- * absent. */
+ * absent; HM_EUNAVAIL on a failed disk (a failed directory fsync fails
+ * it). */
 int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
                           uint32_t shard_index);
 

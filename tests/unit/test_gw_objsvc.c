@@ -11,6 +11,7 @@
 #include "hm_limits.h"
 #include "hm_meta_node.h"
 #include "hm_objsvc.h"
+#include "hm_s3err.h"
 #include "hm_shard_store.h"
 #include "test_gw_objsvc_fixture.h"
 
@@ -469,6 +470,92 @@ START_TEST(test_lease_table)
 }
 END_TEST
 
+/* ---- a failed disk ---------------------------------------------------------- */
+
+/* The stores' env for test_failed_disk: the posix env whose sync and
+ * sync_dir fail while sync_fails is set. */
+static bool sync_fails;
+static hm_env sync_env;
+static struct hm_env_ops sync_ops;
+
+static int sf_sync(hm_file *f) { return sync_fails ? HM_EIO : env->ops->sync(f); }
+
+static int sf_sync_dir(hm_env *e, const char *path)
+{
+    (void)e;
+    return sync_fails ? HM_EIO : env->ops->sync_dir(env, path);
+}
+
+/* A put whose shard fsync fails is a 503 (ServiceUnavailable), never a
+ * 500, and so is every later put to that disk although its syncs work
+ * again; objects already stored are still read.  A restart (reopening the
+ * store) takes writes again. */
+START_TEST(test_failed_disk)
+{
+    size_t n = HM_INLINE_BYTES_MAX + 100;
+    uint8_t *data = pattern(n, 3);
+    ck_assert_int_eq(put_bytes("keep", data, n, NULL, NULL), 0);
+    /* Restart the stores and the service over the faulting env. */
+    sync_ops = *env->ops;
+    sync_ops.sync = sf_sync;
+    sync_ops.sync_dir = sf_sync_dir;
+    sync_env.ops = &sync_ops;
+    sync_env.impl = env->impl;
+    hm_objsvc_free(svc);
+    char p[512];
+    for (int i = 0; i < DISKS; i++) {
+        shards[i]->ops->free(shards[i]);
+        hm_shard_store_close(stores[i]);
+        snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
+        ck_assert_int_eq(hm_shard_store_open(&stores[i], &sync_env, p), 0);
+        ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
+    }
+    hm_objsvc_config cfg = {.env = env, .meta = meta, .shards = shards,
+                            .shard_count = DISKS, .gc_grace_ms = 0,
+                            .intent_ttl_ms = HM_INTENT_TTL_MS};
+    ck_assert_int_eq(hm_objsvc_new(&svc, &cfg), 0);
+
+    /* Puts while syncs fail, until every disk has taken one. */
+    sync_fails = true;
+    char key[32];
+    int tries = 0;
+    bool all_failed = false;
+    while (!all_failed) {
+        ck_assert_int_lt(tries, 200);
+        snprintf(key, sizeof key, "f%d", tries++);
+        int rc = put_bytes(key, data, n, NULL, NULL);
+        ck_assert_msg(rc == HM_EUNAVAIL, "put: %s", hm_err_name(rc));
+        ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SERVICE_UNAVAILABLE);
+        all_failed = true;
+        for (int i = 0; i < DISKS; i++) all_failed = all_failed && hm_shard_store_failed(stores[i]);
+    }
+    sync_fails = false;
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "g%d", i);
+        int rc = put_bytes(key, data, n, NULL, NULL);
+        ck_assert_msg(rc == HM_EUNAVAIL, "put after the failure: %s", hm_err_name(rc));
+        ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SERVICE_UNAVAILABLE);
+    }
+    ck_assert_int_eq(shard_files(), 1); /* nothing partial left behind */
+    uint8_t *back = NULL;
+    size_t got = 0;
+    ck_assert_int_eq(get_bytes("keep", 0, UINT64_MAX, &back, &got), 0);
+    ck_assert_uint_eq(got, n);
+    ck_assert(memcmp(back, data, n) == 0);
+    free(back);
+    /* A restart takes writes again. */
+    for (int i = 0; i < DISKS; i++) {
+        shards[i]->ops->free(shards[i]);
+        hm_shard_store_close(stores[i]);
+        snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
+        ck_assert_int_eq(hm_shard_store_open(&stores[i], &sync_env, p), 0);
+        ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0); /* same slot */
+    }
+    ck_assert_int_eq(put_bytes("after", data, n, NULL, NULL), 0);
+    free(data);
+}
+END_TEST
+
 /* Range headers parse as RFC 7233 single byte ranges and resolve against
  * the size, with unsatisfiable ones refused. */
 START_TEST(test_range_parse_resolve)
@@ -856,6 +943,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_overwrite_collects_old_blob);
     tcase_add_test(tc, test_read_outlives_overwrite);
     tcase_add_test(tc, test_lease_table);
+    tcase_add_test(tc, test_failed_disk);
     tcase_add_test(tc, test_range_parse_resolve);
     tcase_add_test(tc, test_range_reads);
     tcase_add_test(tc, test_list);
