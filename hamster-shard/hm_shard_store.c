@@ -7,8 +7,10 @@
  * directory; anything left in tmp/ after a crash is garbage and is removed
  * at open.  Memory per stream is one block, so a shard of any size streams.
  *
- * Locking: the store mutex guards the shard counter and the creation of
- * fan-out directories (so a put never renames into a directory whose own
+ * Opening costs the same whatever the store holds: no shard file is
+ * walked (hence no shard count in info; the metadata knows the blobs).
+ *
+ * Locking: the store mutex guards the creation of fan-out directories (so a put never renames into a directory whose own
  * entry is not yet durable).  Puts and gets otherwise run in parallel.
  *
  * A failed fsync fails the disk (docs/storage-safety.md, "A failed fsync"):
@@ -56,7 +58,6 @@ struct hm_shard_store {
     char *tmp_dir;
     char disk_id[SHARD_ID_HEX_BYTES + 1];
     pthread_mutex_t mu;
-    uint64_t shard_count; /* under mu */
     atomic_int failed;    /* 0, or the error of the first failed sync */
 };
 
@@ -121,20 +122,6 @@ static void store_shard_name(const uint8_t blob_id[HM_BLOB_ID_BYTES],
     char hex[SHARD_ID_HEX_BYTES + 1];
     store_hex(blob_id, HM_BLOB_ID_BYTES, hex);
     snprintf(out, SHARD_NAME_BYTES, "%s.%u", hex, (unsigned)shard_index);
-}
-
-/* Does a directory entry look like a shard file we wrote? */
-static bool store_is_shard_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n < SHARD_ID_HEX_BYTES + 2 || n > SHARD_ID_HEX_BYTES + 11) return false;
-    if (!store_is_hex(name, SHARD_ID_HEX_BYTES) || name[SHARD_ID_HEX_BYTES] != '.') {
-        return false;
-    }
-    for (size_t i = SHARD_ID_HEX_BYTES + 1; i < n; i++) {
-        if (name[i] < '0' || name[i] > '9') return false;
-    }
-    return true;
 }
 
 static int store_join(char *out, size_t cap, const char *a, const char *b)
@@ -278,34 +265,6 @@ static int store_tmp_clean_cb(void *arg, const char *name, bool is_dir)
     return 0;
 }
 
-static int store_count_l3_cb(void *arg, const char *name, bool is_dir)
-{
-    store_walk *w = arg;
-    if (!is_dir && store_is_shard_name(name)) w->count++;
-    return 0;
-}
-
-static int store_count_dir_cb(void *arg, const char *name, bool is_dir)
-{
-    store_walk *w = arg;
-    char path[SHARD_PATH_BYTES];
-    if (!is_dir || strlen(name) != 2 || !store_is_hex(name, 2)) return 0;
-    if (store_join(path, sizeof path, w->dir, name) != 0) return 0;
-    store_walk inner = {.s = w->s, .dir = path, .count = 0, .err = 0};
-    /* Two fan-out levels; the inner one lists files. */
-    bool last_level = strchr(w->dir + strlen(w->s->shards_dir), '/') != NULL;
-    int rc = w->s->env->ops->list_dir(w->s->env, path,
-                                      last_level ? store_count_l3_cb : store_count_dir_cb,
-                                      &inner);
-    if (rc == 0) rc = inner.err;
-    if (rc != 0) {
-        w->err = rc;
-        return 1;
-    }
-    w->count += inner.count;
-    return 0;
-}
-
 static char *store_path_dup(const char *a, const char *b)
 {
     char buf[SHARD_PATH_BYTES];
@@ -365,12 +324,6 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
     }
     if (rc != 0) goto err_after_mutex;
 
-    w = (store_walk){.s = s, .dir = s->shards_dir, .count = 0, .err = 0};
-    rc = env->ops->list_dir(env, s->shards_dir, store_count_dir_cb, &w);
-    if (rc == 0) rc = w.err;
-    if (rc != 0) goto err_after_mutex;
-    s->shard_count = w.count;
-
     *out = s;
     return 0;
 
@@ -415,10 +368,6 @@ int hm_shard_store_info(hm_shard_store *s, Hm__ShardInfoResp **out)
     r->bytes_total = total;
     r->has_bytes_free = true;
     r->bytes_free = avail;
-    pthread_mutex_lock(&s->mu);
-    r->shard_count = s->shard_count;
-    pthread_mutex_unlock(&s->mu);
-    r->has_shard_count = true;
     *out = r;
     return 0;
 }
@@ -694,7 +643,6 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
     hm_env *env = s->env;
     char target[SHARD_PATH_BYTES], l1[SHARD_PATH_BYTES], l2[SHARD_PATH_BYTES];
     char name[SHARD_NAME_BYTES];
-    bool existed = false, is_dir = false;
     int rc;
 
     if (p->err != 0) {
@@ -718,11 +666,7 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
     pthread_mutex_lock(&s->mu);
     rc = store_ensure_dir(s, l1, s->shards_dir);
     if (rc == 0) rc = store_ensure_dir(s, l2, l1);
-    if (rc == 0) {
-        existed = env->ops->exists(env, target, &is_dir) == 0;
-        rc = env->ops->rename(env, p->tmp_path, target);
-        if (rc == 0 && !existed) s->shard_count++;
-    }
+    if (rc == 0) rc = env->ops->rename(env, p->tmp_path, target);
     pthread_mutex_unlock(&s->mu);
     if (rc != 0) goto err;
 
@@ -732,9 +676,7 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
          * caller's view (failed, nothing visible) holds now. */
         hm_error(SHARD_COMP, NULL, "shard %s: directory fsync failed: %s", name,
                  hm_err_msg(rc));
-        pthread_mutex_lock(&s->mu);
-        if (env->ops->unlink(env, target) == 0) s->shard_count--;
-        pthread_mutex_unlock(&s->mu);
+        (void)env->ops->unlink(env, target);
         store_put_free(p);
         return store_fail(s, rc, "directory", l2);
     }
@@ -835,7 +777,11 @@ int hm_shard_store_get_open(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_
     store_shard_name(blob_id, shard_index, g->name);
     rc = env->ops->open(env, path, HM_O_RDONLY, &g->f);
     if (rc != 0) goto err_after_alloc;
-    rc = store_read_meta(env, g->f, true, &h, &g->lay, NULL);
+    /* Not the whole CRC table (320 KiB for a 5 GiB shard): a get reads
+     * only the entries of the blocks its range covers, and a damaged entry
+     * fails its block's check exactly as damaged data would.  The footer's
+     * CRC of the whole table is left to a whole-shard check. */
+    rc = store_read_meta(env, g->f, false, &h, &g->lay, NULL);
     if (rc != 0) {
         if (rc == HM_ECORRUPT || rc == HM_EVERSION) {
             hm_error(SHARD_COMP, NULL, "shard %s: file fails validation: %s", g->name,
@@ -866,11 +812,15 @@ err_after_alloc:
     return rc;
 }
 
-/* The CRC32C of block i, from the batch cache or the table on disk. */
+/* The CRC32C of block i, from the batch cache or the table on disk; a
+ * batch reads no entry past the last block of the get's range. */
 static int store_get_block_crc(hm_shard_store_get *g, uint32_t i, uint32_t *crc)
 {
     if (i < g->crc_first || i - g->crc_first >= g->crc_count) {
-        uint32_t n = g->lay.block_count - i;
+        assert(g->end > 0);
+        uint32_t last = (uint32_t)((g->end - 1) / g->lay.block_bytes);
+        assert(i <= last && last < g->lay.block_count);
+        uint32_t n = last - i + 1;
         if (n > SHARD_CRC_BATCH) n = SHARD_CRC_BATCH;
         int rc = store_pread_full(g->s->env, g->f, g->crcs, (size_t)n * HM_SHARD_CRC_BYTES,
                                   g->lay.table_offset + (uint64_t)i * HM_SHARD_CRC_BYTES);
@@ -961,10 +911,7 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     if (rc != 0) return rc;
     rc = store_writable(s);
     if (rc != 0) return rc;
-    pthread_mutex_lock(&s->mu);
     rc = s->env->ops->unlink(s->env, path);
-    if (rc == 0) s->shard_count--;
-    pthread_mutex_unlock(&s->mu);
     if (rc != 0) return rc;
     rc = store_sync_parent(s->env, path);
     if (rc != 0) rc = store_fail(s, rc, "directory", path);
