@@ -977,6 +977,7 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
         .shard_count = cfg->shard_count,
         .gc_grace_ms = cfg->gc_grace_ms > 0 ? cfg->gc_grace_ms : HM_GC_GRACE_MS,
         .intent_ttl_ms = HM_INTENT_TTL_MS,
+        .mpu_expiry_ms = cfg->mpu_expiry_ms,
     };
     rc = hm_objsvc_new(&gw->svc, &oc);
     if (rc != 0) goto err_free;
