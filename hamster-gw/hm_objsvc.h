@@ -55,6 +55,9 @@ typedef struct hm_objsvc_config {
                               * grace; production: HM_GC_GRACE_MS */
     int64_t intent_ttl_ms;   /* an upload's intent lives this long;
                               * production: HM_INTENT_TTL_MS; <= 0: that */
+    bool plant_gc_ignores_leases; /* planted bug for the simulator's own
+                                   * test: gc deletes blobs open gets read.
+                                   * Never set outside tests. */
 } hm_objsvc_config;
 
 /* Create a service.  Copies cfg (the pointers it holds stay borrowed and
