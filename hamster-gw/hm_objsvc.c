@@ -1581,7 +1581,7 @@ static bool objsvc_gc_item(hm_objsvc *svc, const Hm__GcItem *item, size_t *delet
     for (size_t b = 0; b < item->n_blobs; b++) {
         const Hm__Blob *blob = item->blobs[b];
         if (blob->blob_id.len != HM_BLOB_ID_BYTES) continue; /* nothing to delete */
-        if (objsvc_lease_held(svc, blob->blob_id.data)) {
+        if (!svc->cfg.plant_gc_ignores_leases && objsvc_lease_held(svc, blob->blob_id.data)) {
             /* An open GET reads this blob: keep it, and the item, for a
              * later run. */
             hm_debug("objsvc", NULL, "gc: blob still being read, deferred");

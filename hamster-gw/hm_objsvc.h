@@ -59,6 +59,9 @@ typedef struct hm_objsvc_config {
                               * (committed time); 0: HM_MPU_EXPIRY_MS;
                               * < 0: never */
     int64_t gc_lease_ms;     /* the collector's lease; <= 0: HM_GC_LEASE_MS */
+    bool plant_gc_ignores_leases; /* planted bug for the simulator's own
+                                   * test: gc deletes blobs open gets read.
+                                   * Never set outside tests. */
 } hm_objsvc_config;
 
 /* Create a service.  Copies cfg (the pointers it holds stay borrowed and

@@ -87,6 +87,8 @@ typedef struct sim_opts {
     bool plant_ack_before_sync;
     bool plant_lenient_log; /* hm_meta_log_plant_lenient_recovery */
     bool plant_wall_deadline; /* intents expire by the gateway's wall clock */
+    bool plant_gc_ignores_leases; /* implies read_gc */
+    bool read_gc; /* the gc grace passes, and gc runs, while GETs are open */
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
@@ -547,6 +549,7 @@ static int sim_roles_open(sim_run *r)
         .shard_count = r->o.disks,
         .gc_grace_ms = SIM_GC_GRACE_MS,
         .intent_ttl_ms = SIM_INTENT_TTL_MS,
+        .plant_gc_ignores_leases = r->o.plant_gc_ignores_leases,
     };
     rc = hm_objsvc_new(&r->svc, &cfg);
     if (rc != 0) return rc;
@@ -1124,6 +1127,9 @@ static void sim_put_step(sim_run *r, sim_op *op)
     sim_op_drop(op);
 }
 
+static void sim_delete_key(sim_run *r, int b, int k);
+static void sim_gc(sim_run *r);
+
 static void sim_get_start(sim_run *r, sim_op *op)
 {
     op->kind = SIM_OP_GET;
@@ -1219,6 +1225,20 @@ static void sim_get_start(sim_run *r, sim_op *op)
     op->md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(op->md5, EVP_md5(), NULL);
     op->live = true;
+    if (r->o.read_gc && sim_rng_chance(&r->rng_work, 300)) {
+        /* --read-gc: before the GET reads a byte, its key is deleted, the
+         * gc grace passes and gc runs; the GET must still read every byte
+         * of the version it opened.  Only while no write is in flight:
+         * a write's intent must not outlive its deadline. */
+        bool only_gets = true;
+        for (int i = 0; i < SIM_INFLIGHT_MAX; i++)
+            only_gets = only_gets && (!r->ops[i].live || r->ops[i].kind == SIM_OP_GET);
+        if (only_gets) {
+            sim_delete_key(r, op->b, op->k);
+            sim_world_advance_ms(r->w, SIM_GC_GRACE_MS + 1000);
+            sim_gc(r);
+        }
+    }
 }
 
 static void sim_get_step(sim_run *r, sim_op *op)
@@ -1364,6 +1384,11 @@ static void sim_delete(sim_run *r)
 {
     int b = sim_pick_bucket(r);
     int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    sim_delete_key(r, b, k);
+}
+
+static void sim_delete_key(sim_run *r, int b, int k)
+{
     int rc = hm_objsvc_delete(r->svc, NULL, sim_bucket_names[b], sim_keys[k]);
     sim_event(r, "delete", b, k, 0, rc);
     r->st.deletes++;
@@ -2514,8 +2539,8 @@ static void sim_usage(void)
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
             "                   [--plant ack-before-sync|lenient-log-recovery|\n"
-            "                            wall-clock-deadline] [--trace]\n"
-            "                   [--disks 1|2]\n"
+            "                            wall-clock-deadline|gc-ignores-leases]\n"
+            "                   [--read-gc] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
@@ -2525,6 +2550,7 @@ static const char *sim_plant_arg(const sim_opts *o)
     return o->plant_ack_before_sync ? " --plant ack-before-sync"
            : o->plant_lenient_log   ? " --plant lenient-log-recovery"
            : o->plant_wall_deadline ? " --plant wall-clock-deadline"
+           : o->plant_gc_ignores_leases ? " --plant gc-ignores-leases"
                                     : "";
 }
 
@@ -2542,9 +2568,9 @@ static bool sim_parse_u64(const char *s, uint64_t *out)
 static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool shrink)
 {
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
-    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu\n",
+    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
-           sim_plant_arg(o), o->disks);
+           sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "", o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -2570,9 +2596,9 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     uint32_t fs = 0;
     if (sim_run_once(&s, &h, &fs, m, sizeof(m)) != 0) {
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
-        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu --trace\n",
+        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
-               sim_plant_arg(o), o->disks);
+               sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "", o->disks);
     }
 }
 
@@ -2624,12 +2650,18 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--plant") == 0 && v != NULL &&
                    strcmp(v, "lenient-log-recovery") == 0) {
             o.plant_lenient_log = true;
-            o.plant_lenient_log = true;
             i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL &&
                    strcmp(v, "wall-clock-deadline") == 0) {
             o.plant_wall_deadline = true;
             i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "gc-ignores-leases") == 0) {
+            o.plant_gc_ignores_leases = true;
+            o.read_gc = true;
+            i++;
+        } else if (strcmp(a, "--read-gc") == 0) {
+            o.read_gc = true;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
         } else if (strcmp(a, "--trace") == 0) {
