@@ -478,6 +478,8 @@ static enum MHD_Result gw_route(gw_req *r)
         return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
     if (options) return gw_cors_preflight(r);
 
+    enum MHD_Result report;
+    if (gw_guard_report(r, &report)) return report;
     for (size_t i = 0; i < sizeof(gw_unimplemented_params) / sizeof(char *); i++) {
         if (gw_param_get(r, gw_unimplemented_params[i]) != NULL) {
             char msg[128];

@@ -59,6 +59,9 @@ typedef struct hm_objsvc_config {
                               * (committed time); 0: HM_MPU_EXPIRY_MS;
                               * < 0: never */
     int64_t gc_lease_ms;     /* the collector's lease; <= 0: HM_GC_LEASE_MS */
+    bool plant_gc_ignores_leases; /* planted bug for the simulator's own
+                                   * test: gc deletes blobs open gets read.
+                                   * Never set outside tests. */
 } hm_objsvc_config;
 
 /* Create a service.  Copies cfg (the pointers it holds stay borrowed and
@@ -204,8 +207,11 @@ int hm_objsvc_range_resolve(const hm_objsvc_range *r, uint64_t size, uint64_t *o
                             uint64_t *len);
 
 /* Look an object up and prepare to read all of it.  No shard is touched
- * until the first read, so a HEAD costs one metadata query.
- * HM_ENOBUCKET, HM_ENOKEY (also for a delete marker). */
+ * until the first read, so a HEAD costs one metadata query.  Every blob
+ * of the version is leased from this service's collector until get_close,
+ * so an overwrite or delete during a slow read never takes its bytes
+ * (docs/storage-safety.md).  HM_ENOBUCKET, HM_ENOKEY (also for a delete
+ * marker), HM_ENOMEM. */
 int hm_objsvc_get_open(hm_objsvc *svc, const char *req_id, const char *bucket,
                        const char *key, hm_objsvc_get **out);
 
@@ -273,12 +279,17 @@ int hm_objsvc_bucket_set_cors(hm_objsvc *svc, const char *req_id, const char *bu
  * UploadAbort each, queueing their parts' blobs), then delete the shards of
  * blobs the metadata has scheduled for collection and whose grace has
  * passed (GcScan -> delete each shard, HM_ENOENT counting as done ->
- * GcDone).  Deadlines, expiry and grace are reckoned in the metadata's
- * committed clock, never this process's wall clock.  An item whose shards
- * could not all be deleted stays scheduled for the next run; so does an
- * intent whose IntentDelete failed.  *blobs_deleted (optional) counts the
- * blobs fully removed.  Returns the first metadata error, else 0. */
+ * GcDone).  A blob an open get of this service leases is skipped.
+ * Deadlines, expiry and grace are reckoned in the metadata's committed
+ * clock, never this process's wall clock.  An item whose shards could not
+ * all be deleted (or were skipped) stays scheduled for the next run; so
+ * does an intent whose IntentDelete failed.  *blobs_deleted (optional)
+ * counts the blobs fully removed.  Returns the first metadata error, else
+ * 0. */
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted);
+
+/* How many distinct blobs open gets lease now (for tests and metrics). */
+size_t hm_objsvc_leases(hm_objsvc *svc);
 
 /* Whether the last hm_objsvc_gc_run found this service the collector. */
 bool hm_objsvc_gc_is_collector(const hm_objsvc *svc);

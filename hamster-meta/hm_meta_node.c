@@ -353,6 +353,20 @@ static int node_recover(hm_meta_node *node)
     return hm_meta_log_compact(node->log, node->next_index - 1);
 }
 
+/* The applied index as LMDB holds it (0 on a fresh store).  Every answer
+ * the node ever gave was applied first, so this is what it acknowledged:
+ * the log must never drop a record at or below it. */
+static int node_applied_index(hm_meta_node *node, uint64_t *out)
+{
+    hm_kv_txn *txn = NULL;
+    int rc = node->env->ops->kv_begin(node->kv, false, &txn);
+    if (rc != 0)
+        return rc;
+    rc = hm_meta_sm_applied_index(node->env, txn, out);
+    node->env->ops->kv_abort(txn);
+    return rc;
+}
+
 int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
 {
     hm_meta_node *node = calloc(1, sizeof *node);
@@ -370,10 +384,13 @@ int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
         rc = node_join(path, sizeof path, dir, "kv");
     if (rc == 0)
         rc = env->ops->kv_open(env, path, &node->kv);
+    hm_meta_log_opts log_opts = {0};
+    if (rc == 0)
+        rc = node_applied_index(node, &log_opts.durable_index);
     if (rc == 0)
         rc = node_join(path, sizeof path, dir, "log");
     if (rc == 0)
-        rc = hm_meta_log_open(&node->log, env, path, 0);
+        rc = hm_meta_log_open_opts(&node->log, env, path, &log_opts);
     if (rc != 0)
         goto err;
     hm_meta_hardstate hs;

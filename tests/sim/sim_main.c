@@ -37,6 +37,7 @@
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
+#include "hm_meta_log.h"
 #include "hm_meta_node.h"
 #include "hm_objsvc.h"
 #include "hm_shard_store.h"
@@ -84,7 +85,10 @@ typedef struct sim_opts {
     uint32_t steps;
     enum sim_level faults;
     bool plant_ack_before_sync;
+    bool plant_lenient_log; /* hm_meta_log_plant_lenient_recovery */
     bool plant_wall_deadline; /* intents expire by the gateway's wall clock */
+    bool plant_gc_ignores_leases; /* implies read_gc */
+    bool read_gc; /* the gc grace passes, and gc runs, while GETs are open */
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
@@ -229,6 +233,7 @@ typedef struct sim_run {
     sim_net *net;
     sim_rng rng_work;  /* workload */
     sim_rng rng_fault; /* fault schedule */
+    sim_rng rng_rot;   /* rot in the metadata log */
     sim_rng rng_clock; /* wall clock jumps (own stream: the others replay as before) */
     hm_env jenv;       /* the world's env with a jumping wall clock: what the roles get */
     struct hm_env_ops jops;
@@ -267,7 +272,7 @@ typedef struct sim_run {
         uint64_t puts_ok, puts_err, gets_ok, gets_err, deletes, lists, restarts,
             flips, ambiguous, resolved, sweeps, ranged, mpu_creates, parts_ok, parts_err,
             completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
-            shard_files, intent_leaks;
+            shard_files, intent_leaks, log_rots, log_rots_refused;
     } st;
 } sim_run;
 
@@ -551,6 +556,7 @@ static int sim_roles_open(sim_run *r)
         .shard_count = r->o.disks,
         .gc_grace_ms = SIM_GC_GRACE_MS,
         .intent_ttl_ms = SIM_INTENT_TTL_MS,
+        .plant_gc_ignores_leases = r->o.plant_gc_ignores_leases,
     };
     rc = hm_objsvc_new(&r->svc, &cfg);
     if (rc != 0) return rc;
@@ -593,6 +599,68 @@ static void sim_sweep(sim_run *r, bool after_crash);
 
 enum sim_crash_kind { SIM_KILL = 0, SIM_POWER_CLEAN, SIM_POWER_TORN };
 
+/* Rot at rest in the metadata log, while the power is off: one bit of the
+ * last segment (every byte of it is durable now) flips.  The log must then
+ * either cut it as part of the unfinished batch (it landed there) or
+ * refuse to start, leaving the file as it is: an operator can repair a
+ * bit, not records the log threw away.  The planted bug
+ * (--plant lenient-log-recovery) truncates instead, and the repair that
+ * follows finds the log changed or the node still refusing. */
+typedef struct sim_log_rot {
+    bool flipped;
+    char path[128];
+    uint64_t bit;
+} sim_log_rot;
+
+static const uint32_t sim_log_rot_permille[] = {
+    [SIM_FAULTS_NONE] = 0, [SIM_FAULTS_LIGHT] = 250, [SIM_FAULTS_HEAVY] = 250};
+
+static int sim_last_seg_fn(void *arg, const char *path, uint64_t size)
+{
+    sim_log_rot *rot = arg;
+    size_t n = strlen(path);
+    if (n > 4 && strcmp(path + n - 4, ".seg") == 0 && size > 0 && n < sizeof(rot->path)) {
+        memcpy(rot->path, path, n + 1); /* name order: the last one wins */
+        rot->bit = size * 8;
+    }
+    return 0;
+}
+
+static void sim_log_rot_maybe(sim_run *r, sim_log_rot *rot)
+{
+    if (!sim_rng_chance(&r->rng_rot, sim_log_rot_permille[r->o.faults])) return;
+    if (sim_world_walk_files(r->w, "/sim/meta/log", sim_last_seg_fn, rot) != 0 || rot->bit == 0)
+        return;
+    rot->bit = sim_rng_below(&r->rng_rot, rot->bit);
+    rot->flipped = sim_world_flip_bit(r->w, rot->path, rot->bit) == 0;
+    if (!rot->flipped) return;
+    r->st.log_rots++;
+    sim_event(r, "log_rot", -1, -1, (int64_t)rot->bit, 0);
+}
+
+/* The node refused to start (rc) over the rotted log: undo the rot, as an
+ * operator restoring the bit would, and start again.  The log must not
+ * have changed in between. */
+static int sim_log_rot_repair(sim_run *r, sim_log_rot *rot, int rc)
+{
+    r->st.log_rots_refused++;
+    sim_event(r, "log_rot_refused", -1, -1, (int64_t)rot->bit, rc);
+    sim_world_freeze(r->w);
+    sim_roles_close(r);
+    sim_world_thaw(r->w);
+    rc = sim_world_flip_bit(r->w, rot->path, rot->bit);
+    if (rc != 0) {
+        sim_fail(r, "log rot at bit %" PRIu64 " of %s: the node refused to start but the "
+                 "log was changed before the repair (%s)", rot->bit, rot->path, hm_err_name(rc));
+        return rc;
+    }
+    rc = sim_roles_open(r);
+    if (rc != 0)
+        sim_fail(r, "log rot at bit %" PRIu64 " of %s, repaired: a role still fails to open: %s",
+                 rot->bit, rot->path, hm_err_name(rc));
+    return rc;
+}
+
 /* Crash the node (every role and the gateway: one process, one machine)
  * and start it again on the same disk. */
 static void sim_restart(sim_run *r, enum sim_crash_kind kind)
@@ -612,8 +680,11 @@ static void sim_restart(sim_run *r, enum sim_crash_kind kind)
     }
     r->restart_due = 0;
     r->faults_seen = sim_fault_fired(r->w);
+    sim_log_rot rot = {0};
+    if (kind != SIM_KILL) sim_log_rot_maybe(r, &rot);
     int rc = sim_roles_open(r);
-    if (rc != 0) {
+    if (rc != 0 && rot.flipped) rc = sim_log_rot_repair(r, &rot, rc);
+    if (rc != 0 && !r->failed) {
         sim_fail(r, "restart after %s: a role failed to open: %s", names[kind], hm_err_name(rc));
         return;
     }
@@ -1092,6 +1163,9 @@ static void sim_put_step(sim_run *r, sim_op *op)
     sim_op_drop(op);
 }
 
+static void sim_delete_key(sim_run *r, int b, int k);
+static void sim_gc(sim_run *r);
+
 static void sim_get_start(sim_run *r, sim_op *op)
 {
     op->kind = SIM_OP_GET;
@@ -1187,6 +1261,20 @@ static void sim_get_start(sim_run *r, sim_op *op)
     op->md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(op->md5, EVP_md5(), NULL);
     op->live = true;
+    if (r->o.read_gc && sim_rng_chance(&r->rng_work, 300)) {
+        /* --read-gc: before the GET reads a byte, its key is deleted, the
+         * gc grace passes and gc runs; the GET must still read every byte
+         * of the version it opened.  Only while no write is in flight:
+         * a write's intent must not outlive its deadline. */
+        bool only_gets = true;
+        for (int i = 0; i < SIM_INFLIGHT_MAX; i++)
+            only_gets = only_gets && (!r->ops[i].live || r->ops[i].kind == SIM_OP_GET);
+        if (only_gets) {
+            sim_delete_key(r, op->b, op->k);
+            sim_world_advance_ms(r->w, SIM_GC_GRACE_MS + 1000);
+            sim_gc(r);
+        }
+    }
 }
 
 static void sim_get_step(sim_run *r, sim_op *op)
@@ -1332,6 +1420,11 @@ static void sim_delete(sim_run *r)
 {
     int b = sim_pick_bucket(r);
     int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    sim_delete_key(r, b, k);
+}
+
+static void sim_delete_key(sim_run *r, int b, int k)
+{
     int rc = hm_objsvc_delete(r->svc, NULL, sim_bucket_names[b], sim_keys[k]);
     sim_event(r, "delete", b, k, 0, rc);
     r->st.deletes++;
@@ -2398,7 +2491,9 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     r->env = &r->jenv;
     sim_rng_seed(&r->rng_work, o->seed, 20);
     sim_rng_seed(&r->rng_fault, o->seed, 21);
-    sim_rng_seed(&r->rng_clock, o->seed, 22);
+    sim_rng_seed(&r->rng_rot, o->seed, 22);
+    hm_meta_log_plant_lenient_recovery(o->plant_lenient_log);
+    sim_rng_seed(&r->rng_clock, o->seed, 23);
     for (int b = 0; b < SIM_BUCKETS; b++) {
         sim_cands_set(&r->m.bucket[b], &sim_absent);
         sim_bucket_gone(r, b);
@@ -2433,8 +2528,9 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
             else sim_put_step(r, op);
         }
         if (!r->failed) sim_restart(r, SIM_POWER_CLEAN);
-        if (!r->failed && !o->plant_ack_before_sync) sim_gc_final(r);
+        if (!r->failed && !o->plant_ack_before_sync && !o->plant_lenient_log) sim_gc_final(r);
     }
+    hm_meta_log_plant_lenient_recovery(false);
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
     *hash = h;
     int result = r->failed ? 1 : 0;
@@ -2450,10 +2546,10 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         printf("seed %" PRIu64 ": %u steps; puts %" PRIu64 " ok %" PRIu64 " failed; gets %" PRIu64
                " ok %" PRIu64 " failed; deletes %" PRIu64 "; lists %" PRIu64 "; restarts %" PRIu64
                "; bit flips %" PRIu64 "; ambiguous %" PRIu64 " (resolved %" PRIu64 "); sweeps %" PRIu64
-               "\n",
+               "; log rots %" PRIu64 " (refused %" PRIu64 ")\n",
                o->seed, o->steps, r->st.puts_ok, r->st.puts_err, r->st.gets_ok, r->st.gets_err,
                r->st.deletes, r->st.lists, r->st.restarts, r->st.flips, r->st.ambiguous,
-               r->st.resolved, r->st.sweeps);
+               r->st.resolved, r->st.sweeps, r->st.log_rots, r->st.log_rots_refused);
         printf("  disk: %" PRIu64 " writes, %" PRIu64 " syncs, %" PRIu64 " dir syncs, %" PRIu64
                " durable + %" PRIu64 " lazy kv commits, %" PRIu64 " faults fired; net: %" PRIu64
                " calls, %" PRIu64 " requests lost, %" PRIu64 " replies lost, %" PRIu64
@@ -2489,10 +2585,20 @@ static void sim_usage(void)
 {
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
-            "                   [--plant ack-before-sync|wall-clock-deadline] [--trace]\n"
-            "                   [--disks 1|2]\n"
+            "                   [--plant ack-before-sync|lenient-log-recovery|\n"
+            "                            wall-clock-deadline|gc-ignores-leases]\n"
+            "                   [--read-gc] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
+}
+
+static const char *sim_plant_arg(const sim_opts *o)
+{
+    return o->plant_ack_before_sync ? " --plant ack-before-sync"
+           : o->plant_lenient_log   ? " --plant lenient-log-recovery"
+           : o->plant_wall_deadline ? " --plant wall-clock-deadline"
+           : o->plant_gc_ignores_leases ? " --plant gc-ignores-leases"
+                                    : "";
 }
 
 static bool sim_parse_u64(const char *s, uint64_t *out)
@@ -2509,12 +2615,9 @@ static bool sim_parse_u64(const char *s, uint64_t *out)
 static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool shrink)
 {
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
-    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu\n",
+    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
-           o->plant_ack_before_sync   ? " --plant ack-before-sync"
-           : o->plant_wall_deadline ? " --plant wall-clock-deadline"
-                                    : "",
-           o->disks);
+           sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "", o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -2540,12 +2643,9 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     uint32_t fs = 0;
     if (sim_run_once(&s, &h, &fs, m, sizeof(m)) != 0) {
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
-        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu --trace\n",
+        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
-               o->plant_ack_before_sync   ? " --plant ack-before-sync"
-           : o->plant_wall_deadline ? " --plant wall-clock-deadline"
-                                    : "",
-           o->disks);
+               sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "", o->disks);
     }
 }
 
@@ -2595,9 +2695,20 @@ int main(int argc, char **argv)
             o.plant_ack_before_sync = true;
             i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "lenient-log-recovery") == 0) {
+            o.plant_lenient_log = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
                    strcmp(v, "wall-clock-deadline") == 0) {
             o.plant_wall_deadline = true;
             i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "gc-ignores-leases") == 0) {
+            o.plant_gc_ignores_leases = true;
+            o.read_gc = true;
+            i++;
+        } else if (strcmp(a, "--read-gc") == 0) {
+            o.read_gc = true;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
         } else if (strcmp(a, "--trace") == 0) {
@@ -2659,9 +2770,7 @@ int main(int argc, char **argv)
             if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_MAX;
             printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu%s\n", s.seed,
                    s.steps, sim_level_name(s.faults), s.disks,
-                   s.plant_ack_before_sync ? " plant ack-before-sync"
-                   : s.plant_wall_deadline ? " plant wall-clock-deadline"
-                                           : "");
+                   sim_plant_arg(&s));
             uint64_t h1, h2;
             uint32_t fs = 0;
             char m[SIM_MSG_BYTES];
