@@ -68,6 +68,10 @@ struct hm_objsvc {
     size_t lease_slots;       /* 0 or a power of two */
     size_t lease_used;
     atomic_uint_fast64_t gc_checks; /* blobs the collector has checked */
+    /* gc (hm_objsvc_gc_run runs on one thread at a time) */
+    uint8_t gc_holder[OBJSVC_ID_BYTES]; /* this service's lease holder id */
+    bool gc_collector;        /* held the lease at the last run */
+    int64_t gc_renew_mono_ms; /* renew the lease from this monotonic time */
 };
 
 struct hm_objsvc_put {
@@ -297,6 +301,9 @@ int hm_objsvc_new(hm_objsvc **out, const hm_objsvc_config *cfg)
     svc->cfg = *cfg;
     atomic_init(&svc->hash_pipes, 0);
     if (svc->cfg.intent_ttl_ms <= 0) svc->cfg.intent_ttl_ms = HM_INTENT_TTL_MS;
+    if (svc->cfg.mpu_expiry_ms == 0) svc->cfg.mpu_expiry_ms = HM_MPU_EXPIRY_MS;
+    if (svc->cfg.gc_lease_ms <= 0) svc->cfg.gc_lease_ms = HM_GC_LEASE_MS;
+    hm_random(cfg->env, svc->gc_holder, sizeof(svc->gc_holder));
     svc->disk_ids = calloc(cfg->shard_count, sizeof(char *));
     if (svc->disk_ids == NULL) {
         free(svc);
@@ -533,8 +540,10 @@ static void objsvc_put_blob(hm_objsvc_put *p, Hm__Blob *blob, Hm__ShardRef *ref,
     blob->shards = refs;
 }
 
-/* Record p's blob under p->intent_id, to expire at deadline_ms. */
-static int objsvc_intent_put(hm_objsvc_put *p, int64_t deadline_ms)
+/* Record p's blob under p->intent_id, to expire ttl_ms from now in the
+ * metadata's committed clock (deadline_ms, from the wall clock, is what a
+ * node without that clock goes by). */
+static int objsvc_intent_put(hm_objsvc_put *p, int64_t ttl_ms)
 {
     hm_objsvc *svc = p->svc;
     Hm__Blob blob;
@@ -551,7 +560,9 @@ static int objsvc_intent_put(hm_objsvc_put *p, int64_t deadline_ms)
     in.n_blobs = 1;
     in.blobs = blobs;
     in.has_deadline_ms = true;
-    in.deadline_ms = deadline_ms;
+    in.deadline_ms = hm_wall_ms(svc->cfg.env) + ttl_ms;
+    in.has_ttl_ms = true;
+    in.ttl_ms = ttl_ms;
     Hm__IntentPut ip = HM__INTENT_PUT__INIT;
     ip.intent = &in;
     Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
@@ -596,7 +607,7 @@ static void objsvc_put_orphaned(hm_objsvc_put *p)
     if (rc == 0 || rc == HM_ENOENT) return;
     hm_warn("objsvc", p->req_id, "shard of an expired intent not deleted (%s); requeued",
             hm_err_name(rc));
-    rc = objsvc_intent_put(p, hm_wall_ms(p->svc->cfg.env));
+    rc = objsvc_intent_put(p, 0);
     if (rc == 0) p->intent_live = true;
     else hm_error("objsvc", p->req_id, "shard of an expired intent left behind: %s",
                   hm_err_name(rc));
@@ -772,7 +783,7 @@ static int objsvc_put_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_
     p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
     rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
     if (rc != 0) goto err_free;
-    rc = objsvc_intent_put(p, hm_wall_ms(svc->cfg.env) + svc->cfg.intent_ttl_ms);
+    rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
     if (rc != 0) goto err_free;
     p->intent_live = true;
     rc = objsvc_shard_open(p);
@@ -856,7 +867,7 @@ static int objsvc_put_unsized_grow(hm_objsvc_put *p, size_t len)
     p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
     rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
     if (rc != 0) return rc;
-    rc = objsvc_intent_put(p, hm_wall_ms(svc->cfg.env) + svc->cfg.intent_ttl_ms);
+    rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
     if (rc != 0) return rc;
     p->intent_live = true;
     rc = objsvc_shard_open(p);
@@ -1604,7 +1615,7 @@ static int objsvc_gc_intents(hm_objsvc *svc)
 {
     int rc = 0;
     for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
-        int64_t now = hm_wall_ms(svc->cfg.env);
+        int64_t now = hm_wall_ms(svc->cfg.env); /* a node with a committed clock uses that */
         Hm__IntentScan scan = HM__INTENT_SCAN__INIT;
         scan.has_now_ms = true;
         scan.now_ms = now;
@@ -1640,11 +1651,96 @@ static int objsvc_gc_intents(hm_objsvc *svc)
     return rc;
 }
 
+/* Abort the multipart uploads older than mpu_expiry_ms (committed time):
+ * each UploadAbort queues its parts' blobs for gc.  An upload completed or
+ * aborted meanwhile answers HM_ENOUPLOAD, which is fine. */
+static int objsvc_gc_uploads(hm_objsvc *svc)
+{
+    if (svc->cfg.mpu_expiry_ms < 0) return 0;
+    int rc = 0;
+    for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
+        Hm__UploadExpiryScan scan = HM__UPLOAD_EXPIRY_SCAN__INIT;
+        scan.has_now_ms = true;
+        scan.now_ms = hm_wall_ms(svc->cfg.env); /* the node uses its committed clock */
+        scan.has_older_than_ms = true;
+        scan.older_than_ms = svc->cfg.mpu_expiry_ms;
+        scan.has_max = true;
+        scan.max = OBJSVC_GC_BATCH;
+        Hm__MetaRequest req = HM__META_REQUEST__INIT;
+        req.op_case = HM__META_REQUEST__OP_UPLOAD_EXPIRY_SCAN;
+        req.upload_expiry_scan = &scan;
+        Hm__MetaResponse *resp = NULL;
+        rc = objsvc_query(svc, NULL, &req, HM__META_RESPONSE__RESULT_UPLOADS, &resp);
+        if (rc != 0) break;
+        const Hm__UploadListResult *ul = resp->uploads;
+        size_t n = ul != NULL ? ul->n_uploads : 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const Hm__UploadRecord *u = ul->uploads[i];
+            Hm__UploadAbort a = HM__UPLOAD_ABORT__INIT;
+            a.bucket = u->bucket;
+            a.upload_id = u->upload_id;
+            a.has_now_ms = true;
+            a.now_ms = hm_wall_ms(svc->cfg.env);
+            a.has_gc_grace_ms = true;
+            a.gc_grace_ms = svc->cfg.gc_grace_ms;
+            Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+            cmd.op_case = HM__META_COMMAND__OP_UPLOAD_ABORT;
+            cmd.upload_abort = &a;
+            rc = objsvc_command(svc, NULL, &cmd, NULL);
+            if (rc == HM_ENOUPLOAD || rc == HM_ENOBUCKET) rc = 0;
+            if (rc == 0)
+                hm_info("objsvc", NULL, "gc: multipart upload %s of %s/%s expired",
+                        u->upload_id != NULL ? u->upload_id : "?",
+                        u->bucket != NULL ? u->bucket : "?", u->key != NULL ? u->key : "?");
+        }
+        hm__meta_response__free_unpacked(resp, NULL);
+        if (rc != 0) {
+            hm_warn("objsvc", NULL, "gc: expiring multipart uploads: %s", hm_err_name(rc));
+            break;
+        }
+        if (n < OBJSVC_GC_BATCH) break;
+    }
+    return rc;
+}
+
+/* Take or renew the gc lease (one collector per store).  Renewed once half
+ * of it has run, by this process's monotonic clock; the lease itself runs
+ * in the metadata's committed clock, so a wall clock jump moves neither.
+ * Two collectors for a moment (a renewal racing an expiry) are harmless:
+ * every gc step is idempotent; the lease only keeps N gateways from doing
+ * the same work N times. */
+static int objsvc_gc_lease(hm_objsvc *svc)
+{
+    int64_t now = hm_mono_ms(svc->cfg.env);
+    if (svc->gc_collector && now < svc->gc_renew_mono_ms) return 0;
+    Hm__GcLease gl = HM__GC_LEASE__INIT;
+    gl.has_holder = true;
+    gl.holder.data = svc->gc_holder;
+    gl.holder.len = sizeof(svc->gc_holder);
+    gl.has_ttl_ms = true;
+    gl.ttl_ms = svc->cfg.gc_lease_ms;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_GC_LEASE;
+    cmd.gc_lease = &gl;
+    int rc = objsvc_command(svc, NULL, &cmd, NULL);
+    svc->gc_collector = rc == 0;
+    if (rc == 0) svc->gc_renew_mono_ms = now + svc->cfg.gc_lease_ms / 2;
+    return rc;
+}
+
+bool hm_objsvc_gc_is_collector(const hm_objsvc *svc) { return svc->gc_collector; }
+
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
 {
     size_t deleted = 0;
+    if (blobs_deleted != NULL) *blobs_deleted = 0;
+    int lease_rc = objsvc_gc_lease(svc);
+    if (lease_rc == HM_EBUSY) return 0; /* another process collects */
+    if (lease_rc != 0) return lease_rc;
     /* A failure here still lets the queued blobs be collected below. */
     int intents_rc = objsvc_gc_intents(svc);
+    int uploads_rc = objsvc_gc_uploads(svc);
+    if (intents_rc == 0) intents_rc = uploads_rc;
     int rc = 0;
     for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
         Hm__GcScan scan = HM__GC_SCAN__INIT;

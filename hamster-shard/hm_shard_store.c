@@ -299,11 +299,6 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
     rc = store_mkdir(env, s->dir, &created);
     if (rc == 0 && created) rc = store_sync_parent(env, s->dir);
     if (rc != 0) goto err_after_mutex;
-    bool made_shards = false, made_tmp = false;
-    rc = store_mkdir(env, s->shards_dir, &made_shards);
-    if (rc == 0) rc = store_mkdir(env, s->tmp_dir, &made_tmp);
-    if (rc == 0 && (made_shards || made_tmp)) rc = env->ops->sync_dir(env, s->dir);
-    if (rc != 0) goto err_after_mutex;
 
     rc = store_join(path, sizeof path, s->dir, SHARD_DISK_FILE);
     if (rc != 0) goto err_after_mutex;
@@ -314,6 +309,15 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
                  hm_err_msg(rc));
         goto err_after_mutex;
     }
+
+    /* After the identity, whose atomic write syncs the disk directory for
+     * its own entry: shards/ and tmp/ get the directory sync that makes
+     * theirs durable. */
+    bool made_shards = false, made_tmp = false;
+    rc = store_mkdir(env, s->shards_dir, &made_shards);
+    if (rc == 0) rc = store_mkdir(env, s->tmp_dir, &made_tmp);
+    if (rc == 0 && (made_shards || made_tmp)) rc = env->ops->sync_dir(env, s->dir);
+    if (rc != 0) goto err_after_mutex;
 
     store_walk w = {.s = s, .dir = s->tmp_dir, .count = 0, .err = 0};
     rc = env->ops->list_dir(env, s->tmp_dir, store_tmp_clean_cb, &w);
@@ -913,9 +917,14 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     rc = store_writable(s);
     if (rc != 0) return rc;
     rc = s->env->ops->unlink(s->env, path);
-    if (rc != 0) return rc;
-    rc = store_sync_parent(s->env, path);
-    if (rc != 0) rc = store_fail(s, rc, "directory", path);
+    if (rc != 0 && rc != HM_ENOENT) return rc;
+    /* Already gone is not yet durably gone: an earlier unlink (or a rename
+     * whose directory sync failed) may still be undone by a crash, and the
+     * caller forgets the blob once this returns.  Sync the directory in
+     * both cases (a missing fan-out directory has nothing to sync). */
+    int src = store_sync_parent(s->env, path);
+    if (src == HM_ENOENT) src = 0;
+    if (src != 0) return store_fail(s, src, "directory", path);
     return rc;
 }
 

@@ -103,8 +103,9 @@ int hm_shard_store_get_read(hm_shard_store_get *g, void *buf, size_t cap, size_t
 void hm_shard_store_get_close(hm_shard_store_get *g);
 
 /* Remove a shard durably (unlink, then fsync its directory).  HM_ENOENT if
- * absent; HM_EUNAVAIL on a failed disk (a failed directory fsync fails
- * it). */
+ * absent, and then only once the directory is synced too, so that absent
+ * means durably absent (an earlier unlink may not have reached the disk);
+ * HM_EUNAVAIL on a failed disk (a failed directory fsync fails it). */
 int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
                           uint32_t shard_index);
 
