@@ -1433,7 +1433,21 @@ static int objsvc_gc_intents(hm_objsvc *svc)
     return rc;
 }
 
+static int objsvc_gc_run(hm_objsvc *svc, bool urgent, size_t *blobs_deleted);
+
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
+{
+    return objsvc_gc_run(svc, false, blobs_deleted);
+}
+
+int hm_objsvc_gc_run_urgent(hm_objsvc *svc, size_t *blobs_deleted)
+{
+    return objsvc_gc_run(svc, true, blobs_deleted);
+}
+
+/* urgent: take every queued blob, due or not (the scan's clock set past
+ * every not_before). */
+static int objsvc_gc_run(hm_objsvc *svc, bool urgent, size_t *blobs_deleted)
 {
     size_t deleted = 0;
     /* A failure here still lets the queued blobs be collected below. */
@@ -1442,7 +1456,7 @@ int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
     for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
         Hm__GcScan scan = HM__GC_SCAN__INIT;
         scan.has_now_ms = true;
-        scan.now_ms = hm_wall_ms(svc->cfg.env);
+        scan.now_ms = urgent ? INT64_MAX : hm_wall_ms(svc->cfg.env);
         scan.has_max = true;
         scan.max = OBJSVC_GC_BATCH;
         Hm__MetaRequest req = HM__META_REQUEST__INIT;

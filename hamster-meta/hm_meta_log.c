@@ -18,6 +18,7 @@
 
 #include "hm_crc.h"
 #include "hm_err.h"
+#include "hm_metrics.h"
 #include "hm_limits.h"
 #include "hm_log.h"
 
@@ -570,6 +571,7 @@ int hm_meta_log_compact(hm_meta_log *log, uint64_t upto)
     }
     memmove(log->segs, log->segs + done, (log->n_segs - done) * sizeof *log->segs);
     log->n_segs -= done;
+    hm_metrics_meta_log_compacted((unsigned)done);
     /* Persist the unlinks in order, so no older segment outlives a newer one
      * across a crash (a gap would make open refuse). */
     int rc2 = log->env->ops->sync_dir(log->env, log->dir);

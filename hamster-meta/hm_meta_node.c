@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "hm_err.h"
+#include "hm_metrics.h"
 #include "hm_limits.h"
 #include "hm_log.h"
 #include "hm_meta_log.h"
@@ -202,6 +203,7 @@ static void *node_thread(void *arg)
             continue;
         }
         node_commit_batch(node, batch, n);
+        hm_metrics_meta_batch(n);
         pthread_mutex_lock(&node->mu);
         for (size_t i = 0; i < n; i++) {
             batch[i]->done = true;

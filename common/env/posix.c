@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,9 +160,15 @@ static int posix_pwrite(hm_file *f, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* Every fsync, fdatasync and directory fsync of the process. */
+static _Atomic uint64_t posix_syncs;
+
+uint64_t hm_env_syncs_total(void) { return atomic_load_explicit(&posix_syncs, memory_order_relaxed); }
+
 static int posix_sync(hm_file *f)
 {
     if (f->poisoned) return HM_EPOISONED;
+    atomic_fetch_add_explicit(&posix_syncs, 1, memory_order_relaxed);
     /* No retry on EINTR either: fdatasync does not return EINTR on Linux,
      * and any failure may already have cost us dirty pages. */
     if (fdatasync(f->fd) != 0) {
@@ -241,6 +248,7 @@ static int posix_sync_dir(hm_env *env, const char *path)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) return hm_err_from_errno(errno);
     int rc = 0;
+    atomic_fetch_add_explicit(&posix_syncs, 1, memory_order_relaxed);
     if (fsync(fd) != 0) {
         rc = hm_err_from_errno(errno);
         if (rc == HM_OK) rc = HM_EIO;
