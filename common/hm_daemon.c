@@ -68,6 +68,10 @@ int hm_daemon_check_dir(const char *dir, bool create, char *why, size_t cap)
         return 0;
     }
     int e = errno;
+    if (e == EACCES) {
+        snprintf(why, cap, "cannot reach %s: permission denied on a directory above it", dir);
+        return HM_EPERM;
+    }
     if (e != ENOENT) {
         snprintf(why, cap, "%s: %s", dir, strerror(e));
         return hm_err_from_errno(e);
