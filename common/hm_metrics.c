@@ -100,7 +100,7 @@ void hm_metrics_hist_write(hm_metrics_buf *b, const char *name, const char *labe
     for (size_t i = 0; i <= h->n; i++) {
         cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
         if (i < h->n)
-            hm_metrics_printf(b, "%s_bucket{%s%sle=\"%.17g\"} %llu\n", name, l, sep,
+            hm_metrics_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, l, sep,
                               (double)h->bounds[i] * h->scale, (unsigned long long)cum);
         else
             hm_metrics_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, l, sep,
