@@ -18,5 +18,6 @@ if [ "$(hm_node_major)" -lt "$HM_NODE_MIN_MAJOR" ] &&
     PATH="$HM_NODE_LOCAL/node_modules/.bin:$PATH"
     export PATH
 fi
+# (if, not &&: a sourced file that ends in a failed test fails set -e callers)
 HM_NODE_OK=0
-[ "$(hm_node_major)" -ge "$HM_NODE_MIN_MAJOR" ] && HM_NODE_OK=1
+if [ "$(hm_node_major)" -ge "$HM_NODE_MIN_MAJOR" ]; then HM_NODE_OK=1; fi
