@@ -41,6 +41,7 @@
 #define CLUSTER_PEM_BYTES_MAX (64u << 10)
 #define CLUSTER_NODE_NAME_BYTES_MAX 63u /* one DNS label, fits a CN */
 #define CLUSTER_FINGERPRINT_BYTES 32u   /* HMAC-SHA256 */
+#define CLUSTER_ID_MSG_BYTES_MAX 512u   /* cluster id, 0x00, access key id */
 #define CLUSTER_CERT_VALID_S (10ll * 365 * 24 * 3600)
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -268,13 +269,27 @@ out:
 
 /* ---- public: identity -------------------------------------------------- */
 
-/* HMAC-SHA256(key = secret, msg = cluster id) into out. */
+/* HMAC-SHA256(key = secret, msg = cluster id) into out; with an access key
+ * id, msg = cluster id 0x00 access key id (the 0x00 keeps the two messages
+ * apart: no cluster id contains one). */
 static int cluster_fingerprint(const char *secret, const char *cluster_id,
+                               const char *access_key_id,
                                uint8_t out[CLUSTER_FINGERPRINT_BYTES])
 {
+    unsigned char msg[CLUSTER_ID_MSG_BYTES_MAX];
+    size_t cl = strlen(cluster_id);
+    size_t al = access_key_id != NULL ? strlen(access_key_id) : 0;
+    size_t n = cl;
+    if (cl > CLUSTER_ID_MSG_BYTES_MAX || al > CLUSTER_ID_MSG_BYTES_MAX - cl - 1)
+        return HM_EINVAL;
+    memcpy(msg, cluster_id, cl);
+    if (access_key_id != NULL) {
+        msg[n++] = 0;
+        memcpy(msg + n, access_key_id, al);
+        n += al;
+    }
     unsigned int len = 0;
-    if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
-             (const unsigned char *)cluster_id, strlen(cluster_id), out, &len) == NULL ||
+    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, n, out, &len) == NULL ||
         len != CLUSTER_FINGERPRINT_BYTES) {
         ERR_clear_error();
         return HM_ETLS;
@@ -282,19 +297,34 @@ static int cluster_fingerprint(const char *secret, const char *cluster_id,
     return 0;
 }
 
-/* See hm_cluster.h.  HM_EVERSION for a format_version we do not read,
- * HM_ECORRUPT when cluster.pb does not parse or lacks its fields. */
-int hm_cluster_check(hm_env *env, const char *data_dir, const char *root_secret,
-                     Hm__ClusterIdentity **out)
+/* Pack id and write it to path atomically. */
+static int cluster_write_identity(hm_env *env, const char *path, const Hm__ClusterIdentity *id)
+{
+    size_t len = hm__cluster_identity__get_packed_size(id);
+    uint8_t *buf = malloc(len > 0 ? len : 1);
+    if (buf == NULL) return HM_ENOMEM;
+    (void)hm__cluster_identity__pack(id, buf);
+    int rc = hm_env_write_file_atomic(env, path, buf, len);
+    free(buf);
+    return rc;
+}
+
+/* See hm_cluster.h.  The secret is checked first in both versions; the
+ * comparisons are constant-time. */
+int hm_cluster_check(hm_env *env, const char *data_dir, const char *root_access_key_id,
+                     const char *root_secret, Hm__ClusterIdentity **out)
 {
     char path[CLUSTER_PATH_BYTES_MAX];
     void *buf = NULL;
     size_t len = 0;
     uint8_t fp[CLUSTER_FINGERPRINT_BYTES];
+    uint8_t kfp[CLUSTER_FINGERPRINT_BYTES];
     Hm__ClusterIdentity *id = NULL;
     int rc;
 
-    if (root_secret == NULL || root_secret[0] == '\0') return HM_EINVAL;
+    if (root_secret == NULL || root_secret[0] == '\0' || root_access_key_id == NULL ||
+        root_access_key_id[0] == '\0')
+        return HM_EINVAL;
     rc = cluster_path(path, data_dir, "cluster.pb");
     if (rc != 0) return rc;
     rc = hm_env_read_file(env, path, CLUSTER_PB_BYTES_MAX, &buf, &len);
@@ -302,21 +332,52 @@ int hm_cluster_check(hm_env *env, const char *data_dir, const char *root_secret,
     id = hm__cluster_identity__unpack(NULL, len, buf);
     free(buf);
     if (id == NULL) return HM_ECORRUPT;
-    if (!id->has_format_version || id->format_version < HM_FORMAT_VERSION_MIN ||
-        id->format_version > HM_FORMAT_VERSION_MAX) {
+    if (!id->has_format_version || id->format_version < HM_CLUSTER_FORMAT_VERSION_MIN ||
+        id->format_version > HM_CLUSTER_FORMAT_VERSION) {
         rc = HM_EVERSION;
         goto err;
     }
     if (id->cluster_id == NULL || !id->has_root_key_fingerprint ||
-        id->root_key_fingerprint.len != CLUSTER_FINGERPRINT_BYTES) {
+        id->root_key_fingerprint.len != CLUSTER_FINGERPRINT_BYTES ||
+        (id->format_version >= 2 &&
+         (!id->has_root_key_id_fingerprint ||
+          id->root_key_id_fingerprint.len != CLUSTER_FINGERPRINT_BYTES))) {
         rc = HM_ECORRUPT;
         goto err;
     }
-    rc = cluster_fingerprint(root_secret, id->cluster_id, fp);
+    rc = cluster_fingerprint(root_secret, id->cluster_id, NULL, fp);
+    if (rc == 0) rc = cluster_fingerprint(root_secret, id->cluster_id, root_access_key_id, kfp);
     if (rc != 0) goto err;
     if (CRYPTO_memcmp(fp, id->root_key_fingerprint.data, sizeof(fp)) != 0) {
         rc = HM_EPERM;
         goto err;
+    }
+    if (id->format_version >= 2) {
+        if (CRYPTO_memcmp(kfp, id->root_key_id_fingerprint.data, sizeof(kfp)) != 0) {
+            rc = HM_EPERM;
+            goto err;
+        }
+    } else {
+        /* Version 1 recorded only the secret: the id it runs with now is
+         * the one it keeps.  Unknown fields survive the repack. */
+        id->format_version = HM_CLUSTER_FORMAT_VERSION;
+        id->has_root_key_id_fingerprint = 1;
+        id->root_key_id_fingerprint.data = kfp;
+        id->root_key_id_fingerprint.len = sizeof(kfp);
+        rc = cluster_write_identity(env, path, id);
+        /* kfp is on our stack: never let free_unpacked see it. */
+        id->has_root_key_id_fingerprint = 0;
+        id->root_key_id_fingerprint.data = NULL;
+        id->root_key_id_fingerprint.len = 0;
+        if (rc != 0) goto err;
+        hm_info("cluster", NULL,
+                "%s: cluster identity upgraded to format 2 (the root access key id is "
+                "now checked too)", data_dir);
+        if (out != NULL) {
+            /* Hand the caller what is on disk now. */
+            hm__cluster_identity__free_unpacked(id, NULL);
+            return hm_cluster_check(env, data_dir, root_access_key_id, root_secret, out);
+        }
     }
     if (out != NULL) *out = id;
     else hm__cluster_identity__free_unpacked(id, NULL);
@@ -356,7 +417,8 @@ static bool cluster_exists(hm_env *env, const char *path)
  * must match the stored one (HM_EINVAL otherwise); listen is not compared,
  * a node may move. */
 int hm_cluster_init(hm_env *env, const char *data_dir, const char *node_name,
-                    const char *listen, const char *root_secret, bool *created)
+                    const char *listen, const char *root_access_key_id,
+                    const char *root_secret, bool *created)
 {
     char ca_crt[CLUSTER_PATH_BYTES_MAX], ca_key[CLUSTER_PATH_BYTES_MAX];
     char node_crt[CLUSTER_PATH_BYTES_MAX], node_key[CLUSTER_PATH_BYTES_MAX];
@@ -364,17 +426,19 @@ int hm_cluster_init(hm_env *env, const char *data_dir, const char *node_name,
     uint8_t raw_id[16];
     char cluster_id[33];
     uint8_t fp[CLUSTER_FINGERPRINT_BYTES];
+    uint8_t kfp[CLUSTER_FINGERPRINT_BYTES];
     int rc;
 
     if (node_name == NULL || !cluster_name_ok(node_name) || listen == NULL ||
-        root_secret == NULL || root_secret[0] == '\0')
+        root_secret == NULL || root_secret[0] == '\0' || root_access_key_id == NULL ||
+        root_access_key_id[0] == '\0')
         return HM_EINVAL;
     *created = false;
 
     /* An initialised directory: the secret must match before anything is
      * touched. */
     Hm__ClusterIdentity *id = NULL;
-    rc = hm_cluster_check(env, data_dir, root_secret, &id);
+    rc = hm_cluster_check(env, data_dir, root_access_key_id, root_secret, &id);
     if (rc == 0) {
         bool same = id->node_name != NULL && strcmp(id->node_name, node_name) == 0;
         hm__cluster_identity__free_unpacked(id, NULL);
@@ -418,12 +482,13 @@ int hm_cluster_init(hm_env *env, const char *data_dir, const char *node_name,
         cluster_id[2 * i + 1] = hex[raw_id[i] & 15];
     }
     cluster_id[32] = '\0';
-    rc = cluster_fingerprint(root_secret, cluster_id, fp);
+    rc = cluster_fingerprint(root_secret, cluster_id, NULL, fp);
+    if (rc == 0) rc = cluster_fingerprint(root_secret, cluster_id, root_access_key_id, kfp);
     if (rc != 0) return rc;
 
     Hm__ClusterIdentity ci = HM__CLUSTER_IDENTITY__INIT;
     ci.has_format_version = 1;
-    ci.format_version = HM_FORMAT_VERSION;
+    ci.format_version = HM_CLUSTER_FORMAT_VERSION;
     ci.cluster_id = cluster_id;
     ci.node_name = (char *)node_name;
     ci.listen = (char *)listen;
@@ -434,12 +499,10 @@ int hm_cluster_init(hm_env *env, const char *data_dir, const char *node_name,
     ci.created_ms = hm_wall_ms(env);
     ci.has_epoch = 1;
     ci.epoch = 1;
-    size_t len = hm__cluster_identity__get_packed_size(&ci);
-    uint8_t *buf = malloc(len);
-    if (buf == NULL) return HM_ENOMEM;
-    (void)hm__cluster_identity__pack(&ci, buf);
-    rc = hm_env_write_file_atomic(env, pb_path, buf, len);
-    free(buf);
+    ci.has_root_key_id_fingerprint = 1;
+    ci.root_key_id_fingerprint.data = kfp;
+    ci.root_key_id_fingerprint.len = sizeof(kfp);
+    rc = cluster_write_identity(env, pb_path, &ci);
     if (rc != 0) return rc;
     *created = true;
     return 0;

@@ -11,9 +11,20 @@
  *   <data-dir>/disks/disk0/    default shard store
  *
  * Keys are EC P-256.  The CA is minted once and never overwritten.
- * The root key fingerprint is HMAC-SHA256(key = secret, msg = cluster id):
- * every node of a cluster must run with the same HAMSTER_SECRET_ACCESS_KEY,
- * and a node whose environment differs refuses to start.
+ * The root key is the pair HAMSTER_ACCESS_KEY_ID / HAMSTER_SECRET_ACCESS_KEY
+ * and both halves are fingerprinted: root_key_fingerprint is
+ * HMAC-SHA256(key = secret, msg = cluster id), root_key_id_fingerprint
+ * HMAC-SHA256(key = secret, msg = cluster id 0x00 access key id).  Every
+ * node of a cluster must run with the same pair; a node whose environment
+ * differs in either half refuses to start.
+ *
+ * cluster.pb versions (HM_CLUSTER_FORMAT_VERSION_MIN..MAX, pinned by
+ * tests/golden/cluster_identity_v*.bin):
+ *   1  root_key_fingerprint only (the secret);
+ *   2  adds root_key_id_fingerprint.
+ * A version-1 file is upgraded in place (atomically) by the first check
+ * that proves the secret: the access key id it ran with becomes the
+ * recorded one.
  */
 #ifndef HM_CLUSTER_H
 #define HM_CLUSTER_H
@@ -24,18 +35,27 @@
 #include "hm_env.h"
 #include "hm_rpc.pb-c.h"
 
+#define HM_CLUSTER_FORMAT_VERSION_MIN 1u
+#define HM_CLUSTER_FORMAT_VERSION 2u
+
 /* Initialise data_dir for a node: mint the CA (only if absent), the node's
  * key and certificate (only if absent), write cluster.pb.  Idempotent: on an
- * initialised dir it checks the root key fingerprint and sets *created
- * false.  HM_EPERM if root_secret does not match the stored fingerprint. */
+ * initialised dir it checks the root key (hm_cluster_check) and sets
+ * *created false.  HM_EPERM if the root key does not match the stored
+ * fingerprints, HM_EINVAL if node_name differs from the stored one. */
 int hm_cluster_init(hm_env *env, const char *data_dir, const char *node_name,
-                    const char *listen, const char *root_secret, bool *created);
+                    const char *listen, const char *root_access_key_id,
+                    const char *root_secret, bool *created);
 
-/* Load cluster.pb and check the root key fingerprint.  HM_ENOENT if the
- * directory was never initialised, HM_EPERM on a fingerprint mismatch.
+/* Load cluster.pb and check both halves of the root key.  HM_ENOENT if the
+ * directory was never initialised, HM_EPERM on a fingerprint mismatch (the
+ * secret, or the access key id of a version-2 identity), HM_EVERSION for a
+ * version outside MIN..MAX, HM_ECORRUPT when it does not parse.  A
+ * version-1 identity whose secret matches is rewritten as version 2 with
+ * the access key id's fingerprint (write errors are returned).
  * *out (optional) is freed with hm__cluster_identity__free_unpacked. */
-int hm_cluster_check(hm_env *env, const char *data_dir, const char *root_secret,
-                     Hm__ClusterIdentity **out);
+int hm_cluster_check(hm_env *env, const char *data_dir, const char *root_access_key_id,
+                     const char *root_secret, Hm__ClusterIdentity **out);
 
 /* Lower-level, used by init and by tests:
  * Mint a CA key and self-signed certificate valid [not_before, not_after)

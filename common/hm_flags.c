@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hm_cluster.h"
 #include "hm_err.h"
+#include "hm_limits.h"
+#include "hm_rpc.h"
+#include "hm_version.h"
 
 static const hm_flag *flags_find(const hm_flag *flags, size_t n, const char *name,
                                  size_t name_len)
@@ -72,6 +76,16 @@ int hm_flags_parse(const hm_flag *flags, size_t n, int argc, char **argv,
         const char *eq = strchr(name, '=');
         size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
         const hm_flag *f = flags_find(flags, n, name, name_len);
+        if (f == NULL && eq == NULL &&
+            ((name_len == 1 && name[0] == 'h') ||
+             (name_len == 4 && memcmp(name, "help", 4) == 0))) {
+            if (rest != NULL) *rest = i + 1;
+            return HM_FLAGS_HELP;
+        }
+        if (f == NULL && eq == NULL && name_len == 7 && memcmp(name, "version", 7) == 0) {
+            if (rest != NULL) *rest = i + 1;
+            return HM_FLAGS_VERSION;
+        }
         if (f == NULL) {
             fprintf(stderr, "unknown flag: %s\n", arg);
             return HM_EINVAL;
@@ -100,21 +114,60 @@ void hm_flags_usage(FILE *out, const char *synopsis, const hm_flag *flags, size_
     fprintf(out, "usage: %s\n", synopsis);
     for (size_t i = 0; i < n; i++) {
         const hm_flag *f = &flags[i];
-        switch (f->type) {
-        case HM_FLAG_STR: {
-            const char *v = *(const char **)f->dst;
-            fprintf(out, "  -%-16s %s (default \"%s\")\n", f->name, f->help,
-                    v != NULL ? v : "");
-            break;
+        bool own_default = strstr(f->help, "(default") != NULL;
+        fprintf(out, "  -%-16s %s", f->name, f->help);
+        if (!own_default) {
+            switch (f->type) {
+            case HM_FLAG_STR: {
+                const char *v = *(const char **)f->dst;
+                if (v != NULL && v[0] != '\0') fprintf(out, " (default \"%s\")", v);
+                break;
+            }
+            case HM_FLAG_INT:
+                fprintf(out, " (default %" PRId64 ")", *(int64_t *)f->dst);
+                break;
+            case HM_FLAG_BOOL:
+                if (*(bool *)f->dst) fprintf(out, " (default true)");
+                break;
+            }
         }
-        case HM_FLAG_INT:
-            fprintf(out, "  -%-16s %s (default %" PRId64 ")\n", f->name, f->help,
-                    *(int64_t *)f->dst);
-            break;
-        case HM_FLAG_BOOL:
-            fprintf(out, "  -%-16s %s (default %s)\n", f->name, f->help,
-                    *(bool *)f->dst ? "true" : "false");
-            break;
-        }
+        fputc('\n', out);
     }
+    fprintf(out, "  -%-16s %s\n  -%-16s %s\n", "h, -help", "print this help and exit",
+            "version", "print the version and the formats it reads and writes");
+}
+
+void hm_version_print(FILE *out, const char *prog)
+{
+    fprintf(out,
+            "%s %s\n"
+            "formats: metadata records %u..%u, cluster identity %u..%u, "
+            "shard files %u..%u, RPC wire %u\n",
+            prog, HM_VERSION_STRING, HM_FORMAT_VERSION_MIN, HM_FORMAT_VERSION_MAX,
+            HM_CLUSTER_FORMAT_VERSION_MIN, HM_CLUSTER_FORMAT_VERSION, HM_FORMAT_VERSION_MIN,
+            HM_FORMAT_VERSION_MAX, HM_WIRE_VERSION);
+}
+
+int hm_flags_main(const char *prog, const char *synopsis, const hm_flag *flags, size_t n,
+                  int argc, char **argv, int start)
+{
+    int rest = argc;
+    int rc = hm_flags_parse(flags, n, argc, argv, start, &rest);
+    if (rc == HM_FLAGS_HELP) {
+        hm_flags_usage(stdout, synopsis, flags, n);
+        return 0;
+    }
+    if (rc == HM_FLAGS_VERSION) {
+        hm_version_print(stdout, prog);
+        return 0;
+    }
+    if (rc == 0 && rest < argc) {
+        fprintf(stderr, "%s: unexpected argument: %s\n", prog, argv[rest]);
+        rc = HM_EINVAL;
+    }
+    if (rc != 0) {
+        hm_flags_usage(stderr, synopsis, flags, n);
+        return 2;
+    }
+    return -1;
 }

@@ -8,7 +8,7 @@ build_pkgs=(build-essential cmake pkg-config clang libmicrohttpd-dev libssl-dev
             libisal-dev liblmdb-dev libprotobuf-c-dev protobuf-c-compiler
             libcurl4-openssl-dev check curl openssl)
 test_pkgs=(awscli python3 python3-boto3 python3-botocore rclone restic s3cmd
-           nginx-light valgrind libclang-rt-14-dev)
+           nginx-light valgrind libclang-rt-14-dev xxd)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then

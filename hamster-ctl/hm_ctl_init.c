@@ -9,6 +9,7 @@
 
 #include "hm_cluster.h"
 #include "hm_ctl.h"
+#include "hm_daemon.h"
 #include "hm_env.h"
 #include "hm_err.h"
 #include "hm_flags.h"
@@ -39,42 +40,72 @@ int hm_ctl_init(int argc, char **argv)
     const char *data_dir = NULL;
     const char *node = "node1";
     const char *listen = "127.0.0.1:7400";
-    bool help = false;
     const hm_flag flags[] = {
         {"data-dir", HM_FLAG_STR, &data_dir, "data directory to initialise"},
         {"node", HM_FLAG_STR, &node, "this node's name (certificate CN)"},
         {"listen", HM_FLAG_STR, &listen, "RPC address other nodes reach this node on"},
-        {"h", HM_FLAG_BOOL, &help, "show this help"},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
+    const char *synopsis = "init -data-dir DIR [-node NAME] [-listen ADDR]";
     const char *ak, *sk;
     hm_env *env = NULL;
     bool created = false;
-    int rest, rc;
+    char why[1024];
+    int rc, lock_fd = -1;
 
-    if (hm_flags_parse(flags, nflags, argc, argv, 0, &rest) != 0 || help ||
-        rest != argc || data_dir == NULL) {
-        hm_flags_usage(stderr, "init -data-dir DIR [-node NAME] [-listen ADDR]", flags,
-                       nflags);
-        return help ? 0 : 2;
+    rc = hm_flags_main("hamster-ctl init", synopsis, flags, nflags, argc, argv, 0);
+    if (rc >= 0) return rc;
+    if (data_dir == NULL) {
+        fprintf(stderr, "hamster: init needs -data-dir\n");
+        hm_flags_usage(stderr, synopsis, flags, nflags);
+        return 2;
     }
     if (hm_ctl_root_key(&ak, &sk) != 0) return 1;
-    (void)ak;
+    rc = hm_daemon_check_dir(data_dir, true, why, sizeof why);
+    if (rc != 0) {
+        fprintf(stderr, "hamster: init: %s\n", why);
+        return 1;
+    }
     rc = hm_env_posix_new(&env);
     if (rc != 0) {
         fprintf(stderr, "hamster: %s\n", hm_err_msg(rc));
         return 1;
     }
-    rc = hm_cluster_init(env, data_dir, node, listen, sk, &created);
-    hm_env_posix_free(env);
-    if (rc == HM_EPERM) {
-        fprintf(stderr,
-                "hamster: %s belongs to a cluster with a different root key (%s)\n",
-                data_dir, HM_ENV_SECRET_KEY);
+    rc = env->ops->mkdir(env, data_dir);
+    if (rc != 0 && rc != HM_EEXIST) {
+        fprintf(stderr, "hamster: init: cannot create %s: %s\n", data_dir, hm_err_msg(rc));
+        hm_env_posix_free(env);
         return 1;
     }
+    /* Not while a daemon runs on it. */
+    rc = hm_daemon_lock(data_dir, &lock_fd, why, sizeof why);
     if (rc != 0) {
-        fprintf(stderr, "hamster: init %s: %s\n", data_dir, hm_err_msg(rc));
+        fprintf(stderr, "hamster: init: %s\n", why);
+        hm_env_posix_free(env);
+        return 1;
+    }
+    rc = hm_cluster_init(env, data_dir, node, listen, ak, sk, &created);
+    if (rc == HM_EINVAL) {
+        Hm__ClusterIdentity *id = NULL;
+        if (hm_cluster_check(env, data_dir, ak, sk, &id) == 0) {
+            fprintf(stderr, "hamster: init: %s is already initialised for node %s, not %s\n",
+                    data_dir, id->node_name != NULL ? id->node_name : "?", node);
+            hm__cluster_identity__free_unpacked(id, NULL);
+        } else {
+            fprintf(stderr,
+                    "hamster: init: bad node name '%s': 1 to 63 letters, digits, '-', '.' "
+                    "or '_'\n",
+                    node);
+        }
+        hm_env_posix_free(env);
+        hm_daemon_unlock(lock_fd);
+        return 1;
+    }
+    hm_env_posix_free(env);
+    hm_daemon_unlock(lock_fd);
+    if (rc != 0) {
+        hm_daemon_identity_why(data_dir, rc, why, sizeof why);
+        fprintf(stderr, "hamster: init: %s\n", why);
         return 1;
     }
     printf("%s %s (node %s)\n", created ? "initialised" : "already initialised",

@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hm_cluster.h"
 #include "hm_ctl.h"
+#include "hm_daemon.h"
 #include "hm_env.h"
 #include "hm_limits.h"
 #include "hm_err.h"
@@ -39,6 +41,10 @@ typedef struct serve_state {
     hm_shard_api *shards[SERVE_DISKS_MAX];
     size_t disk_count;
     hm_gw *gw;
+    int s3_fd;                      /* bound before anything else; -1 once handed over */
+    int metrics_fd;
+    int locks[SERVE_DISKS_MAX + 2]; /* data dir, meta dir, each disk */
+    size_t lock_count;
 } serve_state;
 
 /* Split a comma-separated list into out[] (pointers into buf). */
@@ -64,14 +70,50 @@ static void serve_teardown(serve_state *st)
         if (st->stores[i] != NULL) hm_shard_store_close(st->stores[i]);
     }
     if (st->env != NULL) hm_env_posix_free(st->env);
+    if (st->s3_fd >= 0) close(st->s3_fd);
+    if (st->metrics_fd >= 0) close(st->metrics_fd);
+    for (size_t i = 0; i < st->lock_count; i++) hm_daemon_unlock(st->locks[i]);
+}
+
+/* Lock dir for this process; prints why not. */
+static int serve_lock(serve_state *st, const char *dir)
+{
+    char why[1024];
+    int fd = -1;
+    int rc = hm_daemon_lock(dir, &fd, why, sizeof why);
+    if (rc != 0) {
+        fprintf(stderr, "hamster: %s\n", why);
+        return rc;
+    }
+    st->locks[st->lock_count++] = fd;
+    return 0;
+}
+
+/* Check dir (creating it when missing), then lock it.  what names it in
+ * messages ("data directory", "disk"). */
+static int serve_claim_dir(serve_state *st, const char *dir, const char *what)
+{
+    char why[1024];
+    int rc = hm_daemon_check_dir(dir, true, why, sizeof why);
+    if (rc != 0) {
+        fprintf(stderr, "hamster: %s: %s\n", what, why);
+        return rc;
+    }
+    rc = st->env->ops->mkdir(st->env, dir);
+    if (rc != 0 && rc != HM_EEXIST) {
+        fprintf(stderr, "hamster: %s: cannot create %s: %s\n", what, dir, hm_err_msg(rc));
+        return rc;
+    }
+    return serve_lock(st, dir);
 }
 
 int hm_ctl_serve(int argc, char **argv)
 {
     const char *data_dir = "./data";
     const char *s3_addr = "127.0.0.1:9000";
+    const char *metrics_addr = NULL;
     const char *disks = NULL;
-    const char *node = "node1";
+    const char *node = NULL;
     const char *listen = "127.0.0.1:7400";
     const char *domain = NULL;
     const char *region = "us-east-1";
@@ -79,13 +121,15 @@ int hm_ctl_serve(int argc, char **argv)
     const char *tls_key = NULL;
     int64_t gc_grace_ms = HM_GC_GRACE_MS;
     int64_t mpu_expiry_hours = HM_MPU_EXPIRY_MS / 3600000;
-    bool help = false;
     const hm_flag flags[] = {
         {"data-dir", HM_FLAG_STR, &data_dir, "data directory (created on first start)"},
-        {"s3", HM_FLAG_STR, &s3_addr, "S3 listen address"},
+        {"s3", HM_FLAG_STR, &s3_addr, "S3 listen address host:port (:port for every interface)"},
+        {"metrics", HM_FLAG_STR, &metrics_addr,
+         "listen address for Prometheus /metrics and the health paths (default: off)"},
         {"disks", HM_FLAG_STR, &disks,
          "comma-separated shard store directories (default DATA-DIR/disks/disk0)"},
-        {"node", HM_FLAG_STR, &node, "node name, used on first start"},
+        {"node", HM_FLAG_STR, &node,
+         "node name, used on first start (default node1; later: the recorded one)"},
         {"listen", HM_FLAG_STR, &listen, "RPC address recorded on first start"},
         {"domain", HM_FLAG_STR, &domain, "base domain for virtual-hosted-style requests"},
         {"region", HM_FLAG_STR, &region, "region reported to clients"},
@@ -95,26 +139,29 @@ int hm_ctl_serve(int argc, char **argv)
          "read grace (ms) before replaced, deleted or aborted bytes are collected"},
         {"mpu-expiry-hours", HM_FLAG_INT, &mpu_expiry_hours,
          "abort multipart uploads left unfinished this long (0: never)"},
-        {"h", HM_FLAG_BOOL, &help, "show this help"},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
     serve_state st;
     char meta_dir[PATH_MAX];
+    char meta_log_dir[PATH_MAX];
     char default_disk[PATH_MAX];
+    char s3_bound[80], metrics_bound[80] = "";
+    char why[1024];
     char *disk_list = NULL;
     char *disk_paths[SERVE_DISKS_MAX];
     const char *ak, *sk;
     bool created = false;
     sigset_t sigs;
-    int rest, rc, sig = 0, exit_code = 1;
+    int rc, exit_code = 1;
 
     memset(&st, 0, sizeof st);
-    if (hm_flags_parse(flags, nflags, argc, argv, 0, &rest) != 0 || help ||
-        rest != argc) {
-        hm_flags_usage(stderr, "hamster serve [-data-dir DIR] [-s3 ADDR] [-disks DIR,DIR]",
-                       flags, nflags);
-        return help ? 0 : 2;
-    }
+    st.s3_fd = -1;
+    st.metrics_fd = -1;
+    rc = hm_flags_main("hamster serve",
+                       "hamster serve [-data-dir DIR] [-s3 ADDR] [-metrics ADDR] "
+                       "[-disks DIR,DIR]",
+                       flags, nflags, argc, argv, 0);
+    if (rc >= 0) return rc;
     if (gc_grace_ms < 1 || gc_grace_ms > HM_INTENT_TTL_MS) {
         fprintf(stderr, "hamster: -gc-grace-ms must be 1..%lld\n", (long long)HM_INTENT_TTL_MS);
         return 2;
@@ -131,28 +178,22 @@ int hm_ctl_serve(int argc, char **argv)
 
     /* Block the stop signals before any thread starts, so every thread
      * inherits the mask and sigwait below is the only receiver. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    hm_daemon_block_signals(&sigs);
 
-    rc = hm_env_posix_new(&st.env);
-    if (rc != 0) goto fail;
-    rc = hm_cluster_init(st.env, data_dir, node, listen, sk, &created);
-    if (rc == HM_EPERM) {
-        fprintf(stderr, "hamster: %s belongs to a cluster with a different root key (%s)\n",
-                data_dir, HM_ENV_SECRET_KEY);
+    /* What can fail without touching the data directory fails first: the
+     * ports, then the directory's shape. */
+    rc = hm_gw_listen(s3_addr, &st.s3_fd, s3_bound, sizeof s3_bound, why, sizeof why);
+    if (rc != 0) {
+        fprintf(stderr, "hamster: S3: %s\n", why);
         goto out;
     }
-    if (rc != 0) goto fail;
-    if (created) hm_info("serve", NULL, "initialised %s as a one-node cluster", data_dir);
-
-    if (snprintf(meta_dir, sizeof meta_dir, "%s/meta", data_dir) >= (int)sizeof meta_dir ||
-        snprintf(default_disk, sizeof default_disk, "%s/disks/disk0", data_dir) >=
-            (int)sizeof default_disk) {
-        rc = HM_ETOOBIG;
-        goto fail;
+    if (metrics_addr != NULL && metrics_addr[0] != '\0') {
+        rc = hm_gw_listen(metrics_addr, &st.metrics_fd, metrics_bound, sizeof metrics_bound,
+                          why, sizeof why);
+        if (rc != 0) {
+            fprintf(stderr, "hamster: metrics: %s\n", why);
+            goto out;
+        }
     }
     if (disks != NULL) {
         disk_list = strdup(disks);
@@ -165,17 +206,77 @@ int hm_ctl_serve(int argc, char **argv)
             fprintf(stderr, "hamster: -disks takes 1 to %d directories\n", SERVE_DISKS_MAX);
             goto out;
         }
-    } else {
+        for (size_t i = 0; i < st.disk_count; i++) {
+            rc = hm_daemon_check_dir(disk_paths[i], true, why, sizeof why);
+            if (rc != 0) {
+                fprintf(stderr, "hamster: disk: %s\n", why);
+                goto out;
+            }
+        }
+    }
+    if (snprintf(meta_dir, sizeof meta_dir, "%s/meta", data_dir) >= (int)sizeof meta_dir ||
+        snprintf(meta_log_dir, sizeof meta_log_dir, "%s/meta/log", data_dir) >=
+            (int)sizeof meta_log_dir ||
+        snprintf(default_disk, sizeof default_disk, "%s/disks/disk0", data_dir) >=
+            (int)sizeof default_disk) {
+        fprintf(stderr, "hamster: data directory path too long: %s\n", data_dir);
+        goto out;
+    }
+
+    rc = hm_env_posix_new(&st.env);
+    if (rc != 0) goto fail;
+    rc = serve_claim_dir(&st, data_dir, "data directory");
+    if (rc != 0) goto out;
+
+    /* An initialised directory keeps its node name unless -node says
+     * otherwise (and then it must agree). */
+    Hm__ClusterIdentity *id = NULL;
+    rc = hm_cluster_check(st.env, data_dir, ak, sk, &id);
+    if (rc == 0) {
+        if (node != NULL && (id->node_name == NULL || strcmp(id->node_name, node) != 0)) {
+            fprintf(stderr,
+                    "hamster: %s was initialised for node %s; -node %s does not match "
+                    "(leave -node out to use the recorded name)\n",
+                    data_dir, id->node_name != NULL ? id->node_name : "?", node);
+            hm__cluster_identity__free_unpacked(id, NULL);
+            goto out;
+        }
+        rc = hm_cluster_init(st.env, data_dir, id->node_name, listen, ak, sk, &created);
+        hm__cluster_identity__free_unpacked(id, NULL);
+    } else if (rc == HM_ENOENT) {
+        rc = hm_cluster_init(st.env, data_dir, node != NULL ? node : "node1", listen, ak, sk,
+                             &created);
+    }
+    if (rc != 0) {
+        hm_daemon_identity_why(data_dir, rc, why, sizeof why);
+        fprintf(stderr, "hamster: %s\n", why);
+        goto out;
+    }
+    if (created) hm_info("serve", NULL, "initialised %s as a one-node cluster", data_dir);
+    rc = serve_lock(&st, meta_dir);
+    if (rc != 0) goto out;
+
+    if (disks == NULL) {
         char disks_dir[PATH_MAX];
         snprintf(disks_dir, sizeof disks_dir, "%s/disks", data_dir);
         rc = st.env->ops->mkdir(st.env, disks_dir);
-        if (rc != 0 && rc != HM_EEXIST) goto fail;
+        if (rc != 0 && rc != HM_EEXIST) {
+            fprintf(stderr, "hamster: cannot create %s: %s\n", disks_dir, hm_err_msg(rc));
+            goto out;
+        }
         disk_paths[0] = default_disk;
         st.disk_count = 1;
     }
+    for (size_t i = 0; i < st.disk_count; i++) {
+        rc = serve_claim_dir(&st, disk_paths[i], "disk");
+        if (rc != 0) goto out;
+    }
 
     rc = hm_meta_node_open(&st.meta_node, st.env, meta_dir);
-    if (rc != 0) goto fail;
+    if (rc != 0) {
+        fprintf(stderr, "hamster: metadata in %s: %s\n", meta_dir, hm_err_msg(rc));
+        goto out;
+    }
     rc = hm_meta_api_local_new(&st.meta, st.meta_node);
     if (rc != 0) goto fail;
     for (size_t i = 0; i < st.disk_count; i++) {
@@ -201,20 +302,31 @@ int hm_ctl_serve(int argc, char **argv)
         .shards = st.shards,
         .shard_count = st.disk_count,
         .gc_grace_ms = gc_grace_ms,
+        .s3_listen_fd_set = true,
+        .s3_listen_fd = st.s3_fd,
+        .metrics_listen_fd_set = st.metrics_fd >= 0,
+        .metrics_listen_fd = st.metrics_fd,
+        .meta_log_dir = meta_log_dir,
         .mpu_expiry_ms = mpu_expiry_hours == 0 ? -1 : mpu_expiry_hours * 3600000,
     };
+    st.s3_fd = -1; /* the gateway owns them now, even if it fails */
+    st.metrics_fd = -1;
     rc = hm_gw_start(&st.gw, &cfg);
     if (rc != 0) {
-        fprintf(stderr, "hamster: cannot serve S3 on %s: %s\n", s3_addr, hm_err_msg(rc));
+        fprintf(stderr, "hamster: cannot serve S3 on %s: %s\n", s3_bound, hm_err_msg(rc));
         goto out;
     }
-    hm_info("serve", NULL, "ready: S3 on %s://%s (port %d), data in %s, %zu disk(s)",
-            tls_cert != NULL ? "https" : "http", s3_addr, hm_gw_bound_port(st.gw),
-            data_dir, st.disk_count);
+    if (tls_cert == NULL && !hm_gw_addr_is_loopback(s3_bound))
+        hm_warn("serve", NULL,
+                "S3 listens on %s, beyond this machine, without TLS: credentials are "
+                "signed but requests and data cross the network in the clear; use "
+                "-tls-cert/-tls-key or a TLS proxy",
+                s3_bound);
+    hm_info("serve", NULL, "ready: S3 on %s://%s, data in %s, %zu disk(s)%s%s",
+            tls_cert != NULL ? "https" : "http", s3_bound, data_dir, st.disk_count,
+            metrics_bound[0] != '\0' ? ", metrics on http://" : "", metrics_bound);
 
-    while (sigwait(&sigs, &sig) != 0) {
-    }
-    hm_info("serve", NULL, "signal %d: shutting down", sig);
+    hm_daemon_wait(&sigs, "serve");
     exit_code = 0;
     goto out;
 

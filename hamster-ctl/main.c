@@ -9,27 +9,36 @@
 
 #include "hm_ctl.h"
 #include "hm_log.h"
+#include "hm_version.h"
 
-static void ctl_usage(void)
+static void ctl_usage(FILE *out)
 {
-    fprintf(stderr, "usage: hamster-ctl <verb> [flags]\n"
-                    "verbs:\n"
-                    "  init   mint the cluster CA and this node's certificate\n");
+    fprintf(out, "usage: hamster-ctl <verb> [flags]\n"
+                 "verbs:\n"
+                 "  init      mint the cluster CA and this node's certificate\n"
+                 "  version   print the version and the formats it reads and writes\n"
+                 "Run a verb with -h for its flags.\n");
 }
 
 int main(int argc, char **argv)
 {
     hm_log_init_from_env();
     if (argc < 2) {
-        ctl_usage();
+        ctl_usage(stderr);
         return 2;
     }
     if (strcmp(argv[1], "init") == 0) return hm_ctl_init(argc - 2, argv + 2);
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        ctl_usage();
+    const char *a = argv[1];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0 ||
+        strcmp(a, "help") == 0) {
+        ctl_usage(stdout);
+        return 0;
+    }
+    if (strcmp(a, "version") == 0 || strcmp(a, "-version") == 0 || strcmp(a, "--version") == 0) {
+        hm_version_print(stdout, "hamster-ctl");
         return 0;
     }
     fprintf(stderr, "hamster-ctl: unknown verb %s\n", argv[1]);
-    ctl_usage();
+    ctl_usage(stderr);
     return 2;
 }

@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hm_checksum.h"
 #include "hm_gw_body.h"
@@ -240,6 +241,7 @@ enum MHD_Result gw_send_error_hdr(gw_req *r, hm_s3err err, const char *message,
     struct MHD_Response *resp = NULL;
     if (hm_s3err_render(&body, &w) == 0 && hm_xml_writer_finish(&w, &data, &len) == 0)
         resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (resp != NULL) r->bytes_out += len;
     hm_xml_writer_free(&w);
     if (resp == NULL) return gw_send_empty(r, status);
     MHD_add_response_header(resp, "Content-Type", "application/xml");
@@ -276,6 +278,7 @@ enum MHD_Result gw_send_xml(gw_req *r, unsigned status, hm_xml_writer *w)
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     hm_xml_writer_free(w);
     if (resp == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+    r->bytes_out += len;
     MHD_add_response_header(resp, "Content-Type", "application/xml");
     return gw_send(r, status, resp);
 }
@@ -608,7 +611,8 @@ static void *gw_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     if (r == NULL) return NULL;
     r->gw = gw;
     r->conn = conn;
-    r->start_mono_ms = hm_mono_ms(gw->cfg.env);
+    r->start_mono_ns = gw->cfg.env->ops->mono_ns(gw->cfg.env);
+    r->start_mono_ms = r->start_mono_ns / 1000000;
     gw_new_request_id(gw, r->id);
     r->uri = gw_strdup(uri);
     return r;
@@ -645,10 +649,15 @@ static void gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->put = NULL;
         hm_info("gw", r->id, "upload cut short (termination %d): nothing stored", (int)toe);
     }
-    int64_t ms = hm_mono_ms(r->gw->cfg.env) - r->start_mono_ms;
-    hm_info("gw", r->id, "%s %s %u %lldms%s", r->method != NULL ? r->method : "-",
-            r->path != NULL ? r->path : "-", r->status, (long long)ms,
-            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection cut)");
+    gw_stats_request(r, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (r->responded && r->status == MHD_HTTP_INSUFFICIENT_STORAGE) {
+        /* Refused for space: let the GC look at the disks now. */
+        hm_gw *gw = r->gw;
+        pthread_mutex_lock(&gw->gc_lock);
+        gw->gc_kick = true;
+        pthread_cond_signal(&gw->gc_cond);
+        pthread_mutex_unlock(&gw->gc_lock);
+    }
     gw_req_free(r);
 }
 
@@ -789,6 +798,8 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
         bool ok = false;
         enum MHD_Result ret = gw_parse_uri(r, &ok);
         if (!ok) return ret;
+        ret = gw_health_maybe(r, &ok);
+        if (ok) return ret;
         /* A browser form upload is authenticated by its signed policy, in
          * the body (hm_gw_post.c). */
         if (gw_post_object_is(r)) return gw_post_object_begin(r);
@@ -801,10 +812,12 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
         return gw_route(r);
     }
     if (r->responded) {
+        r->bytes_in += *upload_data_size;
         *upload_data_size = 0; /* already answered: drop the rest */
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        r->bytes_in += *upload_data_size;
         if (r->op == GW_OP_PUT_OBJECT) gw_put_object_body(r, upload_data, *upload_data_size);
         else if (r->op == GW_OP_POST_OBJECT)
             gw_post_object_body(r, upload_data, *upload_data_size);
@@ -840,6 +853,27 @@ static void gw_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- background GC ---------------------------------------------------------------- */
 
+/* True when some disk is short of space (below GW_DISK_LOW_FREE_BYTES or
+ * GW_DISK_LOW_FREE_PERCENT free). */
+static bool gw_disk_short(hm_gw *gw)
+{
+    bool low = false;
+    for (size_t i = 0; i < gw->cfg.shard_count && !low; i++) {
+        Hm__ShardInfoResp *info = NULL;
+        if (gw->cfg.shards[i]->ops->info(gw->cfg.shards[i], &info) == 0 && info != NULL) {
+            uint64_t total = info->bytes_total, free_b = info->bytes_free;
+            low = free_b < GW_DISK_LOW_FREE_BYTES ||
+                  free_b < total / 100u * GW_DISK_LOW_FREE_PERCENT;
+        }
+        if (info != NULL) hm__shard_info_resp__free_unpacked(info, NULL);
+    }
+    return low;
+}
+
+/* Every GW_GC_INTERVAL_MS, or at once when a PUT was refused for space.
+ * While a disk is short of space the run ignores the read grace: a GET
+ * still reading a deleted shard holds it open, so on Linux its bytes stay
+ * readable until it closes, and the space comes back when it does. */
 static void *gw_gc_main(void *arg)
 {
     hm_gw *gw = arg;
@@ -853,15 +887,20 @@ static void *gw_gc_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        while (!gw->gc_stop &&
+        while (!gw->gc_stop && !gw->gc_kick &&
                pthread_cond_timedwait(&gw->gc_cond, &gw->gc_lock, &ts) != ETIMEDOUT) {
         }
         if (gw->gc_stop) break;
+        gw->gc_kick = false;
         pthread_mutex_unlock(&gw->gc_lock);
         size_t n = 0;
-        int rc = hm_objsvc_gc_run(gw->svc, &n);
+        bool urgent = gw_disk_short(gw);
+        int rc = urgent ? hm_objsvc_gc_run_urgent(gw->svc, &n) : hm_objsvc_gc_run(gw->svc, &n);
+        gw_stats_gc(gw, n, urgent);
         if (rc != 0) hm_warn("gw", NULL, "gc run failed: %s", hm_err_name(rc));
-        else if (n > 0) hm_info("gw", NULL, "gc: %zu blobs deleted", n);
+        else if (n > 0)
+            hm_info("gw", NULL, "gc: %zu blobs deleted%s", n,
+                    urgent ? " at once (a disk is short of space)" : "");
         pthread_mutex_lock(&gw->gc_lock);
     }
     pthread_mutex_unlock(&gw->gc_lock);
@@ -870,7 +909,7 @@ static void *gw_gc_main(void *arg)
 
 /* ---- start / stop ------------------------------------------------------------------ */
 
-/* Resolve "host:port" or "[v6]:port" into a socket address. */
+/* Resolve "host:port", "[v6]:port" or ":port" into a socket address. */
 static int gw_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
                       bool *v6)
 {
@@ -889,8 +928,9 @@ static int gw_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *
     const char *port = colon + 1;
     if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
         return HM_EINVAL;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    /* ":port" means every IPv4 interface, said the way it is bound. */
+    struct addrinfo hints = {.ai_family = hl > 0 ? AF_UNSPEC : AF_INET,
+                             .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     if (getaddrinfo(hl > 0 ? host : NULL, port, &hints, &res) != 0 || res == NULL)
         return HM_EINVAL;
@@ -901,9 +941,71 @@ static int gw_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *
     return 0;
 }
 
+/* "host:port" of a socket address. */
+static void gw_format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        snprintf(out, cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+    }
+}
+
+int hm_gw_listen(const char *addr, int *fd_out, char *bound, size_t bound_cap, char *why,
+                 size_t why_cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    bool v6 = false;
+    if (addr == NULL || gw_resolve(addr, &ss, &sl, &v6) != 0) {
+        snprintf(why, why_cap,
+                 "bad listen address '%s': expected host:port, [v6]:port or :port",
+                 addr != NULL ? addr : "");
+        return HM_EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(why, why_cap, "cannot listen on %s: %s", addr, strerror(errno));
+        return hm_err_from_errno(errno);
+    }
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        const char *words = e == EADDRINUSE      ? "the port is in use by another process"
+                            : e == EACCES        ? "permission denied (ports below 1024 "
+                                                   "need privileges)"
+                            : e == EADDRNOTAVAIL ? "no interface of this machine has that "
+                                                   "address"
+                                                 : strerror(e);
+        snprintf(why, why_cap, "cannot listen on %s: %s", addr, words);
+        close(fd);
+        return e == EADDRINUSE ? HM_EBUSY : hm_err_from_errno(e);
+    }
+    struct sockaddr_storage got;
+    socklen_t gl = sizeof got;
+    if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) gw_format_addr(&got, bound, bound_cap);
+    else snprintf(bound, bound_cap, "%s", addr);
+    *fd_out = fd;
+    return 0;
+}
+
+bool hm_gw_addr_is_loopback(const char *bound)
+{
+    if (bound == NULL) return false;
+    return strncmp(bound, "127.", 4) == 0 || strncmp(bound, "[::1]:", 6) == 0 ||
+           strncmp(bound, "[::ffff:127.", 12) == 0;
+}
+
 static void gw_free(hm_gw *gw)
 {
     hm_objsvc_free(gw->svc);
+    gw_stats_free(gw);
     free(gw->s3_addr);
     free(gw->domain);
     free(gw->region);
@@ -932,17 +1034,38 @@ static int gw_read_pem(hm_env *env, const char *path, char **out)
     return 0;
 }
 
+static enum MHD_Result gw_notify_connection(void *cls, struct MHD_Connection *conn,
+                                            void **socket_context,
+                                            enum MHD_ConnectionNotificationCode toe)
+{
+    (void)conn;
+    (void)socket_context;
+    gw_stats_connection(cls, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    return MHD_YES;
+}
+
 int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
 {
+    /* Sockets handed over are ours from here on, whatever happens. */
+    int s3_fd = cfg != NULL && cfg->s3_listen_fd_set ? cfg->s3_listen_fd : -1;
+    int metrics_fd = cfg != NULL && cfg->metrics_listen_fd_set ? cfg->metrics_listen_fd : -1;
+    char why[256];
     if (cfg == NULL || cfg->s3_addr == NULL || cfg->env == NULL || cfg->meta == NULL ||
         cfg->shards == NULL || cfg->shard_count == 0 || cfg->access_key_id == NULL ||
         cfg->secret_key == NULL || cfg->access_key_id[0] == '\0' ||
         cfg->secret_key[0] == '\0' || strlen(cfg->secret_key) > HM_SIGV4_SECRET_BYTES_MAX ||
         strlen(cfg->access_key_id) > HM_SIGV4_ACCESS_KEY_BYTES_MAX ||
-        (cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        (cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        if (s3_fd >= 0) close(s3_fd);
+        if (metrics_fd >= 0) close(metrics_fd);
         return HM_EINVAL;
+    }
     hm_gw *gw = calloc(1, sizeof(*gw));
-    if (gw == NULL) return HM_ENOMEM;
+    if (gw == NULL) {
+        if (s3_fd >= 0) close(s3_fd);
+        if (metrics_fd >= 0) close(metrics_fd);
+        return HM_ENOMEM;
+    }
     int rc = HM_ENOMEM;
     gw->cfg = *cfg;
     gw->s3_addr = gw_strdup(cfg->s3_addr);
@@ -960,20 +1083,23 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
     gw->cfg.secret_key = gw->secret_key;
     gw->cfg.tls_cert = NULL;
     gw->cfg.tls_key = NULL;
+    gw->cfg.metrics_addr = NULL;
     if (cfg->tls_cert != NULL) {
         rc = gw_read_pem(cfg->env, cfg->tls_cert, &gw->tls_cert_pem);
         if (rc == 0) rc = gw_read_pem(cfg->env, cfg->tls_key, &gw->tls_key_pem);
         if (rc != 0) {
-            hm_error("gw", NULL, "cannot read the TLS certificate or key: %s",
-                     hm_err_name(rc));
+            hm_error("gw", NULL, "cannot read the TLS certificate %s or key %s: %s",
+                     cfg->tls_cert, cfg->tls_key, hm_err_msg(rc));
             goto err_free;
         }
     }
+    rc = gw_stats_new(gw);
+    if (rc != 0) goto err_free;
 
     hm_objsvc_config oc = {
         .env = cfg->env,
-        .meta = cfg->meta,
-        .shards = cfg->shards,
+        .meta = gw->meta,
+        .shards = gw->shards,
         .shard_count = cfg->shard_count,
         .gc_grace_ms = cfg->gc_grace_ms > 0 ? cfg->gc_grace_ms : HM_GC_GRACE_MS,
         .intent_ttl_ms = HM_INTENT_TTL_MS,
@@ -982,17 +1108,38 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
     rc = hm_objsvc_new(&gw->svc, &oc);
     if (rc != 0) goto err_free;
 
-    struct sockaddr_storage ss;
-    socklen_t sl = 0;
-    bool v6 = false;
-    rc = gw_resolve(cfg->s3_addr, &ss, &sl, &v6);
-    if (rc != 0) {
-        hm_error("gw", NULL, "bad S3 listen address '%s'", cfg->s3_addr);
-        goto err_free;
+    if (s3_fd < 0) {
+        rc = hm_gw_listen(cfg->s3_addr, &s3_fd, gw->bound, sizeof gw->bound, why, sizeof why);
+        if (rc != 0) {
+            hm_error("gw", NULL, "%s", why);
+            goto err_free;
+        }
+    } else {
+        struct sockaddr_storage got;
+        socklen_t gl = sizeof got;
+        if (getsockname(s3_fd, (struct sockaddr *)&got, &gl) == 0)
+            gw_format_addr(&got, gw->bound, sizeof gw->bound);
+        else snprintf(gw->bound, sizeof gw->bound, "%s", cfg->s3_addr);
     }
+    if (metrics_fd < 0 && cfg->metrics_addr != NULL && cfg->metrics_addr[0] != '\0') {
+        char mb[80];
+        rc = hm_gw_listen(cfg->metrics_addr, &metrics_fd, mb, sizeof mb, why, sizeof why);
+        if (rc != 0) {
+            hm_error("gw", NULL, "metrics: %s", why);
+            goto err_free;
+        }
+    }
+
+    pthread_mutex_init(&gw->gc_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&gw->gc_cond, &ca);
+    pthread_condattr_destroy(&ca);
+
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG;
-    if (v6) flags |= MHD_USE_IPv6;
+    if (strchr(gw->bound, '[') != NULL) flags |= MHD_USE_IPv6;
     if (gw->tls_cert_pem != NULL) flags |= MHD_USE_TLS;
     struct MHD_OptionItem tls_opts[] = {
         {MHD_OPTION_HTTPS_MEM_KEY, 0, gw->tls_key_pem},
@@ -1003,51 +1150,87 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
     gw->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, gw_access, gw,
         MHD_OPTION_EXTERNAL_LOGGER, gw_mhd_log, gw, /* first, to catch every message */
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s3_fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HM_HTTP_CONNECTIONS_MAX,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)HM_HTTP_THREAD_STACK_BYTES,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_CONNECTION_MEMORY_BYTES,
         MHD_OPTION_CONNECTION_TIMEOUT, GW_CONNECTION_TIMEOUT_S,
         MHD_OPTION_URI_LOG_CALLBACK, gw_uri_log, gw,
         MHD_OPTION_NOTIFY_COMPLETED, gw_completed, gw,
+        MHD_OPTION_NOTIFY_CONNECTION, gw_notify_connection, gw,
         MHD_OPTION_ARRAY, gw->tls_cert_pem != NULL ? tls_opts : no_opts,
         MHD_OPTION_END);
     if (gw->mhd == NULL) {
-        hm_error("gw", NULL, "cannot listen on %s", cfg->s3_addr);
+        hm_error("gw", NULL, "cannot serve S3 on %s (the HTTP server did not start%s)",
+                 gw->bound, gw->tls_cert_pem != NULL ? "; check the TLS certificate and key" : "");
+        close(s3_fd);
+        s3_fd = -1;
         rc = HM_EIO;
-        goto err_free;
+        goto err_sync;
     }
+    s3_fd = -1; /* libmicrohttpd closes it at stop */
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(gw->mhd, MHD_DAEMON_INFO_BIND_PORT);
     gw->port = di != NULL ? (int)di->port : 0;
 
-    pthread_mutex_init(&gw->gc_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&gw->gc_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    if (metrics_fd >= 0) {
+        unsigned mflags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                          MHD_USE_AUTO;
+        struct sockaddr_storage got;
+        socklen_t gl = sizeof got;
+        if (getsockname(metrics_fd, (struct sockaddr *)&got, &gl) == 0 &&
+            got.ss_family == AF_INET6)
+            mflags |= MHD_USE_IPv6;
+        gw->metrics_mhd = MHD_start_daemon(
+            mflags, 0, NULL, NULL, gw_metrics_access, gw,
+            MHD_OPTION_EXTERNAL_LOGGER, gw_mhd_log, gw,
+            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)metrics_fd,
+            MHD_OPTION_CONNECTION_LIMIT, 16u,
+            MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+            MHD_OPTION_END);
+        if (gw->metrics_mhd == NULL) {
+            hm_error("gw", NULL, "cannot serve /metrics (the HTTP server did not start)");
+            close(metrics_fd);
+            metrics_fd = -1;
+            rc = HM_EIO;
+            goto err_mhd;
+        }
+        metrics_fd = -1;
+        di = MHD_get_daemon_info(gw->metrics_mhd, MHD_DAEMON_INFO_BIND_PORT);
+        gw->metrics_port = di != NULL ? (int)di->port : 0;
+    }
+
     if (pthread_create(&gw->gc_thread, NULL, gw_gc_main, gw) != 0) {
         hm_error("gw", NULL, "cannot start the gc thread");
-        MHD_stop_daemon(gw->mhd);
-        pthread_cond_destroy(&gw->gc_cond);
-        pthread_mutex_destroy(&gw->gc_lock);
         rc = HM_ENOMEM;
-        goto err_free;
+        goto err_mhd;
     }
     gw->gc_started = true;
     *out = gw;
     return 0;
 
+err_mhd:
+    if (gw->metrics_mhd != NULL) MHD_stop_daemon(gw->metrics_mhd);
+    MHD_stop_daemon(gw->mhd);
+err_sync:
+    pthread_cond_destroy(&gw->gc_cond);
+    pthread_mutex_destroy(&gw->gc_lock);
 err_free:
+    if (s3_fd >= 0) close(s3_fd);
+    if (metrics_fd >= 0) close(metrics_fd);
     gw_free(gw);
     return rc;
 }
 
 int hm_gw_bound_port(const hm_gw *gw) { return gw->port; }
 
+const char *hm_gw_bound_address(const hm_gw *gw) { return gw->bound; }
+
+int hm_gw_metrics_port(const hm_gw *gw) { return gw->metrics_port; }
+
 void hm_gw_stop(hm_gw *gw)
 {
     if (gw == NULL) return;
+    if (gw->metrics_mhd != NULL) MHD_stop_daemon(gw->metrics_mhd);
     MHD_stop_daemon(gw->mhd);
     if (gw->gc_started) {
         pthread_mutex_lock(&gw->gc_lock);

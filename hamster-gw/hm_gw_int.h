@@ -32,6 +32,10 @@
 #define GW_PARAMS_MAX 64u             /* query parameters kept per request */
 #define GW_GET_BLOCK_BYTES (256u << 10)
 #define GW_GC_INTERVAL_MS 5000
+/* A disk is short of space below either mark; the GC then collects
+ * deleted bytes at once instead of after the read grace. */
+#define GW_DISK_LOW_FREE_BYTES (512ull << 20)
+#define GW_DISK_LOW_FREE_PERCENT 5u
 #define GW_OWNER_NAME "hamster"
 
 struct hm_gw {
@@ -46,12 +50,19 @@ struct hm_gw {
     hm_objsvc *svc;
     struct MHD_Daemon *mhd;
     int port;
+    char bound[80];             /* the S3 address actually bound, "host:port" */
+    struct MHD_Daemon *metrics_mhd; /* -metrics listener, or NULL */
+    int metrics_port;
+    struct gw_stats *stats;     /* hm_gw_ops.c */
+    hm_shard_api **shards;      /* counting wrappers around cfg.shards */
+    hm_meta_api *meta;          /* wrapper around cfg.meta that names it in logs */
     /* background GC */
     pthread_t gc_thread;
     bool gc_started;
     bool gc_stop;
     pthread_mutex_t gc_lock;
     pthread_cond_t gc_cond;
+    bool gc_kick;               /* a PUT was refused for space: run now */
 };
 
 typedef struct gw_param {
@@ -88,6 +99,8 @@ typedef struct gw_req {
     bool responded;
     unsigned status;
     int64_t start_mono_ms;
+    int64_t start_mono_ns;
+    bool health;                /* a health probe (hm_gw_ops.c) */
     hm_sigv4_verified auth;
     /* body of the routed operation */
     enum gw_op op;
@@ -104,6 +117,8 @@ typedef struct gw_req {
     struct gw_post *post;       /* POST Object: form parser and policy state */
     struct gw_body *pipe;       /* PutObject / UploadPart body (hm_gw_body.h) */
     bool put_if_match;          /* PutObject carried If-Match (404 vs 412) */
+    uint64_t bytes_in;          /* request body bytes received */
+    uint64_t bytes_out;         /* response body bytes queued */
 } gw_req;
 
 /* ---- hm_gw.c: request helpers ----------------------------------------------- */
@@ -273,6 +288,40 @@ enum MHD_Result gw_cors_preflight(gw_req *r);
  * (origin, method): add the Access-Control-* headers to resp.  Costs one
  * metadata query; does nothing without an Origin header. */
 void gw_cors_response_headers(gw_req *r, struct MHD_Response *resp);
+
+/* ---- hm_gw_ops.c: operation names, health, metrics, access log ------------- */
+
+/* Set up / free gw->stats and gw->shards (counting wrappers around
+ * cfg.shards that note shard read errors and corruptions). */
+int gw_stats_new(hm_gw *gw);
+void gw_stats_free(hm_gw *gw);
+
+/* The S3 operation name of a request ("PutObject", "ListObjectsV2", ...),
+ * from its method, bucket, key and sub-resources. */
+const char *gw_op_name(const gw_req *r);
+
+/* Count a finished request and write its access log line.  cut: the
+ * connection ended before the response was sent in full. */
+void gw_stats_request(gw_req *r, bool cut);
+
+/* New connection (delta 1) or closed one (-1). */
+void gw_stats_connection(hm_gw *gw, int delta);
+
+/* A GC run deleted `blobs` blobs; urgent: it ignored the read grace. */
+void gw_stats_gc(hm_gw *gw, size_t blobs, bool urgent);
+
+/* A health probe: GET or HEAD of /health/live, /health/ready or the MinIO
+ * paths, with no credentials.  Answers it and sets *handled. */
+enum MHD_Result gw_health_maybe(gw_req *r, bool *handled);
+
+/* True when every disk answers (the readiness rule). */
+bool gw_ready(hm_gw *gw);
+
+/* The -metrics listener's request handler (libmicrohttpd access callback). */
+enum MHD_Result gw_metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls);
 
 /* ---- hm_gw_guard.c --------------------------------------------------------------- */
 

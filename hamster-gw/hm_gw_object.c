@@ -275,6 +275,7 @@ enum MHD_Result gw_put_object_finish(gw_req *r)
 typedef struct gw_get_ctx {
     hm_objsvc_get *g;
     uint64_t sent;
+    uint64_t *bytes_out;        /* the request's counter: read only until it completes */
     char id[GW_REQ_ID_BYTES + 1];
 } gw_get_ctx;
 
@@ -291,6 +292,7 @@ static ssize_t gw_get_reader(void *cls, uint64_t pos, char *buf, size_t max)
     }
     if (got == 0) return MHD_CONTENT_READER_END_OF_STREAM;
     c->sent += got;
+    *c->bytes_out += got;
     return (ssize_t)got;
 }
 
@@ -494,6 +496,7 @@ enum MHD_Result gw_get_object(gw_req *r)
         return gw_send_hm_error(r, HM_ENOMEM);
     }
     c->g = g;
+    c->bytes_out = &r->bytes_out;
     memcpy(c->id, r->id, sizeof(c->id));
     size_t block = len < GW_GET_BLOCK_BYTES ? (size_t)(len > 0 ? len : 1) : GW_GET_BLOCK_BYTES;
     struct MHD_Response *resp =

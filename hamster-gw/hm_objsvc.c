@@ -1730,7 +1730,21 @@ static int objsvc_gc_lease(hm_objsvc *svc)
 
 bool hm_objsvc_gc_is_collector(const hm_objsvc *svc) { return svc->gc_collector; }
 
+static int objsvc_gc_run(hm_objsvc *svc, bool urgent, size_t *blobs_deleted);
+
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
+{
+    return objsvc_gc_run(svc, false, blobs_deleted);
+}
+
+int hm_objsvc_gc_run_urgent(hm_objsvc *svc, size_t *blobs_deleted)
+{
+    return objsvc_gc_run(svc, true, blobs_deleted);
+}
+
+/* urgent: take every queued blob, due or not (the scan's clock set past
+ * every not_before). */
+static int objsvc_gc_run(hm_objsvc *svc, bool urgent, size_t *blobs_deleted)
 {
     size_t deleted = 0;
     if (blobs_deleted != NULL) *blobs_deleted = 0;
@@ -1745,7 +1759,7 @@ int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
     for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
         Hm__GcScan scan = HM__GC_SCAN__INIT;
         scan.has_now_ms = true;
-        scan.now_ms = hm_wall_ms(svc->cfg.env);
+        scan.now_ms = urgent ? INT64_MAX : hm_wall_ms(svc->cfg.env);
         scan.has_max = true;
         scan.max = OBJSVC_GC_BATCH;
         Hm__MetaRequest req = HM__META_REQUEST__INIT;

@@ -288,6 +288,12 @@ int hm_objsvc_bucket_set_cors(hm_objsvc *svc, const char *req_id, const char *bu
  * 0. */
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted);
 
+/* As hm_objsvc_gc_run, but every queued blob is collected now, read grace
+ * or not: for a disk short of space.  Safe only where a reader that
+ * opened a shard keeps reading it after the shard is deleted (POSIX
+ * unlink of an open file, which the shard stores rely on). */
+int hm_objsvc_gc_run_urgent(hm_objsvc *svc, size_t *blobs_deleted);
+
 /* How many distinct blobs open gets lease now (for tests and metrics). */
 size_t hm_objsvc_leases(hm_objsvc *svc);
 

@@ -69,8 +69,10 @@ hm_s3err hm_s3err_from_hm(int err)
     case HM_EPRECOND: return HM_S3_PRECONDITION_FAILED;
     case HM_EPERM: return HM_S3_ACCESS_DENIED;
     case HM_EBUSY: return HM_S3_SLOW_DOWN;
+    /* A full disk: the client may retry once space is freed (the GC runs
+     * without its read grace while a disk is short of space). */
+    case HM_ENOSPC: return HM_S3_INSUFFICIENT_STORAGE;
     case HM_EUNAVAIL:
-    case HM_ENOSPC:
     case HM_ENOMEM:
     case HM_ETIMEDOUT:
     case HM_ECONN:

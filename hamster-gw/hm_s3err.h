@@ -133,6 +133,8 @@
       "The server side encryption configuration was not found")              \
     X(HM_S3_SERVICE_UNAVAILABLE, "ServiceUnavailable", 503,                   \
       "Service is unable to handle request.")                                \
+    X(HM_S3_INSUFFICIENT_STORAGE, "InsufficientStorage", 507,                 \
+      "Insufficient storage to complete the request.")                       \
     X(HM_S3_SIGNATURE_DOES_NOT_MATCH, "SignatureDoesNotMatch", 403,           \
       "The request signature we calculated does not match the signature you " \
       "provided. Check your key and signing method.")                        \

@@ -27,6 +27,7 @@
 
 #include "hm_crc.h"
 #include "hm_err.h"
+#include "hm_metrics.h"
 #include "hm_limits.h"
 #include "hm_log.h"
 
@@ -990,6 +991,7 @@ int hm_meta_log_compact(hm_meta_log *log, uint64_t upto)
     if (done > 0) {
         memmove(log->segs, log->segs + done, (log->n_segs - done) * sizeof *log->segs);
         log->n_segs -= done;
+        hm_metrics_meta_log_compacted((unsigned)done);
     }
     return rc;
 }

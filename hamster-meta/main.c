@@ -36,14 +36,17 @@ int main(int argc, char **argv)
     hm_tls *tls = NULL;
     hm_meta_node *node = NULL;
     hm_rpc_server *srv = NULL;
-    int rest = 0, rc, status = 1;
+    int rest = 0, rc, status = 1, lock_fd = -1;
 
     hm_log_init_from_env();
-    if (hm_flags_parse(flags, nflags, argc, argv, 1, &rest) != 0 || rest != argc ||
-        data_dir == NULL || listen == NULL) {
+    int code = hm_flags_main("hamster-meta", synopsis, flags, nflags, argc, argv, 1);
+    if (code >= 0) return code;
+    if (data_dir == NULL || listen == NULL) {
+        fprintf(stderr, "hamster-meta: -data-dir and -listen are required\n");
         hm_flags_usage(stderr, synopsis, flags, nflags);
         return 2;
     }
+    (void)rest;
     char meta_dir[MAIN_PATH_BYTES];
     int n = snprintf(meta_dir, sizeof meta_dir, "%s/meta", data_dir);
     if (n < 0 || (size_t)n >= sizeof meta_dir) {
@@ -60,6 +63,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (hm_daemon_identity(env, MAIN_COMP, data_dir, &tls) != 0) goto out_env;
+    /* One process per metadata directory (hamster serve locks it too). */
+    char why[1024];
+    rc = hm_daemon_lock(meta_dir, &lock_fd, why, sizeof why);
+    if (rc != 0) {
+        hm_error(MAIN_COMP, NULL, "%s", why);
+        goto out_tls;
+    }
     rc = hm_meta_node_open(&node, env, meta_dir);
     if (rc != 0) {
         hm_error(MAIN_COMP, NULL, "metadata node %s: %s", meta_dir, hm_err_msg(rc));
@@ -80,6 +90,7 @@ int main(int argc, char **argv)
 out_node:
     hm_meta_node_close(node);
 out_tls:
+    hm_daemon_unlock(lock_fd);
     hm_tls_free(tls);
 out_env:
     hm_env_posix_free(env);

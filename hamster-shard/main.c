@@ -35,14 +35,17 @@ int main(int argc, char **argv)
     hm_tls *tls = NULL;
     hm_shard_store *store = NULL;
     hm_rpc_server *srv = NULL;
-    int rest = 0, rc, status = 1;
+    int rest = 0, rc, status = 1, lock_fd = -1;
 
     hm_log_init_from_env();
-    if (hm_flags_parse(flags, nflags, argc, argv, 1, &rest) != 0 || rest != argc ||
-        data_dir == NULL || disk == NULL || listen == NULL) {
+    int code = hm_flags_main("hamster-shard", synopsis, flags, nflags, argc, argv, 1);
+    if (code >= 0) return code;
+    if (data_dir == NULL || disk == NULL || listen == NULL) {
+        fprintf(stderr, "hamster-shard: -data-dir, -disk and -listen are required\n");
         hm_flags_usage(stderr, synopsis, flags, nflags);
         return 2;
     }
+    (void)rest;
 
     sigset_t sigs;
     hm_daemon_block_signals(&sigs);
@@ -53,6 +56,19 @@ int main(int argc, char **argv)
         return 1;
     }
     if (hm_daemon_identity(env, MAIN_COMP, data_dir, &tls) != 0) goto out_env;
+    /* One process per disk: check it, create it if missing, lock it. */
+    char why[1024];
+    rc = hm_daemon_check_dir(disk, true, why, sizeof why);
+    if (rc == 0) {
+        rc = env->ops->mkdir(env, disk);
+        if (rc == HM_EEXIST) rc = 0;
+        if (rc != 0) snprintf(why, sizeof why, "cannot create %s: %s", disk, hm_err_msg(rc));
+    }
+    if (rc == 0) rc = hm_daemon_lock(disk, &lock_fd, why, sizeof why);
+    if (rc != 0) {
+        hm_error(MAIN_COMP, NULL, "disk: %s", why);
+        goto out_tls;
+    }
     rc = hm_shard_store_open(&store, env, disk);
     if (rc != 0) {
         hm_error(MAIN_COMP, NULL, "shard store %s: %s", disk, hm_err_msg(rc));
@@ -73,6 +89,7 @@ int main(int argc, char **argv)
 out_store:
     hm_shard_store_close(store);
 out_tls:
+    hm_daemon_unlock(lock_fd);
     hm_tls_free(tls);
 out_env:
     hm_env_posix_free(env);

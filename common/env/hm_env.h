@@ -167,6 +167,10 @@ static inline void hm_random(hm_env *e, void *b, size_t n) { e->ops->random(e, b
 int hm_env_write_file_atomic(hm_env *env, const char *path, const void *buf,
                              size_t len);
 
+/* fsync, fdatasync and directory fsync calls the posix binding has made in
+ * this process (successful or not), for the metrics. */
+uint64_t hm_env_syncs_total(void);
+
 /* Read a whole file of at most max bytes into a malloc'd buffer. */
 int hm_env_read_file(hm_env *env, const char *path, size_t max, void **buf,
                      size_t *len);

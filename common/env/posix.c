@@ -210,9 +210,15 @@ static int posix_pwrite(hm_file *f, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* Every fsync, fdatasync and directory fsync of the process. */
+static _Atomic uint64_t posix_syncs;
+
+uint64_t hm_env_syncs_total(void) { return atomic_load_explicit(&posix_syncs, memory_order_relaxed); }
+
 static int posix_sync(hm_file *f)
 {
     if (f->poisoned) return HM_EPOISONED;
+    atomic_fetch_add_explicit(&posix_syncs, 1, memory_order_relaxed);
     if (posix_fs_failed(f->fd)) {
         f->poisoned = true;
         return HM_EIO;
@@ -297,6 +303,7 @@ static int posix_sync_dir(hm_env *env, const char *path)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) return hm_err_from_errno(errno);
     int rc = 0;
+    atomic_fetch_add_explicit(&posix_syncs, 1, memory_order_relaxed);
     if (posix_fs_failed(fd)) {
         rc = HM_EIO;
     } else if (fsync(fd) != 0) {

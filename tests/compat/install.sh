@@ -6,7 +6,10 @@
 #
 # Debian 12 packages: awscli rclone restic s3cmd python3-boto3 curl, fuse for the
 # rclone mount part, and nodejs + npm only when no node is installed at all.
-# Then `npm ci` in tests/compat/js (the AWS SDK for JavaScript v3, pinned by
+# Where the node there is older than 20 (Debian 12's is 18), a node 20 from the
+# npm registry's `node` package goes into tests/compat/js/.node (the project's
+# own folder, git-ignored; js/use-node.sh puts it first on PATH).  Then
+# `npm ci` in tests/compat/js (the AWS SDK for JavaScript v3, pinned by
 # js/package-lock.json), which needs the npm registry.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,8 +42,16 @@ else
     echo "install.sh: Debian packages already installed"
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$node_major" -ge 20 ] || echo "install.sh: warning: node $(node --version) is older than the SDK's minimum (20); test_awssdk_js may fail" >&2
+# shellcheck source=js/use-node.sh
+. "$here/js/use-node.sh"
+if [ "$HM_NODE_OK" != 1 ]; then
+    echo "install.sh: node $(node --version) is older than $HM_NODE_MIN_MAJOR: installing node@$HM_NODE_MIN_MAJOR from npm into tests/compat/js/.node"
+    mkdir -p "$HM_NODE_LOCAL"
+    npm install --prefix "$HM_NODE_LOCAL" --no-audit --no-fund --no-save "node@$HM_NODE_MIN_MAJOR"
+    . "$here/js/use-node.sh"
+    [ "$HM_NODE_OK" = 1 ] || { echo "install.sh: node in $HM_NODE_LOCAL is not >= $HM_NODE_MIN_MAJOR" >&2; exit 1; }
+fi
+echo "install.sh: node $(node --version) at $(command -v node)"
 
 # node_modules/.hm-lock-sha256 remembers which lockfile the last `npm ci` installed.
 lock_sha=$(sha256sum "$here/js/package-lock.json" | cut -d' ' -f1)

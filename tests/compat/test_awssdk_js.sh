@@ -8,8 +8,11 @@
 # and js/package-lock.json, installed with `npm ci` when js/node_modules is missing.
 . "$(dirname "$0")/lib.sh"
 
-compat_need_client node npm
 JS=$COMPAT_DIR/js
+# A node >= 20: the system's, or the one tests/compat/install.sh put in js/.node.
+. "$JS/use-node.sh"
+compat_need_client node npm
+[ "$HM_NODE_OK" = 1 ] || skip "node $(node --version) is older than $HM_NODE_MIN_MAJOR (tests/compat/install.sh installs one into tests/compat/js/.node)"
 if [ ! -d "$JS/node_modules/@aws-sdk/client-s3" ] || [ ! -d "$JS/node_modules/@aws-sdk/lib-storage" ]; then
     step "npm ci"
     (cd "$JS" && t npm ci --no-audit --no-fund) || fail "npm ci in tests/compat/js failed"

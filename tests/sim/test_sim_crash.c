@@ -471,19 +471,19 @@ START_TEST(test_crash_cluster_init)
         sim_rng_seed(&g, n, 13);
         sim_world_freeze_after(w, n);
         bool created = false;
-        bool inited = hm_cluster_init(env, real, "node1", "127.0.0.1:7000", "secret",
+        bool inited = hm_cluster_init(env, real, "node1", "127.0.0.1:7000", "root-id", "secret",
                                       &created) == 0;
         hm_shard_store *s = NULL;
         bool done = inited && hm_shard_store_open(&s, env, disk) == 0 &&
                     store_workload(s, &m, &g, 2);
         hm_shard_store_close(s);
         sim_world_crash(w, crash_mode(n));
-        int rc = hm_cluster_check(env, real, "secret", NULL);
+        int rc = hm_cluster_check(env, real, "root-id", "secret", NULL);
         if (inited)
             ck_assert_msg(rc == 0, "cluster identity lost after a crash: %s", hm_err_name(rc));
         else
             ck_assert(rc == 0 || rc == HM_ENOENT);
-        ck_assert_int_eq(hm_cluster_init(env, real, "node1", "127.0.0.1:7000", "secret",
+        ck_assert_int_eq(hm_cluster_init(env, real, "node1", "127.0.0.1:7000", "root-id", "secret",
                                          &created), 0);
         hm_shard_store_close(store_recover(env, disk, &m));
         sim_world_free(w);

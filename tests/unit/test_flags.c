@@ -139,19 +139,79 @@ START_TEST(test_lone_dash)
 }
 END_TEST
 
-/* Usage prints every flag with its current value as the default. */
+/* Usage prints every flag with its current value as the default, but no
+ * default for an off switch or an unset string, none twice when the help
+ * text gives its own, and lists -h and -version. */
 START_TEST(test_usage)
 {
-    char buf[1024] = {0};
+    char buf[2048] = {0};
+    const char *unset = NULL;
+    hm_flag more[5];
+    memcpy(more, flags, sizeof flags);
+    more[3] = (hm_flag){"disks", HM_FLAG_STR, &unset, "disks (default DATA-DIR/disk0)"};
+    more[4] = (hm_flag){"tls-cert", HM_FLAG_STR, &unset, "certificate"};
     FILE *out = fmemopen(buf, sizeof(buf) - 1, "w");
     ck_assert_ptr_nonnull(out);
-    hm_flags_usage(out, "prog [flags]", flags, 3);
+    hm_flags_usage(out, "prog [flags]", more, 5);
     fclose(out);
     ck_assert_ptr_nonnull(strstr(buf, "usage: prog [flags]"));
     ck_assert_ptr_nonnull(strstr(buf, "-data-dir"));
     ck_assert_ptr_nonnull(strstr(buf, "(default \"./data\")"));
     ck_assert_ptr_nonnull(strstr(buf, "(default 9000)"));
-    ck_assert_ptr_nonnull(strstr(buf, "(default false)"));
+    ck_assert_ptr_null(strstr(buf, "(default false)"));
+    ck_assert_ptr_null(strstr(buf, "(default true)"));
+    ck_assert_ptr_null(strstr(buf, "(default \"\")"));
+    ck_assert_ptr_null(strstr(buf, "disk0) (default"));
+    ck_assert_ptr_nonnull(strstr(buf, "(default DATA-DIR/disk0)"));
+    ck_assert_ptr_nonnull(strstr(buf, "-h, -help"));
+    ck_assert_ptr_nonnull(strstr(buf, "-version"));
+}
+END_TEST
+
+/* -h, -help and --help ask for help and -version / --version for the
+ * version, whatever the table; a table's own flag of that name wins. */
+START_TEST(test_help_and_version)
+{
+    const char *forms[] = {"-h", "-help", "--help", "--h"};
+    for (size_t i = 0; i < 4; i++) {
+        char *argv[] = {"prog", "-port", "1", (char *)forms[i], "-v"};
+        int rest = -1;
+        ck_assert_int_eq(parse(5, argv, &rest), HM_FLAGS_HELP);
+    }
+    char *v1[] = {"prog", "-version"};
+    char *v2[] = {"prog", "--version"};
+    ck_assert_int_eq(parse(2, v1, NULL), HM_FLAGS_VERSION);
+    ck_assert_int_eq(parse(2, v2, NULL), HM_FLAGS_VERSION);
+    /* "-help=x" is not a help request but an unknown flag. */
+    char *bad[] = {"prog", "-help=x"};
+    ck_assert_int_eq(parse(2, bad, NULL), HM_EINVAL);
+    bool own = false;
+    hm_flag t[1] = {{"h", HM_FLAG_BOOL, &own, "own"}};
+    char *a[] = {"prog", "-h"};
+    ck_assert_int_eq(hm_flags_parse(t, 1, 2, a, 1, NULL), 0);
+    ck_assert(own);
+}
+END_TEST
+
+/* hm_flags_main: 0 for help and version, 2 for a bad flag or a stray
+ * argument, -1 to go on. */
+START_TEST(test_flags_main)
+{
+    char *h[] = {"prog", "--help"};
+    char *v[] = {"prog", "-version"};
+    char *bad[] = {"prog", "-nope"};
+    char *stray[] = {"prog", "-port", "2", "extra"};
+    char *ok[] = {"prog", "-port", "3"};
+    FILE *saved = stdout;
+    stdout = fopen("/dev/null", "w");
+    ck_assert_int_eq(hm_flags_main("prog", "prog", flags, 3, 2, h, 1), 0);
+    ck_assert_int_eq(hm_flags_main("prog", "prog", flags, 3, 2, v, 1), 0);
+    fclose(stdout);
+    stdout = saved;
+    ck_assert_int_eq(hm_flags_main("prog", "prog", flags, 3, 2, bad, 1), 2);
+    ck_assert_int_eq(hm_flags_main("prog", "prog", flags, 3, 4, stray, 1), 2);
+    ck_assert_int_eq(hm_flags_main("prog", "prog", flags, 3, 3, ok, 1), -1);
+    ck_assert_int_eq(f_port, 3);
 }
 END_TEST
 
@@ -171,6 +231,8 @@ int main(void)
     tcase_add_test(tc, test_bad_bool);
     tcase_add_test(tc, test_lone_dash);
     tcase_add_test(tc, test_usage);
+    tcase_add_test(tc, test_help_and_version);
+    tcase_add_test(tc, test_flags_main);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

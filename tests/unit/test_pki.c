@@ -79,7 +79,7 @@ static int verify(X509 *ca, X509 *cert, int purpose)
 START_TEST(test_init_layout_and_modes)
 {
     bool created = false;
-    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "127.0.0.1:7000", "s3cret",
+    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "127.0.0.1:7000", "root-id", "s3cret",
                                      &created), 0);
     ck_assert(created);
     ck_assert_int_eq(mode_of("."), 0700);
@@ -93,12 +93,12 @@ START_TEST(test_init_layout_and_modes)
     ck_assert_int_ge(mode_of("tls/node.crt"), 0);
 
     Hm__ClusterIdentity *id = NULL;
-    ck_assert_int_eq(hm_cluster_check(env, data, "s3cret", &id), 0);
+    ck_assert_int_eq(hm_cluster_check(env, data, "root-id", "s3cret", &id), 0);
     ck_assert_str_eq(id->node_name, "node-1");
     ck_assert_str_eq(id->listen, "127.0.0.1:7000");
     ck_assert_uint_eq(strlen(id->cluster_id), 32);
     ck_assert_uint_eq(strspn(id->cluster_id, "0123456789abcdef"), 32);
-    ck_assert(id->has_format_version && id->format_version == 1);
+    ck_assert(id->has_format_version && id->format_version == HM_CLUSTER_FORMAT_VERSION);
     hm__cluster_identity__free_unpacked(id, NULL);
 }
 END_TEST
@@ -110,11 +110,11 @@ START_TEST(test_init_idempotent)
     bool created = false;
     void *ca1, *ca2, *n1, *n2, *pb1, *pb2;
     size_t ca1l, ca2l, n1l, n2l, pb1l, pb2l;
-    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "l", "s3cret", &created), 0);
+    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "l", "root-id", "s3cret", &created), 0);
     slurp("tls/ca.crt", &ca1, &ca1l);
     slurp("tls/node.crt", &n1, &n1l);
     slurp("cluster.pb", &pb1, &pb1l);
-    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "l", "s3cret", &created), 0);
+    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "l", "root-id", "s3cret", &created), 0);
     ck_assert(!created);
     slurp("tls/ca.crt", &ca2, &ca2l);
     slurp("tls/node.crt", &n2, &n2l);
@@ -144,7 +144,7 @@ START_TEST(test_init_keeps_existing_ca)
     snprintf(key, sizeof(key), "%s/tls/ca.key", data);
     ck_assert_int_eq(hm_pki_make_ca(crt, key, "pre", 0, 4102444800ll), 0);
     slurp("tls/ca.crt", &a, &al);
-    ck_assert_int_eq(hm_cluster_init(env, data, "n", "l", "s", &created), 0);
+    ck_assert_int_eq(hm_cluster_init(env, data, "n", "l", "root-id", "s", &created), 0);
     ck_assert(created);
     slurp("tls/ca.crt", &b, &bl);
     ck_assert_uint_eq(al, bl);
@@ -158,11 +158,11 @@ END_TEST
 START_TEST(test_wrong_secret_refused)
 {
     bool created;
-    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "l", "s3cret", &created), 0);
-    ck_assert_int_eq(hm_cluster_check(env, data, "s3cret", NULL), 0);
-    ck_assert_int_eq(hm_cluster_check(env, data, "s3creT", NULL), HM_EPERM);
-    ck_assert_int_eq(hm_cluster_check(env, data, "s3cret ", NULL), HM_EPERM);
-    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "l", "other", &created),
+    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "l", "root-id", "s3cret", &created), 0);
+    ck_assert_int_eq(hm_cluster_check(env, data, "root-id", "s3cret", NULL), 0);
+    ck_assert_int_eq(hm_cluster_check(env, data, "root-id", "s3creT", NULL), HM_EPERM);
+    ck_assert_int_eq(hm_cluster_check(env, data, "root-id", "s3cret ", NULL), HM_EPERM);
+    ck_assert_int_eq(hm_cluster_init(env, data, "node-1", "l", "root-id", "other", &created),
                      HM_EPERM);
 }
 END_TEST
@@ -170,7 +170,7 @@ END_TEST
 /* check on a directory that was never initialised is HM_ENOENT. */
 START_TEST(test_check_uninitialised)
 {
-    ck_assert_int_eq(hm_cluster_check(env, data, "s", NULL), HM_ENOENT);
+    ck_assert_int_eq(hm_cluster_check(env, data, "root-id", "s", NULL), HM_ENOENT);
 }
 END_TEST
 
@@ -179,10 +179,10 @@ END_TEST
 START_TEST(test_bad_node_name)
 {
     bool created;
-    ck_assert_int_eq(hm_cluster_init(env, data, "a,DNS:evil", "l", "s", &created),
+    ck_assert_int_eq(hm_cluster_init(env, data, "a,DNS:evil", "l", "root-id", "s", &created),
                      HM_EINVAL);
-    ck_assert_int_eq(hm_cluster_init(env, data, "", "l", "s", &created), HM_EINVAL);
-    ck_assert_int_eq(hm_cluster_init(env, data, "n", "l", "", &created), HM_EINVAL);
+    ck_assert_int_eq(hm_cluster_init(env, data, "", "l", "root-id", "s", &created), HM_EINVAL);
+    ck_assert_int_eq(hm_cluster_init(env, data, "n", "l", "root-id", "", &created), HM_EINVAL);
 }
 END_TEST
 
@@ -193,7 +193,7 @@ START_TEST(test_node_cert_verifies)
 {
     bool created;
     char p[600], q[600], r[600], s[600];
-    ck_assert_int_eq(hm_cluster_init(env, data, "node-7", "l", "s", &created), 0);
+    ck_assert_int_eq(hm_cluster_init(env, data, "node-7", "l", "root-id", "s", &created), 0);
     snprintf(p, sizeof(p), "%s/tls/ca.crt", data);
     snprintf(q, sizeof(q), "%s/tls/node.crt", data);
     X509 *ca = load_cert(p);

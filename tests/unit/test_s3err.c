@@ -49,6 +49,7 @@ START_TEST(table_values)
         {HM_S3_SIGNATURE_DOES_NOT_MATCH, "SignatureDoesNotMatch", 403},
         {HM_S3_SLOW_DOWN, "SlowDown", 503},
         {HM_S3_SERVICE_UNAVAILABLE, "ServiceUnavailable", 503},
+        {HM_S3_INSUFFICIENT_STORAGE, "InsufficientStorage", 507},
         {HM_S3_CONTENT_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400},
         {HM_S3_INVALID_OBJECT_STATE, "InvalidObjectState", 403},
         {HM_S3_NO_SUCH_CORS, "NoSuchCORSConfiguration", 404},
@@ -106,7 +107,8 @@ START_TEST(from_hm)
     ck_assert_int_eq(hm_s3err_from_hm(HM_EPERM), HM_S3_ACCESS_DENIED);
     ck_assert_int_eq(hm_s3err_from_hm(HM_EBUSY), HM_S3_SLOW_DOWN);
     ck_assert_int_eq(hm_s3err_from_hm(HM_EUNAVAIL), HM_S3_SERVICE_UNAVAILABLE);
-    ck_assert_int_eq(hm_s3err_from_hm(HM_ENOSPC), HM_S3_SERVICE_UNAVAILABLE);
+    /* A full disk is never a 500: 507, which clients retry later. */
+    ck_assert_int_eq(hm_s3err_from_hm(HM_ENOSPC), HM_S3_INSUFFICIENT_STORAGE);
     ck_assert_int_eq(hm_s3err_from_hm(HM_ENOMEM), HM_S3_SERVICE_UNAVAILABLE);
     ck_assert_int_eq(hm_s3err_from_hm(HM_ETIMEDOUT), HM_S3_SERVICE_UNAVAILABLE);
     ck_assert_int_eq(hm_s3err_from_hm(HM_ECONN), HM_S3_SERVICE_UNAVAILABLE);
