@@ -14,7 +14,8 @@ static void ctl_usage(void)
 {
     fprintf(stderr, "usage: hamster-ctl <verb> [flags]\n"
                     "verbs:\n"
-                    "  init   mint the cluster CA and this node's certificate\n");
+                    "  init   mint the cluster CA and this node's certificate\n"
+                    "  key    access keys and per-bucket grants (key -h)\n");
 }
 
 int main(int argc, char **argv)
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "init") == 0) return hm_ctl_init(argc - 2, argv + 2);
+    if (strcmp(argv[1], "key") == 0) return hm_ctl_key(argc - 2, argv + 2);
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         ctl_usage();
         return 0;
