@@ -582,6 +582,26 @@ int hm_sigv2_verify(const hm_sigv4_request *req, const char *vhost_bucket,
     rc = sigv2_check(req, vhost_bucket, auth, secret, NULL, sts, &match);
     if (rc == 0 && !match && !auth->presigned && amz_date != NULL && date != NULL)
         rc = sigv2_check(req, vhost_bucket, auth, secret, "", sts, &match);
+    /* A path-style bucket request ("/bucket") is signed by botocore as
+     * "/bucket/" (its auth_path), as a virtual-hosted one would be. */
+    const char *path = req->path != NULL ? req->path : "";
+    size_t pl = sigv2_strnlen(path, HM_SIGV4_PATH_BYTES_MAX);
+    if (rc == 0 && !match && vhost_bucket == NULL && pl > 1 && pl < HM_SIGV4_PATH_BYTES_MAX &&
+        path[0] == '/' && memchr(path + 1, '/', pl - 1) == NULL) {
+        char *slashed = malloc(pl + 2);
+        if (slashed == NULL) {
+            rc = HM_ENOMEM;
+        } else {
+            memcpy(slashed, path, pl);
+            memcpy(slashed + pl, "/", 2);
+            hm_sigv4_request alt = *req;
+            alt.path = slashed;
+            rc = sigv2_check(&alt, NULL, auth, secret, NULL, sts, &match);
+            if (rc == 0 && !match && !auth->presigned && amz_date != NULL && date != NULL)
+                rc = sigv2_check(&alt, NULL, auth, secret, "", sts, &match);
+            free(slashed);
+        }
+    }
     OPENSSL_cleanse(secret, sizeof secret);
     free(sts);
     if (rc == HM_ENOMEM) return sigv2_refuse(out, HM_SIGV4_INTERNAL, "out of memory", rc);
