@@ -578,30 +578,44 @@ int hm_sigv2_verify(const hm_sigv4_request *req, const char *vhost_bucket,
         OPENSSL_cleanse(secret, sizeof secret);
         return sigv2_refuse(out, HM_SIGV4_INTERNAL, "out of memory", HM_ENOMEM);
     }
-    bool match = false;
-    rc = sigv2_check(req, vhost_bucket, auth, secret, NULL, sts, &match);
-    if (rc == 0 && !match && !auth->presigned && amz_date != NULL && date != NULL)
-        rc = sigv2_check(req, vhost_bucket, auth, secret, "", sts, &match);
-    /* A path-style bucket request ("/bucket") is signed by botocore as
-     * "/bucket/" (its auth_path), as a virtual-hosted one would be. */
-    const char *path = req->path != NULL ? req->path : "";
+    /* The request as sent, then two forms real clients sign:
+     *  - botocore signs a path-style bucket request "/bucket" as "/bucket/"
+     *    (its auth_path), as a virtual-hosted one would be;
+     *  - botocore 1.29 (boto3 1.26) signs the literal query of an
+     *    operation's URI ("?uploads", "?delete", "?tagging",
+     *    "?list-type=2") as part of the path and then the sub-resources
+     *    again: "/b/k?uploads?uploads".
+     * Each is a full HMAC compared in constant time; none widens what a
+     * signature covers (method, path, query and headers stay signed). */
+    const char *path = req->path != NULL && req->path[0] != '\0' ? req->path : "/";
     size_t pl = sigv2_strnlen(path, HM_SIGV4_PATH_BYTES_MAX);
-    if (rc == 0 && !match && vhost_bucket == NULL && pl > 1 && pl < HM_SIGV4_PATH_BYTES_MAX &&
-        path[0] == '/' && memchr(path + 1, '/', pl - 1) == NULL) {
-        char *slashed = malloc(pl + 2);
-        if (slashed == NULL) {
-            rc = HM_ENOMEM;
-        } else {
-            memcpy(slashed, path, pl);
-            memcpy(slashed + pl, "/", 2);
-            hm_sigv4_request alt = *req;
-            alt.path = slashed;
-            rc = sigv2_check(&alt, NULL, auth, secret, NULL, sts, &match);
-            if (rc == 0 && !match && !auth->presigned && amz_date != NULL && date != NULL)
-                rc = sigv2_check(&alt, NULL, auth, secret, "", sts, &match);
-            free(slashed);
+    size_t ql = req->query != NULL ? strcspn(req->query, "&") : 0;
+    char *alt_path = malloc(pl + ql + 3);
+    bool match = false;
+    rc = alt_path == NULL ? HM_ENOMEM : 0;
+    for (int v = 0; v < 3 && rc == 0 && !match; v++) {
+        hm_sigv4_request alt = *req;
+        if (v == 1) {
+            if (vhost_bucket != NULL || pl <= 1 || pl >= HM_SIGV4_PATH_BYTES_MAX ||
+                memchr(path + 1, '/', pl - 1) != NULL)
+                continue;
+            memcpy(alt_path, path, pl);
+            memcpy(alt_path + pl, "/", 2);
+            alt.path = alt_path;
+        } else if (v == 2) {
+            if (ql == 0) continue;
+            memcpy(alt_path, path, pl);
+            alt_path[pl] = '?';
+            memcpy(alt_path + pl + 1, req->query, ql);
+            alt_path[pl + 1 + ql] = '\0';
+            alt.path = alt_path;
         }
+        rc = sigv2_check(&alt, vhost_bucket, auth, secret, NULL, sts, &match);
+        if (rc == 0 && !match && !auth->presigned && amz_date != NULL && date != NULL)
+            rc = sigv2_check(&alt, vhost_bucket, auth, secret, "", sts, &match);
+        if (rc == HM_EPROTO && v > 0) rc = 0; /* a variant over the limits: no match */
     }
+    free(alt_path);
     OPENSSL_cleanse(secret, sizeof secret);
     free(sts);
     if (rc == HM_ENOMEM) return sigv2_refuse(out, HM_SIGV4_INTERNAL, "out of memory", rc);

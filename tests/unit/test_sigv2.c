@@ -370,6 +370,31 @@ START_TEST(test_presigned_query_headers)
 }
 END_TEST
 
+/* boto3 1.26 (botocore 1.29) signs an operation URI's literal query twice
+ * ("/b/k?uploads?uploads"); that form verifies, and moving the request to
+ * another key or sub-resource still fails. */
+START_TEST(test_verify_botocore_129_form)
+{
+    const int64_t t = 1175024202000;
+    hm_sigv4_header h[] = {{"Date", "Tue, 27 Mar 2007 19:36:42 GMT"}, {"Authorization", NULL}};
+    const char *sts = "POST\n\n\nTue, 27 Mar 2007 19:36:42 GMT\n/bkt/mp?uploads?uploads";
+    char sig[HM_SIGV2_SIGNATURE_BYTES + 1], auth[128];
+    ck_assert_int_eq(hm_sigv2_signature(EX_SK, sts, strlen(sts), sig), 0);
+    snprintf(auth, sizeof auth, "AWS %s:%s", EX_AK, sig);
+    h[1].value = auth;
+    hm_sigv4_request req = {.method = "POST", .path = "/bkt/mp", .query = "uploads",
+                            .headers = h, .header_count = 2};
+    hm_sigv4_verify_config cfg = {.now_ms = t, .lookup = lookup};
+    hm_sigv4_verified out;
+    ck_assert_int_eq(hm_sigv2_authenticate(&req, NULL, &cfg, &out), 0);
+    req.path = "/bkt/other";
+    ck_assert_int_eq(hm_sigv2_authenticate(&req, NULL, &cfg, &out), HM_EPERM);
+    req.path = "/bkt/mp";
+    req.query = "delete";
+    ck_assert_int_eq(hm_sigv2_authenticate(&req, NULL, &cfg, &out), HM_EPERM);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sigv2");
@@ -385,6 +410,7 @@ int main(void)
     tcase_add_test(tc, test_verify_presigned);
     tcase_add_test(tc, test_detect_and_parse);
     tcase_add_test(tc, test_presigned_query_headers);
+    tcase_add_test(tc, test_verify_botocore_129_form);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
