@@ -37,6 +37,7 @@
 #include "hm_limits.h"
 #include "hm_log.h"
 #include "hm_meta_node.h"
+#include "hm_meta_akeys.h"
 #include "hm_objsvc.h"
 #include "hm_shard_store.h"
 #include "sim_env.h"
@@ -59,6 +60,7 @@
 #define SIM_PENDING_MAX 16       /* creates whose upload id is unknown */
 #define SIM_BIG_PARTS_MAX 8      /* HM_PART_BYTES_MIN parts per run */
 #define SIM_BLOBS_MAX 4096       /* blobs the end-of-run gc check tracks */
+#define SIM_AKEYS 2              /* access keys the model tracks */
 
 static const char *const sim_bucket_names[SIM_BUCKETS] = {"sim-a", "sim-b", "sim-c"};
 static const char *const sim_keys[SIM_KEYS] = {
@@ -82,6 +84,7 @@ typedef struct sim_opts {
     uint32_t steps;
     enum sim_level faults;
     bool plant_ack_before_sync;
+    bool plant_keep_grants; /* hm_meta_akeys_plant_keep_grants */
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
@@ -135,7 +138,17 @@ typedef struct sim_pending {
     int b, k;
 } sim_pending;
 
+/* An access key as the model knows it: whether it exists and its rights
+ * per bucket.  unsure: an operation on it (or a bucket delete) ended
+ * ambiguously; the next probe takes the store's answer. */
+typedef struct sim_akey {
+    bool exists;
+    uint32_t rights[SIM_BUCKETS];
+    bool unsure;
+} sim_akey;
+
 typedef struct sim_model {
+    sim_akey akey[SIM_AKEYS];
     sim_cands bucket[SIM_BUCKETS];
     sim_cands key[SIM_BUCKETS][SIM_KEYS];
     sim_upload up[SIM_UPLOADS_MAX];
@@ -207,7 +220,7 @@ typedef struct sim_run {
         uint64_t puts_ok, puts_err, gets_ok, gets_err, deletes, lists, restarts,
             flips, ambiguous, resolved, sweeps, ranged, mpu_creates, parts_ok, parts_err,
             completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
-            shard_files, intent_leaks;
+            shard_files, intent_leaks, akeys_ok, akeys_err;
     } st;
 } sim_run;
 
@@ -528,6 +541,8 @@ static void sim_roles_close(sim_run *r)
 }
 
 static void sim_sweep(sim_run *r, bool after_crash);
+static bool sim_akey_probe(sim_run *r, int a, bool after_crash);
+static int sim_pick_bucket(sim_run *r);
 
 enum sim_crash_kind { SIM_KILL = 0, SIM_POWER_CLEAN, SIM_POWER_TORN };
 
@@ -855,7 +870,152 @@ static void sim_sweep(sim_run *r, bool after_crash)
         if (!r->failed && !sim_uploads_check(r, b, after_crash) && after_crash)
             sim_fail(r, "sweep: uploads of %s: the store did not answer", sim_bucket_names[b]);
     }
+    for (int a = 0; a < SIM_AKEYS && !r->failed; a++)
+        if (!sim_akey_probe(r, a, after_crash) && !after_crash) break;
     sim_event(r, "sweep", -1, -1, after_crash, r->failed ? -1 : 0);
+}
+
+/* ---- access keys ----------------------------------------------------------------- */
+
+static const char *const sim_akey_ids[SIM_AKEYS] = {"HKSIMKEY0", "HKSIMKEY1"};
+
+/* Read key a through the checker and compare with the model: an
+ * acknowledged create, grant, revoke or delete (and a bucket delete's
+ * removal of its grants) must hold, across crashes too.  False when the
+ * store did not answer. */
+static bool sim_akey_probe(sim_run *r, int a, bool after_crash)
+{
+    Hm__KeyGet g = HM__KEY_GET__INIT;
+    g.access_key_id = (char *)sim_akey_ids[a];
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_KEY_GET;
+    req.key_get = &g;
+    Hm__MetaResponse *resp = NULL;
+    int rc = hm_objsvc_meta_call(r->check, "sim-check", &req, &resp);
+    if (rc != 0 && rc != HM_ENOENT) {
+        if (after_crash) sim_fail(r, "access key %s: %s", sim_akey_ids[a], hm_err_name(rc));
+        return false;
+    }
+    bool exists = rc == 0;
+    uint32_t rights[SIM_BUCKETS] = {0};
+    for (int b = 0; b < SIM_BUCKETS && exists; b++)
+        rights[b] = resp->result_case == HM__META_RESPONSE__RESULT_KEY
+                        ? hm_meta_akey_rights(resp->key, sim_bucket_names[b])
+                        : 0;
+    if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
+    sim_akey *m = &r->m.akey[a];
+    sim_hash(r, &exists, sizeof exists);
+    sim_hash(r, rights, sizeof rights);
+    if (m->unsure) {
+        m->exists = exists;
+        memcpy(m->rights, rights, sizeof rights);
+        m->unsure = false;
+        return true;
+    }
+    if (m->exists != exists) {
+        sim_fail(r, "access key %s: the model says %s, the store %s%s", sim_akey_ids[a],
+                 m->exists ? "present" : "absent", exists ? "present" : "absent",
+                 after_crash ? " (after a crash)" : "");
+        return true;
+    }
+    for (int b = 0; b < SIM_BUCKETS; b++) {
+        if (m->rights[b] != rights[b])
+            sim_fail(r, "access key %s on %s: rights %u in the model, %u in the store%s",
+                     sim_akey_ids[a], sim_bucket_names[b], m->rights[b], rights[b],
+                     after_crash ? " (after a crash)" : "");
+    }
+    return true;
+}
+
+/* A bucket delete: acknowledged, its grants are gone; ambiguous, every key
+ * is unsure until probed. */
+static void sim_akeys_bucket_deleted(sim_run *r, int b, bool sure)
+{
+    for (int a = 0; a < SIM_AKEYS; a++) {
+        if (sure) r->m.akey[a].rights[b] = 0;
+        else r->m.akey[a].unsure = true;
+    }
+    /* Check the rule at once: no grant outlives its bucket. */
+    for (int a = 0; a < SIM_AKEYS && sure && !r->failed; a++) (void)sim_akey_probe(r, a, false);
+}
+
+/* One key command through the client's path: create, delete, grant or
+ * revoke, with random rights on a random bucket. */
+static void sim_akey_op(sim_run *r)
+{
+    int a = (int)sim_rng_below(&r->rng_work, SIM_AKEYS);
+    int b = sim_pick_bucket(r);
+    uint64_t what = sim_rng_below(&r->rng_work, 8);
+    uint32_t bits = 1u + (uint32_t)sim_rng_below(&r->rng_work, HM_KEY_RIGHTS_ALL);
+    sim_akey *m = &r->m.akey[a];
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    Hm__KeyRecord rec = HM__KEY_RECORD__INIT;
+    Hm__KeyCreate kc = HM__KEY_CREATE__INIT;
+    Hm__KeyDelete kd = HM__KEY_DELETE__INIT;
+    Hm__KeyGrantSet kg = HM__KEY_GRANT_SET__INIT;
+    uint8_t sealed[40];
+    memset(sealed, a + 1, sizeof sealed);
+    if (what == 0 || (what < 3 && !m->exists)) {
+        rec.access_key_id = (char *)sim_akey_ids[a];
+        rec.has_sealed_secret = true;
+        rec.sealed_secret.data = sealed;
+        rec.sealed_secret.len = sizeof sealed;
+        rec.has_seal_version = true;
+        rec.seal_version = 1;
+        kc.key = &rec;
+        cmd.op_case = HM__META_COMMAND__OP_KEY_CREATE;
+        cmd.key_create = &kc;
+    } else if (what == 1) {
+        kd.access_key_id = (char *)sim_akey_ids[a];
+        cmd.op_case = HM__META_COMMAND__OP_KEY_DELETE;
+        cmd.key_delete = &kd;
+    } else {
+        kg.access_key_id = (char *)sim_akey_ids[a];
+        kg.bucket = (char *)sim_bucket_names[b];
+        kg.has_rights = true;
+        kg.rights = what == 7 ? 0 : bits;
+        kg.has_revoke = true;
+        kg.revoke = what >= 6;
+        cmd.op_case = HM__META_COMMAND__OP_KEY_GRANT;
+        cmd.key_grant = &kg;
+    }
+    cmd.has_format_version = true;
+    cmd.format_version = HM_FORMAT_VERSION;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_COMMAND;
+    req.command = &cmd;
+    Hm__MetaResponse *resp = NULL;
+    int rc = hm_objsvc_meta_call(r->svc, NULL, &req, &resp);
+    sim_event(r, "akey", b, a, (int64_t)(what * 8 + bits), rc);
+    if (rc == 0) r->st.akeys_ok++;
+    else r->st.akeys_err++;
+    switch (sim_classify(rc)) {
+    case SIM_OUT_OK:
+        if (cmd.op_case == HM__META_COMMAND__OP_KEY_DELETE) {
+            memset(m, 0, sizeof *m);
+        } else {
+            m->exists = true;
+            m->unsure = false;
+            for (int i = 0; i < SIM_BUCKETS; i++)
+                m->rights[i] = resp->result_case == HM__META_RESPONSE__RESULT_KEY
+                                   ? hm_meta_akey_rights(resp->key, sim_bucket_names[i])
+                                   : 0;
+        }
+        hm__meta_response__free_unpacked(resp, NULL);
+        break;
+    case SIM_OUT_NO:
+        /* Refusals the model can predict when it is sure. */
+        if (!m->unsure && rc == HM_EEXIST && !m->exists)
+            sim_fail(r, "create %s: exists, but the model has it absent", sim_akey_ids[a]);
+        if (!m->unsure && rc == HM_ENOENT && m->exists)
+            sim_fail(r, "%s: no such key, but the model has it", sim_akey_ids[a]);
+        break;
+    default:
+        r->st.ambiguous++;
+        m->unsure = true;
+        if (sim_akey_probe(r, a, false)) r->st.resolved++;
+        break;
+    }
 }
 
 /* ---- workload ------------------------------------------------------------------ */
@@ -1259,7 +1419,10 @@ static void sim_bucket_op(sim_run *r, bool create)
         return;
     }
     if (!create && rc == HM_ENOBUCKET) {
-        if (sim_cands_observe(r, c, &sim_absent, false, what)) sim_bucket_gone(r, b);
+        if (sim_cands_observe(r, c, &sim_absent, false, what)) {
+            sim_bucket_gone(r, b);
+            sim_akeys_bucket_deleted(r, b, true);
+        }
         return;
     }
     if (!create && rc == HM_ENOTEMPTY) {
@@ -1278,13 +1441,17 @@ static void sim_bucket_op(sim_run *r, bool create)
     switch (sim_classify(rc)) {
     case SIM_OUT_OK:
         sim_cands_set(c, v);
-        if (!create) sim_bucket_gone(r, b);
+        if (!create) {
+            sim_bucket_gone(r, b);
+            sim_akeys_bucket_deleted(r, b, true);
+        }
         break;
     case SIM_OUT_NO:
         sim_fail(r, "%s: unexpected %s", what, hm_err_name(rc));
         break;
     default:
         r->st.ambiguous++;
+        if (!create) sim_akeys_bucket_deleted(r, b, false);
         sim_cands_add(r, c, v, sim_classify(rc) == SIM_OUT_PHANTOM);
         if (sim_probe_bucket(r, b, false)) r->st.resolved++;
         break;
@@ -1901,7 +2068,7 @@ static void sim_work(sim_run *r)
         else sim_put_step(r, op);
         return;
     }
-    uint64_t pick = sim_rng_below(&r->rng_work, 100);
+    uint64_t pick = sim_rng_below(&r->rng_work, 108);
     sim_op *slot = sim_op_slot(r);
     if (pick < 28) sim_put_start(r, slot);
     else if (pick < 44) sim_get_start(r, slot);
@@ -1916,7 +2083,8 @@ static void sim_work(sim_run *r)
     else if (pick < 92) sim_mpu_abort(r);
     else if (pick < 94) sim_mpu_list(r);
     else if (pick < 98) sim_copy(r);
-    else sim_tags(r);
+    else if (pick < 100) sim_tags(r);
+    else sim_akey_op(r);
 }
 
 /* ---- faults -------------------------------------------------------------------- */
@@ -2264,6 +2432,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     rc = sim_roles_open(r);
     if (rc != 0) sim_fail(r, "first open of the roles: %s", hm_err_name(rc));
     if (o->plant_ack_before_sync) sim_world_set_sync_noop(r->w, true);
+    hm_meta_akeys_plant_keep_grants = o->plant_keep_grants;
 
     for (r->step = 1; r->step <= o->steps && !r->failed; r->step++) {
         sim_faults_step(r);
@@ -2319,10 +2488,10 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         printf("  multipart: %" PRIu64 " creates, parts %" PRIu64 " ok %" PRIu64
                " failed, completes %" PRIu64 " ok %" PRIu64 " failed, %" PRIu64
                " aborts; copies %" PRIu64 " ok %" PRIu64 " failed; %" PRIu64 " tag sets; %" PRIu64
-               " ranged gets\n",
+               " ranged gets; access key commands %" PRIu64 " ok %" PRIu64 " refused\n",
                r->st.mpu_creates, r->st.parts_ok, r->st.parts_err, r->st.completes_ok,
                r->st.completes_err, r->st.aborts, r->st.copies_ok, r->st.copies_err, r->st.tags,
-               r->st.ranged);
+               r->st.ranged, r->st.akeys_ok, r->st.akeys_err);
         printf("  final gc: %" PRIu64 " blobs collected, %" PRIu64 " shard files left, %" PRIu64
                " held only by expired intents\n",
                r->st.gc_blobs, r->st.shard_files, r->st.intent_leaks);
@@ -2344,7 +2513,7 @@ static void sim_usage(void)
 {
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
-            "                   [--plant ack-before-sync] [--trace] [--disks 1|2]\n"
+            "                   [--plant ack-before-sync|keep-grants] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
@@ -2365,7 +2534,7 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
     printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
-           o->plant_ack_before_sync ? " --plant ack-before-sync" : "", o->disks);
+           o->plant_ack_before_sync ? " --plant ack-before-sync" : o->plant_keep_grants ? " --plant keep-grants" : "", o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -2393,7 +2562,7 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
         printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
-               o->plant_ack_before_sync ? " --plant ack-before-sync" : "", o->disks);
+               o->plant_ack_before_sync ? " --plant ack-before-sync" : o->plant_keep_grants ? " --plant keep-grants" : "", o->disks);
     }
 }
 
@@ -2439,6 +2608,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-before-sync") == 0) {
             o.plant_ack_before_sync = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "keep-grants") == 0) {
+            o.plant_keep_grants = true;
             i++;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
@@ -2496,7 +2668,7 @@ int main(int argc, char **argv)
             if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_MAX;
             printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu%s\n", s.seed,
                    s.steps, sim_level_name(s.faults), s.disks,
-                   s.plant_ack_before_sync ? " plant ack-before-sync" : "");
+                   s.plant_ack_before_sync ? " plant ack-before-sync" : s.plant_keep_grants ? " plant keep-grants" : "");
             uint64_t h1, h2;
             uint32_t fs = 0;
             char m[SIM_MSG_BYTES];
