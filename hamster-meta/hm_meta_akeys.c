@@ -15,8 +15,6 @@
 #include "hm_keyseal.h"
 #include "hm_limits.h"
 
-bool hm_meta_akeys_plant_keep_grants = false;
-
 typedef struct akeys_ctx {
     hm_env *env;
     hm_kv_txn *txn;
@@ -287,7 +285,7 @@ int hm_meta_akeys_bucket_created(hm_env *env, hm_kv_txn *txn, const char *bucket
 int hm_meta_akeys_bucket_deleted(hm_env *env, hm_kv_txn *txn, const char *bucket)
 {
     akeys_ctx cx = {.env = env, .txn = txn};
-    if (bucket == NULL || hm_meta_akeys_plant_keep_grants) return 0;
+    if (bucket == NULL) return 0;
     /* Collect first, rewrite after: no writes under an open cursor. */
     Hm__KeyRecord **hit = NULL;
     size_t n = 0, cap = 0;

@@ -63,12 +63,6 @@ int hm_meta_akeys_bucket_created(hm_env *env, hm_kv_txn *txn, const char *bucket
 /* A bucket was deleted: remove every key's grant on it. */
 int hm_meta_akeys_bucket_deleted(hm_env *env, hm_kv_txn *txn, const char *bucket);
 
-/* Test-only planted bug, false in every binary: when a test sets it, a
- * deleted bucket's grants stay, so a bucket re-created under that name would
- * inherit them.  The simulator must catch it (tests/sim, --plant
- * keep-grants). */
-extern bool hm_meta_akeys_plant_keep_grants;
-
 /* The rights k holds on bucket, OWNER expanded to READ | WRITE | OWNER;
  * 0 when k has no grant on it. */
 uint32_t hm_meta_akey_rights(const Hm__KeyRecord *k, const char *bucket);

@@ -84,7 +84,7 @@ typedef struct sim_opts {
     uint32_t steps;
     enum sim_level faults;
     bool plant_ack_before_sync;
-    bool plant_keep_grants; /* hm_meta_akeys_plant_keep_grants */
+    bool plant_keys_del_lost; /* the keys table drops deletes */
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
@@ -876,6 +876,30 @@ static void sim_sweep(sim_run *r, bool after_crash)
 }
 
 /* ---- access keys ----------------------------------------------------------------- */
+
+/* The planted bug --plant keys-del-lost: the env under the roles drops
+ * every delete in the keys table, so a deleted access key stays usable.
+ * It lives here, in the simulator's env wrapper; no production code
+ * carries a test switch. */
+static struct hm_env_ops sim_plant_ops;
+static const struct hm_env_ops *sim_plant_inner;
+static hm_env sim_plant_env;
+
+static int sim_plant_kv_del(hm_kv_txn *txn, enum hm_kv_table t, const void *key, size_t n)
+{
+    if (t == HM_KV_KEYS) return 0;
+    return sim_plant_inner->kv_del(txn, t, key, n);
+}
+
+static hm_env *sim_plant_wrap(hm_env *inner)
+{
+    sim_plant_inner = inner->ops;
+    sim_plant_ops = *inner->ops;
+    sim_plant_ops.kv_del = sim_plant_kv_del;
+    sim_plant_env.ops = &sim_plant_ops;
+    sim_plant_env.impl = inner->impl;
+    return &sim_plant_env;
+}
 
 static const char *const sim_akey_ids[SIM_AKEYS] = {"HKSIMKEY0", "HKSIMKEY1"};
 
@@ -2420,6 +2444,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         return -1;
     }
     r->env = sim_world_env(r->w);
+    if (o->plant_keys_del_lost) r->env = sim_plant_wrap(r->env);
     sim_rng_seed(&r->rng_work, o->seed, 20);
     sim_rng_seed(&r->rng_fault, o->seed, 21);
     for (int b = 0; b < SIM_BUCKETS; b++) {
@@ -2432,7 +2457,6 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     rc = sim_roles_open(r);
     if (rc != 0) sim_fail(r, "first open of the roles: %s", hm_err_name(rc));
     if (o->plant_ack_before_sync) sim_world_set_sync_noop(r->w, true);
-    hm_meta_akeys_plant_keep_grants = o->plant_keep_grants;
 
     for (r->step = 1; r->step <= o->steps && !r->failed; r->step++) {
         sim_faults_step(r);
@@ -2513,7 +2537,7 @@ static void sim_usage(void)
 {
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
-            "                   [--plant ack-before-sync|keep-grants] [--trace] [--disks 1|2]\n"
+            "                   [--plant ack-before-sync|keys-del-lost] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
@@ -2534,7 +2558,7 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
     printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
-           o->plant_ack_before_sync ? " --plant ack-before-sync" : o->plant_keep_grants ? " --plant keep-grants" : "", o->disks);
+           o->plant_ack_before_sync ? " --plant ack-before-sync" : o->plant_keys_del_lost ? " --plant keys-del-lost" : "", o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -2562,7 +2586,7 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
         printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
-               o->plant_ack_before_sync ? " --plant ack-before-sync" : o->plant_keep_grants ? " --plant keep-grants" : "", o->disks);
+               o->plant_ack_before_sync ? " --plant ack-before-sync" : o->plant_keys_del_lost ? " --plant keys-del-lost" : "", o->disks);
     }
 }
 
@@ -2609,8 +2633,8 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-before-sync") == 0) {
             o.plant_ack_before_sync = true;
             i++;
-        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "keep-grants") == 0) {
-            o.plant_keep_grants = true;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "keys-del-lost") == 0) {
+            o.plant_keys_del_lost = true;
             i++;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
@@ -2668,7 +2692,7 @@ int main(int argc, char **argv)
             if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_MAX;
             printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu%s\n", s.seed,
                    s.steps, sim_level_name(s.faults), s.disks,
-                   s.plant_ack_before_sync ? " plant ack-before-sync" : s.plant_keep_grants ? " plant keep-grants" : "");
+                   s.plant_ack_before_sync ? " plant ack-before-sync" : s.plant_keys_del_lost ? " plant keys-del-lost" : "");
             uint64_t h1, h2;
             uint32_t fs = 0;
             char m[SIM_MSG_BYTES];
