@@ -1,18 +1,21 @@
 """keys_matrix.py ENDPOINT KEYID SECRET BUCKET RIGHTS [SRC_BUCKET SRC_RIGHTS]
+(KEYS_MATRIX_SIGV=s3 in the environment: sign with SigV2 instead of SigV4)
 
 Checks, with boto3 (one process, so the whole matrix is quick), that a key
 holding RIGHTS ("" or any of r, w, o) on BUCKET can do exactly the S3
 operations those rights allow (test_keys.sh):
   read   list, get, head, head-bucket, list uploads
-  write  put, delete, multipart create/abort, delete objects, copy into
-         (with read on the source)
+  write  put, delete, multipart create/abort, delete objects, POST form
+         upload, copy into (with read on the source)
   owner  bucket configuration (cors) and the rest; owner implies r and w
 Every refusal must be AccessDenied (403 for HEAD).  Exit 1 on any mismatch,
 naming it.  BUCKET must hold an object "f"; it is left in place.
 """
+import os
 import sys
 
 import boto3
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -23,7 +26,8 @@ if "o" in rights:
 s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=kid,
                   aws_secret_access_key=secret, region_name="us-east-1",
                   config=Config(s3={"addressing_style": "path"},
-                                retries={"max_attempts": 1}))
+                                retries={"max_attempts": 1},
+                                signature_version=os.environ.get("KEYS_MATRIX_SIGV", "s3v4")))
 bad = []
 
 
@@ -65,6 +69,18 @@ check("DeleteObject", "w", lambda: s3.delete_object(Bucket=bucket, Key="w"))
 check("DeleteObjects", "w", lambda: s3.delete_objects(
     Bucket=bucket, Delete={"Objects": [{"Key": "nothing-here"}]}))
 check("Multipart", "w", mpu)
+
+
+def post_form():
+    form = s3.generate_presigned_post(bucket, "posted", ExpiresIn=300)
+    r = requests.post(form["url"], data=form["fields"], files={"file": ("p.txt", b"posted")})
+    if r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text:
+        raise ClientError({"Error": {"Code": "AccessDenied"}}, "PostObject")
+    if r.status_code != 204:
+        raise ClientError({"Error": {"Code": f"HTTP {r.status_code}"}}, "PostObject")
+
+
+check("PostObject (form)", "w", post_form)
 check("CopyObject (same bucket)", "rw", lambda: s3.copy_object(
     Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "f"}))
 if src is not None:
@@ -86,4 +102,5 @@ check("DeleteBucketCors", "o", lambda: s3.delete_bucket_cors(Bucket=bucket))
 if bad:
     print("\n".join(bad))
     sys.exit(1)
-print(f"ok: {kid} with '{rights}' on {bucket}: every operation as its rights say")
+print(f"ok: {kid} with '{rights}' on {bucket} ({os.environ.get('KEYS_MATRIX_SIGV', 's3v4')}): "
+      "every operation as its rights say")

@@ -58,6 +58,7 @@ matrix "$K1" "$S1" alpha ""
 "$B/hamster" key grant "$K1" -bucket alpha -read -data-dir "$data" | grep -q ": r$" ||
   fail "grant -read did not answer r"
 matrix "$K1" "$S1" alpha r
+KEYS_MATRIX_SIGV=s3 matrix "$K1" "$S1" alpha r      # the same key over SigV2
 "$B/hamster-ctl" key grant "$K2" -bucket bravo -write -data-dir "$data" | grep -q ": w$" ||
   fail "grant -write did not answer w"
 matrix "$K2" "$S2" bravo w alpha ""
