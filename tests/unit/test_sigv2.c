@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hm_err.h"
+#include "hm_post.h"
 #include "hm_sigv2.h"
 
 #define EX_AK "AKIAIOSFODNN7EXAMPLE"
@@ -395,6 +396,28 @@ START_TEST(test_verify_botocore_129_form)
 }
 END_TEST
 
+/* A SigV2 POST form's signature: Base64(HMAC-SHA1(secret, the base64
+ * policy)), computed independently with Python's hmac; any other policy,
+ * secret or signature is refused. */
+START_TEST(test_post_policy_v2)
+{
+    const char *policy =
+        "eyJleHBpcmF0aW9uIjogIjIwMzAtMDEtMDFUMDA6MDA6MDBaIiwgImNvbmRpdGlvbnMiOiBbeyJidWNrZXQi"
+        "OiAiam9obnNtaXRoIn0sIFsic3RhcnRzLXdpdGgiLCAiJGtleSIsICJ1c2VyL2VyaWMvIl1dfQ==";
+    ck_assert_int_eq(hm_post_signature_check_v2(EX_SK, policy, "Zvkhzy+GiuTWnsQyDMMIiRgQB/w="), 0);
+    ck_assert_int_eq(hm_post_signature_check_v2(EX_SK, policy, "Zvkhzy+GiuTWnsQyDMMIiRgQB/x="),
+                     HM_EPERM);
+    ck_assert_int_eq(hm_post_signature_check_v2("other-secret", policy,
+                                                "Zvkhzy+GiuTWnsQyDMMIiRgQB/w="),
+                     HM_EPERM);
+    ck_assert_int_eq(hm_post_signature_check_v2(EX_SK, "e30=", "Zvkhzy+GiuTWnsQyDMMIiRgQB/w="),
+                     HM_EPERM);
+    ck_assert_int_eq(hm_post_signature_check_v2(EX_SK, policy, ""), HM_EPERM);
+    ck_assert_int_eq(hm_post_signature_check_v2(EX_SK, policy, "Zvkhzy+GiuTWnsQyDMMIiRgQB/w=="),
+                     HM_EPERM);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sigv2");
@@ -411,6 +434,7 @@ int main(void)
     tcase_add_test(tc, test_detect_and_parse);
     tcase_add_test(tc, test_presigned_query_headers);
     tcase_add_test(tc, test_verify_botocore_129_form);
+    tcase_add_test(tc, test_post_policy_v2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
