@@ -145,7 +145,7 @@ static uint32_t gw_keys_need(gw_req *r)
         if (!data) return HM_KEY_RIGHT_OWNER;
     }
     if (post && gw_param_get(r, "delete") != NULL) return HM_KEY_RIGHT_WRITE;
-    if (put && r->param_count == 0) return 0; /* CreateBucket */
+    if (put) return 0; /* CreateBucket (no configuration sub-resource) */
     if (del) return HM_KEY_RIGHT_OWNER;
     if (get || head) return HM_KEY_RIGHT_READ;
     return HM_KEY_RIGHT_OWNER;
