@@ -145,6 +145,8 @@ typedef struct sim_akey {
     bool exists;
     uint32_t rights[SIM_BUCKETS];
     bool unsure;
+    bool phantom; /* a command failed with a disk error: it may surface after
+                   * the next crash, so the key stays unsure until then */
 } sim_akey;
 
 typedef struct sim_model {
@@ -933,7 +935,8 @@ static bool sim_akey_probe(sim_run *r, int a, bool after_crash)
     if (m->unsure) {
         m->exists = exists;
         memcpy(m->rights, rights, sizeof rights);
-        m->unsure = false;
+        if (after_crash) m->phantom = false;
+        m->unsure = m->phantom;
         return true;
     }
     if (m->exists != exists) {
@@ -953,11 +956,12 @@ static bool sim_akey_probe(sim_run *r, int a, bool after_crash)
 
 /* A bucket delete: acknowledged, its grants are gone; ambiguous, every key
  * is unsure until probed. */
-static void sim_akeys_bucket_deleted(sim_run *r, int b, bool sure)
+static void sim_akeys_bucket_deleted(sim_run *r, int b, bool sure, bool phantom)
 {
     for (int a = 0; a < SIM_AKEYS; a++) {
         if (sure) r->m.akey[a].rights[b] = 0;
         else r->m.akey[a].unsure = true;
+        if (phantom) r->m.akey[a].phantom = true;
     }
     /* Check the rule at once: no grant outlives its bucket. */
     for (int a = 0; a < SIM_AKEYS && sure && !r->failed; a++) (void)sim_akey_probe(r, a, false);
@@ -1016,10 +1020,13 @@ static void sim_akey_op(sim_run *r)
     switch (sim_classify(rc)) {
     case SIM_OUT_OK:
         if (cmd.op_case == HM__META_COMMAND__OP_KEY_DELETE) {
+            bool phantom = m->phantom;
             memset(m, 0, sizeof *m);
+            m->phantom = phantom;
+            m->unsure = phantom;
         } else {
             m->exists = true;
-            m->unsure = false;
+            m->unsure = m->phantom;
             for (int i = 0; i < SIM_BUCKETS; i++)
                 m->rights[i] = resp->result_case == HM__META_RESPONSE__RESULT_KEY
                                    ? hm_meta_akey_rights(resp->key, sim_bucket_names[i])
@@ -1037,6 +1044,7 @@ static void sim_akey_op(sim_run *r)
     default:
         r->st.ambiguous++;
         m->unsure = true;
+        if (sim_classify(rc) == SIM_OUT_PHANTOM) m->phantom = true;
         if (sim_akey_probe(r, a, false)) r->st.resolved++;
         break;
     }
@@ -1445,7 +1453,7 @@ static void sim_bucket_op(sim_run *r, bool create)
     if (!create && rc == HM_ENOBUCKET) {
         if (sim_cands_observe(r, c, &sim_absent, false, what)) {
             sim_bucket_gone(r, b);
-            sim_akeys_bucket_deleted(r, b, true);
+            sim_akeys_bucket_deleted(r, b, true, false);
         }
         return;
     }
@@ -1467,7 +1475,7 @@ static void sim_bucket_op(sim_run *r, bool create)
         sim_cands_set(c, v);
         if (!create) {
             sim_bucket_gone(r, b);
-            sim_akeys_bucket_deleted(r, b, true);
+            sim_akeys_bucket_deleted(r, b, true, false);
         }
         break;
     case SIM_OUT_NO:
@@ -1475,7 +1483,8 @@ static void sim_bucket_op(sim_run *r, bool create)
         break;
     default:
         r->st.ambiguous++;
-        if (!create) sim_akeys_bucket_deleted(r, b, false);
+        if (!create)
+            sim_akeys_bucket_deleted(r, b, false, sim_classify(rc) == SIM_OUT_PHANTOM);
         sim_cands_add(r, c, v, sim_classify(rc) == SIM_OUT_PHANTOM);
         if (sim_probe_bucket(r, b, false)) r->st.resolved++;
         break;
