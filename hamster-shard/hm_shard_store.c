@@ -10,8 +10,9 @@
  * Opening costs the same whatever the store holds: no shard file is
  * walked (hence no shard count in info; the metadata knows the blobs).
  *
- * Locking: the store mutex guards the creation of fan-out directories (so a put never renames into a directory whose own
- * entry is not yet durable).  Puts and gets otherwise run in parallel.
+ * Locking: the store mutex guards the creation of fan-out directories (so
+ * a put never renames into a directory whose own entry is not yet
+ * durable).  Puts and gets otherwise run in parallel.
  *
  * A failed fsync fails the disk (docs/storage-safety.md, "A failed fsync"):
  * Linux may drop the dirty pages and report the error once, so a later

@@ -254,6 +254,13 @@ typedef struct sim_run {
     hm_env jenv;       /* the world's env with a jumping wall clock: what the roles get */
     struct hm_env_ops jops;
     hm_meta_api plant_meta; /* --plant wall-clock-deadline: wraps the network's */
+    /* Uploads created while the model had no room to track them, whose
+     * abort failed with a disk error: aborted again when a listing shows
+     * them (bucket index and id; id[0] == 0: free slot). */
+    struct {
+        int b;
+        char id[HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1];
+    } forget[SIM_PENDING_MAX];
     hm_meta_node *meta;
     hm_meta_api *meta_local;
     hm_shard_store *disk[SIM_DISKS_MAX];
@@ -889,15 +896,32 @@ static bool sim_uploads_check(sim_run *r, int b, bool after_crash)
         char what[200];
         snprintf(what, sizeof(what), "upload %.8s of %s/%s", id, sim_bucket_names[b], key);
         sim_upload *u = sim_upload_find(r, b, id);
+        bool dropped = false;
         if (u == NULL && k >= 0) {
             /* the answer to a create whose reply was lost */
-            for (int j = 0; j < SIM_PENDING_MAX && u == NULL; j++) {
+            for (int j = 0; j < SIM_PENDING_MAX && u == NULL && !dropped; j++) {
                 sim_pending *pd = &r->m.pending[j];
                 if (!pd->used || pd->b != b || pd->k != k || (pd->phantom && !after_crash)) continue;
                 pd->used = false;
                 u = sim_upload_new(r, b, k, id);
                 if (u == NULL) {
-                    sim_fail(r, "model: more than %d uploads", SIM_UPLOADS_MAX);
+                    /* no room to track it: abort it, as a create does (a
+                     * disk error leaves it to the forget list) */
+                    int arc = hm_objsvc_mpu_abort(r->check, "sim-check", sim_bucket_names[b],
+                                                  key, id);
+                    for (int f = 0; f < SIM_PENDING_MAX && arc != 0 && arc != HM_ENOUPLOAD &&
+                                    sim_classify(arc) != SIM_OUT_NO;
+                         f++)
+                        if (r->forget[f].id[0] == '\0') {
+                            r->forget[f].b = b;
+                            snprintf(r->forget[f].id, sizeof(r->forget[f].id), "%s", id);
+                            arc = 0;
+                        }
+                    if (arc != 0 && arc != HM_ENOUPLOAD) {
+                        sim_fail(r, "%s: abort of an untracked upload: %s", what, hm_err_name(arc));
+                        break;
+                    }
+                    dropped = true;
                     break;
                 }
                 u->tag = sim_kv_u32(rec->user_meta, rec->n_user_meta, "t");
@@ -905,7 +929,19 @@ static bool sim_uploads_check(sim_run *r, int b, bool after_crash)
                 sim_event(r, "upload_adopted", b, k, 0, 0);
             }
         }
+        if (r->failed) break;
+        if (dropped) continue;
         if (u == NULL) {
+            bool forgotten = false;
+            for (int j = 0; j < SIM_PENDING_MAX && !forgotten; j++) {
+                if (r->forget[j].id[0] == '\0' || r->forget[j].b != b ||
+                    strcmp(r->forget[j].id, id) != 0)
+                    continue;
+                forgotten = true;
+                int arc = hm_objsvc_mpu_abort(r->check, "sim-check", sim_bucket_names[b], key, id);
+                if (arc == 0 || arc == HM_ENOUPLOAD) r->forget[j].id[0] = '\0';
+            }
+            if (forgotten) continue;
             sim_fail(r, "%s: listed, but no create of it was ever sent", what);
             break;
         }
@@ -1718,7 +1754,18 @@ static void sim_mpu_create(sim_run *r)
              * go, or fails on an upload nobody knows) */
             int arc = hm_objsvc_mpu_abort(r->check, "sim-check", sim_bucket_names[b],
                                           sim_keys[k], id);
-            if (arc != 0) sim_fail(r, "%s: abort of an untracked upload: %s", what, hm_err_name(arc));
+            bool kept = false;
+            if (arc != 0 && sim_classify(arc) != SIM_OUT_NO) {
+                /* a disk fault hit the abort: abort it when it shows up */
+                for (int j = 0; j < SIM_PENDING_MAX && !kept; j++)
+                    if (r->forget[j].id[0] == '\0') {
+                        r->forget[j].b = b;
+                        snprintf(r->forget[j].id, sizeof(r->forget[j].id), "%s", id);
+                        kept = true;
+                    }
+            }
+            if (arc != 0 && !kept)
+                sim_fail(r, "%s: abort of an untracked upload: %s", what, hm_err_name(arc));
             return;
         }
         u->tag = tag;

@@ -403,7 +403,8 @@ static void store_leftover_removed(hm_env *env, sim_world *w, hm_shard_store *s,
     hm_shard_store_close(s);
     sim_world_crash(w, SIM_CRASH_TORN);
     int after = 0;
-    ck_assert_int_eq(env->ops->list_dir(env, tmp, tmp_name_fn, &after), 0);
+    int rc = env->ops->list_dir(env, tmp, tmp_name_fn, &after);
+    ck_assert_msg(rc == 0, "the store's tmp/ is gone after a power loss: %s", hm_err_name(rc));
     ck_assert_msg(after == 0, "%d unfinished upload(s) that open removed are back after a "
                   "power loss", after);
 }
