@@ -22,6 +22,10 @@ int hm_ctl_init(int argc, char **argv);
  * until SIGINT or SIGTERM. */
 int hm_ctl_serve(int argc, char **argv);
 
+/* key create|list|delete|grant|revoke ...: access keys and per-bucket
+ * grants, over mTLS RPC to the running metadata service (hm_ctl_key.c). */
+int hm_ctl_key(int argc, char **argv);
+
 /* Read the root key from the environment; prints a message and returns
  * non-zero when either part is missing or unusable. */
 int hm_ctl_root_key(const char **access_key, const char **secret_key);

@@ -29,6 +29,7 @@
 #include "hm_gw.h"
 #include "hm_log.h"
 #include "hm_meta_node.h"
+#include "hm_rpc.h"
 #include "hm_shard_store.h"
 
 #define SERVE_DISKS_MAX 64
@@ -45,6 +46,8 @@ typedef struct serve_state {
     int metrics_fd;
     int locks[SERVE_DISKS_MAX + 2]; /* data dir, meta dir, each disk */
     size_t lock_count;
+    hm_tls *tls;                /* admin RPC: the metadata service */
+    hm_rpc_server *admin;
 } serve_state;
 
 /* Split a comma-separated list into out[] (pointers into buf). */
@@ -63,6 +66,8 @@ static int serve_split(char *buf, char **out, size_t max, size_t *count)
 static void serve_teardown(serve_state *st)
 {
     if (st->gw != NULL) hm_gw_stop(st->gw);
+    if (st->admin != NULL) hm_rpc_server_stop(st->admin);
+    hm_tls_free(st->tls);
     if (st->meta != NULL) st->meta->ops->free(st->meta);
     if (st->meta_node != NULL) hm_meta_node_close(st->meta_node);
     for (size_t i = 0; i < st->disk_count; i++) {
@@ -279,6 +284,25 @@ int hm_ctl_serve(int argc, char **argv)
     }
     rc = hm_meta_api_local_new(&st.meta, st.meta_node);
     if (rc != 0) goto fail;
+    /* The metadata service on the node's recorded RPC address, mTLS against
+     * the cluster CA: how `hamster key` reaches a running server
+     * (hamster-ctl/hm_ctl_key.c).  Without it S3 still serves; only key
+     * administration waits for a restart with a free -listen. */
+    {
+        Hm__ClusterIdentity *ident = NULL;
+        int arc = hm_cluster_check(st.env, data_dir, sk, &ident);
+        if (arc == 0) arc = hm_tls_new_from_data_dir(&st.tls, data_dir);
+        if (arc == 0)
+            arc = hm_rpc_server_start(&st.admin, st.tls, ident->listen, hm_meta_service_handle,
+                                      st.meta_node);
+        if (arc != 0)
+            hm_warn("serve", NULL, "metadata RPC not served on %s: %s; `hamster key` cannot "
+                    "reach this server (start it with a free -listen on a new data dir, or "
+                    "free that address)", ident != NULL ? ident->listen : "?", hm_err_msg(arc));
+        else
+            hm_info("serve", NULL, "metadata RPC (mTLS, for hamster key) on %s", ident->listen);
+        if (ident != NULL) hm__cluster_identity__free_unpacked(ident, NULL);
+    }
     for (size_t i = 0; i < st.disk_count; i++) {
         rc = hm_shard_store_open(&st.stores[i], st.env, disk_paths[i]);
         if (rc != 0) {

@@ -16,6 +16,7 @@ static void ctl_usage(FILE *out)
     fprintf(out, "usage: hamster-ctl <verb> [flags]\n"
                  "verbs:\n"
                  "  init      mint the cluster CA and this node's certificate\n"
+                 "  key       access keys and per-bucket grants (key -h)\n"
                  "  version   print the version and the formats it reads and writes\n"
                  "Run a verb with -h for its flags.\n");
 }
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "init") == 0) return hm_ctl_init(argc - 2, argv + 2);
+    if (strcmp(argv[1], "key") == 0) return hm_ctl_key(argc - 2, argv + 2);
     const char *a = argv[1];
     if (strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0 ||
         strcmp(a, "help") == 0) {

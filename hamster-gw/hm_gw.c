@@ -15,6 +15,7 @@
 #include "hm_gw_int.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -31,6 +32,7 @@
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
+#include "hm_sigv2.h"
 
 #define GW_CONNECTION_TIMEOUT_S 120u
 #define GW_CONNECTION_MEMORY_BYTES (2u * HM_HTTP_HEADERS_BYTES_MAX)
@@ -348,6 +350,7 @@ static enum MHD_Result gw_parse_uri(gw_req *r, bool *ok)
             strncasecmp(host + hl - dl, dom, dl) == 0) {
             r->bucket = strndup(host, hl - dl - 1);
             if (r->bucket == NULL) return gw_send_hm_error(r, HM_ENOMEM);
+            r->vhost = true;
             for (char *c = r->bucket; *c != '\0'; c++)
                 if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
             if (*path != '\0') {
@@ -377,17 +380,6 @@ bad_path:
 }
 
 /* ---- authentication ------------------------------------------------------------ */
-
-static int gw_lookup_secret(void *ctx, const char *access_key_id, char *secret_out,
-                            size_t secret_cap)
-{
-    hm_gw *gw = ctx;
-    if (strcmp(access_key_id, gw->access_key_id) != 0) return HM_ENOENT;
-    size_t n = strlen(gw->secret_key);
-    if (n >= secret_cap) return HM_EINVAL;
-    memcpy(secret_out, gw->secret_key, n + 1);
-    return 0;
-}
 
 typedef struct gw_hdr_list {
     hm_sigv4_header *h;
@@ -429,17 +421,23 @@ static enum MHD_Result gw_authenticate(gw_req *r, bool *ok)
     hm_sigv4_verify_config vc = {
         .now_ms = hm_wall_ms(r->gw->cfg.env),
         .skew_ms_max = HM_CLOCK_SKEW_MS_MAX,
-        .lookup = gw_lookup_secret,
-        .lookup_ctx = r->gw,
+        .lookup = gw_key_lookup,
+        .lookup_ctx = r,
     };
-    int rc = hm_sigv4_authenticate(&req, &vc, &r->auth);
+    /* SigV2 ("AWS AK:sig" or AWSAccessKeyId/Signature in the query) first;
+     * everything else is SigV4's to accept or refuse. */
+    bool v2 = hm_sigv2_is_v2(&req);
+    int rc = v2 ? hm_sigv2_authenticate(&req, r->vhost ? r->bucket : NULL, &vc, &r->auth)
+                : hm_sigv4_authenticate(&req, &vc, &r->auth);
     free(l.h);
-    if (rc == HM_ENOENT && r->auth.reason == HM_SIGV4_OK)
+    if (rc == HM_ENOENT && r->auth.reason == HM_SIGV4_OK) {
+        hm_info("gw", r->id, "authentication refused: anonymous request (no signature)");
         return gw_send_error(r, HM_S3_ACCESS_DENIED, NULL, NULL, 0);
+    }
     if (rc != 0) {
         const char *msg = NULL;
         hm_s3err s3 = hm_s3err_from_sigv4(r->auth.reason, &msg);
-        hm_info("gw", r->id, "authentication refused: %s (%s)",
+        hm_info("gw", r->id, "authentication refused (%s): %s (%s)", v2 ? "SigV2" : "SigV4",
                 hm_sigv4_reason_name(r->auth.reason),
                 r->auth.detail != NULL ? r->auth.detail : "");
         return gw_send_error(r, s3, msg, NULL, 0);
@@ -627,6 +625,7 @@ static void gw_req_free(gw_req *r)
     gw_body_free(r->pipe);
     EVP_MD_CTX_free(r->body_sha);
     gw_post_free(r->post);
+    gw_key_release(r);
     free(r->body);
     free(r->uri);
     free(r->path);
@@ -807,6 +806,8 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
          * protocol): it is answered from the bucket's rules alone. */
         if (strcmp(method, "OPTIONS") != 0) {
             ret = gw_authenticate(r, &ok);
+            if (!ok) return ret;
+            ret = gw_authorize(r, &ok);
             if (!ok) return ret;
         }
         return gw_route(r);
@@ -1011,6 +1012,7 @@ static void gw_free(hm_gw *gw)
     free(gw->region);
     free(gw->access_key_id);
     free(gw->secret_key);
+    OPENSSL_cleanse(gw->seal_key, sizeof gw->seal_key);
     free(gw->tls_cert_pem);
     free(gw->tls_key_pem);
     free(gw);
@@ -1076,6 +1078,9 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
     if (gw->s3_addr == NULL || gw->region == NULL || gw->access_key_id == NULL ||
         gw->secret_key == NULL || (cfg->domain != NULL && gw->domain == NULL))
         goto err_free;
+    rc = hm_keyseal_derive(gw->secret_key, gw->seal_key);
+    if (rc != 0) goto err_free;
+    rc = HM_ENOMEM;
     gw->cfg.s3_addr = gw->s3_addr;
     gw->cfg.domain = gw->domain;
     gw->cfg.region = gw->region;

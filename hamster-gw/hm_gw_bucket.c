@@ -12,6 +12,7 @@
  * "ListObjectsV2".
  */
 #include "hm_gw_int.h"
+#include "hm_meta_akeys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ enum MHD_Result gw_list_buckets(gw_req *r)
         resp->result_case == HM__META_RESPONSE__RESULT_BUCKETS ? resp->buckets : NULL;
     for (size_t i = 0; bl != NULL && i < bl->n_buckets; i++) {
         const Hm__BucketRecord *b = bl->buckets[i];
+        if (gw_key_rights(r, b->name) == 0) continue; /* only buckets it was granted */
         char date[32];
         gw_iso_date(b->created_ms, date);
         hm_xml_open(&w, "Bucket");
@@ -91,6 +93,10 @@ enum MHD_Result gw_create_bucket_finish(gw_req *r)
     if (rc == HM_EINVAL) {
         hm_s3err_extra ex = {"BucketName", r->bucket};
         return gw_send_error(r, HM_S3_INVALID_BUCKET_NAME, NULL, &ex, 1);
+    }
+    if (rc == HM_EBUCKETEXISTS && (gw_key_rights(r, r->bucket) & HM_KEY_RIGHT_OWNER) == 0) {
+        hm_s3err_extra ex = {"BucketName", r->bucket}; /* someone else's */
+        return gw_send_error(r, HM_S3_BUCKET_ALREADY_EXISTS, NULL, &ex, 1);
     }
     if (rc != 0) return gw_send_hm_error(r, rc);
     struct MHD_Response *resp =

@@ -23,6 +23,7 @@
 
 #include "hm_gw.h"
 #include "hm_gw_guard.h"
+#include "hm_keyseal.h"
 #include "hm_limits.h"
 #include "hm_objsvc.h"
 #include "hm_s3err.h"
@@ -45,6 +46,7 @@ struct hm_gw {
     char *region;
     char *access_key_id;
     char *secret_key;
+    uint8_t seal_key[HM_KEYSEAL_KEY_BYTES]; /* opens stored key secrets */
     char *tls_cert_pem;
     char *tls_key_pem;
     hm_objsvc *svc;
@@ -102,6 +104,9 @@ typedef struct gw_req {
     int64_t start_mono_ns;
     bool health;                /* a health probe (hm_gw_ops.c) */
     hm_sigv4_verified auth;
+    bool vhost;                 /* bucket came from the Host header */
+    bool key_root;              /* authenticated as the root key */
+    Hm__KeyRecord *key_rec;     /* another key's record, this request only */
     /* body of the routed operation */
     enum gw_op op;
     bool body_failed;           /* answer body_err at the end */
@@ -180,6 +185,25 @@ enum MHD_Result gw_small_body_check(gw_req *r, bool require_digest, bool *ok);
  * output over cap. */
 int gw_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *len);
 void gw_base64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+
+/* ---- hm_gw_keys.c ----------------------------------------------------------- */
+
+/* hm_sigv4_lookup_fn with ctx = the gw_req: the root key, else the key's
+ * record from the metadata (kept in r->key_rec for this request) with its
+ * secret unsealed.  HM_ENOENT for an unknown key. */
+int gw_key_lookup(void *ctx, const char *access_key_id, char *secret_out, size_t secret_cap);
+
+/* The rights (HM_KEY_RIGHT_* bits, owner expanded) the authenticated key
+ * holds on bucket; every right for the root key. */
+uint32_t gw_key_rights(const gw_req *r, const char *bucket);
+
+/* After authentication: refuse (AccessDenied, logged with the key, right
+ * and bucket) a request whose key lacks the right its operation needs;
+ * *ok false then. */
+enum MHD_Result gw_authorize(gw_req *r, bool *ok);
+
+/* Free the request's key record (NULL-safe). */
+void gw_key_release(gw_req *r);
 
 /* ---- hm_gw_bucket.c ---------------------------------------------------------- */
 

@@ -12,11 +12,13 @@
  * PutObject does.
  *
  * References: AWS S3 API Reference, "POST Object", "Browser-Based Uploads
- * Using POST (AWS Signature Version 4)", "Creating a POST Policy",
+ * Using POST (AWS Signature Version 4)", "Browser-based uploads using POST
+ * (AWS signature version 2)", "Creating a POST Policy",
  * "Error Responses".
  */
 #include "hm_gw_int.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
+#include "hm_meta_akeys.h"
 #include "hm_post.h"
 
 #define GW_POST_MSG_BYTES 512u
@@ -44,6 +47,18 @@ static const char *const gw_post_stored_headers[] = {
 static const char *const gw_post_required[] = {
     "key", "policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature",
 };
+/* A SigV2 form ("Browser-based uploads using POST (AWS signature version
+ * 2)"), as ceph's s3-tests and boto3's signature_version 's3' send. */
+static const char *const gw_post_required_v2[] = {
+    "key", "policy", "AWSAccessKeyId", "signature",
+};
+
+/* SigV2: AWSAccessKeyId and no x-amz-algorithm. */
+static bool gw_post_is_v2(const hm_post_form *f)
+{
+    return hm_post_form_get(f, "x-amz-algorithm") == NULL &&
+           hm_post_form_get(f, "AWSAccessKeyId") != NULL;
+}
 
 typedef struct gw_post gw_post;
 
@@ -100,6 +115,50 @@ static int gw_post_refuse_hm(gw_post *gp, int err)
     return HM_ECANCELED;
 }
 
+/* The form's key must exist (root, or a key in the metadata) and hold the
+ * write right on the bucket; the secret lands in secret (cleansed by the
+ * caller). */
+static int gw_post_key(gw_req *r, gw_post *gp, const char *access_key_id, char *secret,
+                       size_t cap)
+{
+    int rc = gw_key_lookup(r, access_key_id, secret, cap);
+    if (rc == HM_ENOENT) {
+        hm_info("gw", r->id, "POST refused: unknown access key id %s", access_key_id);
+        return gw_post_refuse(gp, HM_S3_INVALID_ACCESS_KEY_ID, NULL);
+    }
+    if (rc != 0) return gw_post_refuse_hm(gp, rc);
+    return 0;
+}
+
+static int gw_post_mismatch(gw_req *r, gw_post *gp, const char *access_key_id, int rc)
+{
+    if (rc == HM_EPERM) {
+        hm_info("gw", r->id, "POST policy signature mismatch for key %s", access_key_id);
+        return gw_post_refuse(gp, HM_S3_SIGNATURE_DOES_NOT_MATCH,
+                              "The request signature we calculated does not match the "
+                              "signature you provided. Check your key and signing method.");
+    }
+    return gw_post_refuse_hm(gp, HM_EINTERNAL);
+}
+
+/* SigV2: AWSAccessKeyId and signature = Base64(HMAC-SHA1(secret, policy)). */
+static int gw_post_verify_v2(gw_req *r, gw_post *gp)
+{
+    const hm_post_form *f = gp->form;
+    const char *ak = hm_post_form_get(f, "AWSAccessKeyId");
+    if (ak[0] == '\0' || strlen(ak) > HM_SIGV4_ACCESS_KEY_BYTES_MAX)
+        return gw_post_refuse(gp, HM_S3_INVALID_ACCESS_KEY_ID, NULL);
+    char secret[HM_SIGV4_SECRET_BYTES_MAX + 1];
+    int rc = gw_post_key(r, gp, ak, secret, sizeof secret);
+    if (rc != 0) return rc;
+    rc = hm_post_signature_check_v2(secret, hm_post_form_get(f, "policy"),
+                                    hm_post_form_get(f, "signature"));
+    OPENSSL_cleanse(secret, sizeof secret);
+    if (rc != 0) return gw_post_mismatch(r, gp, ak, rc);
+    snprintf(r->auth.access_key_id, sizeof r->auth.access_key_id, "%s", ak);
+    return 0;
+}
+
 /* Verify x-amz-algorithm, the credential and date, and the signature over
  * the policy. */
 static int gw_post_verify(gw_req *r, gw_post *gp)
@@ -120,17 +179,14 @@ static int gw_post_verify(gw_req *r, gw_post *gp)
         return gw_post_refuse(gp, HM_S3_INVALID_ARGUMENT,
                               "Invalid x-amz-date: expected YYYYMMDD'T'HHMMSS'Z' on the "
                               "credential's date");
-    if (strcmp(cred.access_key_id, r->gw->access_key_id) != 0)
-        return gw_post_refuse(gp, HM_S3_INVALID_ACCESS_KEY_ID, NULL);
-    int rc = hm_post_signature_check(r->gw->secret_key, &cred, hm_post_form_get(f, "policy"),
-                                     hm_post_form_get(f, "x-amz-signature"));
-    if (rc == HM_EPERM) {
-        hm_info("gw", r->id, "POST policy signature mismatch for key %s", cred.access_key_id);
-        return gw_post_refuse(gp, HM_S3_SIGNATURE_DOES_NOT_MATCH,
-                              "The request signature we calculated does not match the "
-                              "signature you provided. Check your key and signing method.");
-    }
-    if (rc != 0) return gw_post_refuse_hm(gp, HM_EINTERNAL);
+    char secret[HM_SIGV4_SECRET_BYTES_MAX + 1];
+    int rc = gw_post_key(r, gp, cred.access_key_id, secret, sizeof secret);
+    if (rc != 0) return rc;
+    rc = hm_post_signature_check(secret, &cred, hm_post_form_get(f, "policy"),
+                                 hm_post_form_get(f, "x-amz-signature"));
+    OPENSSL_cleanse(secret, sizeof secret);
+    if (rc != 0) return gw_post_mismatch(r, gp, cred.access_key_id, rc);
+    snprintf(r->auth.access_key_id, sizeof r->auth.access_key_id, "%s", cred.access_key_id);
     return 0;
 }
 
@@ -173,18 +229,27 @@ static int gw_post_file_begin(void *ctx, const hm_post_form *f, const char *file
     (void)part_type; /* the object's type is the form's Content-Type field */
     gw_req *r = ctx;
     gw_post *gp = r->post;
-    for (size_t i = 0; i < sizeof(gw_post_required) / sizeof(char *); i++) {
-        if (hm_post_form_get(f, gw_post_required[i]) == NULL) {
+    bool v2 = gw_post_is_v2(f);
+    const char *const *required = v2 ? gw_post_required_v2 : gw_post_required;
+    size_t nreq = v2 ? sizeof(gw_post_required_v2) / sizeof(char *)
+                     : sizeof(gw_post_required) / sizeof(char *);
+    for (size_t i = 0; i < nreq; i++) {
+        if (hm_post_form_get(f, required[i]) == NULL) {
             char msg[160];
             snprintf(msg, sizeof(msg),
                      "Bucket POST must contain a field named '%s'.  If it is specified, "
                      "please check the order of the fields.",
-                     gw_post_required[i]);
+                     required[i]);
             return gw_post_refuse(gp, HM_S3_INVALID_ARGUMENT, msg);
         }
     }
-    int rc = gw_post_verify(r, gp);
+    int rc = v2 ? gw_post_verify_v2(r, gp) : gw_post_verify(r, gp);
     if (rc != 0) return rc;
+    if ((gw_key_rights(r, r->bucket) & HM_KEY_RIGHT_WRITE) == 0) {
+        hm_info("gw", r->id, "access denied: key %s has no write right on bucket %s",
+                r->auth.access_key_id, r->bucket);
+        return gw_post_refuse(gp, HM_S3_ACCESS_DENIED, NULL);
+    }
     /* Protections Hamster does not provide (hm_gw_guard.h), before the
      * policy is even read: a refused form stores nothing. */
     hm_guard_refusal ref;
@@ -214,6 +279,7 @@ static int gw_post_file_begin(void *ctx, const hm_post_form *f, const char *file
         .bucket = r->bucket,
         .key = gp->key,
         .now_ms = hm_wall_ms(r->gw->cfg.env),
+        .sigv2 = v2,
     };
     rc = hm_post_policy_check(&gp->policy, &ca, &gp->len_min, &gp->len_max, msg, sizeof(msg));
     if (rc != 0) {

@@ -11,6 +11,7 @@
  * RFC 7578, RFC 2046 §5.1, RFC 8259, RFC 4648 §4.
  */
 #include "hm_post.h"
+#include "hm_sigv2.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -1105,9 +1106,13 @@ static bool post_starts_with(const char *field, const char *value, const char *p
     }
 }
 
-/* Fields that need no condition (AWS "Creating a POST Policy"). */
-static bool post_field_exempt(const char *name)
+/* Fields that need no condition (AWS "Creating a POST Policy"; for a SigV2
+ * form, "Browser-based uploads using POST (AWS signature version 2)" also
+ * exempts AWSAccessKeyId and signature). */
+static bool post_field_exempt(const char *name, bool sigv2)
 {
+    if (sigv2 && (post_eq_ci(name, "awsaccesskeyid") || post_eq_ci(name, "signature")))
+        return true;
     return post_eq_ci(name, "x-amz-signature") || post_eq_ci(name, "file") ||
            post_eq_ci(name, "policy") || post_prefix_ci(name, "x-ignore-");
 }
@@ -1141,7 +1146,7 @@ int hm_post_policy_check(const hm_post_policy *p, const hm_post_check_args *a,
     }
     for (size_t i = 0; i < hm_post_form_count(a->form); i++) {
         const char *name = hm_post_form_name(a->form, i);
-        if (post_field_exempt(name)) continue;
+        if (post_field_exempt(name, a->sigv2)) continue;
         bool covered = false;
         for (size_t j = 0; j < p->cond_count && !covered; j++)
             covered = p->conds[j].field != NULL && post_eq_ci(p->conds[j].field, name);
@@ -1204,6 +1209,17 @@ int hm_post_signature_check(const char *secret, const hm_post_credential *cred,
     if (rc != 0) return rc;
     if (strlen(signature) != HM_SIGV4_HEX_BYTES) return HM_EPERM;
     return CRYPTO_memcmp(want, signature, HM_SIGV4_HEX_BYTES) == 0 ? 0 : HM_EPERM;
+}
+
+int hm_post_signature_check_v2(const char *secret, const char *policy_b64,
+                               const char *signature)
+{
+    char want[HM_SIGV2_SIGNATURE_BYTES + 1];
+    int rc = hm_sigv2_signature(secret, policy_b64, strlen(policy_b64), want);
+    if (rc != 0) return rc;
+    rc = hm_sigv2_signature_equal(want, signature) ? 0 : HM_EPERM;
+    OPENSSL_cleanse(want, sizeof want);
+    return rc;
 }
 
 int hm_post_key_substitute(const char *key, const char *filename, char **out)

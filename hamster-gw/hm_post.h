@@ -191,6 +191,8 @@ typedef struct hm_post_check_args {
     const char *bucket;
     const char *key;
     int64_t now_ms;
+    bool sigv2;                  /* a SigV2 form: AWSAccessKeyId and
+                                  * signature need no condition */
 } hm_post_check_args;
 
 /* Evaluate the policy (AWS "Creating a POST Policy"): not expired; every
@@ -222,6 +224,13 @@ int hm_post_credential_parse(const char *s, hm_post_credential *out);
  * HM_EINTERNAL. */
 int hm_post_signature_check(const char *secret, const hm_post_credential *cred,
                             const char *policy_b64, const char *signature);
+
+/* Check a SigV2 form's signature field: Base64(HMAC-SHA1(secret,
+ * policy_b64)) ("Browser-based uploads using POST (AWS signature version
+ * 2)"), compared in constant time.  Returns 0, HM_EPERM on a mismatch (or a
+ * signature that is not 28 base64 characters), HM_EINVAL, HM_EINTERNAL. */
+int hm_post_signature_check_v2(const char *secret, const char *policy_b64,
+                               const char *signature);
 
 /* Replace every "${filename}" in key with filename into a new string (free
  * it).  HM_ETOOBIG past HM_KEY_BYTES_MAX, HM_ENOMEM. */

@@ -17,6 +17,7 @@
 
 #include "hm_err.h"
 #include "hm_limits.h"
+#include "hm_meta_akeys.h"
 #include "hm_meta_keys.h"
 
 static const char sm_key_schema[] = "schema";
@@ -1758,9 +1759,19 @@ int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
         switch (cmd->op_case) {
         case HM__META_COMMAND__OP_BUCKET_CREATE:
             rc = sm_bucket_create(&cx, cmd->bucket_create, resp);
+            if (rc == 0 && resp->err == 0) /* the creating key owns it */
+                rc = hm_meta_akeys_bucket_created(env, txn, cmd->bucket_create->bucket->name,
+                                                  cmd->bucket_create->bucket->owner);
             break;
         case HM__META_COMMAND__OP_BUCKET_DELETE:
             rc = sm_bucket_delete(&cx, cmd->bucket_delete, resp);
+            if (rc == 0 && resp->err == 0) /* its grants go with it */
+                rc = hm_meta_akeys_bucket_deleted(env, txn, cmd->bucket_delete->name);
+            break;
+        case HM__META_COMMAND__OP_KEY_CREATE:
+        case HM__META_COMMAND__OP_KEY_DELETE:
+        case HM__META_COMMAND__OP_KEY_GRANT:
+            rc = hm_meta_akeys_apply(env, txn, cmd, resp);
             break;
         case HM__META_COMMAND__OP_OBJECT_PUT:
             rc = sm_object_put(&cx, cmd->object_put, resp);
@@ -2695,6 +2706,9 @@ int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
         return sm_q_intent_scan(&cx, req->intent_scan, resp);
     case HM__META_REQUEST__OP_UPLOAD_EXPIRY_SCAN:
         return sm_q_upload_expiry_scan(&cx, req->upload_expiry_scan, resp);
+    case HM__META_REQUEST__OP_KEY_GET:
+    case HM__META_REQUEST__OP_KEY_LIST:
+        return hm_meta_akeys_query(env, txn, req, resp);
     default:
         return HM_EINVAL;
     }

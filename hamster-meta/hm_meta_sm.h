@@ -19,6 +19,8 @@
  *   HM_KV_UPLOADS   hm_meta_uploads_key (bucket id | upload id) -> UploadRecord
  *   HM_KV_PARTS     hm_meta_parts_key (bucket id | upload id | 00 | part
  *                   number u32 BE) -> PartRecord
+ *   HM_KV_KEYS      access key id -> KeyRecord (its own command family,
+ *                   hm_meta_akeys.h)
  *   HM_KV_INTENTS   intent id -> Intent
  *   HM_KV_GC        not_before (u64 BE, sign flipped) ‖ log index (u64 BE) ‖
  *                   sequence within the command (u32 BE) -> GcItem

@@ -39,6 +39,7 @@
 #include "hm_log.h"
 #include "hm_meta_log.h"
 #include "hm_meta_node.h"
+#include "hm_meta_akeys.h"
 #include "hm_objsvc.h"
 #include "hm_shard_store.h"
 #include "sim_env.h"
@@ -62,6 +63,7 @@
 #define SIM_BIG_PARTS_MAX 8      /* HM_PART_BYTES_MIN parts per run */
 #define SIM_BLOBS_MAX 4096       /* blobs the end-of-run gc check tracks */
 #define SIM_SOAK_STEPS 1500u     /* --soak without --steps */
+#define SIM_AKEYS 2              /* access keys the model tracks */
 
 static const char *const sim_bucket_names[SIM_BUCKETS] = {"sim-a", "sim-b", "sim-c"};
 static const char *const sim_keys[SIM_KEYS] = {
@@ -89,6 +91,8 @@ typedef struct sim_opts {
     bool plant_wall_deadline; /* intents expire by the gateway's wall clock */
     bool plant_gc_ignores_leases; /* implies read_gc */
     bool read_gc; /* the gc grace passes, and gc runs, while GETs are open */
+    bool akeys; /* access key commands in the workload, and their checker */
+    bool plant_keys_del_lost; /* the keys table drops deletes; implies akeys */
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
@@ -142,7 +146,19 @@ typedef struct sim_pending {
     int b, k;
 } sim_pending;
 
+/* An access key as the model knows it: whether it exists and its rights
+ * per bucket.  unsure: an operation on it (or a bucket delete) ended
+ * ambiguously; the next probe takes the store's answer. */
+typedef struct sim_akey {
+    bool exists;
+    uint32_t rights[SIM_BUCKETS];
+    bool unsure;
+    bool phantom; /* a command failed with a disk error: it may surface after
+                   * the next crash, so the key stays unsure until then */
+} sim_akey;
+
 typedef struct sim_model {
+    sim_akey akey[SIM_AKEYS];
     sim_cands bucket[SIM_BUCKETS];
     sim_cands key[SIM_BUCKETS][SIM_KEYS];
     sim_upload up[SIM_UPLOADS_MAX];
@@ -272,7 +288,7 @@ typedef struct sim_run {
         uint64_t puts_ok, puts_err, gets_ok, gets_err, deletes, lists, restarts,
             flips, ambiguous, resolved, sweeps, ranged, mpu_creates, parts_ok, parts_err,
             completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
-            shard_files, intent_leaks, log_rots, log_rots_refused;
+            shard_files, intent_leaks, log_rots, log_rots_refused, akeys_ok, akeys_err;
     } st;
 } sim_run;
 
@@ -596,6 +612,8 @@ static void sim_roles_close(sim_run *r)
 }
 
 static void sim_sweep(sim_run *r, bool after_crash);
+static bool sim_akey_probe(sim_run *r, int a, bool after_crash);
+static int sim_pick_bucket(sim_run *r);
 
 enum sim_crash_kind { SIM_KILL = 0, SIM_POWER_CLEAN, SIM_POWER_TORN };
 
@@ -1017,7 +1035,183 @@ static void sim_sweep(sim_run *r, bool after_crash)
         if (!r->failed && !sim_uploads_check(r, b, after_crash) && after_crash)
             sim_fail(r, "sweep: uploads of %s: the store did not answer", sim_bucket_names[b]);
     }
+    for (int a = 0; a < SIM_AKEYS && r->o.akeys && !r->failed; a++)
+        if (!sim_akey_probe(r, a, after_crash) && !after_crash) break;
     sim_event(r, "sweep", -1, -1, after_crash, r->failed ? -1 : 0);
+}
+
+/* ---- access keys ----------------------------------------------------------------- */
+
+/* The planted bug --plant keys-del-lost: the env under the roles drops
+ * every delete in the keys table, so a deleted access key stays usable.
+ * It lives here, in the simulator's env wrapper; no production code
+ * carries a test switch. */
+static struct hm_env_ops sim_plant_ops;
+static const struct hm_env_ops *sim_plant_inner;
+static hm_env sim_plant_env;
+
+static int sim_plant_kv_del(hm_kv_txn *txn, enum hm_kv_table t, const void *key, size_t n)
+{
+    if (t == HM_KV_KEYS) return 0;
+    return sim_plant_inner->kv_del(txn, t, key, n);
+}
+
+static hm_env *sim_plant_wrap(hm_env *inner)
+{
+    sim_plant_inner = inner->ops;
+    sim_plant_ops = *inner->ops;
+    sim_plant_ops.kv_del = sim_plant_kv_del;
+    sim_plant_env.ops = &sim_plant_ops;
+    sim_plant_env.impl = inner->impl;
+    return &sim_plant_env;
+}
+
+static const char *const sim_akey_ids[SIM_AKEYS] = {"HKSIMKEY0", "HKSIMKEY1"};
+
+/* Read key a through the checker and compare with the model: an
+ * acknowledged create, grant, revoke or delete (and a bucket delete's
+ * removal of its grants) must hold, across crashes too.  False when the
+ * store did not answer. */
+static bool sim_akey_probe(sim_run *r, int a, bool after_crash)
+{
+    Hm__KeyGet g = HM__KEY_GET__INIT;
+    g.access_key_id = (char *)sim_akey_ids[a];
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_KEY_GET;
+    req.key_get = &g;
+    Hm__MetaResponse *resp = NULL;
+    int rc = hm_objsvc_meta_call(r->check, "sim-check", &req, &resp);
+    if (rc != 0 && rc != HM_ENOENT) {
+        if (after_crash) sim_fail(r, "access key %s: %s", sim_akey_ids[a], hm_err_name(rc));
+        return false;
+    }
+    bool exists = rc == 0;
+    uint32_t rights[SIM_BUCKETS] = {0};
+    for (int b = 0; b < SIM_BUCKETS && exists; b++)
+        rights[b] = resp->result_case == HM__META_RESPONSE__RESULT_KEY
+                        ? hm_meta_akey_rights(resp->key, sim_bucket_names[b])
+                        : 0;
+    if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
+    sim_akey *m = &r->m.akey[a];
+    sim_hash(r, &exists, sizeof exists);
+    sim_hash(r, rights, sizeof rights);
+    if (m->unsure) {
+        m->exists = exists;
+        memcpy(m->rights, rights, sizeof rights);
+        if (after_crash) m->phantom = false;
+        m->unsure = m->phantom;
+        return true;
+    }
+    if (m->exists != exists) {
+        sim_fail(r, "access key %s: the model says %s, the store %s%s", sim_akey_ids[a],
+                 m->exists ? "present" : "absent", exists ? "present" : "absent",
+                 after_crash ? " (after a crash)" : "");
+        return true;
+    }
+    for (int b = 0; b < SIM_BUCKETS; b++) {
+        if (m->rights[b] != rights[b])
+            sim_fail(r, "access key %s on %s: rights %u in the model, %u in the store%s",
+                     sim_akey_ids[a], sim_bucket_names[b], m->rights[b], rights[b],
+                     after_crash ? " (after a crash)" : "");
+    }
+    return true;
+}
+
+/* A bucket delete: acknowledged, its grants are gone; ambiguous, every key
+ * is unsure until probed. */
+static void sim_akeys_bucket_deleted(sim_run *r, int b, bool sure, bool phantom)
+{
+    for (int a = 0; a < SIM_AKEYS; a++) {
+        if (sure) r->m.akey[a].rights[b] = 0;
+        else r->m.akey[a].unsure = true;
+        if (phantom) r->m.akey[a].phantom = true;
+    }
+    /* Check the rule at once: no grant outlives its bucket. */
+    for (int a = 0; a < SIM_AKEYS && sure && r->o.akeys && !r->failed; a++)
+        (void)sim_akey_probe(r, a, false);
+}
+
+/* One key command through the client's path: create, delete, grant or
+ * revoke, with random rights on a random bucket. */
+static void sim_akey_op(sim_run *r)
+{
+    int a = (int)sim_rng_below(&r->rng_work, SIM_AKEYS);
+    int b = sim_pick_bucket(r);
+    uint64_t what = sim_rng_below(&r->rng_work, 8);
+    uint32_t bits = 1u + (uint32_t)sim_rng_below(&r->rng_work, HM_KEY_RIGHTS_ALL);
+    sim_akey *m = &r->m.akey[a];
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    Hm__KeyRecord rec = HM__KEY_RECORD__INIT;
+    Hm__KeyCreate kc = HM__KEY_CREATE__INIT;
+    Hm__KeyDelete kd = HM__KEY_DELETE__INIT;
+    Hm__KeyGrantSet kg = HM__KEY_GRANT_SET__INIT;
+    uint8_t sealed[40];
+    memset(sealed, a + 1, sizeof sealed);
+    if (what == 0 || (what < 3 && !m->exists)) {
+        rec.access_key_id = (char *)sim_akey_ids[a];
+        rec.has_sealed_secret = true;
+        rec.sealed_secret.data = sealed;
+        rec.sealed_secret.len = sizeof sealed;
+        rec.has_seal_version = true;
+        rec.seal_version = 1;
+        kc.key = &rec;
+        cmd.op_case = HM__META_COMMAND__OP_KEY_CREATE;
+        cmd.key_create = &kc;
+    } else if (what == 1) {
+        kd.access_key_id = (char *)sim_akey_ids[a];
+        cmd.op_case = HM__META_COMMAND__OP_KEY_DELETE;
+        cmd.key_delete = &kd;
+    } else {
+        kg.access_key_id = (char *)sim_akey_ids[a];
+        kg.bucket = (char *)sim_bucket_names[b];
+        kg.has_rights = true;
+        kg.rights = what == 7 ? 0 : bits;
+        kg.has_revoke = true;
+        kg.revoke = what >= 6;
+        cmd.op_case = HM__META_COMMAND__OP_KEY_GRANT;
+        cmd.key_grant = &kg;
+    }
+    cmd.has_format_version = true;
+    cmd.format_version = HM_FORMAT_VERSION;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_COMMAND;
+    req.command = &cmd;
+    Hm__MetaResponse *resp = NULL;
+    int rc = hm_objsvc_meta_call(r->svc, NULL, &req, &resp);
+    sim_event(r, "akey", b, a, (int64_t)(what * 8 + bits), rc);
+    if (rc == 0) r->st.akeys_ok++;
+    else r->st.akeys_err++;
+    switch (sim_classify(rc)) {
+    case SIM_OUT_OK:
+        if (cmd.op_case == HM__META_COMMAND__OP_KEY_DELETE) {
+            bool phantom = m->phantom;
+            memset(m, 0, sizeof *m);
+            m->phantom = phantom;
+            m->unsure = phantom;
+        } else {
+            m->exists = true;
+            m->unsure = m->phantom;
+            for (int i = 0; i < SIM_BUCKETS; i++)
+                m->rights[i] = resp->result_case == HM__META_RESPONSE__RESULT_KEY
+                                   ? hm_meta_akey_rights(resp->key, sim_bucket_names[i])
+                                   : 0;
+        }
+        hm__meta_response__free_unpacked(resp, NULL);
+        break;
+    case SIM_OUT_NO:
+        /* Refusals the model can predict when it is sure. */
+        if (!m->unsure && rc == HM_EEXIST && !m->exists)
+            sim_fail(r, "create %s: exists, but the model has it absent", sim_akey_ids[a]);
+        if (!m->unsure && rc == HM_ENOENT && m->exists)
+            sim_fail(r, "%s: no such key, but the model has it", sim_akey_ids[a]);
+        break;
+    default:
+        r->st.ambiguous++;
+        m->unsure = true;
+        if (sim_classify(rc) == SIM_OUT_PHANTOM) m->phantom = true;
+        if (sim_akey_probe(r, a, false)) r->st.resolved++;
+        break;
+    }
 }
 
 /* ---- workload ------------------------------------------------------------------ */
@@ -1452,7 +1646,10 @@ static void sim_bucket_op(sim_run *r, bool create)
         return;
     }
     if (!create && rc == HM_ENOBUCKET) {
-        if (sim_cands_observe(r, c, &sim_absent, false, what)) sim_bucket_gone(r, b);
+        if (sim_cands_observe(r, c, &sim_absent, false, what)) {
+            sim_bucket_gone(r, b);
+            sim_akeys_bucket_deleted(r, b, true, false);
+        }
         return;
     }
     if (!create && rc == HM_ENOTEMPTY) {
@@ -1471,13 +1668,18 @@ static void sim_bucket_op(sim_run *r, bool create)
     switch (sim_classify(rc)) {
     case SIM_OUT_OK:
         sim_cands_set(c, v);
-        if (!create) sim_bucket_gone(r, b);
+        if (!create) {
+            sim_bucket_gone(r, b);
+            sim_akeys_bucket_deleted(r, b, true, false);
+        }
         break;
     case SIM_OUT_NO:
         sim_fail(r, "%s: unexpected %s", what, hm_err_name(rc));
         break;
     default:
         r->st.ambiguous++;
+        if (!create)
+            sim_akeys_bucket_deleted(r, b, false, sim_classify(rc) == SIM_OUT_PHANTOM);
         sim_cands_add(r, c, v, sim_classify(rc) == SIM_OUT_PHANTOM);
         if (sim_probe_bucket(r, b, false)) r->st.resolved++;
         break;
@@ -2121,7 +2323,10 @@ static void sim_work(sim_run *r)
         else sim_put_step(r, op);
         return;
     }
-    uint64_t pick = sim_rng_below(&r->rng_work, 100);
+    /* Access key commands (--akeys) take 8 in 108 picks; without them the
+     * workload's random streams are unchanged, so pinned seeds keep their
+     * histories. */
+    uint64_t pick = sim_rng_below(&r->rng_work, r->o.akeys ? 108 : 100);
     sim_op *slot = sim_op_slot(r);
     if (pick < 28) sim_put_start(r, slot);
     else if (pick < 44) sim_get_start(r, slot);
@@ -2136,7 +2341,8 @@ static void sim_work(sim_run *r)
     else if (pick < 92) sim_mpu_abort(r);
     else if (pick < 94) sim_mpu_list(r);
     else if (pick < 98) sim_copy(r);
-    else sim_tags(r);
+    else if (pick < 100) sim_tags(r);
+    else sim_akey_op(r);
 }
 
 /* ---- faults -------------------------------------------------------------------- */
@@ -2489,6 +2695,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     r->jenv.ops = &r->jops;
     r->jenv.impl = world_env->impl;
     r->env = &r->jenv;
+    if (o->plant_keys_del_lost) r->env = sim_plant_wrap(r->env);
     sim_rng_seed(&r->rng_work, o->seed, 20);
     sim_rng_seed(&r->rng_fault, o->seed, 21);
     sim_rng_seed(&r->rng_rot, o->seed, 22);
@@ -2560,10 +2767,10 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         printf("  multipart: %" PRIu64 " creates, parts %" PRIu64 " ok %" PRIu64
                " failed, completes %" PRIu64 " ok %" PRIu64 " failed, %" PRIu64
                " aborts; copies %" PRIu64 " ok %" PRIu64 " failed; %" PRIu64 " tag sets; %" PRIu64
-               " ranged gets\n",
+               " ranged gets; access key commands %" PRIu64 " ok %" PRIu64 " refused\n",
                r->st.mpu_creates, r->st.parts_ok, r->st.parts_err, r->st.completes_ok,
                r->st.completes_err, r->st.aborts, r->st.copies_ok, r->st.copies_err, r->st.tags,
-               r->st.ranged);
+               r->st.ranged, r->st.akeys_ok, r->st.akeys_err);
         printf("  final gc: %" PRIu64 " blobs collected, %" PRIu64 " shard files left, %" PRIu64
                " held only by expired intents\n",
                r->st.gc_blobs, r->st.shard_files, r->st.intent_leaks);
@@ -2586,8 +2793,8 @@ static void sim_usage(void)
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
             "                   [--plant ack-before-sync|lenient-log-recovery|\n"
-            "                            wall-clock-deadline|gc-ignores-leases]\n"
-            "                   [--read-gc] [--trace] [--disks 1|2]\n"
+            "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost]\n"
+            "                   [--read-gc] [--akeys] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
@@ -2598,6 +2805,7 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_lenient_log   ? " --plant lenient-log-recovery"
            : o->plant_wall_deadline ? " --plant wall-clock-deadline"
            : o->plant_gc_ignores_leases ? " --plant gc-ignores-leases"
+           : o->plant_keys_del_lost ? " --plant keys-del-lost"
                                     : "";
 }
 
@@ -2615,9 +2823,10 @@ static bool sim_parse_u64(const char *s, uint64_t *out)
 static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool shrink)
 {
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
-    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s --disks %zu\n",
+    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
-           sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "", o->disks);
+           sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "",
+           o->akeys && !o->plant_keys_del_lost ? " --akeys" : "", o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -2643,9 +2852,10 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     uint32_t fs = 0;
     if (sim_run_once(&s, &h, &fs, m, sizeof(m)) != 0) {
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
-        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s --disks %zu --trace\n",
+        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
-               sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "", o->disks);
+               sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "",
+           o->akeys && !o->plant_keys_del_lost ? " --akeys" : "", o->disks);
     }
 }
 
@@ -2694,6 +2904,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-before-sync") == 0) {
             o.plant_ack_before_sync = true;
             i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "keys-del-lost") == 0) {
+            o.plant_keys_del_lost = true;
+            o.akeys = true;
+            i++;
+        } else if (strcmp(a, "--akeys") == 0) {
+            o.akeys = true;
         } else if (strcmp(a, "--plant") == 0 && v != NULL &&
                    strcmp(v, "lenient-log-recovery") == 0) {
             o.plant_lenient_log = true;
