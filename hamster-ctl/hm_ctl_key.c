@@ -89,7 +89,7 @@ static int key_session_open(key_session *s, const char *data_dir, const char *me
         return 1;
     }
     Hm__ClusterIdentity *id = NULL;
-    rc = hm_cluster_check(s->env, data_dir, s->root_sk, &id);
+    rc = hm_cluster_check(s->env, data_dir, s->root_ak, s->root_sk, &id);
     if (rc == HM_ENOENT) {
         fprintf(stderr, "hamster: %s is not an initialised data directory\n", data_dir);
         return 1;

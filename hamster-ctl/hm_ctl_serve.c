@@ -290,7 +290,7 @@ int hm_ctl_serve(int argc, char **argv)
      * administration waits for a restart with a free -listen. */
     {
         Hm__ClusterIdentity *ident = NULL;
-        int arc = hm_cluster_check(st.env, data_dir, sk, &ident);
+        int arc = hm_cluster_check(st.env, data_dir, ak, sk, &ident);
         if (arc == 0) arc = hm_tls_new_from_data_dir(&st.tls, data_dir);
         if (arc == 0)
             arc = hm_rpc_server_start(&st.admin, st.tls, ident->listen, hm_meta_service_handle,
