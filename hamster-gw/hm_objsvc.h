@@ -55,6 +55,10 @@ typedef struct hm_objsvc_config {
                               * grace; production: HM_GC_GRACE_MS */
     int64_t intent_ttl_ms;   /* an upload's intent lives this long;
                               * production: HM_INTENT_TTL_MS; <= 0: that */
+    /* Test only, a planted bug the simulator must catch: commit a blob's
+     * intent after its shard is published instead of before the first byte
+     * (the "lazy intent" docs/adr/0006-fsync-budget.md rejects). */
+    bool plant_intent_after_shard;
 } hm_objsvc_config;
 
 /* Create a service.  Copies cfg (the pointers it holds stay borrowed and

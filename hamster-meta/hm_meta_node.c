@@ -3,11 +3,19 @@
  * Shaping decision: one commit thread owns the log and the LMDB write
  * transaction.  Callers queue commands and sleep; the thread takes up to
  * HM_META_BATCH_MAX of them, appends them with one sync, applies them in one
- * durable LMDB transaction (applied_index inside it), and only then wakes
- * the callers.  So a reply never leaves before its command is on disk twice
- * (log, then state), and N concurrent writers cost two syncs, not 2N.
- * Queries bypass the thread: they read an LMDB snapshot, which only ever
- * shows whole committed batches.
+ * LMDB transaction (applied_index inside it), and only then wakes the
+ * callers.  So a reply never leaves before its command is durable in the
+ * log and visible in the state, and N concurrent writers cost the syncs of
+ * one batch, not N.  Queries bypass the thread: they read an LMDB snapshot,
+ * which only ever shows whole committed batches.
+ *
+ * The log is the durability point (docs/adr/0006-fsync-budget.md): a batch's
+ * LMDB transaction is committed lazily (one data sync, no meta-page sync;
+ * never MDB_NOSYNC), so a crash may roll the state back to its last durable
+ * commit, and open replays the log from there.  That holds only while the
+ * log keeps every entry past the durable applied index: every
+ * durable_every-th batch (or the first after durable_ms) is committed
+ * durably, and compaction never passes the index that commit applied.
  *
  * With one voter the commit index is the last durable log index, so the
  * hard state records only the term and vote (saved once, at first open);
@@ -46,7 +54,14 @@ struct hm_meta_node {
     hm_env *env;
     hm_kv *kv;
     hm_meta_log *log;
+    hm_meta_node_opts opts;
     uint64_t next_index;   /* commit thread only, after open */
+    /* Commit thread only, after open: the applied index the last durable
+     * LMDB commit holds (what survives any crash), the lazy batches since,
+     * and when it was made. */
+    uint64_t durable_applied;
+    uint32_t lazy_batches;
+    int64_t durable_at_ms;
 
     pthread_mutex_t mu;
     pthread_cond_t work_cv;
@@ -147,18 +162,33 @@ static void node_commit_batch(hm_meta_node *node, node_waiter **batch, size_t n)
             goto fail;
         }
     }
-    rc = node->env->ops->kv_commit(txn, true);
+    int64_t now_ms = hm_mono_ms(node->env);
+    bool durable = node->lazy_batches + 1 >= node->opts.durable_every ||
+                   now_ms - node->durable_at_ms >= node->opts.durable_ms;
+    rc = node->env->ops->kv_commit(txn, durable);
     if (rc != 0) {
         node_poison(node, rc, "kv commit");
         goto fail;
     }
     for (size_t i = 0; i < n_live; i++)
         live[i]->rc = 0;
-    /* Everything up to here is applied durably: the log may forget it. */
-    rc = hm_meta_log_compact(node->log, recs[n_live - 1].index);
-    if (rc != 0)
-        hm_warn("meta", NULL, "log compaction failed (%s); retried next batch",
-                hm_err_name(rc));
+    uint64_t applied = recs[n_live - 1].index;
+    if (durable) {
+        node->durable_applied = applied;
+        node->lazy_batches = 0;
+        node->durable_at_ms = now_ms;
+    } else {
+        node->lazy_batches++;
+    }
+    /* The log may forget only what a crash cannot take from the state. */
+    if (durable || node->opts.plant_compact_past_durable) {
+        uint64_t upto = node->opts.plant_compact_past_durable ? applied
+                                                              : node->durable_applied;
+        rc = hm_meta_log_compact(node->log, upto);
+        if (rc != 0)
+            hm_warn("meta", NULL, "log compaction failed (%s); retried later",
+                    hm_err_name(rc));
+    }
     goto out;
 fail:
     for (size_t i = 0; i < n_live; i++)
@@ -278,6 +308,32 @@ static int node_join(char *out, size_t cap, const char *dir, const char *name)
     return n < 0 || (size_t)n >= cap ? HM_ETOOBIG : 0;
 }
 
+/* mkdir dir if absent; a new directory's entry is made durable in its
+ * parent. */
+static int node_mkdir_durable(hm_env *env, const char *dir)
+{
+    int rc = env->ops->mkdir(env, dir);
+    if (rc == HM_EEXIST)
+        return 0;
+    if (rc != 0)
+        return rc;
+    char parent[NODE_PATH_BYTES];
+    size_t n = strlen(dir);
+    if (n >= sizeof parent)
+        return HM_ETOOBIG;
+    memcpy(parent, dir, n + 1);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL)
+        strcpy(parent, ".");
+    else if (slash == parent)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return env->ops->sync_dir(env, parent);
+}
+
 /* Check the schema, then bring the state machine up to the log's end. */
 static int node_recover(hm_meta_node *node)
 {
@@ -324,29 +380,46 @@ static int node_recover(hm_meta_node *node)
         hm_info("meta", NULL, "replayed %" PRIu64 " log entries after index %" PRIu64,
                 r.count, applied);
     node->next_index = (first != 0 ? last : applied) + 1;
+    /* Recovery committed durably: the state holds everything logged. */
+    node->durable_applied = node->next_index - 1;
+    node->durable_at_ms = hm_mono_ms(env);
     return hm_meta_log_compact(node->log, node->next_index - 1);
 }
 
 int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
 {
+    return hm_meta_node_open_opts(out, env, dir, NULL);
+}
+
+int hm_meta_node_open_opts(hm_meta_node **out, hm_env *env, const char *dir,
+                           const hm_meta_node_opts *opts)
+{
     hm_meta_node *node = calloc(1, sizeof *node);
     if (node == NULL)
         return HM_ENOMEM;
     node->env = env;
+    if (opts != NULL)
+        node->opts = *opts;
+    if (node->opts.durable_every == 0)
+        node->opts.durable_every = HM_META_DURABLE_EVERY;
+    if (node->opts.durable_ms <= 0)
+        node->opts.durable_ms = HM_META_DURABLE_MS;
     pthread_mutex_init(&node->mu, NULL);
     pthread_cond_init(&node->work_cv, NULL);
     char path[NODE_PATH_BYTES];
-    int rc = env->ops->mkdir(env, dir);
-    if (rc == HM_EEXIST)
-        rc = 0;
+    int rc = node_mkdir_durable(env, dir);
     if (rc == 0)
         rc = node_join(path, sizeof path, dir, "kv");
     if (rc == 0)
         rc = env->ops->kv_open(env, path, &node->kv);
     if (rc == 0)
         rc = node_join(path, sizeof path, dir, "log");
+    /* The log is the durability point: its directory must survive a power
+     * loss before the first record does. */
     if (rc == 0)
-        rc = hm_meta_log_open(&node->log, env, path, 0);
+        rc = node_mkdir_durable(env, path);
+    if (rc == 0)
+        rc = hm_meta_log_open(&node->log, env, path, node->opts.log_segment_bytes);
     if (rc != 0)
         goto err;
     hm_meta_hardstate hs;

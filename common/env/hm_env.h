@@ -155,6 +155,22 @@ void hm_env_posix_free(hm_env *env);
  * posix one (fault injection) can keep the real store underneath. */
 void hm_kv_lmdb_bind(struct hm_env_ops *ops);
 
+/* Syncs issued through the production binding since the process started,
+ * by kind: HM_ENV_SYNC_FILE (fdatasync of a file), HM_ENV_SYNC_DIR (fsync of
+ * a directory), HM_ENV_SYNC_KV (the LMDB store's own fdatasyncs: one per
+ * write commit that changed anything, one more per durable commit).  The
+ * simulator's binding counts its own.  Process-wide and thread-safe. */
+enum hm_env_sync_kind {
+    HM_ENV_SYNC_FILE = 0,
+    HM_ENV_SYNC_DIR,
+    HM_ENV_SYNC_KV,
+    HM_ENV_SYNC_KIND_COUNT
+};
+uint64_t hm_env_syncs(enum hm_env_sync_kind kind);
+/* The sum over every kind: what `strace -c` would count as fsync plus
+ * fdatasync for this process. */
+uint64_t hm_env_syncs_total(void);
+
 /* Convenience wrappers, so call sites read as verbs. */
 static inline int64_t hm_mono_ms(hm_env *e) { return e->ops->mono_ns(e) / 1000000; }
 static inline int64_t hm_wall_ms(hm_env *e) { return e->ops->wall_ms(e); }

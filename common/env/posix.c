@@ -11,6 +11,7 @@
  * The key-value members come from kv_lmdb.c through hm_kv_lmdb_bind.
  */
 #include "hm_env.h"
+#include "env_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -162,6 +163,7 @@ static int posix_pwrite(hm_file *f, const void *buf, size_t len, uint64_t off)
 static int posix_sync(hm_file *f)
 {
     if (f->poisoned) return HM_EPOISONED;
+    hm_env_sync_note(HM_ENV_SYNC_FILE);
     /* No retry on EINTR either: fdatasync does not return EINTR on Linux,
      * and any failure may already have cost us dirty pages. */
     if (fdatasync(f->fd) != 0) {
@@ -241,6 +243,7 @@ static int posix_sync_dir(hm_env *env, const char *path)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) return hm_err_from_errno(errno);
     int rc = 0;
+    hm_env_sync_note(HM_ENV_SYNC_DIR);
     if (fsync(fd) != 0) {
         rc = hm_err_from_errno(errno);
         if (rc == HM_OK) rc = HM_EIO;

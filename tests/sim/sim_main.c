@@ -54,6 +54,8 @@
 #define SIM_SEEDS_MAX 64
 #define SIM_GC_GRACE_MS (10ll * 60 * 1000)
 #define SIM_INTENT_TTL_MS (60ll * 60 * 1000)
+#define SIM_LOG_SEGMENT_BYTES (16u << 10) /* the node rolls segments often */
+#define SIM_DURABLE_EVERY 8u              /* lazy state commits between durable ones */
 #define SIM_PARTS_MAX 4          /* part numbers 1..4 */
 #define SIM_UPLOADS_MAX 24       /* uploads the model tracks at once */
 #define SIM_PENDING_MAX 16       /* creates whose upload id is unknown */
@@ -82,6 +84,8 @@ typedef struct sim_opts {
     uint32_t steps;
     enum sim_level faults;
     bool plant_ack_before_sync;
+    bool plant_compact_past_durable; /* the log forgets what the state may lose */
+    bool plant_intent_after_shard;   /* a shard is published before its intent */
     bool trace;
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
@@ -463,9 +467,25 @@ static void sim_bucket_gone(sim_run *r, int b)
 
 static void sim_disk_dir(size_t i, char *out, size_t cap) { snprintf(out, cap, "/sim/disk%zu", i); }
 
+/* The replay flag of the planted bug a run carries, or "". */
+static const char *sim_plant_flag(const sim_opts *o)
+{
+    if (o->plant_ack_before_sync) return " --plant ack-before-sync";
+    if (o->plant_compact_past_durable) return " --plant compact-past-durable";
+    if (o->plant_intent_after_shard) return " --plant intent-after-shard";
+    return "";
+}
+
 static int sim_roles_open(sim_run *r)
 {
-    int rc = hm_meta_node_open(&r->meta, r->env, "/sim/meta");
+    /* Small log segments and frequent durable state commits, so that lazy
+     * commits, compaction and crashes between them all happen in a run. */
+    hm_meta_node_opts mo = {
+        .log_segment_bytes = SIM_LOG_SEGMENT_BYTES,
+        .durable_every = SIM_DURABLE_EVERY,
+        .plant_compact_past_durable = r->o.plant_compact_past_durable,
+    };
+    int rc = hm_meta_node_open_opts(&r->meta, r->env, "/sim/meta", &mo);
     if (rc != 0) return rc;
     rc = hm_meta_api_local_new(&r->meta_local, r->meta);
     if (rc != 0) return rc;
@@ -489,6 +509,7 @@ static int sim_roles_open(sim_run *r)
         .shard_count = r->o.disks,
         .gc_grace_ms = SIM_GC_GRACE_MS,
         .intent_ttl_ms = SIM_INTENT_TTL_MS,
+        .plant_intent_after_shard = r->o.plant_intent_after_shard,
     };
     rc = hm_objsvc_new(&r->svc, &cfg);
     if (rc != 0) return rc;
@@ -2344,7 +2365,8 @@ static void sim_usage(void)
 {
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
-            "                   [--plant ack-before-sync] [--trace] [--disks 1|2]\n"
+            "                   [--plant ack-before-sync|compact-past-durable|\n"
+            "                            intent-after-shard] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
@@ -2365,7 +2387,7 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
     printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
-           o->plant_ack_before_sync ? " --plant ack-before-sync" : "", o->disks);
+           sim_plant_flag(o), o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -2393,7 +2415,7 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
         printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
-               o->plant_ack_before_sync ? " --plant ack-before-sync" : "", o->disks);
+               sim_plant_flag(o), o->disks);
     }
 }
 
@@ -2439,6 +2461,14 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-before-sync") == 0) {
             o.plant_ack_before_sync = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "compact-past-durable") == 0) {
+            o.plant_compact_past_durable = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "intent-after-shard") == 0) {
+            o.plant_intent_after_shard = true;
             i++;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
@@ -2495,8 +2525,7 @@ int main(int argc, char **argv)
             s.seed = seeds[si] + c;
             if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_MAX;
             printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu%s\n", s.seed,
-                   s.steps, sim_level_name(s.faults), s.disks,
-                   s.plant_ack_before_sync ? " plant ack-before-sync" : "");
+                   s.steps, sim_level_name(s.faults), s.disks, sim_plant_flag(&s));
             uint64_t h1, h2;
             uint32_t fs = 0;
             char m[SIM_MSG_BYTES];
