@@ -766,7 +766,6 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
                                  void **con_cls)
 {
     (void)cls;
-    (void)url;
     (void)version;
     gw_req *r = *con_cls;
     if (r == NULL || r->uri == NULL) {
@@ -784,6 +783,7 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
         r->conn = conn;
         r->method = method;
         r->is_head = strcmp(method, "HEAD") == 0;
+        if (gw_stats_is(conn, url, method)) return gw_stats_send(r);
         bool ok = false;
         enum MHD_Result ret = gw_parse_uri(r, &ok);
         if (!ok) return ret;

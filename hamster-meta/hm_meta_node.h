@@ -35,6 +35,10 @@ typedef struct hm_meta_node_opts {
      * index that commit applied.  0: HM_META_DURABLE_EVERY / _MS. */
     uint32_t durable_every;
     int64_t durable_ms;
+    /* How long the commit thread may wait for more commands when the last
+     * batch held several (writers are concurrent); 0: HM_META_COMMIT_DELAY_US,
+     * negative: never wait. */
+    int32_t commit_delay_us;
     /* Test only (a planted bug the simulator must catch): compact the log up
      * to the last applied index even when that state is not yet durable. */
     bool plant_compact_past_durable;

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HM_ENV_VERSION 1
+#define HM_ENV_VERSION 2
 
 typedef struct hm_env hm_env;
 typedef struct hm_file hm_file;       /* an open file */
@@ -138,6 +138,13 @@ struct hm_env_ops {
     int (*kv_cursor_get)(hm_kv_cursor *c, const void **key, size_t *key_len,
                          const void **val, size_t *val_len);
     void (*kv_cursor_close)(hm_kv_cursor *c);
+
+    /* ---- version 2 */
+    /* Make every change on the file system holding path durable, directory
+     * entries included (syncfs(2)): one call in place of many sync_dir on
+     * that file system.  Optional (NULL: callers sync_dir each directory);
+     * only for bindings whose version is at least 2. */
+    int (*sync_fs)(hm_env *env, const char *path);
 };
 
 struct hm_env {

@@ -252,6 +252,24 @@ static int posix_sync_dir(hm_env *env, const char *path)
     return rc;
 }
 
+static int posix_sync_fs(hm_env *env, const char *path)
+{
+    (void)env;
+    int fd;
+    do {
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return hm_err_from_errno(errno);
+    int rc = 0;
+    hm_env_sync_note(HM_ENV_SYNC_DIR);
+    if (syncfs(fd) != 0) {
+        rc = hm_err_from_errno(errno);
+        if (rc == HM_OK) rc = HM_EIO;
+    }
+    (void)close(fd);
+    return rc;
+}
+
 static int posix_list_dir(hm_env *env, const char *path, hm_dir_fn fn, void *arg)
 {
     (void)env;
@@ -332,6 +350,7 @@ static const struct hm_env_ops posix_ops = {
     .list_dir = posix_list_dir,
     .exists = posix_exists,
     .statfs = posix_statfs,
+    .sync_fs = posix_sync_fs,
 };
 
 /* Create the production binding.  HM_ENOMEM is the only failure. */
