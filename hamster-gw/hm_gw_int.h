@@ -84,6 +84,7 @@ typedef struct gw_req {
     const char *method;
     bool is_head;
     bool started;
+    bool deferred;   /* bodiless: handled in the final call (keep-alive) */
     bool responded;
     unsigned status;
     int64_t start_mono_ms;

@@ -15,9 +15,9 @@
  * docs/adr/0006-fsync-budget.md).  No lock that other requests need is held
  * while syncing.
  *
- * A failed sync is final: every caller whose directories were in that
- * batch, and every later caller, gets the error (the disk is failed until
- * restart, as after a failed file sync).
+ * A failed sync fails the callers whose directories it did not cover (in a
+ * one-by-one batch, directories after the failing one are not synced);
+ * what a failed sync means for the disk is the store's decision.
  */
 #ifndef HM_SHARD_DIRSYNC_H
 #define HM_SHARD_DIRSYNC_H
