@@ -57,7 +57,7 @@
 #define SIM_GC_GRACE_MS (10ll * 60 * 1000)
 #define SIM_INTENT_TTL_MS (60ll * 60 * 1000)
 #define SIM_LOG_SEGMENT_BYTES (16u << 10) /* the node rolls segments often */
-#define SIM_DURABLE_EVERY 8u              /* lazy state commits between durable ones */
+#define SIM_DURABLE_EVERY 1u              /* as production: every state commit durable */
 #define SIM_PARTS_MAX 4          /* part numbers 1..4 */
 #define SIM_UPLOADS_MAX 24       /* uploads the model tracks at once */
 #define SIM_PENDING_MAX 16       /* creates whose upload id is unknown */
