@@ -15,11 +15,13 @@
  */
 #include "hm_sigv4.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 
 #include "hm_err.h"
@@ -288,15 +290,116 @@ int hm_sigv4_format_amz_date(int64_t unix_ms, char out[HM_SIGV4_AMZ_DATE_BYTES +
 
 /* ---- crypto ------------------------------------------------------------- */
 
+/* HMAC-SHA256.  Fetching the MAC and the digest by name costs more than
+ * the HMAC of a short message (provider lookups under locks), so one
+ * context with the digest set is made once and duplicated per call. */
+static EVP_MAC_CTX *sigv4_hmac_template;
+static pthread_once_t sigv4_hmac_once = PTHREAD_ONCE_INIT;
+
+static void sigv4_hmac_init(void)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) return;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac); /* the context holds its own reference */
+    if (ctx == NULL) return;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return;
+    }
+    sigv4_hmac_template = ctx;
+}
+
 static int sigv4_hmac(const void *key, size_t key_len, const void *msg,
                       size_t msg_len, uint8_t out[HM_SIGV4_KEY_BYTES])
 {
     size_t out_len = 0;
-    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, msg,
-                  msg_len, out, HM_SIGV4_KEY_BYTES, &out_len) == NULL ||
-        out_len != HM_SIGV4_KEY_BYTES)
-        return HM_EINTERNAL;
-    return 0;
+    (void)pthread_once(&sigv4_hmac_once, sigv4_hmac_init);
+    if (sigv4_hmac_template == NULL) {
+        if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, msg,
+                      msg_len, out, HM_SIGV4_KEY_BYTES, &out_len) == NULL ||
+            out_len != HM_SIGV4_KEY_BYTES)
+            return HM_EINTERNAL;
+        return 0;
+    }
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(sigv4_hmac_template);
+    if (ctx == NULL) return HM_ENOMEM;
+    int ok = EVP_MAC_init(ctx, key, key_len, NULL) == 1 &&
+             EVP_MAC_update(ctx, msg, msg_len) == 1 &&
+             EVP_MAC_final(ctx, out, &out_len, HM_SIGV4_KEY_BYTES) == 1 &&
+             out_len == HM_SIGV4_KEY_BYTES;
+    EVP_MAC_CTX_free(ctx);
+    return ok ? 0 : HM_EINTERNAL;
+}
+
+/* Derived signing keys, which depend only on (secret, date, region,
+ * service): a busy client signs every request of a day with the same one,
+ * so deriving it (four HMACs) once per day and key is enough.  A small
+ * table with round-robin replacement; the secret itself is part of the
+ * entry, so a changed secret never matches.  Entries live as long as the
+ * process, like the key store's own copies of the secrets. */
+#define SIGV4_KEY_CACHE_SLOTS 32u
+
+typedef struct sigv4_key_slot {
+    bool used;
+    size_t secret_len;
+    char secret[HM_SIGV4_SECRET_BYTES_MAX];
+    char date[HM_SIGV4_DATE_BYTES];
+    char region[HM_SIGV4_REGION_BYTES_MAX + 1];
+    char service[HM_SIGV4_SERVICE_BYTES_MAX + 1];
+    uint8_t key[HM_SIGV4_KEY_BYTES];
+} sigv4_key_slot;
+
+static pthread_mutex_t sigv4_key_mu = PTHREAD_MUTEX_INITIALIZER;
+static sigv4_key_slot sigv4_key_cache[SIGV4_KEY_CACHE_SLOTS];
+static unsigned sigv4_key_next;
+
+static bool sigv4_key_slot_is(const sigv4_key_slot *e, const char *secret, size_t sl,
+                              const char *date8, const char *region, const char *service)
+{
+    return e->used && e->secret_len == sl && memcmp(e->date, date8, HM_SIGV4_DATE_BYTES) == 0 &&
+           strcmp(e->region, region) == 0 && strcmp(e->service, service) == 0 &&
+           CRYPTO_memcmp(e->secret, secret, sl) == 0;
+}
+
+static bool sigv4_key_cache_get(const char *secret, size_t sl, const char *date8,
+                                const char *region, const char *service,
+                                uint8_t key_out[HM_SIGV4_KEY_BYTES])
+{
+    bool hit = false;
+    pthread_mutex_lock(&sigv4_key_mu);
+    for (unsigned i = 0; i < SIGV4_KEY_CACHE_SLOTS && !hit; i++) {
+        if (sigv4_key_slot_is(&sigv4_key_cache[i], secret, sl, date8, region, service)) {
+            memcpy(key_out, sigv4_key_cache[i].key, HM_SIGV4_KEY_BYTES);
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&sigv4_key_mu);
+    return hit;
+}
+
+static void sigv4_key_cache_put(const char *secret, size_t sl, const char *date8,
+                                const char *region, size_t rl, const char *service,
+                                size_t vl, const uint8_t key[HM_SIGV4_KEY_BYTES])
+{
+    pthread_mutex_lock(&sigv4_key_mu);
+    sigv4_key_slot *e = &sigv4_key_cache[sigv4_key_next];
+    sigv4_key_next = (sigv4_key_next + 1) % SIGV4_KEY_CACHE_SLOTS;
+    OPENSSL_cleanse(e, sizeof *e);
+    e->used = true;
+    e->secret_len = sl;
+    memcpy(e->secret, secret, sl);
+    memcpy(e->date, date8, HM_SIGV4_DATE_BYTES);
+    memcpy(e->region, region, rl);
+    e->region[rl] = '\0';
+    memcpy(e->service, service, vl);
+    e->service[vl] = '\0';
+    memcpy(e->key, key, HM_SIGV4_KEY_BYTES);
+    pthread_mutex_unlock(&sigv4_key_mu);
 }
 
 static void sigv4_hex(const uint8_t *b, size_t n, char *out)
@@ -337,6 +440,8 @@ int hm_sigv4_signing_key(const char *secret, const char *date8,
         rl == 0 || rl > HM_SIGV4_REGION_BYTES_MAX || vl == 0 ||
         vl > HM_SIGV4_SERVICE_BYTES_MAX)
         return HM_EINVAL;
+    if (sigv4_key_cache_get(secret, sl, date8, region, service, key_out))
+        return 0;
     memcpy(k0, "AWS4", 4);
     memcpy(k0 + 4, secret, sl);
     int rc = sigv4_hmac(k0, 4 + sl, date8, dl, a);
@@ -346,6 +451,8 @@ int hm_sigv4_signing_key(const char *secret, const char *date8,
         rc = sigv4_hmac(b, sizeof b, service, vl, a);
     if (rc == 0)
         rc = sigv4_hmac(a, sizeof a, "aws4_request", 12, key_out);
+    if (rc == 0)
+        sigv4_key_cache_put(secret, sl, date8, region, rl, service, vl, key_out);
     OPENSSL_cleanse(k0, sizeof k0);
     OPENSSL_cleanse(a, sizeof a);
     OPENSSL_cleanse(b, sizeof b);

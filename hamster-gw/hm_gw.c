@@ -770,13 +770,44 @@ enum MHD_Result gw_small_body_check(gw_req *r, bool require_digest, bool *ok)
     return MHD_YES;
 }
 
+/* No body: neither Transfer-Encoding nor a Content-Length other than 0. */
+static bool gw_bodiless(struct MHD_Connection *conn)
+{
+    if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL)
+        return false;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    return cl == NULL || strcmp(cl, "0") == 0;
+}
+
+/* A request's headers are in: parse, authenticate, route. */
+static enum MHD_Result gw_begin(gw_req *r, const char *url)
+{
+    if (gw_stats_is(r->conn, url, r->method)) return gw_stats_send(r);
+    bool ok = false;
+    enum MHD_Result ret = gw_parse_uri(r, &ok);
+    if (!ok) return ret;
+    ret = gw_health_maybe(r, &ok);
+    if (ok) return ret;
+    /* A browser form upload is authenticated by its signed policy, in
+     * the body (hm_gw_post.c). */
+    if (gw_post_object_is(r)) return gw_post_object_begin(r);
+    /* A CORS preflight carries no credentials (Fetch standard, CORS
+     * protocol): it is answered from the bucket's rules alone. */
+    if (strcmp(r->method, "OPTIONS") != 0) {
+        ret = gw_authenticate(r, &ok);
+        if (!ok) return ret;
+        ret = gw_authorize(r, &ok);
+        if (!ok) return ret;
+    }
+    return gw_route(r);
+}
+
 static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
                                  void **con_cls)
 {
     (void)cls;
-    (void)url;
     (void)version;
     gw_req *r = *con_cls;
     if (r == NULL || r->uri == NULL) {
@@ -794,23 +825,21 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
         r->conn = conn;
         r->method = method;
         r->is_head = strcmp(method, "HEAD") == 0;
-        bool ok = false;
-        enum MHD_Result ret = gw_parse_uri(r, &ok);
-        if (!ok) return ret;
-        ret = gw_health_maybe(r, &ok);
-        if (ok) return ret;
-        /* A browser form upload is authenticated by its signed policy, in
-         * the body (hm_gw_post.c). */
-        if (gw_post_object_is(r)) return gw_post_object_begin(r);
-        /* A CORS preflight carries no credentials (Fetch standard, CORS
-         * protocol): it is answered from the bucket's rules alone. */
-        if (strcmp(method, "OPTIONS") != 0) {
-            ret = gw_authenticate(r, &ok);
-            if (!ok) return ret;
-            ret = gw_authorize(r, &ok);
-            if (!ok) return ret;
+        /* libmicrohttpd 0.9.75 closes the connection after a response
+         * queued in a request's first call; a bodiless request (every GET,
+         * HEAD and most DELETEs) is therefore handled in its final call, so
+         * clients keep their connections (and their threads) alive. */
+        if (gw_bodiless(conn)) {
+            r->deferred = true;
+            return MHD_YES;
         }
-        return gw_route(r);
+        return gw_begin(r, url);
+    }
+    if (r->deferred) {
+        r->deferred = false;
+        enum MHD_Result ret = gw_begin(r, url);
+        if (r->responded || ret != MHD_YES) return ret;
+        /* No body follows: this is also the request's final call. */
     }
     if (r->responded) {
         r->bytes_in += *upload_data_size;

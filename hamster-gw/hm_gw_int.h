@@ -98,6 +98,7 @@ typedef struct gw_req {
     const char *method;
     bool is_head;
     bool started;
+    bool deferred;   /* bodiless: handled in the final call (keep-alive) */
     bool responded;
     unsigned status;
     int64_t start_mono_ms;
@@ -137,6 +138,9 @@ const char *gw_param_get(const gw_req *r, const char *name);
 /* Queue resp with status and the common headers (request id, server), then
  * release it.  MHD_NO when libmicrohttpd refused (the connection closes). */
 enum MHD_Result gw_send(gw_req *r, unsigned status, struct MHD_Response *resp);
+/* GET /_hamster/stats from loopback (hm_gw_stats.c): sync counters. */
+bool gw_stats_is(struct MHD_Connection *conn, const char *url, const char *method);
+enum MHD_Result gw_stats_send(gw_req *r);
 
 /* Answer an S3 error (XML body except on HEAD).  message NULL: the
  * default; extras as for hm_s3err_render. */

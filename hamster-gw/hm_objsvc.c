@@ -783,9 +783,11 @@ static int objsvc_put_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_
     p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
     rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
     if (rc != 0) goto err_free;
-    rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
-    if (rc != 0) goto err_free;
-    p->intent_live = true;
+    if (!svc->cfg.plant_intent_after_shard) {
+        rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
+        if (rc != 0) goto err_free;
+        p->intent_live = true;
+    }
     rc = objsvc_shard_open(p);
     if (rc != 0) goto err_intent;
     objsvc_pipe_open(p);
@@ -867,9 +869,11 @@ static int objsvc_put_unsized_grow(hm_objsvc_put *p, size_t len)
     p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
     rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
     if (rc != 0) return rc;
-    rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
-    if (rc != 0) return rc;
-    p->intent_live = true;
+    if (!svc->cfg.plant_intent_after_shard) {
+        rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
+        if (rc != 0) return rc;
+        p->intent_live = true;
+    }
     rc = objsvc_shard_open(p);
     if (rc != 0) return rc; /* put_abort deletes the intent */
     p->is_blob = true;
@@ -1056,6 +1060,11 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         p->shard = NULL; /* commit frees it, success or not */
         rc = api->ops->put_commit(sp, &length, &crc);
         if (rc != 0) goto err_abort;
+        if (svc->cfg.plant_intent_after_shard) {
+            rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
+            if (rc != 0) goto err_abort;
+            p->intent_live = true;
+        }
         if (length != p->size) {
             hm_error("objsvc", p->req_id, "shard store kept %llu bytes of %llu",
                      (unsigned long long)length, (unsigned long long)p->size);

@@ -55,6 +55,10 @@ typedef struct hm_objsvc_config {
                               * grace; production: HM_GC_GRACE_MS */
     int64_t intent_ttl_ms;   /* an upload's intent lives this long;
                               * production: HM_INTENT_TTL_MS; <= 0: that */
+    /* Test only, a planted bug the simulator must catch: commit a blob's
+     * intent after its shard is published instead of before the first byte
+     * (the "lazy intent" docs/adr/0006-fsync-budget.md rejects). */
+    bool plant_intent_after_shard;
     int64_t mpu_expiry_ms;   /* gc aborts multipart uploads older than this
                               * (committed time); 0: HM_MPU_EXPIRY_MS;
                               * < 0: never */

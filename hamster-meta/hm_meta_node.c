@@ -3,11 +3,19 @@
  * Shaping decision: one commit thread owns the log and the LMDB write
  * transaction.  Callers queue commands and sleep; the thread takes up to
  * HM_META_BATCH_MAX of them, appends them with one sync, applies them in one
- * durable LMDB transaction (applied_index inside it), and only then wakes
- * the callers.  So a reply never leaves before its command is on disk twice
- * (log, then state), and N concurrent writers cost two syncs, not 2N.
- * Queries bypass the thread: they read an LMDB snapshot, which only ever
- * shows whole committed batches.
+ * LMDB transaction (applied_index inside it), and only then wakes the
+ * callers.  So a reply never leaves before its command is durable in the
+ * log and visible in the state, and N concurrent writers cost the syncs of
+ * one batch, not N.  Queries bypass the thread: they read an LMDB snapshot,
+ * which only ever shows whole committed batches.
+ *
+ * The log is the durability point (docs/adr/0006-fsync-budget.md): a batch's
+ * LMDB transaction is committed lazily (one data sync, no meta-page sync;
+ * never MDB_NOSYNC), so a crash may roll the state back to its last durable
+ * commit, and open replays the log from there.  That holds only while the
+ * log keeps every entry past the durable applied index: every
+ * durable_every-th batch (or the first after durable_ms) is committed
+ * durably, and compaction never passes the index that commit applied.
  *
  * With one voter the commit index is the last durable log index, so the
  * hard state records only the term and vote (saved once, at first open);
@@ -22,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hm_err.h"
 #include "hm_metrics.h"
@@ -47,11 +56,19 @@ struct hm_meta_node {
     hm_env *env;
     hm_kv *kv;
     hm_meta_log *log;
+    hm_meta_node_opts opts;
     uint64_t next_index;   /* commit thread only, after open */
+    /* Commit thread only, after open: the applied index the last durable
+     * LMDB commit holds (what survives any crash), the lazy batches since,
+     * and when it was made. */
+    uint64_t durable_applied;
+    uint32_t lazy_batches;
+    int64_t durable_at_ms;
 
     pthread_mutex_t mu;
     pthread_cond_t work_cv;
     node_waiter *head, *tail;
+    size_t queued;         /* waiters in the queue; under mu */
     bool closing;
     bool poisoned;         /* under mu */
     bool thread_started;
@@ -173,18 +190,33 @@ static void node_commit_batch(hm_meta_node *node, node_waiter **batch, size_t n)
             goto fail;
         }
     }
-    rc = node->env->ops->kv_commit(txn, true);
+    int64_t now_ms = hm_mono_ms(node->env);
+    bool durable = node->lazy_batches + 1 >= node->opts.durable_every ||
+                   now_ms - node->durable_at_ms >= node->opts.durable_ms;
+    rc = node->env->ops->kv_commit(txn, durable);
     if (rc != 0) {
         node_poison(node, rc, "kv commit");
         goto fail;
     }
     for (size_t i = 0; i < n_live; i++)
         live[i]->rc = 0;
-    /* Everything up to here is applied durably: the log may forget it. */
-    rc = hm_meta_log_compact(node->log, recs[n_live - 1].index);
-    if (rc != 0)
-        hm_warn("meta", NULL, "log compaction failed (%s); retried next batch",
-                hm_err_name(rc));
+    uint64_t applied = recs[n_live - 1].index;
+    if (durable) {
+        node->durable_applied = applied;
+        node->lazy_batches = 0;
+        node->durable_at_ms = now_ms;
+    } else {
+        node->lazy_batches++;
+    }
+    /* The log may forget only what a crash cannot take from the state. */
+    if (durable || node->opts.plant_compact_past_durable) {
+        uint64_t upto = node->opts.plant_compact_past_durable ? applied
+                                                              : node->durable_applied;
+        rc = hm_meta_log_compact(node->log, upto);
+        if (rc != 0)
+            hm_warn("meta", NULL, "log compaction failed (%s); retried later",
+                    hm_err_name(rc));
+    }
     goto out;
 fail:
     for (size_t i = 0; i < n_live; i++)
@@ -198,21 +230,47 @@ out:
     free(cmds);
 }
 
+/* Group commit delay: when the last batch held several commands, writers
+ * are arriving concurrently, so wait up to commit_delay_us (or until the
+ * queue holds twice the last batch) before taking the next one: a batch's
+ * syncs are then shared by more commands.  A lone writer never waits.
+ * (Ending the wait after a short gap with no arrival was tried: under load
+ * arrivals are often further apart than any useful gap, and the batches
+ * stayed small.)  Called with mu held. */
+static void node_gather(hm_meta_node *node, size_t last_n)
+{
+    if (last_n < 2 || node->opts.commit_delay_us <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (int64_t)node->opts.commit_delay_us * 1000;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    while (!node->closing && node->queued < 2 * last_n && node->queued < HM_META_BATCH_MAX) {
+        if (pthread_cond_timedwait(&node->work_cv, &node->mu, &ts) != 0)
+            break; /* ETIMEDOUT */
+    }
+}
+
 static void *node_thread(void *arg)
 {
     hm_meta_node *node = arg;
     node_waiter **batch = malloc(HM_META_BATCH_MAX * sizeof *batch);
+    size_t last_n = 0;
     pthread_mutex_lock(&node->mu);
     for (;;) {
         while (node->head == NULL && !node->closing)
             pthread_cond_wait(&node->work_cv, &node->mu);
         if (node->head == NULL)
             break; /* closing and drained */
+        node_gather(node, last_n);
         size_t n = 0;
         while (node->head != NULL && n < HM_META_BATCH_MAX && batch != NULL) {
             batch[n++] = node->head;
             node->head = node->head->next;
+            node->queued--;
         }
+        last_n = n;
         if (node->head == NULL)
             node->tail = NULL;
         pthread_mutex_unlock(&node->mu);
@@ -221,6 +279,7 @@ static void *node_thread(void *arg)
             pthread_mutex_lock(&node->mu);
             for (node_waiter *w = node->head; w != NULL; w = node->head) {
                 node->head = w->next;
+                node->queued--;
                 w->rc = HM_ENOMEM;
                 w->done = true;
                 pthread_cond_signal(&w->cv);
@@ -306,6 +365,32 @@ static int node_join(char *out, size_t cap, const char *dir, const char *name)
     return n < 0 || (size_t)n >= cap ? HM_ETOOBIG : 0;
 }
 
+/* mkdir dir if absent; a new directory's entry is made durable in its
+ * parent. */
+static int node_mkdir_durable(hm_env *env, const char *dir)
+{
+    int rc = env->ops->mkdir(env, dir);
+    if (rc == HM_EEXIST)
+        return 0;
+    if (rc != 0)
+        return rc;
+    char parent[NODE_PATH_BYTES];
+    size_t n = strlen(dir);
+    if (n >= sizeof parent)
+        return HM_ETOOBIG;
+    memcpy(parent, dir, n + 1);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL)
+        strcpy(parent, ".");
+    else if (slash == parent)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return env->ops->sync_dir(env, parent);
+}
+
 /* Check the schema, then bring the state machine up to the log's end. */
 static int node_recover(hm_meta_node *node)
 {
@@ -352,6 +437,9 @@ static int node_recover(hm_meta_node *node)
         hm_info("meta", NULL, "replayed %" PRIu64 " log entries after index %" PRIu64,
                 r.count, applied);
     node->next_index = (first != 0 ? last : applied) + 1;
+    /* Recovery committed durably: the state holds everything logged. */
+    node->durable_applied = node->next_index - 1;
+    node->durable_at_ms = hm_mono_ms(env);
     return hm_meta_log_compact(node->log, node->next_index - 1);
 }
 
@@ -371,17 +459,33 @@ static int node_applied_index(hm_meta_node *node, uint64_t *out)
 
 int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
 {
+    return hm_meta_node_open_opts(out, env, dir, NULL);
+}
+
+int hm_meta_node_open_opts(hm_meta_node **out, hm_env *env, const char *dir,
+                           const hm_meta_node_opts *opts)
+{
     hm_meta_node *node = calloc(1, sizeof *node);
     if (node == NULL)
         return HM_ENOMEM;
     node->env = env;
+    if (opts != NULL)
+        node->opts = *opts;
+    if (node->opts.durable_every == 0)
+        node->opts.durable_every = HM_META_DURABLE_EVERY;
+    if (node->opts.durable_ms <= 0)
+        node->opts.durable_ms = HM_META_DURABLE_MS;
+    if (node->opts.commit_delay_us == 0)
+        node->opts.commit_delay_us = HM_META_COMMIT_DELAY_US;
     pthread_mutex_init(&node->mu, NULL);
     pthread_mutex_init(&node->clock_mu, NULL);
-    pthread_cond_init(&node->work_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&node->work_cv, &ca);
+    pthread_condattr_destroy(&ca);
     char path[NODE_PATH_BYTES];
-    int rc = env->ops->mkdir(env, dir);
-    if (rc == HM_EEXIST)
-        rc = 0;
+    int rc = node_mkdir_durable(env, dir);
     if (rc == 0)
         rc = node_join(path, sizeof path, dir, "kv");
     if (rc == 0)
@@ -391,6 +495,11 @@ int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
         rc = node_applied_index(node, &log_opts.durable_index);
     if (rc == 0)
         rc = node_join(path, sizeof path, dir, "log");
+    /* The log is the durability point: its directory must survive a power
+     * loss before the first record does. */
+    if (rc == 0)
+        rc = node_mkdir_durable(env, path);
+    log_opts.segment_bytes = node->opts.log_segment_bytes;
     if (rc == 0)
         rc = hm_meta_log_open_opts(&node->log, env, path, &log_opts);
     if (rc != 0)
@@ -488,6 +597,7 @@ static int node_propose(hm_meta_node *node, const Hm__MetaCommand *cmd,
     else
         node->head = &w;
     node->tail = &w;
+    node->queued++;
     pthread_cond_signal(&node->work_cv);
     while (!w.done)
         pthread_cond_wait(&w.cv, &node->mu);

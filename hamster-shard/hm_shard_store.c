@@ -10,9 +10,13 @@
  * Opening costs the same whatever the store holds: no shard file is
  * walked (hence no shard count in info; the metadata knows the blobs).
  *
- * Locking: the store mutex guards the creation of fan-out directories (so
- * a put never renames into a directory whose own entry is not yet
- * durable).  Puts and gets otherwise run in parallel.
+ * Locking: the store mutex guards the record of which fan-out directories
+ * are known durable; it is never held across a sync.  A put creates missing
+ * fan-out directories without syncing, renames its file in, and then has
+ * the file's directory (and, when this process has not yet made them
+ * durable, the fan-out directories' own entries) synced by the disk's
+ * directory group commit (hm_shard_dirsync.c), which concurrent puts share.
+ * Puts and gets otherwise run in parallel.
  *
  * A failed fsync fails the disk (docs/storage-safety.md, "A failed fsync"):
  * Linux may drop the dirty pages and report the error once, so a later
@@ -36,6 +40,7 @@
 #include "hm_crc.h"
 #include "hm_err.h"
 #include "hm_log.h"
+#include "hm_shard_dirsync.h"
 #include "hm_shard_format.h"
 
 #define SHARD_COMP "shard"
@@ -60,6 +65,12 @@ struct hm_shard_store {
     char disk_id[SHARD_ID_HEX_BYTES + 1];
     pthread_mutex_t mu;
     atomic_int failed;    /* 0, or the error of the first failed sync */
+    /* Fan-out directories whose entries this process has made durable,
+     * one bit per directory (l1: first two hex digits; l2: first four);
+     * under mu. */
+    uint8_t l1_durable[256 / 8];
+    uint8_t l2_durable[65536 / 8];
+    hm_dirsync *dirsync;
 };
 
 struct hm_shard_store_put {
@@ -291,6 +302,10 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
         rc = HM_ENOMEM;
         goto err_after_alloc;
     }
+    if (hm_dirsync_new(&s->dirsync, env, disk_dir) != 0) {
+        rc = HM_ENOMEM;
+        goto err_after_alloc;
+    }
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         rc = HM_ENOMEM;
         goto err_after_alloc;
@@ -335,6 +350,7 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
 err_after_mutex:
     pthread_mutex_destroy(&s->mu);
 err_after_alloc:
+    hm_dirsync_free(s->dirsync);
     free(s->tmp_dir);
     free(s->shards_dir);
     free(s->dir);
@@ -346,6 +362,7 @@ void hm_shard_store_close(hm_shard_store *s)
 {
     if (s == NULL) return;
     pthread_mutex_destroy(&s->mu);
+    hm_dirsync_free(s->dirsync);
     free(s->tmp_dir);
     free(s->shards_dir);
     free(s->dir);
@@ -567,26 +584,21 @@ int hm_shard_store_put_write(hm_shard_store_put *p, const void *buf, size_t len)
     return 0;
 }
 
-/* Create dir if absent, and make its entry durable in parent.  Called with
- * s->mu held so no put renames into a directory whose entry is not yet
- * synced by whoever created it. */
-static int store_ensure_dir(hm_shard_store *s, const char *dir, const char *parent)
+/* Create the fan-out directory dir if absent, without syncing: its entry
+ * is made durable after the rename, by the same group sync as the file's. */
+static int store_ensure_dir(hm_shard_store *s, const char *dir)
 {
-    bool is_dir = false;
-    int rc = s->env->ops->exists(s->env, dir, &is_dir);
-    if (rc == 0) return is_dir ? 0 : HM_EEXIST;
-    if (rc != HM_ENOENT) return rc;
-    rc = s->env->ops->mkdir(s->env, dir);
-    if (rc != 0 && rc != HM_EEXIST) return rc;
-    rc = s->env->ops->sync_dir(s->env, parent);
-    if (rc != 0) {
-        /* Take the directory back, so that no put trusts an entry that may
-         * not survive a crash (none will try: the disk is failed now). */
-        (void)s->env->ops->rmdir(s->env, dir);
-        rc = store_fail(s, rc, "directory", parent);
-    }
-    return rc;
+    bool created = false;
+    return store_mkdir(s->env, dir, &created);
 }
+
+static unsigned store_hexval(char c)
+{
+    return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
+static bool store_bit(const uint8_t *set, unsigned i) { return (set[i / 8] >> (i % 8)) & 1u; }
+static void store_bit_set(uint8_t *set, unsigned i) { set[i / 8] |= (uint8_t)(1u << (i % 8)); }
 
 /* Write table, footer and final header; fsync.  The file is then complete
  * under its temporary name. */
@@ -668,14 +680,27 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
     snprintf(l1, sizeof l1, "%s/%.2s", s->shards_dir, name);
     snprintf(l2, sizeof l2, "%s/%.2s/%.2s", s->shards_dir, name, name + 2);
 
+    unsigned i1 = store_hexval(name[0]) << 4 | store_hexval(name[1]);
+    unsigned i2 = i1 << 8 | store_hexval(name[2]) << 4 | store_hexval(name[3]);
     pthread_mutex_lock(&s->mu);
-    rc = store_ensure_dir(s, l1, s->shards_dir);
-    if (rc == 0) rc = store_ensure_dir(s, l2, l1);
-    if (rc == 0) rc = env->ops->rename(env, p->tmp_path, target);
+    bool l1_known = store_bit(s->l1_durable, i1), l2_known = store_bit(s->l2_durable, i2);
     pthread_mutex_unlock(&s->mu);
+    rc = l1_known ? 0 : store_ensure_dir(s, l1);
+    if (rc == 0 && !l2_known) rc = store_ensure_dir(s, l2);
+    if (rc == 0) rc = env->ops->rename(env, p->tmp_path, target);
     if (rc != 0) goto err;
 
-    rc = env->ops->sync_dir(env, l2);
+    /* Durable: the file (synced above), then its entry, then the entries of
+     * fan-out directories this process has not yet made durable. */
+    const char *dirs[3] = {l2, l1, s->shards_dir};
+    size_t n_dirs = l2_known ? 1 : l1_known ? 2 : 3;
+    rc = hm_dirsync_sync(s->dirsync, dirs, n_dirs);
+    if (rc == 0 && !(l1_known && l2_known)) {
+        pthread_mutex_lock(&s->mu);
+        store_bit_set(s->l1_durable, i1);
+        store_bit_set(s->l2_durable, i2);
+        pthread_mutex_unlock(&s->mu);
+    }
     if (rc != 0) {
         /* The rename may or may not survive a crash: take it back so the
          * caller's view (failed, nothing visible) holds now. */

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HM_ENV_VERSION 1
+#define HM_ENV_VERSION 2
 
 typedef struct hm_env hm_env;
 typedef struct hm_file hm_file;       /* an open file */
@@ -139,6 +139,13 @@ struct hm_env_ops {
     int (*kv_cursor_get)(hm_kv_cursor *c, const void **key, size_t *key_len,
                          const void **val, size_t *val_len);
     void (*kv_cursor_close)(hm_kv_cursor *c);
+
+    /* ---- version 2 */
+    /* Make every change on the file system holding path durable, directory
+     * entries included (syncfs(2)): one call in place of many sync_dir on
+     * that file system.  Optional (NULL: callers sync_dir each directory);
+     * only for bindings whose version is at least 2. */
+    int (*sync_fs)(hm_env *env, const char *path);
 };
 
 struct hm_env {
@@ -156,6 +163,22 @@ void hm_env_posix_free(hm_env *env);
  * posix one (fault injection) can keep the real store underneath. */
 void hm_kv_lmdb_bind(struct hm_env_ops *ops);
 
+/* Syncs issued through the production binding since the process started,
+ * by kind: HM_ENV_SYNC_FILE (fdatasync of a file), HM_ENV_SYNC_DIR (fsync of
+ * a directory), HM_ENV_SYNC_KV (the LMDB store's own fdatasyncs: one per
+ * write commit that changed anything, one more per durable commit).  The
+ * simulator's binding counts its own.  Process-wide and thread-safe. */
+enum hm_env_sync_kind {
+    HM_ENV_SYNC_FILE = 0,
+    HM_ENV_SYNC_DIR,
+    HM_ENV_SYNC_KV,
+    HM_ENV_SYNC_KIND_COUNT
+};
+uint64_t hm_env_syncs(enum hm_env_sync_kind kind);
+/* The sum over every kind: what `strace -c` would count as fsync plus
+ * fdatasync for this process. */
+uint64_t hm_env_syncs_total(void);
+
 /* Convenience wrappers, so call sites read as verbs. */
 static inline int64_t hm_mono_ms(hm_env *e) { return e->ops->mono_ns(e) / 1000000; }
 static inline int64_t hm_wall_ms(hm_env *e) { return e->ops->wall_ms(e); }
@@ -166,10 +189,6 @@ static inline void hm_random(hm_env *e, void *b, size_t n) { e->ops->random(e, b
  * visible at path. */
 int hm_env_write_file_atomic(hm_env *env, const char *path, const void *buf,
                              size_t len);
-
-/* fsync, fdatasync and directory fsync calls the posix binding has made in
- * this process (successful or not), for the metrics. */
-uint64_t hm_env_syncs_total(void);
 
 /* Read a whole file of at most max bytes into a malloc'd buffer. */
 int hm_env_read_file(hm_env *env, const char *path, size_t max, void **buf,

@@ -16,6 +16,7 @@
  * store is poisoned, like LMDB's own MDB_PANIC: no retry, callers stop.
  */
 #include "hm_env.h"
+#include "env_int.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -174,9 +175,14 @@ static int kv_open(hm_env *env, const char *dir, hm_kv **out)
             goto err_env;
         }
     }
+    size_t txn_id = mdb_txn_id(txn);
     rc = mdb_txn_commit(txn);
     if (rc != 0) goto err_env;
+    MDB_envinfo info;
+    if (mdb_env_info(kv->env, &info) == 0 && info.me_last_txnid == txn_id)
+        hm_env_sync_note(HM_ENV_SYNC_KV); /* the tables were created */
     /* Make the table creation durable before anyone relies on it. */
+    hm_env_sync_note(HM_ENV_SYNC_KV);
     rc = mdb_env_sync(kv->env, 1);
     if (rc != 0) goto err_env;
     *out = kv;
@@ -256,14 +262,23 @@ static int kv_commit(hm_kv_txn *txn, bool durable)
         free(txn);
         return HM_EPOISONED;
     }
+    /* A write commit that changed anything fdatasyncs the data pages (and
+     * bumps the last txn id); one that changed nothing writes nothing. */
+    size_t txn_id = write ? mdb_txn_id(txn->txn) : 0;
     rc = mdb_txn_commit(txn->txn); /* frees the LMDB txn, success or not */
     free(txn);
+    if (write) {
+        MDB_envinfo info;
+        if (rc != 0 || (mdb_env_info(kv->env, &info) == 0 && info.me_last_txnid == txn_id))
+            hm_env_sync_note(HM_ENV_SYNC_KV);
+    }
     if (rc != 0) {
         /* A failed read-only commit changes nothing on disk. */
         if (write) kv_poison(kv, "commit", rc);
         return kv_err(rc);
     }
     if (write && durable) {
+        hm_env_sync_note(HM_ENV_SYNC_KV);
         rc = mdb_env_sync(kv->env, 1);
         if (rc != 0) {
             kv_poison(kv, "sync", rc);

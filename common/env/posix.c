@@ -18,6 +18,7 @@
  * The key-value members come from kv_lmdb.c through hm_kv_lmdb_bind.
  */
 #include "hm_env.h"
+#include "env_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -210,19 +211,14 @@ static int posix_pwrite(hm_file *f, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
-/* Every fsync, fdatasync and directory fsync of the process. */
-static _Atomic uint64_t posix_syncs;
-
-uint64_t hm_env_syncs_total(void) { return atomic_load_explicit(&posix_syncs, memory_order_relaxed); }
-
 static int posix_sync(hm_file *f)
 {
     if (f->poisoned) return HM_EPOISONED;
-    atomic_fetch_add_explicit(&posix_syncs, 1, memory_order_relaxed);
     if (posix_fs_failed(f->fd)) {
         f->poisoned = true;
         return HM_EIO;
     }
+    hm_env_sync_note(HM_ENV_SYNC_FILE);
     /* No retry on EINTR either: fdatasync does not return EINTR on Linux,
      * and any failure may already have cost us dirty pages. */
     if (fdatasync(f->fd) != 0) {
@@ -303,13 +299,38 @@ static int posix_sync_dir(hm_env *env, const char *path)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) return hm_err_from_errno(errno);
     int rc = 0;
-    atomic_fetch_add_explicit(&posix_syncs, 1, memory_order_relaxed);
     if (posix_fs_failed(fd)) {
         rc = HM_EIO;
-    } else if (fsync(fd) != 0) {
-        rc = hm_err_from_errno(errno);
-        if (rc == HM_OK) rc = HM_EIO;
-        posix_fs_fail(fd);
+    } else {
+        hm_env_sync_note(HM_ENV_SYNC_DIR);
+        if (fsync(fd) != 0) {
+            rc = hm_err_from_errno(errno);
+            if (rc == HM_OK) rc = HM_EIO;
+            posix_fs_fail(fd);
+        }
+    }
+    (void)close(fd);
+    return rc;
+}
+
+static int posix_sync_fs(hm_env *env, const char *path)
+{
+    (void)env;
+    int fd;
+    do {
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return hm_err_from_errno(errno);
+    int rc = 0;
+    if (posix_fs_failed(fd)) {
+        rc = HM_EIO;
+    } else {
+        hm_env_sync_note(HM_ENV_SYNC_DIR);
+        if (syncfs(fd) != 0) {
+            rc = hm_err_from_errno(errno);
+            if (rc == HM_OK) rc = HM_EIO;
+            posix_fs_fail(fd);
+        }
     }
     (void)close(fd);
     return rc;
@@ -395,6 +416,7 @@ static const struct hm_env_ops posix_ops = {
     .list_dir = posix_list_dir,
     .exists = posix_exists,
     .statfs = posix_statfs,
+    .sync_fs = posix_sync_fs,
 };
 
 /* Create the production binding.  HM_ENOMEM is the only failure. */

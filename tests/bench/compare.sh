@@ -4,6 +4,7 @@
 #
 #   tests/bench/compare.sh [-quick] [-build DIR] [-out DIR] [-verify]
 #                          [-no-memory] [-peer URL,ACCESS_KEY,SECRET]...
+#                          [-sizes "4KiB 1MiB"] [-conc "32"] [-hamster BIN]
 #
 # Targets, each on its own free loopback port:
 #   nginx   Debian's nginx serving the objects as static files (written
@@ -45,6 +46,9 @@ while [ $# -gt 0 ]; do
         -build) BUILD=$2; shift ;;
         -out) OUT=$2; shift ;;
         -peer) PEERS+=("$2"); shift ;;
+        -sizes) SIZES_ARG=$2; shift ;;
+        -conc) CONCS_ARG=$2; shift ;;
+        -hamster) HAMSTER_ARG=$2; shift ;;
         -h|-help|--help) usage ;;
         *) echo "compare.sh: unknown argument $1" >&2; usage ;;
     esac
@@ -52,7 +56,7 @@ while [ $# -gt 0 ]; do
 done
 
 BENCH=$BUILD/tests/bench/hamster-bench
-HAMSTER=$BUILD/hamster
+HAMSTER=${HAMSTER_ARG:-$BUILD/hamster}
 [ -x "$BENCH" ] || { echo "compare.sh: no $BENCH (build target hamster-bench)" >&2; exit 1; }
 command -v nginx >/dev/null || { echo "compare.sh: nginx not installed" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "compare.sh: python3 needed for the table" >&2; exit 1; }
@@ -76,6 +80,9 @@ else
     DUR=6s; CONCS="1 4 32"; BIG_OPS=40; BIG_OBJS=8
 fi
 SIZES="4KiB 1MiB 64MiB"
+# -sizes / -conc narrow the table to some cells (e.g. the 4 KiB GET budget).
+[ -z "${SIZES_ARG:-}" ] || SIZES=$SIZES_ARG
+[ -z "${CONCS_ARG:-}" ] || CONCS=$CONCS_ARG
 VERIFY_FLAG=-noverify
 [ $VERIFY = 1 ] && VERIFY_FLAG=
 

@@ -240,6 +240,48 @@ static void bench_keep_head(bench_slot *s, const char *data, size_t n)
     }
 }
 
+/* ---- server sync counters ---------------------------------------------- */
+
+typedef struct bench_small_body {
+    char buf[1024];
+    size_t len;
+} bench_small_body;
+
+static size_t bench_small_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+    bench_small_body *sb = arg;
+    size_t n = size * nmemb;
+    if (n > sizeof sb->buf - 1 - sb->len) return 0; /* too long: not the stats page */
+    memcpy(sb->buf + sb->len, data, n);
+    sb->len += n;
+    sb->buf[sb->len] = '\0';
+    return n;
+}
+
+/* Read the server's sync counters (GET /_hamster/stats, answered on
+ * loopback only).  0, or -1 when the server does not say. */
+static int bench_server_syncs(const char *base, uint64_t out[4])
+{
+    char url[HB_URL_BYTES_MAX];
+    int n = snprintf(url, sizeof url, "%s/_hamster/stats", base);
+    if (n < 0 || (size_t)n >= sizeof url) return -1;
+    CURL *e = curl_easy_init();
+    if (e == NULL) return -1;
+    bench_small_body sb = {.len = 0};
+    sb.buf[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_small_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &sb);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    CURLcode cc = curl_easy_perform(e);
+    if (cc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    if (cc != CURLE_OK || status != 200) return -1;
+    return hb_parse_sync_stats(sb.buf, out);
+}
+
 static size_t bench_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
     bench_slot *s = arg;
@@ -1133,6 +1175,8 @@ int main(int argc, char **argv)
     }
 
     /* measure */
+    uint64_t syncs_before[4] = {0, 0, 0, 0}, syncs_after[4] = {0, 0, 0, 0};
+    bool syncs_known = !plain && bench_server_syncs(b->base, syncs_before) == 0;
     if (rc == 0 && !bench_interrupted) {
         uint64_t now = bench_now_ns();
         uint64_t deadline = now + (uint64_t)b->duration_ms * 1000000ull;
@@ -1142,6 +1186,7 @@ int main(int argc, char **argv)
             rc = 1;
         }
     }
+    syncs_known = syncs_known && bench_server_syncs(b->base, syncs_after) == 0;
     hb_run_info ri = {
         .mode = b->mode, .endpoint = b->base, .bucket = b->bucket, .prefix = b->prefix,
         .size_min = b->size_min, .size_max = b->size_max,
@@ -1151,6 +1196,11 @@ int main(int argc, char **argv)
         .seed = b->seed,
         .elapsed_s = (double)(b->measure_end_ns - b->measure_start_ns) / 1e9,
         .aborted = b->aborted,
+        .syncs_known = syncs_known,
+        .syncs = syncs_after[0] - syncs_before[0],
+        .syncs_file = syncs_after[1] - syncs_before[1],
+        .syncs_dir = syncs_after[2] - syncs_before[2],
+        .syncs_kv = syncs_after[3] - syncs_before[3],
     };
     hb_report_print(stdout, &ri, b->st);
     fflush(stdout);

@@ -6,7 +6,9 @@
  */
 #include "hb.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- histogram ---------------------------------------------------------- */
@@ -89,20 +91,32 @@ void hb_report_print(FILE *out, const hb_run_info *ri, const hb_opstats st[HB_OP
         fprintf(out, "  size %s-%s (%s), concurrency %" PRId64 ", %.2f s measured", smin,
                 smax, ri->size_dist, ri->concurrency, ri->elapsed_s);
     fprintf(out, ", seed %" PRIu64 "%s\n", ri->seed, ri->verify ? "" : ", no verify");
-    fprintf(out, "  %-6s %9s %10s %9s %9s %9s %9s %9s %7s %7s\n", "op", "ops", "ops/s",
-            "MiB/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "badread");
+    fprintf(out, "  %-6s %9s %10s %9s %9s %9s %9s %9s %7s %7s %8s\n", "op", "ops", "ops/s",
+            "MiB/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "badread", "syncs/op");
+    /* Syncs cannot be told apart by operation: per operation of the run. */
+    uint64_t all_ops = 0;
+    for (int i = 0; i < HB_OP_COUNT; i++) all_ops += st[i].ops + st[i].errors;
+    char per_op[32] = "-";
+    if (ri->syncs_known && all_ops > 0)
+        snprintf(per_op, sizeof per_op, "%.3f", (double)ri->syncs / (double)all_ops);
     for (int i = 0; i < HB_OP_COUNT; i++) {
         const hb_opstats *s = &st[i];
         if (!stats_active(s)) continue;
         fprintf(out, "  %-6s %9" PRIu64 " %10.1f %9.1f %9.3f %9.3f %9.3f %9.3f %7" PRIu64
-                     " %7" PRIu64 "\n",
+                     " %7" PRIu64 " %8s\n",
                 hb_op_name((enum hb_op)i), s->ops, stats_rate(s->ops, ri->elapsed_s),
                 stats_rate(s->bytes, ri->elapsed_s) / (1024.0 * 1024.0),
                 (double)hb_hist_quantile(&s->lat, 0.50) / 1000.0,
                 (double)hb_hist_quantile(&s->lat, 0.90) / 1000.0,
                 (double)hb_hist_quantile(&s->lat, 0.99) / 1000.0,
-                (double)s->lat.max_us / 1000.0, s->errors, s->verify_fail);
+                (double)s->lat.max_us / 1000.0, s->errors, s->verify_fail, per_op);
     }
+    if (ri->syncs_known)
+        fprintf(out, "  server syncs: %" PRIu64 " (file fdatasync %" PRIu64 ", directory fsync %"
+                     PRIu64 ", metadata store %" PRIu64 ")\n",
+                ri->syncs, ri->syncs_file, ri->syncs_dir, ri->syncs_kv);
+    else
+        fprintf(out, "  server syncs: unknown (no GET /_hamster/stats on loopback)\n");
     if (ri->aborted > 0)
         fprintf(out, "  %" PRIu64 " operations were still in flight at the hard stop\n",
                 ri->aborted);
@@ -144,10 +158,14 @@ int hb_report_json(const char *path, const hb_run_info *ri,
     stats_json_str(f, ri->size_dist);
     fprintf(f, ",\"concurrency\":%" PRId64 ",\"duration_ms\":%" PRId64
                ",\"ops_limit\":%" PRId64 ",\"objects\":%" PRId64 ",\"mix_get_pct\":%" PRId64
-               ",\"seed\":%" PRIu64 ",\"elapsed_s\":%.6f,\"aborted\":%" PRIu64
-               ",\"results\":[",
+               ",\"seed\":%" PRIu64 ",\"elapsed_s\":%.6f,\"aborted\":%" PRIu64,
             ri->concurrency, ri->duration_ms, ri->ops_limit, ri->objects, ri->mix_get_pct,
             ri->seed, ri->elapsed_s, ri->aborted);
+    if (ri->syncs_known)
+        fprintf(f, ",\"syncs\":{\"total\":%" PRIu64 ",\"file\":%" PRIu64 ",\"dir\":%" PRIu64
+                   ",\"kv\":%" PRIu64 "}",
+                ri->syncs, ri->syncs_file, ri->syncs_dir, ri->syncs_kv);
+    fprintf(f, ",\"results\":[");
     bool first = true;
     for (int i = 0; i < HB_OP_COUNT; i++) {
         const hb_opstats *s = &st[i];
@@ -173,5 +191,37 @@ int hb_report_json(const char *path, const hb_run_info *ri,
         fprintf(stderr, "hamster-bench: error writing %s\n", path);
         return -1;
     }
+    return 0;
+}
+
+int hb_parse_sync_stats(const char *body, uint64_t out[4])
+{
+    static const char *const names[4] = {"syncs_total", "syncs_file", "syncs_dir",
+                                         "syncs_kv"};
+    bool seen[4] = {false, false, false, false};
+    const char *p = body;
+    while (p != NULL && *p != '\0') {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
+        for (int i = 0; i < 4; i++) {
+            size_t nl = strlen(names[i]);
+            if (len > nl + 1 && strncmp(p, names[i], nl) == 0 && p[nl] == ' ') {
+                char num[32];
+                size_t dl = len - nl - 1;
+                if (dl == 0 || dl >= sizeof num) return -1;
+                memcpy(num, p + nl + 1, dl);
+                num[dl] = '\0';
+                char *end = NULL;
+                errno = 0;
+                unsigned long long v = strtoull(num, &end, 10);
+                if (errno != 0 || *end != '\0' || num[0] < '0' || num[0] > '9') return -1;
+                out[i] = v;
+                seen[i] = true;
+            }
+        }
+        p = eol != NULL ? eol + 1 : NULL;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!seen[i]) return -1;
     return 0;
 }

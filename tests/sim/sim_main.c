@@ -57,6 +57,8 @@
 #define SIM_SEEDS_MAX 64
 #define SIM_GC_GRACE_MS (10ll * 60 * 1000)
 #define SIM_INTENT_TTL_MS (60ll * 60 * 1000)
+#define SIM_LOG_SEGMENT_BYTES (16u << 10) /* the node rolls segments often */
+#define SIM_DURABLE_EVERY 1u              /* as production: every state commit durable */
 #define SIM_PARTS_MAX 4          /* part numbers 1..4 */
 #define SIM_UPLOADS_MAX 24       /* uploads the model tracks at once */
 #define SIM_PENDING_MAX 16       /* creates whose upload id is unknown */
@@ -87,6 +89,8 @@ typedef struct sim_opts {
     uint32_t steps;
     enum sim_level faults;
     bool plant_ack_before_sync;
+    bool plant_compact_past_durable; /* the log forgets what the state may lose */
+    bool plant_intent_after_shard;   /* a shard is published before its intent */
     bool plant_lenient_log; /* hm_meta_log_plant_lenient_recovery */
     bool plant_wall_deadline; /* intents expire by the gateway's wall clock */
     bool plant_gc_ignores_leases; /* implies read_gc */
@@ -546,7 +550,14 @@ static void sim_disk_dir(size_t i, char *out, size_t cap) { snprintf(out, cap, "
 
 static int sim_roles_open(sim_run *r)
 {
-    int rc = hm_meta_node_open(&r->meta, r->env, "/sim/meta");
+    /* Small log segments and frequent durable state commits, so that lazy
+     * commits, compaction and crashes between them all happen in a run. */
+    hm_meta_node_opts mo = {
+        .log_segment_bytes = SIM_LOG_SEGMENT_BYTES,
+        .durable_every = SIM_DURABLE_EVERY,
+        .plant_compact_past_durable = r->o.plant_compact_past_durable,
+    };
+    int rc = hm_meta_node_open_opts(&r->meta, r->env, "/sim/meta", &mo);
     if (rc != 0) return rc;
     rc = hm_meta_api_local_new(&r->meta_local, r->meta);
     if (rc != 0) return rc;
@@ -572,6 +583,7 @@ static int sim_roles_open(sim_run *r)
         .shard_count = r->o.disks,
         .gc_grace_ms = SIM_GC_GRACE_MS,
         .intent_ttl_ms = SIM_INTENT_TTL_MS,
+        .plant_intent_after_shard = r->o.plant_intent_after_shard,
         .plant_gc_ignores_leases = r->o.plant_gc_ignores_leases,
     };
     rc = hm_objsvc_new(&r->svc, &cfg);
@@ -2793,7 +2805,8 @@ static void sim_usage(void)
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
             "                   [--plant ack-before-sync|lenient-log-recovery|\n"
-            "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost]\n"
+            "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
+            "                            compact-past-durable|intent-after-shard]\n"
             "                   [--read-gc] [--akeys] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
@@ -2806,6 +2819,8 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_wall_deadline ? " --plant wall-clock-deadline"
            : o->plant_gc_ignores_leases ? " --plant gc-ignores-leases"
            : o->plant_keys_del_lost ? " --plant keys-del-lost"
+           : o->plant_compact_past_durable ? " --plant compact-past-durable"
+           : o->plant_intent_after_shard ? " --plant intent-after-shard"
                                     : "";
 }
 
@@ -2925,6 +2940,14 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--read-gc") == 0) {
             o.read_gc = true;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "compact-past-durable") == 0) {
+            o.plant_compact_past_durable = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "intent-after-shard") == 0) {
+            o.plant_intent_after_shard = true;
+            i++;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
         } else if (strcmp(a, "--trace") == 0) {

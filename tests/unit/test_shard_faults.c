@@ -119,6 +119,7 @@ static void setup(void)
     fault_ops.rename = f_rename;
     fault_ops.mkdir = f_mkdir;
     fault_ops.sync_dir = f_sync_dir;
+    fault_ops.sync_fs = NULL; /* directory syncs must meet the faults too */
     fault_env.ops = &fault_ops;
     fault_env.impl = inner->impl;
     fault_countdown = 0;
