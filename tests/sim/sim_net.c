@@ -248,6 +248,14 @@ static int sim_shard_put_write(hm_shard_put *p, const void *buf, size_t len)
     return n->ep[s->ep].shard->ops->put_write(s->inner, buf, len);
 }
 
+/* The seal rides on the commit's frame: no network event of its own. */
+static int sim_shard_put_seal(hm_shard_put *p, const Hm__ShardHeader *seal)
+{
+    sim_stream *s = (sim_stream *)p;
+    if (s->inner == NULL) return HM_EPOISONED;
+    return s->net->ep[s->ep].shard->ops->put_seal(s->inner, seal);
+}
+
 /* The role frees its put whatever commit returns; so does the wrapper. */
 static int sim_shard_put_commit(hm_shard_put *p, uint64_t *length, uint32_t *crc32c)
 {
@@ -371,6 +379,7 @@ static const struct hm_shard_api_ops sim_shard_ops = {
     .info = sim_shard_info,
     .put_open = sim_shard_put_open,
     .put_write = sim_shard_put_write,
+    .put_seal = sim_shard_put_seal,
     .put_commit = sim_shard_put_commit,
     .put_abort = sim_shard_put_abort,
     .get_open = sim_shard_get_open,
