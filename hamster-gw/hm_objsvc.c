@@ -241,6 +241,11 @@ static int objsvc_disk_find(hm_objsvc *svc, const char *disk_id, hm_shard_api **
     return HM_EUNAVAIL;
 }
 
+int hm_objsvc_disk_api(hm_objsvc *svc, const char *disk_id, hm_shard_api **out)
+{
+    return objsvc_disk_find(svc, disk_id, out);
+}
+
 /* ---- service --------------------------------------------------------------- */
 
 int hm_objsvc_new(hm_objsvc **out, const hm_objsvc_config *cfg)

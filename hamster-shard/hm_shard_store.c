@@ -927,30 +927,37 @@ void hm_shard_store_get_close(hm_shard_store_get *g)
 
 /* ---- delete / stat ------------------------------------------------------- */
 
+/* unlink one shard file under the store mutex (keeping the count). */
+static int store_unlink_shard(hm_shard_store *s, const char *path)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->env->ops->unlink(s->env, path);
+    if (rc == 0) s->shard_count--;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
                           uint32_t shard_index)
 {
     char path[SHARD_PATH_BYTES];
     int rc = hm_shard_store_shard_path(s, blob_id, shard_index, path, sizeof path);
     if (rc != 0) return rc;
-    pthread_mutex_lock(&s->mu);
-    rc = s->env->ops->unlink(s->env, path);
-    if (rc == 0) s->shard_count--;
-    pthread_mutex_unlock(&s->mu);
-    if (rc != 0) return rc;
     if (shard_index == 0) {
         /* A multipart object's manifest lives beside its first part's shard
-         * and goes with it (docs/adr/0005-self-describing-shards.md); the
-         * directory sync below covers both names. */
+         * and goes with it (docs/adr/0005-self-describing-shards.md).  It
+         * goes first, durably: a crash in between leaves shard 0, which the
+         * collector deletes again, never a manifest without its part. */
         char mpath[SHARD_PATH_BYTES];
-        rc = hm_shard_store_shard_path(s, blob_id, HM_SHARD_INDEX_MANIFEST, mpath, sizeof mpath);
+        rc = hm_shard_store_shard_path(s, blob_id, HM_SHARD_INDEX_MANIFEST, mpath,
+                                       sizeof mpath);
         if (rc != 0) return rc;
-        pthread_mutex_lock(&s->mu);
-        rc = s->env->ops->unlink(s->env, mpath);
-        if (rc == 0) s->shard_count--;
-        pthread_mutex_unlock(&s->mu);
+        rc = store_unlink_shard(s, mpath);
+        if (rc == 0) rc = store_sync_parent(s->env, mpath);
         if (rc != 0 && rc != HM_ENOENT) return rc;
     }
+    rc = store_unlink_shard(s, path);
+    if (rc != 0) return rc;
     return store_sync_parent(s->env, path);
 }
 
