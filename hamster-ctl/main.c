@@ -9,12 +9,14 @@
 
 #include "hm_ctl.h"
 #include "hm_log.h"
+#include "hm_recover.h"
 
 static void ctl_usage(void)
 {
     fprintf(stderr, "usage: hamster-ctl <verb> [flags]\n"
                     "verbs:\n"
-                    "  init   mint the cluster CA and this node's certificate\n");
+                    "  init   mint the cluster CA and this node's certificate\n"
+                    "  recover -from-shards DATA-DIR   rebuild deleted metadata from the shards\n");
 }
 
 int main(int argc, char **argv)
@@ -25,6 +27,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "init") == 0) return hm_ctl_init(argc - 2, argv + 2);
+    if (strcmp(argv[1], "recover") == 0) return hm_ctl_recover(argc - 2, argv + 2);
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         ctl_usage();
         return 0;
