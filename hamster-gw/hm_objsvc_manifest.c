@@ -11,7 +11,9 @@
  * Shaping decision (docs/adr/0005-self-describing-shards.md): the manifest
  * is stored beside shard 0 of the first part's blob, under shard index
  * HM_SHARD_INDEX_MANIFEST, and the shard store removes it whenever it
- * removes that shard.  The first part's blob lives exactly as long as the
+ * removes that shard.  A Complete that surely did not apply removes its
+ * manifest again; one whose fate stayed unknown leaves it, and a rebuild
+ * may then bring the object back as if the Complete had applied.  The first part's blob lives exactly as long as the
  * object, so the manifest needs no metadata record, no intent and no gc
  * item of its own.
  */
@@ -138,8 +140,21 @@ out:
     return rc;
 }
 
-void hm_objsvc_manifest_drop(hm_objsvc *svc, const char *req_id, const Hm__ObjectVersion *v)
+void hm_objsvc_manifest_settle(hm_objsvc *svc, const char *req_id, const char *bucket,
+                               const char *upload_id, const Hm__ObjectVersion *v,
+                               int commit_rc)
 {
+    if (commit_rc != HM_EINVAL && commit_rc != HM_EPRECOND) {
+        /* The commit's fate is unknown (a lost answer) or the upload went
+         * away meanwhile (another Complete, an abort: the manifest then
+         * stays, or goes with the first part's blob).  Still there means
+         * this Complete did not apply. */
+        if (commit_rc == HM_ENOUPLOAD) return;
+        Hm__MetaResponse *r = NULL;
+        if (hm_objsvc_mpu_list_parts(svc, req_id, bucket, v->key, upload_id, 0, 0, &r) != 0)
+            return;
+        hm__meta_response__free_unpacked(r, NULL);
+    }
     hm_shard_api *api = NULL;
     if (manifest_home(svc, v, &api) != 0) return;
     const uint8_t *blob = v->blobs[0]->blob_id.data;

@@ -612,9 +612,13 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
      * what a rebuild from shards reads (hm_objsvc_manifest.c). */
     rc = hm_objsvc_manifest_write(svc, req_id, args->bucket, args->upload_id, &v, numbers,
                                   etags);
-    if (rc != 0) goto out;
+    if (rc != 0) {
+        /* a write whose answer was lost may still have landed */
+        hm_objsvc_manifest_settle(svc, req_id, args->bucket, args->upload_id, &v, HM_EINVAL);
+        goto out;
+    }
     rc = mpu_command(svc, req_id, &cmd, NULL);
-    if (rc == HM_EINVAL || rc == HM_EPRECOND) hm_objsvc_manifest_drop(svc, req_id, &v);
+    if (rc != 0) hm_objsvc_manifest_settle(svc, req_id, args->bucket, args->upload_id, &v, rc);
     if (rc == HM_EINVAL) {
         /* a part was replaced between our listing and the commit */
         f = HM_OBJSVC_MPU_INVALID_PART;
