@@ -81,7 +81,10 @@ EOF
 recover() { "$HM_BUILD_DIR/hamster" recover -from-shards "$data" "$@"; }
 
 # Refusals: the meta directory exists; a server still holds the data dir.
-if recover > "$E2E_TMP/out" 2>&1; then fail "recover ran while meta exists"; fi
+# (hamster-ctl and hamster run the same verb.)
+if "$HM_BUILD_DIR/hamster-ctl" recover -from-shards "$data" > "$E2E_TMP/out" 2>&1; then
+  fail "recover ran while meta exists"
+fi
 grep -q "exists" "$E2E_TMP/out" || fail "no reason given: $(cat "$E2E_TMP/out")"
 rm -rf "$data/meta"
 if recover > "$E2E_TMP/out" 2>&1; then fail "recover ran while the server holds the data dir"; fi
