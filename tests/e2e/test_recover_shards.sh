@@ -17,7 +17,9 @@ ENDPOINT="http://127.0.0.1:$port"
 data="$E2E_TMP/data"
 mkdir -p "$data/disks"
 disks="$data/disks/d0,$data/disks/d1"
-start_serve "$data" "$port" -disks "$disks"
+# A long gc grace keeps the overwritten key's old shard on disk until the
+# crash, however slow the machine: the rebuild must pick the newer one.
+start_serve "$data" "$port" -disks "$disks" -gc-grace-ms 3600000
 
 rnd() { head -c "$1" < <(openssl enc -aes-128-ctr -pass "pass:$2" -nosalt -pbkdf2 </dev/zero 2>/dev/null); }
 rnd 100 a > "$E2E_TMP/inline"
