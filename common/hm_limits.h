@@ -49,6 +49,8 @@
 #define HM_SHARD_HEADER_BYTES_MAX (60u << 10)  /* packed ShardHeader (shard format 2) */
 #define HM_GC_GRACE_MS (60ll * 1000)           /* read grace before blob delete */
 #define HM_INTENT_TTL_MS (24ll * 3600 * 1000)  /* an upload may take this long */
+#define HM_MPU_EXPIRY_MS (7ll * 24 * 3600 * 1000) /* abandoned multipart uploads */
+#define HM_GC_LEASE_MS (30ll * 1000)           /* the one collector's lease */
 
 /* ---- RPC ---------------------------------------------------------------- */
 #define HM_RPC_FRAME_HDR_BYTES 32u

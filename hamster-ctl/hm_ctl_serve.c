@@ -78,6 +78,7 @@ int hm_ctl_serve(int argc, char **argv)
     const char *tls_cert = NULL;
     const char *tls_key = NULL;
     int64_t gc_grace_ms = HM_GC_GRACE_MS;
+    int64_t mpu_expiry_hours = HM_MPU_EXPIRY_MS / 3600000;
     bool help = false;
     const hm_flag flags[] = {
         {"data-dir", HM_FLAG_STR, &data_dir, "data directory (created on first start)"},
@@ -92,6 +93,8 @@ int hm_ctl_serve(int argc, char **argv)
         {"tls-key", HM_FLAG_STR, &tls_key, "PEM private key for -tls-cert"},
         {"gc-grace-ms", HM_FLAG_INT, &gc_grace_ms,
          "read grace (ms) before replaced, deleted or aborted bytes are collected"},
+        {"mpu-expiry-hours", HM_FLAG_INT, &mpu_expiry_hours,
+         "abort multipart uploads left unfinished this long (0: never)"},
         {"h", HM_FLAG_BOOL, &help, "show this help"},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
@@ -114,6 +117,10 @@ int hm_ctl_serve(int argc, char **argv)
     }
     if (gc_grace_ms < 1 || gc_grace_ms > HM_INTENT_TTL_MS) {
         fprintf(stderr, "hamster: -gc-grace-ms must be 1..%lld\n", (long long)HM_INTENT_TTL_MS);
+        return 2;
+    }
+    if (mpu_expiry_hours < 0 || mpu_expiry_hours > 100000) {
+        fprintf(stderr, "hamster: -mpu-expiry-hours must be 0..100000\n");
         return 2;
     }
     if ((tls_cert == NULL) != (tls_key == NULL)) {
@@ -194,6 +201,7 @@ int hm_ctl_serve(int argc, char **argv)
         .shards = st.shards,
         .shard_count = st.disk_count,
         .gc_grace_ms = gc_grace_ms,
+        .mpu_expiry_ms = mpu_expiry_hours == 0 ? -1 : mpu_expiry_hours * 3600000,
     };
     rc = hm_gw_start(&st.gw, &cfg);
     if (rc != 0) {

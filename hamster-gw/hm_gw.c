@@ -478,6 +478,8 @@ static enum MHD_Result gw_route(gw_req *r)
         return gw_send_error(r, HM_S3_METHOD_NOT_ALLOWED, NULL, NULL, 0);
     if (options) return gw_cors_preflight(r);
 
+    enum MHD_Result report;
+    if (gw_guard_report(r, &report)) return report;
     for (size_t i = 0; i < sizeof(gw_unimplemented_params) / sizeof(char *); i++) {
         if (gw_param_get(r, gw_unimplemented_params[i]) != NULL) {
             char msg[128];
@@ -975,6 +977,7 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
         .shard_count = cfg->shard_count,
         .gc_grace_ms = cfg->gc_grace_ms > 0 ? cfg->gc_grace_ms : HM_GC_GRACE_MS,
         .intent_ttl_ms = HM_INTENT_TTL_MS,
+        .mpu_expiry_ms = cfg->mpu_expiry_ms,
     };
     rc = hm_objsvc_new(&gw->svc, &oc);
     if (rc != 0) goto err_free;

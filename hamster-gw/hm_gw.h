@@ -26,6 +26,8 @@ typedef struct hm_gw_config {
     size_t shard_count;
     int64_t gc_grace_ms;        /* read grace before replaced or aborted blobs are
                                  * deleted; 0: HM_GC_GRACE_MS (tests set it small) */
+    int64_t mpu_expiry_ms;      /* abandoned multipart uploads are aborted after
+                                 * this; 0: HM_MPU_EXPIRY_MS; < 0: never */
 } hm_gw_config;
 
 /* Start serving; returns once the socket listens. */

@@ -64,6 +64,9 @@ enum MHD_Result gw_list_buckets(gw_req *r)
 
 enum MHD_Result gw_create_bucket_begin(gw_req *r)
 {
+    bool guard_ok = false;
+    enum MHD_Result guard_ret = gw_guard_headers(r, HM_GUARD_CREATE_BUCKET, &guard_ok);
+    if (!guard_ok) return guard_ret;
     return gw_small_body_begin(r, GW_OP_CREATE_BUCKET);
 }
 

@@ -227,6 +227,9 @@ static bool gw_copy_directive(gw_req *r, const char *name, bool *bad)
 
 enum MHD_Result gw_copy_object(gw_req *r)
 {
+    bool guard_ok = false;
+    enum MHD_Result guard_ret = gw_guard_headers(r, HM_GUARD_COPY_OBJECT, &guard_ok);
+    if (!guard_ok) return guard_ret;
     bool bad = false;
     bool replace_meta = gw_copy_directive(r, "x-amz-metadata-directive", &bad);
     if (bad)
@@ -331,6 +334,9 @@ static bool gw_copy_range(const char *s, uint64_t *first, uint64_t *last)
 
 enum MHD_Result gw_upload_part_copy(gw_req *r)
 {
+    bool guard_ok = false;
+    enum MHD_Result guard_ret = gw_guard_headers(r, HM_GUARD_UPLOAD_PART_COPY, &guard_ok);
+    if (!guard_ok) return guard_ret;
     const char *pns = gw_param_get(r, "partNumber");
     uint64_t pn = 0;
     bool num = pns != NULL && *pns != '\0';

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "hm_gw.h"
+#include "hm_gw_guard.h"
 #include "hm_limits.h"
 #include "hm_objsvc.h"
 #include "hm_s3err.h"
@@ -272,5 +273,17 @@ enum MHD_Result gw_cors_preflight(gw_req *r);
  * (origin, method): add the Access-Control-* headers to resp.  Costs one
  * metadata query; does nothing without an Origin header. */
 void gw_cors_response_headers(gw_req *r, struct MHD_Response *resp);
+
+/* ---- hm_gw_guard.c --------------------------------------------------------------- */
+
+/* Refuse the request when a header asks for a protection Hamster does not
+ * provide (the table in hm_gw_guard.c); op is one HM_GUARD_* bit.  Call it
+ * before reading a body byte or creating anything.  Answers and sets *ok
+ * false on refusal. */
+enum MHD_Result gw_guard_headers(gw_req *r, unsigned op, bool *ok);
+/* GET /bucket?encryption or ?object-lock: answer (404 for an existing
+ * bucket: no such configuration), set *ret and return true; false for
+ * any other request. */
+bool gw_guard_report(gw_req *r, enum MHD_Result *ret);
 
 #endif

@@ -192,6 +192,9 @@ static enum MHD_Result gw_mpu_user_meta(gw_req *r, gw_mpu_meta **out, bool *ok)
 
 enum MHD_Result gw_create_multipart_upload(gw_req *r)
 {
+    bool guard_ok = false;
+    enum MHD_Result guard_ret = gw_guard_headers(r, HM_GUARD_CREATE_MPU, &guard_ok);
+    if (!guard_ok) return guard_ret;
     gw_tags tags = {0};
     const char *tagging = gw_header(r, "x-amz-tagging");
     bool ok = false;
@@ -256,6 +259,9 @@ enum MHD_Result gw_create_multipart_upload(gw_req *r)
 
 enum MHD_Result gw_upload_part_begin(gw_req *r)
 {
+    bool guard_ok = false;
+    enum MHD_Result guard_ret = gw_guard_headers(r, HM_GUARD_UPLOAD_PART, &guard_ok);
+    if (!guard_ok) return guard_ret;
     uint32_t pn = 0;
     bool ok = false;
     enum MHD_Result ret = gw_mpu_part_number(r, &pn, &ok);
@@ -294,6 +300,9 @@ enum MHD_Result gw_upload_part_begin(gw_req *r)
 
 enum MHD_Result gw_complete_multipart_upload_begin(gw_req *r)
 {
+    bool guard_ok = false;
+    enum MHD_Result guard_ret = gw_guard_headers(r, HM_GUARD_COMPLETE_MPU, &guard_ok);
+    if (!guard_ok) return guard_ret;
     return gw_small_body_begin(r, GW_OP_COMPLETE_MULTIPART);
 }
 

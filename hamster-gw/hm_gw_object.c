@@ -88,6 +88,9 @@ static enum MHD_Result gw_collect_meta(void *cls, enum MHD_ValueKind kind, const
 
 enum MHD_Result gw_put_object_begin(gw_req *r)
 {
+    bool guard_ok = false;
+    enum MHD_Result guard_ret = gw_guard_headers(r, HM_GUARD_PUT_OBJECT, &guard_ok);
+    if (!guard_ok) return guard_ret;
     /* framing, lengths and digests: the body pipeline (hm_gw_body.h) */
     hm_s3err berr = HM_S3_INTERNAL_ERROR;
     const char *bmsg = NULL;
@@ -392,6 +395,9 @@ static void gw_object_headers(gw_req *r, struct MHD_Response *resp,
 
 enum MHD_Result gw_get_object(gw_req *r)
 {
+    bool guard_ok = false;
+    enum MHD_Result guard_ret = gw_guard_headers(r, HM_GUARD_GET_OBJECT, &guard_ok);
+    if (!guard_ok) return guard_ret;
     hm_objsvc_get *g = NULL;
     int rc = hm_objsvc_get_open(r->gw->svc, r->id, r->bucket, r->key, &g);
     if (rc != 0) return gw_send_hm_error(r, rc);

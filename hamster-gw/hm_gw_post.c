@@ -160,6 +160,12 @@ static int gw_post_meta(const hm_post_form *f, hm_objsvc_kv *meta, size_t *n_out
     return 0;
 }
 
+static const char *gw_post_field(void *ctx, const char *name)
+{
+    const gw_post *gp = ctx;
+    return hm_post_form_get(gp->form, name);
+}
+
 /* The file part starts: every field is in.  Decide, then open the put. */
 static int gw_post_file_begin(void *ctx, const hm_post_form *f, const char *filename,
                               const char *part_type)
@@ -179,6 +185,12 @@ static int gw_post_file_begin(void *ctx, const hm_post_form *f, const char *file
     }
     int rc = gw_post_verify(r, gp);
     if (rc != 0) return rc;
+    /* Protections Hamster does not provide (hm_gw_guard.h), before the
+     * policy is even read: a refused form stores nothing. */
+    hm_guard_refusal ref;
+    if (hm_guard_check(HM_GUARD_POST_OBJECT, r->gw->tls_cert_pem != NULL, gw_post_field, gp,
+                       &ref))
+        return gw_post_refuse(gp, ref.err, ref.message);
 
     const char *why = NULL;
     rc = hm_post_policy_parse(hm_post_form_get(f, "policy"), &gp->policy, &why);

@@ -12,6 +12,17 @@
  * overlaps the receive and the write instead of adding to them.  At most
  * OBJSVC_HASH_PIPES_MAX puts hold a pipe (two buffers each) at once; the
  * others digest in line, as small and unsized puts always do.
+ *
+ * Reads never lose their bytes (docs/storage-safety.md, "In-flight reads"): a
+ * GET leases every blob of the version it looked up, in a table of this
+ * service, from get_open to get_close, and the collector here skips a
+ * leased blob (its gc item stays queued and is retried on a later run).
+ * The lease is taken, not the shards opened, so a 10,000-part object costs
+ * one table entry per part and still one open shard (one descriptor, one
+ * stream) at a time, whatever the open-file limit.  The gap between the
+ * metadata lookup and the lease is closed by a counter the collector bumps
+ * before it checks a lease: a GET that sees it move looks the object up
+ * again (see objsvc_get_lookup).
  */
 #include "hm_objsvc.h"
 
@@ -36,12 +47,31 @@
 #define OBJSVC_HASH_PIPE_BYTES (512u << 10)
 #define OBJSVC_HASH_PIPE_MIN_BYTES (1u << 20)
 #define OBJSVC_HASH_PIPES_MAX 8u
+/* Read leases: initial table slots (a power of two; the table doubles at
+ * half full), and lookups a GET retries while the collector races it. */
+#define OBJSVC_LEASE_SLOTS_MIN 64u
+#define OBJSVC_LEASE_TRIES 8u
+
+/* One leased blob: how many open gets hold it; refs 0 is an empty slot. */
+typedef struct objsvc_lease {
+    uint8_t blob_id[HM_BLOB_ID_BYTES];
+    uint32_t refs;
+} objsvc_lease;
 
 struct hm_objsvc {
     hm_objsvc_config cfg;
     pthread_mutex_t lock;     /* guards disk_ids */
     char **disk_ids;          /* [shard_count]; NULL until info() answered */
     atomic_uint hash_pipes;   /* puts holding a hash pipe */
+    pthread_mutex_t lease_lock; /* guards the lease table */
+    objsvc_lease *leases;     /* open addressing, linear probing */
+    size_t lease_slots;       /* 0 or a power of two */
+    size_t lease_used;
+    atomic_uint_fast64_t gc_checks; /* blobs the collector has checked */
+    /* gc (hm_objsvc_gc_run runs on one thread at a time) */
+    uint8_t gc_holder[OBJSVC_ID_BYTES]; /* this service's lease holder id */
+    bool gc_collector;        /* held the lease at the last run */
+    int64_t gc_renew_mono_ms; /* renew the lease from this monotonic time */
 };
 
 struct hm_objsvc_put {
@@ -99,8 +129,11 @@ struct hm_objsvc_get {
     uint64_t pos;             /* next object offset to return */
     uint64_t end;             /* one past the last */
     bool started;
-    /* the open shard stream, for blob cur_blob */
+    bool leased;              /* every blob of v is leased from gc */
+    /* the open shard stream, for blob sg_blob, on store sg_api (looked up
+     * once when the stream opens, not per read) */
     hm_shard_get *sg;
+    hm_shard_api *sg_api;
     size_t sg_blob;
     uint64_t sg_left;         /* bytes the open stream still owes */
 };
@@ -226,10 +259,25 @@ static int objsvc_disk_id(hm_objsvc *svc, size_t i, char **out)
     return 0;
 }
 
-/* The store holding disk_id.  HM_EUNAVAIL when no store we know has it. */
+/* The store holding disk_id.  HM_EUNAVAIL when no store we know has it.
+ * The ids already known are scanned under one lock; only a store that has
+ * not answered yet is asked again. */
 static int objsvc_disk_find(hm_objsvc *svc, const char *disk_id, hm_shard_api **out)
 {
     if (disk_id == NULL) return HM_EPROTO;
+    bool unknown = false;
+    pthread_mutex_lock(&svc->lock);
+    for (size_t i = 0; i < svc->cfg.shard_count; i++) {
+        if (svc->disk_ids[i] == NULL) {
+            unknown = true;
+        } else if (strcmp(svc->disk_ids[i], disk_id) == 0) {
+            pthread_mutex_unlock(&svc->lock);
+            *out = svc->cfg.shards[i];
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    if (!unknown) return HM_EUNAVAIL;
     for (size_t i = 0; i < svc->cfg.shard_count; i++) {
         char *id = NULL;
         if (objsvc_disk_id(svc, i, &id) != 0) continue;
@@ -258,12 +306,17 @@ int hm_objsvc_new(hm_objsvc **out, const hm_objsvc_config *cfg)
     svc->cfg = *cfg;
     atomic_init(&svc->hash_pipes, 0);
     if (svc->cfg.intent_ttl_ms <= 0) svc->cfg.intent_ttl_ms = HM_INTENT_TTL_MS;
+    if (svc->cfg.mpu_expiry_ms == 0) svc->cfg.mpu_expiry_ms = HM_MPU_EXPIRY_MS;
+    if (svc->cfg.gc_lease_ms <= 0) svc->cfg.gc_lease_ms = HM_GC_LEASE_MS;
+    hm_random(cfg->env, svc->gc_holder, sizeof(svc->gc_holder));
     svc->disk_ids = calloc(cfg->shard_count, sizeof(char *));
     if (svc->disk_ids == NULL) {
         free(svc);
         return HM_ENOMEM;
     }
     pthread_mutex_init(&svc->lock, NULL);
+    pthread_mutex_init(&svc->lease_lock, NULL);
+    atomic_init(&svc->gc_checks, 0);
     for (size_t i = 0; i < cfg->shard_count; i++) {
         char *id = NULL;
         int rc = objsvc_disk_id(svc, i, &id);
@@ -281,6 +334,8 @@ void hm_objsvc_free(hm_objsvc *svc)
     for (size_t i = 0; i < svc->cfg.shard_count; i++) free(svc->disk_ids[i]);
     free(svc->disk_ids);
     pthread_mutex_destroy(&svc->lock);
+    free(svc->leases);
+    pthread_mutex_destroy(&svc->lease_lock);
     free(svc);
 }
 
@@ -490,8 +545,10 @@ static void objsvc_put_blob(hm_objsvc_put *p, Hm__Blob *blob, Hm__ShardRef *ref,
     blob->shards = refs;
 }
 
-/* Record p's blob under p->intent_id, to expire at deadline_ms. */
-static int objsvc_intent_put(hm_objsvc_put *p, int64_t deadline_ms)
+/* Record p's blob under p->intent_id, to expire ttl_ms from now in the
+ * metadata's committed clock (deadline_ms, from the wall clock, is what a
+ * node without that clock goes by). */
+static int objsvc_intent_put(hm_objsvc_put *p, int64_t ttl_ms)
 {
     hm_objsvc *svc = p->svc;
     Hm__Blob blob;
@@ -508,7 +565,9 @@ static int objsvc_intent_put(hm_objsvc_put *p, int64_t deadline_ms)
     in.n_blobs = 1;
     in.blobs = blobs;
     in.has_deadline_ms = true;
-    in.deadline_ms = deadline_ms;
+    in.deadline_ms = hm_wall_ms(svc->cfg.env) + ttl_ms;
+    in.has_ttl_ms = true;
+    in.ttl_ms = ttl_ms;
     Hm__IntentPut ip = HM__INTENT_PUT__INIT;
     ip.intent = &in;
     Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
@@ -553,7 +612,7 @@ static void objsvc_put_orphaned(hm_objsvc_put *p)
     if (rc == 0 || rc == HM_ENOENT) return;
     hm_warn("objsvc", p->req_id, "shard of an expired intent not deleted (%s); requeued",
             hm_err_name(rc));
-    rc = objsvc_intent_put(p, hm_wall_ms(p->svc->cfg.env));
+    rc = objsvc_intent_put(p, 0);
     if (rc == 0) p->intent_live = true;
     else hm_error("objsvc", p->req_id, "shard of an expired intent left behind: %s",
                   hm_err_name(rc));
@@ -742,7 +801,7 @@ static int objsvc_put_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_
     p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
     rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
     if (rc != 0) goto err_free;
-    rc = objsvc_intent_put(p, hm_wall_ms(svc->cfg.env) + svc->cfg.intent_ttl_ms);
+    rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
     if (rc != 0) goto err_free;
     p->intent_live = true;
     rc = objsvc_shard_open(p);
@@ -826,7 +885,7 @@ static int objsvc_put_unsized_grow(hm_objsvc_put *p, size_t len)
     p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
     rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
     if (rc != 0) return rc;
-    rc = objsvc_intent_put(p, hm_wall_ms(svc->cfg.env) + svc->cfg.intent_ttl_ms);
+    rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
     if (rc != 0) return rc;
     p->intent_live = true;
     rc = objsvc_shard_open(p);
@@ -1158,6 +1217,129 @@ int hm_objsvc_range_resolve(const hm_objsvc_range *r, uint64_t size, uint64_t *o
     return 0;
 }
 
+/* ---- read leases ----------------------------------------------------------- */
+
+static size_t objsvc_lease_home(const uint8_t id[HM_BLOB_ID_BYTES], size_t slots)
+{
+    uint64_t h = 0;
+    memcpy(&h, id, sizeof h);
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull; /* blob ids are random; this only spreads */
+    h ^= h >> 32;
+    return (size_t)h & (slots - 1);
+}
+
+/* The slot holding id, or the empty slot where it would go.  Under
+ * lease_lock; the table is never full (at most half). */
+static size_t objsvc_lease_slot(const hm_objsvc *svc, const uint8_t id[HM_BLOB_ID_BYTES])
+{
+    size_t mask = svc->lease_slots - 1;
+    size_t i = objsvc_lease_home(id, svc->lease_slots);
+    while (svc->leases[i].refs != 0 &&
+           memcmp(svc->leases[i].blob_id, id, HM_BLOB_ID_BYTES) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Make room for `more` new entries at most half full.  Under lease_lock.
+ * HM_ENOMEM leaves the table as it was. */
+static int objsvc_lease_reserve(hm_objsvc *svc, size_t more)
+{
+    if (more > SIZE_MAX / 4 - svc->lease_used) return HM_ENOMEM;
+    size_t need = 2 * (svc->lease_used + more);
+    if (svc->lease_slots >= need && svc->lease_slots > 0) return 0;
+    size_t slots = svc->lease_slots > 0 ? svc->lease_slots : OBJSVC_LEASE_SLOTS_MIN;
+    while (slots < need) slots *= 2;
+    objsvc_lease *t = calloc(slots, sizeof(*t));
+    if (t == NULL) return HM_ENOMEM;
+    objsvc_lease *old = svc->leases;
+    size_t old_slots = svc->lease_slots;
+    svc->leases = t;
+    svc->lease_slots = slots;
+    for (size_t i = 0; i < old_slots; i++)
+        if (old[i].refs != 0) t[objsvc_lease_slot(svc, old[i].blob_id)] = old[i];
+    free(old);
+    return 0;
+}
+
+/* Drop one reference to id; an entry whose last reference goes is removed
+ * by shifting its probe run back (no tombstones).  Under lease_lock. */
+static void objsvc_lease_put(hm_objsvc *svc, const uint8_t id[HM_BLOB_ID_BYTES])
+{
+    size_t mask = svc->lease_slots - 1;
+    size_t i = objsvc_lease_slot(svc, id);
+    if (svc->leases[i].refs == 0) return; /* not leased: nothing to drop */
+    if (--svc->leases[i].refs > 0) return;
+    svc->lease_used--;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (svc->leases[j].refs == 0) break;
+        size_t home = objsvc_lease_home(svc->leases[j].blob_id, svc->lease_slots);
+        /* Move j back into the hole at i unless its home lies in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        svc->leases[i] = svc->leases[j];
+        svc->leases[j].refs = 0;
+        i = j;
+    }
+    svc->leases[i].refs = 0;
+}
+
+/* Lease every blob of g's version.  HM_ENOMEM takes none. */
+static int objsvc_lease_take(hm_objsvc_get *g)
+{
+    hm_objsvc *svc = g->svc;
+    const Hm__ObjectVersion *v = g->v;
+    if (v->n_blobs == 0) return 0;
+    pthread_mutex_lock(&svc->lease_lock);
+    int rc = objsvc_lease_reserve(svc, v->n_blobs);
+    if (rc == 0) {
+        for (size_t b = 0; b < v->n_blobs; b++) {
+            const uint8_t *id = v->blobs[b]->blob_id.data;
+            size_t i = objsvc_lease_slot(svc, id);
+            if (svc->leases[i].refs == 0) {
+                memcpy(svc->leases[i].blob_id, id, HM_BLOB_ID_BYTES);
+                svc->lease_used++;
+            }
+            svc->leases[i].refs++;
+        }
+        g->leased = true;
+    }
+    pthread_mutex_unlock(&svc->lease_lock);
+    return rc;
+}
+
+static void objsvc_lease_drop(hm_objsvc_get *g)
+{
+    if (!g->leased) return;
+    hm_objsvc *svc = g->svc;
+    pthread_mutex_lock(&svc->lease_lock);
+    for (size_t b = 0; b < g->v->n_blobs; b++) objsvc_lease_put(svc, g->v->blobs[b]->blob_id.data);
+    pthread_mutex_unlock(&svc->lease_lock);
+    g->leased = false;
+}
+
+/* Is blob id leased by an open get?  Called by the collector before it
+ * deletes a blob's shards; the counter bump comes first (see
+ * objsvc_get_lookup for why). */
+static bool objsvc_lease_held(hm_objsvc *svc, const uint8_t id[HM_BLOB_ID_BYTES])
+{
+    atomic_fetch_add(&svc->gc_checks, 1);
+    pthread_mutex_lock(&svc->lease_lock);
+    bool held = svc->lease_slots > 0 && svc->leases[objsvc_lease_slot(svc, id)].refs != 0;
+    pthread_mutex_unlock(&svc->lease_lock);
+    return held;
+}
+
+size_t hm_objsvc_leases(hm_objsvc *svc)
+{
+    pthread_mutex_lock(&svc->lease_lock);
+    size_t n = svc->lease_used;
+    pthread_mutex_unlock(&svc->lease_lock);
+    return n;
+}
+
 /* ---- get --------------------------------------------------------------------- */
 
 /* Check a manifest before trusting it to size reads: blob sizes add up,
@@ -1177,44 +1359,76 @@ static int objsvc_check_manifest(const Hm__ObjectVersion *v)
     return sum == v->size ? 0 : HM_ECORRUPT;
 }
 
+/* Look the object up and lease its blobs.  The race this closes: the
+ * lookup returns version V, then V is overwritten, its grace ends and the
+ * collector deletes V's blobs, all before the lease is taken.  The
+ * collector bumps gc_checks before it checks a lease, and we read it
+ * before the lookup and again after taking the lease.  If it did not move,
+ * every check came either before the lookup (then V was already
+ * overwritten when the collector scanned it, and a linearizable lookup
+ * could not have returned V) or after the lease (and saw it).  If it
+ * moved, a collector check overlapped us: look up again.  After
+ * OBJSVC_LEASE_TRIES overlaps in a row the grace period is what remains
+ * between the lookup and the lease (microseconds against >= 1 ms). */
+static int objsvc_get_lookup(hm_objsvc_get *g, const char *req_id, const char *bucket,
+                             const char *key)
+{
+    hm_objsvc *svc = g->svc;
+    for (unsigned attempt = 0;; attempt++) {
+        uint_fast64_t before = atomic_load(&svc->gc_checks);
+        Hm__ObjectGet og = HM__OBJECT_GET__INIT;
+        og.bucket = (char *)bucket;
+        og.key = (char *)key;
+        Hm__MetaRequest req = HM__META_REQUEST__INIT;
+        req.op_case = HM__META_REQUEST__OP_OBJECT_GET;
+        req.object_get = &og;
+        Hm__MetaResponse *resp = NULL;
+        int rc = objsvc_query(svc, req_id, &req, HM__META_RESPONSE__RESULT_VERSION, &resp);
+        if (rc != 0) return rc;
+        if (resp->version->delete_marker) {
+            hm__meta_response__free_unpacked(resp, NULL);
+            return HM_ENOKEY;
+        }
+        rc = objsvc_check_manifest(resp->version);
+        if (rc != 0) {
+            hm_error("objsvc", req_id, "unreadable manifest for %s/%s: %s", bucket, key,
+                     hm_err_name(rc));
+            hm__meta_response__free_unpacked(resp, NULL);
+            return rc;
+        }
+        g->resp = resp;
+        g->v = resp->version;
+        rc = objsvc_lease_take(g);
+        if (rc != 0) {
+            g->resp = NULL;
+            g->v = NULL;
+            hm__meta_response__free_unpacked(resp, NULL);
+            return rc;
+        }
+        if (atomic_load(&svc->gc_checks) == before || attempt + 1 >= OBJSVC_LEASE_TRIES)
+            return 0;
+        objsvc_lease_drop(g);
+        g->resp = NULL;
+        g->v = NULL;
+        hm__meta_response__free_unpacked(resp, NULL);
+    }
+}
+
 int hm_objsvc_get_open(hm_objsvc *svc, const char *req_id, const char *bucket,
                        const char *key, hm_objsvc_get **out)
 {
-    Hm__ObjectGet og = HM__OBJECT_GET__INIT;
-    og.bucket = (char *)bucket;
-    og.key = (char *)key;
-    Hm__MetaRequest req = HM__META_REQUEST__INIT;
-    req.op_case = HM__META_REQUEST__OP_OBJECT_GET;
-    req.object_get = &og;
-    Hm__MetaResponse *resp = NULL;
-    int rc = objsvc_query(svc, req_id, &req, HM__META_RESPONSE__RESULT_VERSION, &resp);
-    if (rc != 0) return rc;
-    if (resp->version->delete_marker) {
-        rc = HM_ENOKEY;
-        goto err_resp;
-    }
-    rc = objsvc_check_manifest(resp->version);
-    if (rc != 0) {
-        hm_error("objsvc", req_id, "unreadable manifest for %s/%s: %s", bucket, key,
-                 hm_err_name(rc));
-        goto err_resp;
-    }
     hm_objsvc_get *g = calloc(1, sizeof(*g));
-    if (g == NULL) {
-        rc = HM_ENOMEM;
-        goto err_resp;
-    }
+    if (g == NULL) return HM_ENOMEM;
     g->svc = svc;
-    g->resp = resp;
-    g->v = resp->version;
+    int rc = objsvc_get_lookup(g, req_id, bucket, key);
+    if (rc != 0) {
+        free(g);
+        return rc;
+    }
     g->pos = 0;
     g->end = g->v->size;
     *out = g;
     return 0;
-
-err_resp:
-    hm__meta_response__free_unpacked(resp, NULL);
-    return rc;
 }
 
 const Hm__ObjectVersion *hm_objsvc_get_version(const hm_objsvc_get *g) { return g->v; }
@@ -1230,11 +1444,9 @@ int hm_objsvc_get_set_span(hm_objsvc_get *g, uint64_t off, uint64_t len)
 static void objsvc_get_close_shard(hm_objsvc_get *g)
 {
     if (g->sg == NULL) return;
-    const Hm__Blob *b = g->v->blobs[g->sg_blob];
-    hm_shard_api *api = NULL;
-    if (objsvc_disk_find(g->svc, b->shards[0]->disk_id, &api) == 0)
-        api->ops->get_close(g->sg);
+    g->sg_api->ops->get_close(g->sg);
     g->sg = NULL;
+    g->sg_api = NULL;
 }
 
 /* Open the shard holding object offset g->pos, reading up to g->end. */
@@ -1259,6 +1471,7 @@ static int objsvc_get_open_shard(hm_objsvc_get *g)
     rc = api->ops->get_open(api, b->blob_id.data, ref->index, off, len, &g->sg, &total,
                             NULL);
     if (rc != 0) return rc;
+    g->sg_api = api;
     g->sg_blob = i;
     if (total != len) {
         objsvc_get_close_shard(g);
@@ -1295,11 +1508,8 @@ int hm_objsvc_get_read(hm_objsvc_get *g, void *buf, size_t cap, size_t *got)
         if (rc != 0) return rc;
     }
     if (cap > g->sg_left) cap = (size_t)g->sg_left;
-    hm_shard_api *api = NULL;
-    rc = objsvc_disk_find(g->svc, g->v->blobs[g->sg_blob]->shards[0]->disk_id, &api);
-    if (rc != 0) return rc;
     size_t n = 0;
-    rc = api->ops->get_read(g->sg, buf, cap, &n);
+    rc = g->sg_api->ops->get_read(g->sg, buf, cap, &n);
     if (rc != 0) return rc;
     if (n == 0 || n > cap) return HM_ECORRUPT; /* the shard ended early */
     g->sg_left -= n;
@@ -1313,6 +1523,7 @@ void hm_objsvc_get_close(hm_objsvc_get *g)
 {
     if (g == NULL) return;
     objsvc_get_close_shard(g);
+    objsvc_lease_drop(g);
     hm__meta_response__free_unpacked(g->resp, NULL);
     free(g);
 }
@@ -1401,6 +1612,13 @@ static bool objsvc_gc_item(hm_objsvc *svc, const Hm__GcItem *item, size_t *delet
     for (size_t b = 0; b < item->n_blobs; b++) {
         const Hm__Blob *blob = item->blobs[b];
         if (blob->blob_id.len != HM_BLOB_ID_BYTES) continue; /* nothing to delete */
+        if (!svc->cfg.plant_gc_ignores_leases && objsvc_lease_held(svc, blob->blob_id.data)) {
+            /* An open GET reads this blob: keep it, and the item, for a
+             * later run. */
+            hm_debug("objsvc", NULL, "gc: blob still being read, deferred");
+            all = false;
+            continue;
+        }
         bool blob_done = true;
         for (size_t s = 0; s < blob->n_shards; s++) {
             const Hm__ShardRef *ref = blob->shards[s];
@@ -1428,7 +1646,7 @@ static int objsvc_gc_intents(hm_objsvc *svc)
 {
     int rc = 0;
     for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
-        int64_t now = hm_wall_ms(svc->cfg.env);
+        int64_t now = hm_wall_ms(svc->cfg.env); /* a node with a committed clock uses that */
         Hm__IntentScan scan = HM__INTENT_SCAN__INIT;
         scan.has_now_ms = true;
         scan.now_ms = now;
@@ -1464,11 +1682,96 @@ static int objsvc_gc_intents(hm_objsvc *svc)
     return rc;
 }
 
+/* Abort the multipart uploads older than mpu_expiry_ms (committed time):
+ * each UploadAbort queues its parts' blobs for gc.  An upload completed or
+ * aborted meanwhile answers HM_ENOUPLOAD, which is fine. */
+static int objsvc_gc_uploads(hm_objsvc *svc)
+{
+    if (svc->cfg.mpu_expiry_ms < 0) return 0;
+    int rc = 0;
+    for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
+        Hm__UploadExpiryScan scan = HM__UPLOAD_EXPIRY_SCAN__INIT;
+        scan.has_now_ms = true;
+        scan.now_ms = hm_wall_ms(svc->cfg.env); /* the node uses its committed clock */
+        scan.has_older_than_ms = true;
+        scan.older_than_ms = svc->cfg.mpu_expiry_ms;
+        scan.has_max = true;
+        scan.max = OBJSVC_GC_BATCH;
+        Hm__MetaRequest req = HM__META_REQUEST__INIT;
+        req.op_case = HM__META_REQUEST__OP_UPLOAD_EXPIRY_SCAN;
+        req.upload_expiry_scan = &scan;
+        Hm__MetaResponse *resp = NULL;
+        rc = objsvc_query(svc, NULL, &req, HM__META_RESPONSE__RESULT_UPLOADS, &resp);
+        if (rc != 0) break;
+        const Hm__UploadListResult *ul = resp->uploads;
+        size_t n = ul != NULL ? ul->n_uploads : 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const Hm__UploadRecord *u = ul->uploads[i];
+            Hm__UploadAbort a = HM__UPLOAD_ABORT__INIT;
+            a.bucket = u->bucket;
+            a.upload_id = u->upload_id;
+            a.has_now_ms = true;
+            a.now_ms = hm_wall_ms(svc->cfg.env);
+            a.has_gc_grace_ms = true;
+            a.gc_grace_ms = svc->cfg.gc_grace_ms;
+            Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+            cmd.op_case = HM__META_COMMAND__OP_UPLOAD_ABORT;
+            cmd.upload_abort = &a;
+            rc = objsvc_command(svc, NULL, &cmd, NULL);
+            if (rc == HM_ENOUPLOAD || rc == HM_ENOBUCKET) rc = 0;
+            if (rc == 0)
+                hm_info("objsvc", NULL, "gc: multipart upload %s of %s/%s expired",
+                        u->upload_id != NULL ? u->upload_id : "?",
+                        u->bucket != NULL ? u->bucket : "?", u->key != NULL ? u->key : "?");
+        }
+        hm__meta_response__free_unpacked(resp, NULL);
+        if (rc != 0) {
+            hm_warn("objsvc", NULL, "gc: expiring multipart uploads: %s", hm_err_name(rc));
+            break;
+        }
+        if (n < OBJSVC_GC_BATCH) break;
+    }
+    return rc;
+}
+
+/* Take or renew the gc lease (one collector per store).  Renewed once half
+ * of it has run, by this process's monotonic clock; the lease itself runs
+ * in the metadata's committed clock, so a wall clock jump moves neither.
+ * Two collectors for a moment (a renewal racing an expiry) are harmless:
+ * every gc step is idempotent; the lease only keeps N gateways from doing
+ * the same work N times. */
+static int objsvc_gc_lease(hm_objsvc *svc)
+{
+    int64_t now = hm_mono_ms(svc->cfg.env);
+    if (svc->gc_collector && now < svc->gc_renew_mono_ms) return 0;
+    Hm__GcLease gl = HM__GC_LEASE__INIT;
+    gl.has_holder = true;
+    gl.holder.data = svc->gc_holder;
+    gl.holder.len = sizeof(svc->gc_holder);
+    gl.has_ttl_ms = true;
+    gl.ttl_ms = svc->cfg.gc_lease_ms;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_GC_LEASE;
+    cmd.gc_lease = &gl;
+    int rc = objsvc_command(svc, NULL, &cmd, NULL);
+    svc->gc_collector = rc == 0;
+    if (rc == 0) svc->gc_renew_mono_ms = now + svc->cfg.gc_lease_ms / 2;
+    return rc;
+}
+
+bool hm_objsvc_gc_is_collector(const hm_objsvc *svc) { return svc->gc_collector; }
+
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted)
 {
     size_t deleted = 0;
+    if (blobs_deleted != NULL) *blobs_deleted = 0;
+    int lease_rc = objsvc_gc_lease(svc);
+    if (lease_rc == HM_EBUSY) return 0; /* another process collects */
+    if (lease_rc != 0) return lease_rc;
     /* A failure here still lets the queued blobs be collected below. */
     int intents_rc = objsvc_gc_intents(svc);
+    int uploads_rc = objsvc_gc_uploads(svc);
+    if (intents_rc == 0) intents_rc = uploads_rc;
     int rc = 0;
     for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
         Hm__GcScan scan = HM__GC_SCAN__INIT;

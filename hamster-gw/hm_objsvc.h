@@ -55,6 +55,13 @@ typedef struct hm_objsvc_config {
                               * grace; production: HM_GC_GRACE_MS */
     int64_t intent_ttl_ms;   /* an upload's intent lives this long;
                               * production: HM_INTENT_TTL_MS; <= 0: that */
+    int64_t mpu_expiry_ms;   /* gc aborts multipart uploads older than this
+                              * (committed time); 0: HM_MPU_EXPIRY_MS;
+                              * < 0: never */
+    int64_t gc_lease_ms;     /* the collector's lease; <= 0: HM_GC_LEASE_MS */
+    bool plant_gc_ignores_leases; /* planted bug for the simulator's own
+                                   * test: gc deletes blobs open gets read.
+                                   * Never set outside tests. */
 } hm_objsvc_config;
 
 /* Create a service.  Copies cfg (the pointers it holds stay borrowed and
@@ -200,8 +207,11 @@ int hm_objsvc_range_resolve(const hm_objsvc_range *r, uint64_t size, uint64_t *o
                             uint64_t *len);
 
 /* Look an object up and prepare to read all of it.  No shard is touched
- * until the first read, so a HEAD costs one metadata query.
- * HM_ENOBUCKET, HM_ENOKEY (also for a delete marker). */
+ * until the first read, so a HEAD costs one metadata query.  Every blob
+ * of the version is leased from this service's collector until get_close,
+ * so an overwrite or delete during a slow read never takes its bytes
+ * (docs/storage-safety.md).  HM_ENOBUCKET, HM_ENOKEY (also for a delete
+ * marker), HM_ENOMEM. */
 int hm_objsvc_get_open(hm_objsvc *svc, const char *req_id, const char *bucket,
                        const char *key, hm_objsvc_get **out);
 
@@ -261,15 +271,28 @@ int hm_objsvc_bucket_set_cors(hm_objsvc *svc, const char *req_id, const char *bu
 
 /* ---- garbage collection --------------------------------------------------- */
 
-/* First expire the intents whose deadline has passed by the env's wall clock
- * (IntentScan -> IntentDelete each, queueing its blobs), then delete the
- * shards of blobs the metadata has scheduled for collection and whose grace
- * has passed (GcScan -> delete each shard, HM_ENOENT counting as done ->
- * GcDone).  An item whose shards could not all be deleted stays scheduled
- * for the next run; so does an intent whose IntentDelete failed.
- * *blobs_deleted (optional) counts the blobs fully removed.  Returns the
- * first metadata error, else 0. */
+/* One collection round, run only by the store's one collector: first take
+ * or renew the gc lease (GcLease; while another service holds it this
+ * returns 0 and deletes nothing), then expire the intents whose deadline
+ * has passed (IntentScan -> IntentDelete each, queueing its blobs), abort
+ * the multipart uploads older than mpu_expiry_ms (UploadExpiryScan ->
+ * UploadAbort each, queueing their parts' blobs), then delete the shards of
+ * blobs the metadata has scheduled for collection and whose grace has
+ * passed (GcScan -> delete each shard, HM_ENOENT counting as done ->
+ * GcDone).  A blob an open get of this service leases is skipped.
+ * Deadlines, expiry and grace are reckoned in the metadata's committed
+ * clock, never this process's wall clock.  An item whose shards could not
+ * all be deleted (or were skipped) stays scheduled for the next run; so
+ * does an intent whose IntentDelete failed.  *blobs_deleted (optional)
+ * counts the blobs fully removed.  Returns the first metadata error, else
+ * 0. */
 int hm_objsvc_gc_run(hm_objsvc *svc, size_t *blobs_deleted);
+
+/* How many distinct blobs open gets lease now (for tests and metrics). */
+size_t hm_objsvc_leases(hm_objsvc *svc);
+
+/* Whether the last hm_objsvc_gc_run found this service the collector. */
+bool hm_objsvc_gc_is_collector(const hm_objsvc *svc);
 
 /* ==== multipart uploads and copy (hm_objsvc_mpu.c) ==========================
  *

@@ -55,7 +55,26 @@ struct hm_meta_node {
     bool poisoned;         /* under mu */
     bool thread_started;
     pthread_t thread;
+
+    /* The committed clock (hm_meta_sm.h): the state machine's clock when
+     * the node opened, advanced by the node's monotonic clock since. */
+    pthread_mutex_t clock_mu;
+    int64_t clock_base_ms;
+    int64_t clock_mono_base_ms;
+    int64_t clock_last_ms;
 };
+
+/* The committed clock now; never below a value it returned before. */
+static int64_t node_clock(hm_meta_node *node)
+{
+    pthread_mutex_lock(&node->clock_mu);
+    int64_t c = node->clock_base_ms + (hm_mono_ms(node->env) - node->clock_mono_base_ms);
+    if (c < node->clock_last_ms)
+        c = node->clock_last_ms;
+    node->clock_last_ms = c;
+    pthread_mutex_unlock(&node->clock_mu);
+    return c;
+}
 
 static bool node_is_poisoned(hm_meta_node *node)
 {
@@ -83,8 +102,9 @@ static void node_commit_batch(hm_meta_node *node, node_waiter **batch, size_t n)
     hm_meta_log_rec *recs = calloc(n, sizeof *recs);
     uint8_t **bufs = calloc(n, sizeof *bufs);
     node_waiter **live = calloc(n, sizeof *live);
+    Hm__MetaCommand *cmds = calloc(n, sizeof *cmds); /* stamped copies */
     size_t n_live = 0;
-    int rc = recs == NULL || bufs == NULL || live == NULL ? HM_ENOMEM : 0;
+    int rc = recs == NULL || bufs == NULL || live == NULL || cmds == NULL ? HM_ENOMEM : 0;
     if (rc != 0) {
         for (size_t i = 0; i < n; i++)
             batch[i]->rc = rc;
@@ -107,7 +127,12 @@ static void node_commit_batch(hm_meta_node *node, node_waiter **batch, size_t n)
         e.term = NODE_TERM;
         e.has_index = true;
         e.index = node->next_index + n_live;
-        e.command = (Hm__MetaCommand *)w->cmd;
+        /* The committed clock goes into the log with the command, so a
+         * replay applies the same times; a client's own stamp is ignored. */
+        cmds[n_live] = *w->cmd;
+        cmds[n_live].has_clock_ms = true;
+        cmds[n_live].clock_ms = node_clock(node);
+        e.command = &cmds[n_live];
         size_t len = hm__log_entry__get_packed_size(&e);
         if (len > HM_META_LOG_RECORD_BYTES_MAX) {
             w->rc = HM_ETOOBIG;
@@ -140,7 +165,7 @@ static void node_commit_batch(hm_meta_node *node, node_waiter **batch, size_t n)
         goto fail;
     }
     for (size_t i = 0; i < n_live; i++) {
-        rc = hm_meta_sm_apply(node->env, txn, recs[i].index, live[i]->cmd, live[i]->resp);
+        rc = hm_meta_sm_apply(node->env, txn, recs[i].index, &cmds[i], live[i]->resp);
         if (rc != 0) {
             node->env->ops->kv_abort(txn);
             node_poison(node, rc, "apply");
@@ -169,6 +194,7 @@ out:
     free(bufs);
     free(recs);
     free(live);
+    free(cmds);
 }
 
 static void *node_thread(void *arg)
@@ -327,6 +353,20 @@ static int node_recover(hm_meta_node *node)
     return hm_meta_log_compact(node->log, node->next_index - 1);
 }
 
+/* The applied index as LMDB holds it (0 on a fresh store).  Every answer
+ * the node ever gave was applied first, so this is what it acknowledged:
+ * the log must never drop a record at or below it. */
+static int node_applied_index(hm_meta_node *node, uint64_t *out)
+{
+    hm_kv_txn *txn = NULL;
+    int rc = node->env->ops->kv_begin(node->kv, false, &txn);
+    if (rc != 0)
+        return rc;
+    rc = hm_meta_sm_applied_index(node->env, txn, out);
+    node->env->ops->kv_abort(txn);
+    return rc;
+}
+
 int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
 {
     hm_meta_node *node = calloc(1, sizeof *node);
@@ -334,6 +374,7 @@ int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
         return HM_ENOMEM;
     node->env = env;
     pthread_mutex_init(&node->mu, NULL);
+    pthread_mutex_init(&node->clock_mu, NULL);
     pthread_cond_init(&node->work_cv, NULL);
     char path[NODE_PATH_BYTES];
     int rc = env->ops->mkdir(env, dir);
@@ -343,10 +384,13 @@ int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
         rc = node_join(path, sizeof path, dir, "kv");
     if (rc == 0)
         rc = env->ops->kv_open(env, path, &node->kv);
+    hm_meta_log_opts log_opts = {0};
+    if (rc == 0)
+        rc = node_applied_index(node, &log_opts.durable_index);
     if (rc == 0)
         rc = node_join(path, sizeof path, dir, "log");
     if (rc == 0)
-        rc = hm_meta_log_open(&node->log, env, path, 0);
+        rc = hm_meta_log_open_opts(&node->log, env, path, &log_opts);
     if (rc != 0)
         goto err;
     hm_meta_hardstate hs;
@@ -360,6 +404,21 @@ int hm_meta_node_open(hm_meta_node **out, hm_env *env, const char *dir)
     rc = node_recover(node);
     if (rc != 0)
         goto err;
+    /* The committed clock resumes where the log left it; a store that has
+     * none yet starts it at the wall clock, so times written before it
+     * existed stay comparable. */
+    hm_kv_txn *txn = NULL;
+    rc = env->ops->kv_begin(node->kv, false, &txn);
+    if (rc == 0) {
+        rc = hm_meta_sm_clock(env, txn, &node->clock_base_ms);
+        env->ops->kv_abort(txn);
+    }
+    if (rc != 0)
+        goto err;
+    if (node->clock_base_ms == 0)
+        node->clock_base_ms = hm_wall_ms(env);
+    node->clock_mono_base_ms = hm_mono_ms(env);
+    node->clock_last_ms = node->clock_base_ms;
     if (pthread_create(&node->thread, NULL, node_thread, node) != 0) {
         rc = HM_ENOMEM;
         goto err;
@@ -389,6 +448,7 @@ void hm_meta_node_close(hm_meta_node *node)
         node->env->ops->kv_close(node->kv);
     pthread_cond_destroy(&node->work_cv);
     pthread_mutex_destroy(&node->mu);
+    pthread_mutex_destroy(&node->clock_mu);
     free(node);
 }
 
@@ -457,10 +517,33 @@ int hm_meta_node_handle(hm_meta_node *node, const Hm__MetaRequest *req,
         else
             rc = node_propose(node, cmd, resp);
     } else {
+        /* Scans of due work are answered at the committed clock, not at
+         * the caller's wall clock (hm_meta_sm.h). */
+        Hm__MetaRequest q = *req;
+        Hm__GcScan gs;
+        Hm__IntentScan is;
+        Hm__UploadExpiryScan es;
+        if (q.op_case == HM__META_REQUEST__OP_GC_SCAN && q.gc_scan != NULL) {
+            gs = *q.gc_scan;
+            gs.has_now_ms = true;
+            gs.now_ms = node_clock(node);
+            q.gc_scan = &gs;
+        } else if (q.op_case == HM__META_REQUEST__OP_INTENT_SCAN && q.intent_scan != NULL) {
+            is = *q.intent_scan;
+            is.has_now_ms = true;
+            is.now_ms = node_clock(node);
+            q.intent_scan = &is;
+        } else if (q.op_case == HM__META_REQUEST__OP_UPLOAD_EXPIRY_SCAN &&
+                   q.upload_expiry_scan != NULL) {
+            es = *q.upload_expiry_scan;
+            es.has_now_ms = true;
+            es.now_ms = node_clock(node);
+            q.upload_expiry_scan = &es;
+        }
         hm_kv_txn *txn = NULL;
         rc = node->env->ops->kv_begin(node->kv, false, &txn);
         if (rc == 0) {
-            rc = hm_meta_sm_query(node->env, txn, req, resp);
+            rc = hm_meta_sm_query(node->env, txn, &q, resp);
             node->env->ops->kv_abort(txn);
         }
         if (rc == HM_EINVAL)

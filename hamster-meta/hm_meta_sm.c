@@ -22,6 +22,24 @@
 static const char sm_key_schema[] = "schema";
 static const char sm_key_applied[] = "applied_index";
 static const char sm_key_next_bucket[] = "next_bucket_id";
+static const char sm_key_clock[] = "clock_ms";
+static const char sm_key_gc_lease[] = "gc_lease";
+
+/* HM_KV_INDEX rows: a kind byte, then the kind's key; values are empty.
+ *   SM_IX_INTENT_DUE  deadline (i64, sign flipped, BE) | intent id
+ *   SM_IX_UPLOAD_AGE  created clock (i64, sign flipped, BE) | bucket id | upload id
+ *   SM_IX_UPLOAD_KEY  bucket id | the first SM_UPLOAD_KEY_ENC_BYTES of the
+ *                     object key's encoding | upload id | upload id length (u8)
+ * The intent index lets IntentScan read only the due intents; the upload
+ * indexes let ListMultipartUploads seek to its markers and the expiry scan
+ * read only the expired uploads. */
+enum { SM_IX_INTENT_DUE = 1, SM_IX_UPLOAD_AGE = 2, SM_IX_UPLOAD_KEY = 3 };
+#define SM_UPLOAD_KEY_ENC_BYTES 400u
+#define SM_IX_KEY_BYTES_MAX                                                                    \
+    (1u + HM_META_BUCKET_ID_BYTES + SM_UPLOAD_KEY_ENC_BYTES + HM_UPLOAD_ID_BYTES_MAX + 1u)
+_Static_assert(SM_IX_KEY_BYTES_MAX <= HM_KV_KEY_BYTES_MAX, "index keys fit the KV key limit");
+#define SM_INTENT_ID_BYTES_MAX (HM_KV_KEY_BYTES_MAX - 9u)
+#define SM_LEASE_HOLDER_BYTES_MAX 64u
 
 /* Blobs per gc item.  A 1+0 manifest blob packs to about 100 bytes, so a
  * full GcScan answer (HM_LIST_KEYS_MAX items) stays near 3 MB, under
@@ -36,6 +54,8 @@ typedef struct sm_ctx {
     hm_kv_txn *txn;
     uint64_t index;
     uint32_t gc_seq;
+    bool has_clock;  /* the command carried the committed clock */
+    int64_t clock;   /* the committed clock after this command */
 } sm_ctx;
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -134,6 +154,107 @@ static int sm_put_u64(sm_ctx *cx, const char *name, uint64_t v)
     uint8_t b[8];
     hm_meta_put_u64be(b, v);
     return cx->env->ops->kv_put(cx->txn, HM_KV_SYS, name, strlen(name), b, sizeof b);
+}
+
+/* ---- the committed clock and the index rows ------------------------------- */
+
+/* A gc not-before or expiry time: base + ms, where base is the committed
+ * clock when the command carried it, else the proposer's time (fallback),
+ * as commands logged before the clock existed were applied. */
+static int64_t sm_add_ms(int64_t a, int64_t b);
+
+static int64_t sm_after(const sm_ctx *cx, int64_t fallback, int64_t ms)
+{
+    return sm_add_ms(cx->has_clock ? cx->clock : fallback, ms);
+}
+
+static void sm_put_time(uint8_t out[8], int64_t t)
+{
+    /* Flip the sign bit so signed times sort correctly as unsigned bytes. */
+    hm_meta_put_u64be(out, (uint64_t)t ^ (1ull << 63));
+}
+
+static int64_t sm_get_time(const uint8_t in[8])
+{
+    return (int64_t)(hm_meta_get_u64be(in) ^ (1ull << 63));
+}
+
+/* The index row of an intent due at deadline. */
+static size_t sm_ix_intent(uint8_t *k, int64_t deadline, const uint8_t *id, size_t id_len)
+{
+    k[0] = SM_IX_INTENT_DUE;
+    sm_put_time(k + 1, deadline);
+    memcpy(k + 9, id, id_len);
+    return 9 + id_len;
+}
+
+/* The age row of upload uid of bucket bid, created at clock t. */
+static size_t sm_ix_upload_age(uint8_t *k, int64_t t, uint64_t bid, const char *uid)
+{
+    size_t ul = strlen(uid);
+    k[0] = SM_IX_UPLOAD_AGE;
+    sm_put_time(k + 1, t);
+    hm_meta_put_u64be(k + 9, bid);
+    memcpy(k + 17, uid, ul);
+    return 17 + ul;
+}
+
+/* The first SM_UPLOAD_KEY_ENC_BYTES of key's encoding, after kind and
+ * bucket id: the part of an upload-key row shared by every upload of keys
+ * that agree that far (a "group"). */
+static int sm_ix_upload_key_head(uint8_t *k, uint64_t bid, const char *key, size_t *len)
+{
+    uint8_t enc[HM_META_KEY_ENC_BYTES_MAX];
+    size_t el = 0;
+    int rc = hm_meta_key_encode(key, strlen(key), enc, sizeof enc, &el);
+    if (rc != 0)
+        return rc;
+    if (el > SM_UPLOAD_KEY_ENC_BYTES)
+        el = SM_UPLOAD_KEY_ENC_BYTES;
+    k[0] = SM_IX_UPLOAD_KEY;
+    hm_meta_put_u64be(k + 1, bid);
+    memcpy(k + 9, enc, el);
+    *len = 9 + el;
+    return 0;
+}
+
+static int sm_ix_upload_key(uint8_t *k, uint64_t bid, const char *key, const char *uid,
+                            size_t *len)
+{
+    size_t ul = strlen(uid), hl = 0;
+    int rc = sm_ix_upload_key_head(k, bid, key, &hl);
+    if (rc != 0)
+        return rc;
+    memcpy(k + hl, uid, ul);
+    k[hl + ul] = (uint8_t)ul;
+    *len = hl + ul + 1;
+    return 0;
+}
+
+/* The committed clock an upload was created at (its initiation time when
+ * it was created before the clock existed). */
+static int64_t sm_upload_born(const Hm__UploadRecord *u)
+{
+    return u->has_created_clock_ms ? u->created_clock_ms : u->initiated_ms;
+}
+
+/* Write (put) or remove the two index rows of upload u of bucket bid. */
+static int sm_ix_upload(sm_ctx *cx, uint64_t bid, const Hm__UploadRecord *u, bool put)
+{
+    if (u->upload_id == NULL || u->key == NULL || strlen(u->upload_id) > HM_UPLOAD_ID_BYTES_MAX)
+        return HM_ECORRUPT;
+    uint8_t k[SM_IX_KEY_BYTES_MAX];
+    size_t kl = sm_ix_upload_age(k, sm_upload_born(u), bid, u->upload_id);
+    int rc = put ? cx->env->ops->kv_put(cx->txn, HM_KV_INDEX, k, kl, "", 0)
+                 : cx->env->ops->kv_del(cx->txn, HM_KV_INDEX, k, kl);
+    if (rc != 0 && !(rc == HM_ENOENT && !put))
+        return rc;
+    rc = sm_ix_upload_key(k, bid, u->key, u->upload_id, &kl);
+    if (rc != 0)
+        return rc;
+    rc = put ? cx->env->ops->kv_put(cx->txn, HM_KV_INDEX, k, kl, "", 0)
+             : cx->env->ops->kv_del(cx->txn, HM_KV_INDEX, k, kl);
+    return rc == HM_ENOENT && !put ? 0 : rc;
 }
 
 /* A copy of a version for a response: unpacked from its packed bytes (so
@@ -542,7 +663,7 @@ static int sm_put_commit(sm_ctx *cx, sm_put *p, const char *key, const Hm__Objec
         rc = cx->env->ops->kv_del(cx->txn, HM_KV_VERSIONS, vk, sizeof vk);
         if (rc != 0)
             return rc;
-        rc = sm_gc_add(cx, p->cur->blobs, p->cur->n_blobs, sm_add_ms(ver->mtime_ms, grace));
+        rc = sm_gc_add(cx, p->cur->blobs, p->cur->n_blobs, sm_after(cx, ver->mtime_ms, grace));
         if (rc != 0)
             return rc;
     }
@@ -591,6 +712,34 @@ out:
     return rc;
 }
 
+/* Remove intent id and its index row; the record goes to *out (NULL: freed).
+ * HM_ENOENT when there is no such intent. */
+static int sm_intent_take(sm_ctx *cx, const uint8_t *id, size_t len, Hm__Intent **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (len == 0 || len > HM_KV_KEY_BYTES_MAX)
+        return HM_ENOENT;
+    Hm__Intent *in = NULL;
+    int rc = sm_get_msg(cx, HM_KV_INTENTS, id, len, &hm__intent__descriptor,
+                        (ProtobufCMessage **)&in);
+    if (rc != 0)
+        return rc;
+    rc = cx->env->ops->kv_del(cx->txn, HM_KV_INTENTS, id, len);
+    if (rc == 0 && len <= SM_INTENT_ID_BYTES_MAX) {
+        uint8_t k[HM_KV_KEY_BYTES_MAX];
+        size_t kl = sm_ix_intent(k, in->deadline_ms, id, len);
+        rc = cx->env->ops->kv_del(cx->txn, HM_KV_INDEX, k, kl);
+        if (rc == HM_ENOENT)
+            rc = 0; /* an intent stored before the index existed */
+    }
+    if (rc == 0 && out != NULL)
+        *out = in;
+    else
+        hm__intent__free_unpacked(in, NULL);
+    return rc;
+}
+
 static int sm_object_put(sm_ctx *cx, const Hm__ObjectPut *c, Hm__MetaResponse *resp)
 {
     if (c == NULL || c->bucket == NULL || c->version == NULL)
@@ -624,8 +773,7 @@ static int sm_object_put(sm_ctx *cx, const Hm__ObjectPut *c, Hm__MetaResponse *r
 
     /* ---- every check passed: write */
     if (c->has_intent_id) {
-        rc = cx->env->ops->kv_del(cx->txn, HM_KV_INTENTS, c->intent_id.data,
-                                  c->intent_id.len);
+        rc = sm_intent_take(cx, c->intent_id.data, c->intent_id.len, NULL);
         if (rc != 0)
             goto out;
     }
@@ -718,7 +866,7 @@ static int sm_object_delete(sm_ctx *cx, const Hm__ObjectDelete *c, Hm__MetaRespo
     int64_t grace = c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS;
     size_t left = 0;
     rc = sm_versions_delete(cx, n.list->entries[n.pos]->object_id.data, c->version_id,
-                            sm_add_ms(c->now_ms, grace), &removed, &left);
+                            sm_after(cx, c->now_ms, grace), &removed, &left);
     if (rc != 0)
         goto out;
     if (left == 0) {
@@ -951,9 +1099,10 @@ static int sm_parts_collect(sm_ctx *cx, uint64_t bid, const char *uid, uint32_t 
 /* Delete the rows of ps (every part of an upload) and the upload row;
  * the blobs of parts not marked in keep (NULL: none kept) go to gc after
  * not_before_ms. */
-static int sm_upload_drop(sm_ctx *cx, uint64_t bid, const char *uid, const sm_parts *ps,
-                          const bool *keep, int64_t not_before_ms)
+static int sm_upload_drop(sm_ctx *cx, uint64_t bid, const Hm__UploadRecord *u,
+                          const sm_parts *ps, const bool *keep, int64_t not_before_ms)
 {
+    const char *uid = u->upload_id;
     Hm__Blob **blobs = NULL;
     if (ps->n > 0) {
         blobs = malloc(ps->n * sizeof *blobs);
@@ -981,6 +1130,8 @@ static int sm_upload_drop(sm_ctx *cx, uint64_t bid, const char *uid, const sm_pa
     rc = hm_meta_uploads_key(bid, uid, uk, &ukl);
     if (rc == 0)
         rc = cx->env->ops->kv_del(cx->txn, HM_KV_UPLOADS, uk, ukl);
+    if (rc == 0)
+        rc = sm_ix_upload(cx, bid, u, false);
 out:
     free(blobs);
     return rc;
@@ -1033,11 +1184,18 @@ static int sm_bucket_uploads_drop(sm_ctx *cx, uint64_t bid, int64_t not_before_m
         rc = 0;
     cx->env->ops->kv_cursor_close(cur);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        sm_parts ps;
-        rc = sm_parts_collect(cx, bid, ids[i], 0, HM_PARTS_MAX, &ps);
+        sm_parts ps = {.v = NULL};
+        Hm__UploadRecord *u = NULL;
+        rc = sm_upload_load(cx, bid, ids[i], &u);
+        if (rc == 0 && (u->upload_id == NULL || u->key == NULL))
+            rc = HM_ECORRUPT;
         if (rc == 0)
-            rc = sm_upload_drop(cx, bid, ids[i], &ps, NULL, not_before_ms);
+            rc = sm_parts_collect(cx, bid, ids[i], 0, HM_PARTS_MAX, &ps);
+        if (rc == 0)
+            rc = sm_upload_drop(cx, bid, u, &ps, NULL, not_before_ms);
         sm_parts_release(&ps);
+        if (u != NULL)
+            hm__upload_record__free_unpacked(u, NULL);
     }
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
@@ -1073,11 +1231,16 @@ static int sm_upload_create(sm_ctx *cx, const Hm__UploadCreate *c, Hm__MetaRespo
     Hm__UploadRecord w = *u;
     w.has_format_version = true;
     w.format_version = HM_FORMAT_VERSION;
+    /* Expiry counts from the committed clock, never the proposer's. */
+    w.has_created_clock_ms = true;
+    w.created_clock_ms = cx->has_clock ? cx->clock : u->initiated_ms;
     uint8_t k[HM_META_UPLOADS_KEY_BYTES_MAX];
     size_t kl = 0;
     rc = hm_meta_uploads_key(b->bucket_id, u->upload_id, k, &kl);
     if (rc == 0)
         rc = sm_put_msg(cx, HM_KV_UPLOADS, k, kl, &w.base);
+    if (rc == 0)
+        rc = sm_ix_upload(cx, b->bucket_id, &w, true);
     if (rc != 0)
         goto out;
     rc = sm_upload_load(cx, b->bucket_id, u->upload_id, &old);
@@ -1153,14 +1316,13 @@ static int sm_upload_part_put(sm_ctx *cx, const Hm__UploadPartPut *c, Hm__MetaRe
 
     /* ---- every check passed: write */
     if (c->has_intent_id) {
-        rc = cx->env->ops->kv_del(cx->txn, HM_KV_INTENTS, c->intent_id.data,
-                                  c->intent_id.len);
+        rc = sm_intent_take(cx, c->intent_id.data, c->intent_id.len, NULL);
         if (rc != 0)
             goto out;
     }
     if (old != NULL && old->blob != NULL) {
         int64_t grace = c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS;
-        rc = sm_gc_add(cx, &old->blob, 1, sm_add_ms(part->mtime_ms, grace));
+        rc = sm_gc_add(cx, &old->blob, 1, sm_after(cx, part->mtime_ms, grace));
         if (rc != 0)
             goto out;
     }
@@ -1305,8 +1467,8 @@ static int sm_upload_complete(sm_ctx *cx, const Hm__UploadComplete *c, Hm__MetaR
 
     /* ---- every check passed: write */
     int64_t grace = c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS;
-    rc = sm_upload_drop(cx, b->bucket_id, c->upload_id, &ps, keep,
-                        sm_add_ms(ver->mtime_ms, grace));
+    rc = sm_upload_drop(cx, b->bucket_id, u, &ps, keep,
+                        sm_after(cx, ver->mtime_ms, grace));
     if (rc != 0)
         goto out;
     rc = sm_put_commit(cx, &p, c->key, ver, grace, resp);
@@ -1344,7 +1506,7 @@ static int sm_upload_abort(sm_ctx *cx, const Hm__UploadAbort *c, Hm__MetaRespons
     if (rc != 0)
         goto out;
     int64_t grace = c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS;
-    rc = sm_upload_drop(cx, b->bucket_id, c->upload_id, &ps, NULL, sm_add_ms(c->now_ms, grace));
+    rc = sm_upload_drop(cx, b->bucket_id, u, &ps, NULL, sm_after(cx, c->now_ms, grace));
     if (rc != 0)
         goto out;
     resp->result_case = HM__META_RESPONSE__RESULT_UPLOAD;
@@ -1360,15 +1522,31 @@ out:
 
 /* ---- intents and gc ----------------------------------------------------- */
 
+/* IntentPut: record a write's blobs with its deadline: committed clock +
+ * ttl_ms when both are there (a gateway's wall clock never sets it), else
+ * the deadline_ms sent.  A repeated IntentPut of one id (a duplicated
+ * message) replaces the first and its index row. */
 static int sm_intent_put(sm_ctx *cx, const Hm__IntentPut *c, Hm__MetaResponse *resp)
 {
     if (c == NULL || c->intent == NULL || !c->intent->has_intent_id ||
-        c->intent->intent_id.len == 0 || c->intent->intent_id.len > HM_KV_KEY_BYTES_MAX)
-        return sm_reject(resp, HM_EINVAL, "intent needs an id");
+        c->intent->intent_id.len == 0 || c->intent->intent_id.len > SM_INTENT_ID_BYTES_MAX)
+        return sm_reject(resp, HM_EINVAL, "intent needs an id of 1..502 bytes");
     Hm__Intent in = *c->intent;
     in.has_format_version = true;
     in.format_version = HM_FORMAT_VERSION;
-    return sm_put_msg(cx, HM_KV_INTENTS, in.intent_id.data, in.intent_id.len, &in.base);
+    if (in.has_ttl_ms && cx->has_clock) {
+        in.has_deadline_ms = true;
+        in.deadline_ms = sm_add_ms(cx->clock, in.ttl_ms < 0 ? 0 : in.ttl_ms);
+    }
+    int rc = sm_intent_take(cx, in.intent_id.data, in.intent_id.len, NULL);
+    if (rc != 0 && rc != HM_ENOENT)
+        return rc;
+    rc = sm_put_msg(cx, HM_KV_INTENTS, in.intent_id.data, in.intent_id.len, &in.base);
+    if (rc != 0)
+        return rc;
+    uint8_t k[HM_KV_KEY_BYTES_MAX];
+    size_t kl = sm_ix_intent(k, in.deadline_ms, in.intent_id.data, in.intent_id.len);
+    return cx->env->ops->kv_put(cx->txn, HM_KV_INDEX, k, kl, "", 0);
 }
 
 static int sm_intent_delete(sm_ctx *cx, const Hm__IntentDelete *c, Hm__MetaResponse *resp)
@@ -1377,17 +1555,48 @@ static int sm_intent_delete(sm_ctx *cx, const Hm__IntentDelete *c, Hm__MetaRespo
         c->intent_id.len > HM_KV_KEY_BYTES_MAX)
         return sm_reject(resp, HM_EINVAL, "intent needs an id");
     Hm__Intent *in = NULL;
-    int rc = sm_get_msg(cx, HM_KV_INTENTS, c->intent_id.data, c->intent_id.len,
-                        &hm__intent__descriptor, (ProtobufCMessage **)&in);
+    int rc = sm_intent_take(cx, c->intent_id.data, c->intent_id.len, &in);
     if (rc == HM_ENOENT)
         return 0; /* already retired or collected */
     if (rc != 0)
         return rc;
-    rc = cx->env->ops->kv_del(cx->txn, HM_KV_INTENTS, c->intent_id.data, c->intent_id.len);
-    if (rc == 0)
-        rc = sm_gc_add(cx, in->blobs, in->n_blobs, c->now_ms);
+    rc = sm_gc_add(cx, in->blobs, in->n_blobs, sm_after(cx, c->now_ms, 0));
     hm__intent__free_unpacked(in, NULL);
     return rc;
+}
+
+/* GcLease: one collector per store.  The lease row is holder bytes then
+ * the committed clock it runs until (i64 BE, sign flipped).  Granted when
+ * there is none, it ran out, or the holder renews its own; HM_EBUSY
+ * otherwise.  Needs the committed clock: a command without one (only a
+ * bare state machine sends it) is refused. */
+static int sm_gc_lease(sm_ctx *cx, const Hm__GcLease *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || !c->has_holder || c->holder.len == 0 ||
+        c->holder.len > SM_LEASE_HOLDER_BYTES_MAX || !c->has_ttl_ms || c->ttl_ms <= 0)
+        return sm_reject(resp, HM_EINVAL, "gc lease needs a holder of 1..64 bytes and a ttl");
+    if (!cx->has_clock)
+        return sm_reject(resp, HM_EINVAL, "gc lease needs the committed clock");
+    const void *v = NULL;
+    size_t vl = 0;
+    int rc = cx->env->ops->kv_get(cx->txn, HM_KV_SYS, sm_key_gc_lease, strlen(sm_key_gc_lease),
+                                  &v, &vl);
+    if (rc != 0 && rc != HM_ENOENT)
+        return rc;
+    if (rc == 0) {
+        if (vl < 8 || vl - 8 > SM_LEASE_HOLDER_BYTES_MAX)
+            return HM_ECORRUPT;
+        const uint8_t *b = v;
+        int64_t until = sm_get_time(b + vl - 8);
+        bool mine = vl - 8 == c->holder.len && memcmp(b, c->holder.data, c->holder.len) == 0;
+        if (!mine && until > cx->clock)
+            return sm_reject(resp, HM_EBUSY, "another collector holds the gc lease");
+    }
+    uint8_t row[SM_LEASE_HOLDER_BYTES_MAX + 8];
+    memcpy(row, c->holder.data, c->holder.len);
+    sm_put_time(row + c->holder.len, sm_add_ms(cx->clock, c->ttl_ms));
+    return cx->env->ops->kv_put(cx->txn, HM_KV_SYS, sm_key_gc_lease, strlen(sm_key_gc_lease),
+                                row, c->holder.len + 8);
 }
 
 static int sm_gc_done(sm_ctx *cx, const Hm__GcDone *c, Hm__MetaResponse *resp)
@@ -1406,24 +1615,101 @@ static int sm_gc_done(sm_ctx *cx, const Hm__GcDone *c, Hm__MetaResponse *resp)
 
 /* ---- entry points ------------------------------------------------------- */
 
+/* Schema 1 -> 2: build the index rows (HM_KV_INDEX) of the intents and
+ * uploads a schema-1 store holds.  Keys are collected first, rows written
+ * after: rows are not written under a live cursor of the same table, and
+ * the index is another table. */
+static int sm_migrate_1_to_2(sm_ctx *cx)
+{
+    hm_kv_cursor *cur = NULL;
+    int rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_INTENTS, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, NULL, 0); rc == 0;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        Hm__Intent *in = NULL;
+        rc = sm_unpack(&hm__intent__descriptor, v, vl, (ProtobufCMessage **)&in);
+        if (rc != 0)
+            break;
+        if (kl > 0 && kl <= SM_INTENT_ID_BYTES_MAX) {
+            uint8_t ik[HM_KV_KEY_BYTES_MAX];
+            size_t ikl = sm_ix_intent(ik, in->deadline_ms, k, kl);
+            rc = cx->env->ops->kv_put(cx->txn, HM_KV_INDEX, ik, ikl, "", 0);
+        }
+        hm__intent__free_unpacked(in, NULL);
+        if (rc != 0)
+            break;
+    }
+    cx->env->ops->kv_cursor_close(cur);
+    if (rc != HM_ENOENT)
+        return rc;
+    rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_UPLOADS, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, NULL, 0); rc == 0;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        if (kl < HM_META_BUCKET_ID_BYTES) {
+            rc = HM_ECORRUPT;
+            break;
+        }
+        Hm__UploadRecord *u = NULL;
+        rc = sm_unpack(&hm__upload_record__descriptor, v, vl, (ProtobufCMessage **)&u);
+        if (rc != 0)
+            break;
+        rc = sm_ix_upload(cx, hm_meta_get_u64be(k), u, true);
+        hm__upload_record__free_unpacked(u, NULL);
+        if (rc != 0)
+            break;
+    }
+    cx->env->ops->kv_cursor_close(cur);
+    return rc == HM_ENOENT ? 0 : rc;
+}
+
 int hm_meta_sm_init(hm_env *env, hm_kv_txn *txn)
 {
     const void *val = NULL;
     size_t len = 0;
+    uint8_t b[4] = {0, 0, 0, HM_META_SCHEMA_VERSION};
     int rc = env->ops->kv_get(txn, HM_KV_SYS, sm_key_schema, strlen(sm_key_schema), &val,
                               &len);
-    if (rc == HM_ENOENT) {
-        uint8_t b[4] = {0, 0, 0, HM_META_SCHEMA_VERSION};
+    if (rc == HM_ENOENT)
         return env->ops->kv_put(txn, HM_KV_SYS, sm_key_schema, strlen(sm_key_schema), b,
                                 sizeof b);
-    }
     if (rc != 0)
         return rc;
     if (len != 4)
         return HM_ECORRUPT;
     const uint8_t *p = val;
     uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    if (v == 1) {
+        sm_ctx cx = {.env = env, .txn = txn};
+        rc = sm_migrate_1_to_2(&cx);
+        if (rc == 0)
+            rc = env->ops->kv_put(txn, HM_KV_SYS, sm_key_schema, strlen(sm_key_schema), b,
+                                  sizeof b);
+        return rc;
+    }
     return v == HM_META_SCHEMA_VERSION ? 0 : HM_EVERSION;
+}
+
+int hm_meta_sm_clock(hm_env *env, hm_kv_txn *txn, int64_t *out)
+{
+    sm_ctx cx = {.env = env, .txn = txn};
+    uint64_t v = 0;
+    int rc = sm_get_u64(&cx, sm_key_clock, &v);
+    if (rc == 0)
+        *out = (int64_t)v;
+    return rc;
 }
 
 int hm_meta_sm_applied_index(hm_env *env, hm_kv_txn *txn, uint64_t *out)
@@ -1448,6 +1734,22 @@ int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
     resp->err = 0;
     resp->has_log_index = true;
     resp->log_index = index;
+    /* The committed clock never runs back: a stamp below it (a node whose
+     * monotonic clock restarted lower) leaves it where it is. */
+    uint64_t stored = 0;
+    rc = sm_get_u64(&cx, sm_key_clock, &stored);
+    if (rc != 0)
+        return rc;
+    cx.clock = (int64_t)stored;
+    if (cmd->has_clock_ms) {
+        cx.has_clock = true;
+        if (cmd->clock_ms > cx.clock) {
+            cx.clock = cmd->clock_ms;
+            rc = sm_put_u64(&cx, sm_key_clock, (uint64_t)cx.clock);
+            if (rc != 0)
+                return rc;
+        }
+    }
 
     if (cmd->has_format_version && (cmd->format_version < HM_FORMAT_VERSION_MIN ||
                                     cmd->format_version > HM_FORMAT_VERSION_MAX)) {
@@ -1492,6 +1794,9 @@ int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
             break;
         case HM__META_COMMAND__OP_BUCKET_SET_CORS:
             rc = sm_bucket_set_cors(&cx, cmd->bucket_set_cors, resp);
+            break;
+        case HM__META_COMMAND__OP_GC_LEASE:
+            rc = sm_gc_lease(&cx, cmd->gc_lease, resp);
             break;
         default:
             /* A command from a newer version (a oneof case we do not know)
@@ -1899,8 +2204,8 @@ static int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp)
 }
 
 /* IntentScan: the ids of intents whose deadline_ms <= now_ms, at most max
- * (default and cap HM_LIST_KEYS_MAX), in intent id order.  The intents table
- * is keyed by id, not deadline, so this walks it; live intents are skipped.
+ * (default and cap HM_LIST_KEYS_MAX), earliest deadline first.  It walks
+ * the deadline index, so it reads only due intents however many are live.
  * Read-only: expiring one is an IntentDelete through the log. */
 static int sm_q_intent_scan(sm_ctx *cx, const Hm__IntentScan *q, Hm__MetaResponse *resp)
 {
@@ -1918,33 +2223,98 @@ static int sm_q_intent_scan(sm_ctx *cx, const Hm__IntentScan *q, Hm__MetaRespons
     if (r->intent_ids == NULL)
         return HM_ENOMEM;
     hm_kv_cursor *cur = NULL;
-    int rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_INTENTS, &cur);
+    int rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_INDEX, &cur);
     if (rc != 0)
         return rc;
-    for (rc = cx->env->ops->kv_cursor_seek(cur, NULL, 0); rc == 0 && r->n_intent_ids < max;
+    uint8_t first = SM_IX_INTENT_DUE;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, &first, 1); rc == 0 && r->n_intent_ids < max;
          rc = cx->env->ops->kv_cursor_next(cur)) {
         const void *k = NULL, *v = NULL;
         size_t kl = 0, vl = 0;
         rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
         if (rc != 0)
             break;
-        Hm__Intent *in = NULL;
-        rc = sm_unpack(&hm__intent__descriptor, v, vl, (ProtobufCMessage **)&in);
-        if (rc != 0)
+        const uint8_t *kb = k;
+        if (kl < 1 || kb[0] != SM_IX_INTENT_DUE)
             break;
-        bool expired = in->deadline_ms <= now; /* absent deadline reads as 0 */
-        hm__intent__free_unpacked(in, NULL);
-        if (!expired)
-            continue;
-        uint8_t *kc = malloc(kl > 0 ? kl : 1);
+        if (kl < 10) {
+            rc = HM_ECORRUPT;
+            break;
+        }
+        if (sm_get_time(kb + 1) > now)
+            break; /* rows sort by deadline: the rest are later */
+        kl -= 9;
+        uint8_t *kc = malloc(kl);
         if (kc == NULL) {
             rc = HM_ENOMEM;
             break;
         }
-        memcpy(kc, k, kl);
+        memcpy(kc, kb + 9, kl);
         r->intent_ids[r->n_intent_ids].data = kc;
         r->intent_ids[r->n_intent_ids].len = kl;
         r->n_intent_ids++;
+    }
+    if (rc == HM_ENOENT)
+        rc = 0;
+    cx->env->ops->kv_cursor_close(cur);
+    return rc;
+}
+
+/* UploadExpiryScan: uploads created at committed clock <= now_ms -
+ * older_than_ms, oldest first, at most max (default and cap
+ * HM_LIST_UPLOADS_MAX), without reading younger ones (the age index). */
+static int sm_q_upload_expiry_scan(sm_ctx *cx, const Hm__UploadExpiryScan *q,
+                                   Hm__MetaResponse *resp)
+{
+    if (q == NULL || !q->has_older_than_ms || q->older_than_ms < 0)
+        return sm_reject(resp, HM_EINVAL, "expiry scan needs older_than_ms >= 0");
+    uint32_t max = q->has_max && q->max > 0 ? q->max : HM_LIST_UPLOADS_MAX;
+    if (max > HM_LIST_UPLOADS_MAX)
+        max = HM_LIST_UPLOADS_MAX;
+    int64_t cutoff = sm_add_ms(q->now_ms, -q->older_than_ms);
+    Hm__UploadListResult *r = malloc(sizeof *r);
+    if (r == NULL)
+        return HM_ENOMEM;
+    hm__upload_list_result__init(r);
+    resp->result_case = HM__META_RESPONSE__RESULT_UPLOADS;
+    resp->uploads = r;
+    r->uploads = calloc(max, sizeof *r->uploads);
+    if (r->uploads == NULL)
+        return HM_ENOMEM;
+    hm_kv_cursor *cur = NULL;
+    int rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_INDEX, &cur);
+    if (rc != 0)
+        return rc;
+    uint8_t first = SM_IX_UPLOAD_AGE;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, &first, 1); rc == 0;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        const uint8_t *kb = k;
+        if (kl < 1 || kb[0] != SM_IX_UPLOAD_AGE || sm_get_time(kb + 1) > cutoff)
+            break; /* rows sort by creation: the rest are younger */
+        if (r->n_uploads == max) {
+            r->has_truncated = true;
+            r->truncated = true;
+            break;
+        }
+        if (kl <= 17 || kl - 17 > HM_UPLOAD_ID_BYTES_MAX) {
+            rc = HM_ECORRUPT;
+            break;
+        }
+        char uid[HM_UPLOAD_ID_BYTES_MAX + 1];
+        memcpy(uid, kb + 17, kl - 17);
+        uid[kl - 17] = '\0';
+        Hm__UploadRecord *u = NULL;
+        rc = sm_upload_load(cx, hm_meta_get_u64be(kb + 9), uid, &u);
+        if (rc == HM_ENOENT)
+            rc = HM_ECORRUPT; /* an index row without its upload */
+        if (rc != 0)
+            break;
+        r->uploads[r->n_uploads++] = u;
     }
     if (rc == HM_ENOENT)
         rc = 0;
@@ -2076,14 +2446,14 @@ static int sm_ulist_offer(sm_ulist *l, sm_uitem *it)
     return 0;
 }
 
-/* ListMultipartUploads (AWS "ListMultipartUploads").  Uploads are keyed by
- * upload id, not by object key, so the answer is built by one pass over
- * the bucket's uploads that keeps only the max_uploads + 1 smallest rows:
- * memory is bounded by the page, time is linear in the bucket's in-progress
- * uploads (few: they are transient, and abort or bucket delete drops
- * them).  Markers: rows whose key is above key_marker, plus uploads of
- * key_marker itself that come after upload_id_marker in the answer's
- * order. */
+/* ListMultipartUploads (AWS "ListMultipartUploads").  The walk seeks the
+ * upload-key index to max(prefix, key_marker) and keeps the max_uploads + 1
+ * smallest rows: memory is bounded by the page and the work by the page
+ * plus the uploads it skips inside the prefix (those of key_marker before
+ * upload_id_marker, and the keys a common prefix rolls up), not by the
+ * bucket's uploads.  Markers: rows whose key is above key_marker, plus
+ * uploads of key_marker itself that come after upload_id_marker in the
+ * answer's order. */
 static int sm_q_upload_list(sm_ctx *cx, const Hm__UploadList *q, Hm__MetaResponse *resp)
 {
     if (q == NULL || q->bucket == NULL)
@@ -2138,22 +2508,59 @@ static int sm_q_upload_list(sm_ctx *cx, const Hm__UploadList *q, Hm__MetaRespons
         if (mrec != NULL && mrec->key != NULL && strcmp(mrec->key, km) == 0)
             mark.rec = mrec;
     }
-    uint8_t bp[HM_META_BUCKET_ID_BYTES];
-    hm_meta_bucket_prefix(b->bucket_id, bp);
-    rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_UPLOADS, &cur);
+    /* Walk the key index from max(prefix, key_marker).  Rows sort by the
+     * first SM_UPLOAD_KEY_ENC_BYTES of the key's encoding, then upload id;
+     * keys agreeing that far form a group in no useful order, so the walk
+     * offers whole groups to the sorted page and stops at a group boundary
+     * once the page is full (every later group's keys sort after every key
+     * seen) or once a whole group lies past the prefix. */
+    const char *lo = km != NULL && strcmp(km, prefix) > 0 ? km : prefix;
+    uint8_t head[SM_IX_KEY_BYTES_MAX], seek[SM_IX_KEY_BYTES_MAX];
+    size_t head_len = 0, seek_len = 0;
+    rc = sm_ix_upload_key_head(seek, b->bucket_id, lo, &seek_len);
     if (rc != 0)
         goto out;
-    for (rc = cx->env->ops->kv_cursor_seek(cur, bp, sizeof bp); rc == 0;
-         rc = cx->env->ops->kv_cursor_next(cur)) {
+    if (seek_len > 9 && seek[seek_len - 1] == 0)
+        seek_len--; /* lo's terminator: keys that extend lo sort after it */
+    rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_INDEX, &cur);
+    if (rc != 0)
+        goto out;
+    bool group_in_range = false;
+    uint8_t skip[SM_IX_KEY_BYTES_MAX];
+    size_t skip_len = 0; /* > 0: seek past a rolled-up common prefix */
+    for (rc = cx->env->ops->kv_cursor_seek(cur, seek, seek_len); rc == 0;
+         rc = skip_len > 0 ? cx->env->ops->kv_cursor_seek(cur, skip, skip_len)
+                           : cx->env->ops->kv_cursor_next(cur)) {
+        skip_len = 0;
         const void *k = NULL, *v = NULL;
         size_t kl = 0, vl = 0;
         rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
         if (rc != 0)
             break;
-        if (kl < sizeof bp || memcmp(k, bp, sizeof bp) != 0)
+        const uint8_t *kb = k;
+        if (kl < 9 || kb[0] != SM_IX_UPLOAD_KEY || hm_meta_get_u64be(kb + 1) != b->bucket_id)
             break;
+        size_t ul = kb[kl - 1];
+        if (ul == 0 || ul > HM_UPLOAD_ID_BYTES_MAX || kl < 10 + ul) {
+            rc = HM_ECORRUPT;
+            break;
+        }
+        char uid[HM_UPLOAD_ID_BYTES_MAX + 1];
+        memcpy(uid, kb + kl - 1 - ul, ul);
+        uid[ul] = '\0';
+        size_t this_head = kl - 1 - ul;
+        bool new_group = this_head != head_len || memcmp(head, kb, this_head) != 0;
+        if (new_group) {
+            if (head_len > 0 && (l.n == l.lim || !group_in_range))
+                break;
+            memcpy(head, kb, this_head);
+            head_len = this_head;
+            group_in_range = false;
+        }
         Hm__UploadRecord *u = NULL;
-        rc = sm_unpack(&hm__upload_record__descriptor, v, vl, (ProtobufCMessage **)&u);
+        rc = sm_upload_load(cx, b->bucket_id, uid, &u);
+        if (rc == HM_ENOENT)
+            rc = HM_ECORRUPT; /* an index row without its upload */
         if (rc != 0)
             break;
         if (u->key == NULL || u->upload_id == NULL) {
@@ -2162,6 +2569,11 @@ static int sm_q_upload_list(sm_ctx *cx, const Hm__UploadList *q, Hm__MetaRespons
             break;
         }
         size_t klen = strlen(u->key);
+        /* A key below the prefix, or inside it, keeps the walk going past
+         * this group; only a group wholly after the prefix ends it. */
+        if (sm_starts_with(u->key, klen, prefix, plen) ||
+            sm_cmp(u->key, klen, prefix, plen) < 0)
+            group_in_range = true;
         if (!sm_starts_with(u->key, klen, prefix, plen)) {
             hm__upload_record__free_unpacked(u, NULL);
             continue;
@@ -2179,6 +2591,18 @@ static int sm_q_upload_list(sm_ctx *cx, const Hm__UploadList *q, Hm__MetaRespons
             sm_uitem_free(&it);
             rc = HM_ENOMEM;
             break;
+        }
+        /* Every upload whose key starts with the common prefix rolls up
+         * into it: seek past them, as the object listing does.  Only when
+         * this row's group is one whole key (its head ends in the encoding's
+         * terminator) and the prefix's encoding fits the index: then the
+         * keys under the prefix are exactly the rows that start with it. */
+        if (d != NULL && head[head_len - 1] == 0) {
+            uint8_t cp[SM_IX_KEY_BYTES_MAX];
+            size_t cl = 0;
+            if (sm_ix_upload_key_head(cp, b->bucket_id, it.key, &cl) == 0 && cl > 10 &&
+                cp[cl - 1] == 0 && !hm_meta_prefix_successor(cp, cl - 1, skip, &skip_len))
+                skip_len = 0;
         }
         if (km != NULL) {
             int c = sm_cmp(it.key, strlen(it.key), km, strlen(km));
@@ -2269,6 +2693,8 @@ int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
         return sm_q_part_list(&cx, req->part_list, resp);
     case HM__META_REQUEST__OP_INTENT_SCAN:
         return sm_q_intent_scan(&cx, req->intent_scan, resp);
+    case HM__META_REQUEST__OP_UPLOAD_EXPIRY_SCAN:
+        return sm_q_upload_expiry_scan(&cx, req->upload_expiry_scan, resp);
     default:
         return HM_EINVAL;
     }

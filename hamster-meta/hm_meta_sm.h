@@ -9,8 +9,10 @@
  * keyed by (object id, log index) so versioning adds rows, not a format.
  *
  * Tables (common/env/hm_env.h):
- *   HM_KV_SYS       "schema" -> u32 BE schema version (1),
- *                   "applied_index" -> u64 BE, "next_bucket_id" -> u64 BE
+ *   HM_KV_SYS       "schema" -> u32 BE schema version (2),
+ *                   "applied_index" -> u64 BE, "next_bucket_id" -> u64 BE,
+ *                   "clock_ms" -> u64 BE, the committed clock (below),
+ *                   "gc_lease" -> holder bytes | until (i64 BE, sign flipped)
  *   HM_KV_BUCKETS   bucket name -> BucketRecord
  *   HM_KV_NAMES     hm_meta_names_key -> NameList
  *   HM_KV_VERSIONS  hm_meta_versions_key -> ObjectVersion
@@ -20,6 +22,20 @@
  *   HM_KV_INTENTS   intent id -> Intent
  *   HM_KV_GC        not_before (u64 BE, sign flipped) ‖ log index (u64 BE) ‖
  *                   sequence within the command (u32 BE) -> GcItem
+ *   HM_KV_INDEX     kind byte ‖ ... -> empty: intents by deadline, uploads by
+ *                   committed creation time and by key (schema 2; opening a
+ *                   schema-1 store builds them)
+ *
+ * The committed clock: the meta node stamps every command it logs with
+ * MetaCommand.clock_ms (its last committed clock plus its monotonic time
+ * since), and the state machine keeps the largest stamp applied.  Intent
+ * deadlines (IntentPut ttl_ms), gc not-before times, upload expiry and the
+ * gc lease are reckoned in it, and the node answers IntentScan, GcScan and
+ * UploadExpiryScan at it, so a gateway's wall clock jumping either way
+ * neither expires an in-flight write early nor frees bytes before their
+ * grace.  Time while no node runs is not counted (deadlines only stretch).
+ * A command without a stamp (logged before the clock existed) is applied
+ * as it was then: times from the command's own fields.
  *
  * Multipart (AWS "CreateMultipartUpload", "UploadPart",
  * "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts",
@@ -34,8 +50,11 @@
  *
  * Intents: IntentPut records a write's blobs before its shards exist; the
  * ObjectPut or UploadPartPut naming it retires it (HM_EINTENT when it is
- * gone).  IntentScan lists those past their deadline; IntentDelete removes
- * one (absent: a no-op) and queues its blobs for gc at its now_ms.
+ * gone).  IntentScan lists those past their deadline (the deadline index:
+ * only due ones are read); IntentDelete removes one (absent: a no-op) and
+ * queues its blobs for gc at once.  UploadExpiryScan lists the uploads
+ * older than a given age, which the collector aborts.  GcLease elects the
+ * one collector of the store.
  *
  * Object keys travel as protobuf strings, so a key holding a NUL byte cannot
  * reach the state machine; the key encoding handles NUL regardless.
@@ -48,7 +67,7 @@
 #include "hm_env.h"
 #include "hm_meta.pb-c.h"
 
-#define HM_META_SCHEMA_VERSION 1u
+#define HM_META_SCHEMA_VERSION 2u
 #define HM_META_GC_KEY_BYTES 20u
 
 /* Check the schema record on an open store, writing it (version 1) on a
@@ -56,6 +75,10 @@
  * was written by a schema this code does not know; HM_ECORRUPT when the
  * record is malformed. */
 int hm_meta_sm_init(hm_env *env, hm_kv_txn *txn);
+
+/* The committed clock: the largest MetaCommand.clock_ms applied (0 when
+ * no stamped command was applied yet). */
+int hm_meta_sm_clock(hm_env *env, hm_kv_txn *txn, int64_t *out);
 
 /* The index of the last command applied (0 on a fresh store). */
 int hm_meta_sm_applied_index(hm_env *env, hm_kv_txn *txn, uint64_t *out);

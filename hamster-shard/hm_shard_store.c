@@ -7,15 +7,27 @@
  * directory; anything left in tmp/ after a crash is garbage and is removed
  * at open.  Memory per stream is one block, so a shard of any size streams.
  *
- * Locking: the store mutex guards the shard counter and the creation of
- * fan-out directories (so a put never renames into a directory whose own
- * entry is not yet durable).  Puts and gets otherwise run in parallel.
+ * Opening costs the same whatever the store holds: no shard file is
+ * walked (hence no shard count in info; the metadata knows the blobs).
+ *
+ * Locking: the store mutex guards the creation of fan-out directories (so
+ * a put never renames into a directory whose own entry is not yet
+ * durable).  Puts and gets otherwise run in parallel.
+ *
+ * A failed fsync fails the disk (docs/storage-safety.md, "A failed fsync"):
+ * Linux may drop the dirty pages and report the error once, so a later
+ * sync, above all a directory fsync through a fresh descriptor, can
+ * "succeed" over lost writeback.  After the first failed sync or sync_dir
+ * the store refuses every put and delete with HM_EUNAVAIL (a 503 to S3
+ * clients) until the process restarts and reopens it; gets go on, each
+ * block still checked against its CRC32C.
  */
 #include "hm_shard_store.h"
 
 #include <assert.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +59,7 @@ struct hm_shard_store {
     char *tmp_dir;
     char disk_id[SHARD_ID_HEX_BYTES + 1];
     pthread_mutex_t mu;
-    uint64_t shard_count; /* under mu */
+    atomic_int failed;    /* 0, or the error of the first failed sync */
 };
 
 struct hm_shard_store_put {
@@ -113,26 +125,35 @@ static void store_shard_name(const uint8_t blob_id[HM_BLOB_ID_BYTES],
     snprintf(out, SHARD_NAME_BYTES, "%s.%u", hex, (unsigned)shard_index);
 }
 
-/* Does a directory entry look like a shard file we wrote? */
-static bool store_is_shard_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n < SHARD_ID_HEX_BYTES + 2 || n > SHARD_ID_HEX_BYTES + 11) return false;
-    if (!store_is_hex(name, SHARD_ID_HEX_BYTES) || name[SHARD_ID_HEX_BYTES] != '.') {
-        return false;
-    }
-    for (size_t i = SHARD_ID_HEX_BYTES + 1; i < n; i++) {
-        if (name[i] < '0' || name[i] > '9') return false;
-    }
-    return true;
-}
-
 static int store_join(char *out, size_t cap, const char *a, const char *b)
 {
     int n = snprintf(out, cap, "%s/%s", a, b);
     if (n < 0 || (size_t)n >= cap) return HM_ETOOBIG;
     return 0;
 }
+
+/* ---- failure ------------------------------------------------------------ */
+
+/* A sync of this disk failed with rc: the disk is failed until restart.
+ * Returns HM_EUNAVAIL, what the failing call reports. */
+static int store_fail(hm_shard_store *s, int rc, const char *what, const char *name)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&s->failed, &expected, rc)) {
+        hm_error(SHARD_COMP, NULL,
+                 "disk %s failed: %s fsync of %s: %s; refusing writes until restart",
+                 s->disk_id, what, name, hm_err_msg(rc));
+    }
+    return HM_EUNAVAIL;
+}
+
+/* 0, or HM_EUNAVAIL once a sync has failed. */
+static int store_writable(const hm_shard_store *s)
+{
+    return atomic_load(&s->failed) == 0 ? 0 : HM_EUNAVAIL;
+}
+
+bool hm_shard_store_failed(const hm_shard_store *s) { return store_writable(s) != 0; }
 
 int hm_shard_store_shard_path(const hm_shard_store *s,
                               const uint8_t blob_id[HM_BLOB_ID_BYTES],
@@ -245,34 +266,6 @@ static int store_tmp_clean_cb(void *arg, const char *name, bool is_dir)
     return 0;
 }
 
-static int store_count_l3_cb(void *arg, const char *name, bool is_dir)
-{
-    store_walk *w = arg;
-    if (!is_dir && store_is_shard_name(name)) w->count++;
-    return 0;
-}
-
-static int store_count_dir_cb(void *arg, const char *name, bool is_dir)
-{
-    store_walk *w = arg;
-    char path[SHARD_PATH_BYTES];
-    if (!is_dir || strlen(name) != 2 || !store_is_hex(name, 2)) return 0;
-    if (store_join(path, sizeof path, w->dir, name) != 0) return 0;
-    store_walk inner = {.s = w->s, .dir = path, .count = 0, .err = 0};
-    /* Two fan-out levels; the inner one lists files. */
-    bool last_level = strchr(w->dir + strlen(w->s->shards_dir), '/') != NULL;
-    int rc = w->s->env->ops->list_dir(w->s->env, path,
-                                      last_level ? store_count_l3_cb : store_count_dir_cb,
-                                      &inner);
-    if (rc == 0) rc = inner.err;
-    if (rc != 0) {
-        w->err = rc;
-        return 1;
-    }
-    w->count += inner.count;
-    return 0;
-}
-
 static char *store_path_dup(const char *a, const char *b)
 {
     char buf[SHARD_PATH_BYTES];
@@ -306,11 +299,6 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
     rc = store_mkdir(env, s->dir, &created);
     if (rc == 0 && created) rc = store_sync_parent(env, s->dir);
     if (rc != 0) goto err_after_mutex;
-    bool made_shards = false, made_tmp = false;
-    rc = store_mkdir(env, s->shards_dir, &made_shards);
-    if (rc == 0) rc = store_mkdir(env, s->tmp_dir, &made_tmp);
-    if (rc == 0 && (made_shards || made_tmp)) rc = env->ops->sync_dir(env, s->dir);
-    if (rc != 0) goto err_after_mutex;
 
     rc = store_join(path, sizeof path, s->dir, SHARD_DISK_FILE);
     if (rc != 0) goto err_after_mutex;
@@ -322,6 +310,15 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
         goto err_after_mutex;
     }
 
+    /* After the identity, whose atomic write syncs the disk directory for
+     * its own entry: shards/ and tmp/ get the directory sync that makes
+     * theirs durable. */
+    bool made_shards = false, made_tmp = false;
+    rc = store_mkdir(env, s->shards_dir, &made_shards);
+    if (rc == 0) rc = store_mkdir(env, s->tmp_dir, &made_tmp);
+    if (rc == 0 && (made_shards || made_tmp)) rc = env->ops->sync_dir(env, s->dir);
+    if (rc != 0) goto err_after_mutex;
+
     store_walk w = {.s = s, .dir = s->tmp_dir, .count = 0, .err = 0};
     rc = env->ops->list_dir(env, s->tmp_dir, store_tmp_clean_cb, &w);
     if (rc == 0) rc = w.err;
@@ -331,12 +328,6 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
         rc = env->ops->sync_dir(env, s->tmp_dir);
     }
     if (rc != 0) goto err_after_mutex;
-
-    w = (store_walk){.s = s, .dir = s->shards_dir, .count = 0, .err = 0};
-    rc = env->ops->list_dir(env, s->shards_dir, store_count_dir_cb, &w);
-    if (rc == 0) rc = w.err;
-    if (rc != 0) goto err_after_mutex;
-    s->shard_count = w.count;
 
     *out = s;
     return 0;
@@ -382,10 +373,6 @@ int hm_shard_store_info(hm_shard_store *s, Hm__ShardInfoResp **out)
     r->bytes_total = total;
     r->has_bytes_free = true;
     r->bytes_free = avail;
-    pthread_mutex_lock(&s->mu);
-    r->shard_count = s->shard_count;
-    pthread_mutex_unlock(&s->mu);
-    r->has_shard_count = true;
     *out = r;
     return 0;
 }
@@ -423,6 +410,8 @@ int hm_shard_store_put_open(hm_shard_store *s, const Hm__ShardHeader *hdr,
         !hdr->has_shard_index) {
         return HM_EINVAL;
     }
+    int wrc = store_writable(s);
+    if (wrc != 0) return wrc;
     hm_shard_store_put *p = calloc(1, sizeof *p);
     if (p == NULL) return HM_ENOMEM;
     p->s = s;
@@ -604,10 +593,10 @@ static int store_ensure_dir(hm_shard_store *s, const char *dir, const char *pare
     if (rc != 0 && rc != HM_EEXIST) return rc;
     rc = s->env->ops->sync_dir(s->env, parent);
     if (rc != 0) {
-        /* Take the directory back, so the next put creates it again and
-         * syncs its parent, rather than trusting an entry that may not
-         * survive a crash. */
+        /* Take the directory back, so that no put trusts an entry that may
+         * not survive a crash (none will try: the disk is failed now). */
         (void)s->env->ops->rmdir(s->env, dir);
+        rc = store_fail(s, rc, "directory", parent);
     }
     return rc;
 }
@@ -661,7 +650,9 @@ static int store_put_finish_file(hm_shard_store_put *p)
     if (rc != 0) return rc;
     /* Durable means fsync'd: the file first, then the rename, then the
      * directory. */
-    return env->ops->sync(p->f);
+    rc = env->ops->sync(p->f);
+    if (rc != 0) rc = store_fail(p->s, rc, "file", p->tmp_path);
+    return rc;
 }
 
 int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t *crc32c)
@@ -670,13 +661,14 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
     hm_env *env = s->env;
     char target[SHARD_PATH_BYTES], l1[SHARD_PATH_BYTES], l2[SHARD_PATH_BYTES];
     char name[SHARD_NAME_BYTES];
-    bool existed = false, is_dir = false;
     int rc;
 
     if (p->err != 0) {
         rc = HM_EPOISONED;
         goto err;
     }
+    rc = store_writable(s);
+    if (rc != 0) goto err;
     rc = store_put_finish_file(p);
     if (rc != 0) goto err;
     env->ops->close(p->f);
@@ -692,11 +684,7 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
     pthread_mutex_lock(&s->mu);
     rc = store_ensure_dir(s, l1, s->shards_dir);
     if (rc == 0) rc = store_ensure_dir(s, l2, l1);
-    if (rc == 0) {
-        existed = env->ops->exists(env, target, &is_dir) == 0;
-        rc = env->ops->rename(env, p->tmp_path, target);
-        if (rc == 0 && !existed) s->shard_count++;
-    }
+    if (rc == 0) rc = env->ops->rename(env, p->tmp_path, target);
     pthread_mutex_unlock(&s->mu);
     if (rc != 0) goto err;
 
@@ -706,11 +694,9 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
          * caller's view (failed, nothing visible) holds now. */
         hm_error(SHARD_COMP, NULL, "shard %s: directory fsync failed: %s", name,
                  hm_err_msg(rc));
-        pthread_mutex_lock(&s->mu);
-        if (env->ops->unlink(env, target) == 0) s->shard_count--;
-        pthread_mutex_unlock(&s->mu);
+        (void)env->ops->unlink(env, target);
         store_put_free(p);
-        return rc;
+        return store_fail(s, rc, "directory", l2);
     }
     if (length != NULL) *length = p->written;
     if (crc32c != NULL) *crc32c = p->data_crc;
@@ -809,7 +795,11 @@ int hm_shard_store_get_open(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_
     store_shard_name(blob_id, shard_index, g->name);
     rc = env->ops->open(env, path, HM_O_RDONLY, &g->f);
     if (rc != 0) goto err_after_alloc;
-    rc = store_read_meta(env, g->f, true, &h, &g->lay, NULL);
+    /* Not the whole CRC table (320 KiB for a 5 GiB shard): a get reads
+     * only the entries of the blocks its range covers, and a damaged entry
+     * fails its block's check exactly as damaged data would.  The footer's
+     * CRC of the whole table is left to a whole-shard check. */
+    rc = store_read_meta(env, g->f, false, &h, &g->lay, NULL);
     if (rc != 0) {
         if (rc == HM_ECORRUPT || rc == HM_EVERSION) {
             hm_error(SHARD_COMP, NULL, "shard %s: file fails validation: %s", g->name,
@@ -840,11 +830,15 @@ err_after_alloc:
     return rc;
 }
 
-/* The CRC32C of block i, from the batch cache or the table on disk. */
+/* The CRC32C of block i, from the batch cache or the table on disk; a
+ * batch reads no entry past the last block of the get's range. */
 static int store_get_block_crc(hm_shard_store_get *g, uint32_t i, uint32_t *crc)
 {
     if (i < g->crc_first || i - g->crc_first >= g->crc_count) {
-        uint32_t n = g->lay.block_count - i;
+        assert(g->end > 0);
+        uint32_t last = (uint32_t)((g->end - 1) / g->lay.block_bytes);
+        assert(i <= last && last < g->lay.block_count);
+        uint32_t n = last - i + 1;
         if (n > SHARD_CRC_BATCH) n = SHARD_CRC_BATCH;
         int rc = store_pread_full(g->s->env, g->f, g->crcs, (size_t)n * HM_SHARD_CRC_BYTES,
                                   g->lay.table_offset + (uint64_t)i * HM_SHARD_CRC_BYTES);
@@ -927,21 +921,13 @@ void hm_shard_store_get_close(hm_shard_store_get *g)
 
 /* ---- delete / stat ------------------------------------------------------- */
 
-/* unlink one shard file under the store mutex (keeping the count). */
-static int store_unlink_shard(hm_shard_store *s, const char *path)
-{
-    pthread_mutex_lock(&s->mu);
-    int rc = s->env->ops->unlink(s->env, path);
-    if (rc == 0) s->shard_count--;
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
 int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
                           uint32_t shard_index)
 {
     char path[SHARD_PATH_BYTES];
     int rc = hm_shard_store_shard_path(s, blob_id, shard_index, path, sizeof path);
+    if (rc != 0) return rc;
+    rc = store_writable(s);
     if (rc != 0) return rc;
     if (shard_index == 0) {
         /* A multipart object's manifest lives beside its first part's shard
@@ -952,13 +938,23 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
         rc = hm_shard_store_shard_path(s, blob_id, HM_SHARD_INDEX_MANIFEST, mpath,
                                        sizeof mpath);
         if (rc != 0) return rc;
-        rc = store_unlink_shard(s, mpath);
-        if (rc == 0) rc = store_sync_parent(s->env, mpath);
+        rc = s->env->ops->unlink(s->env, mpath);
         if (rc != 0 && rc != HM_ENOENT) return rc;
+        if (rc == 0) {
+            int msrc = store_sync_parent(s->env, mpath);
+            if (msrc != 0) return store_fail(s, msrc, "directory", mpath);
+        }
     }
-    rc = store_unlink_shard(s, path);
-    if (rc != 0) return rc;
-    return store_sync_parent(s->env, path);
+    rc = s->env->ops->unlink(s->env, path);
+    if (rc != 0 && rc != HM_ENOENT) return rc;
+    /* Already gone is not yet durably gone: an earlier unlink (or a rename
+     * whose directory sync failed) may still be undone by a crash, and the
+     * caller forgets the blob once this returns.  Sync the directory in
+     * both cases (a missing fan-out directory has nothing to sync). */
+    int src = store_sync_parent(s->env, path);
+    if (src == HM_ENOENT) src = 0;
+    if (src != 0) return store_fail(s, src, "directory", path);
+    return rc;
 }
 
 int hm_shard_store_stat(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
@@ -993,6 +989,20 @@ typedef struct store_walk_ctx {
     int err;
     bool stop;
 } store_walk_ctx;
+
+/* Does a directory entry look like a shard file we wrote: "<32 hex>.<u32>"? */
+static bool store_is_shard_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < SHARD_ID_HEX_BYTES + 2 || n > SHARD_ID_HEX_BYTES + 11) return false;
+    if (!store_is_hex(name, SHARD_ID_HEX_BYTES) || name[SHARD_ID_HEX_BYTES] != '.') {
+        return false;
+    }
+    for (size_t i = SHARD_ID_HEX_BYTES + 1; i < n; i++) {
+        if (name[i] < '0' || name[i] > '9') return false;
+    }
+    return true;
+}
 
 static int store_hexval(char c)
 {

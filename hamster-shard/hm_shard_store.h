@@ -22,11 +22,18 @@ typedef struct hm_shard_store_get hm_shard_store_get;
 
 /* Open the store at disk_dir (creating its identity on first use, removing
  * leftovers in tmp/).  env is borrowed and must outlive the store.  Creates
- * disk_dir, shards/ and tmp/ (0700) if absent; counts the shards present.
+ * disk_dir, shards/ and tmp/ (0700) if absent.  Walks tmp/ only, never the
+ * shards, so opening takes the same time whatever the store holds.
  * HM_ECORRUPT if hamster-disk exists but does not parse, HM_EVERSION if it
  * was written by a newer format, HM_EIO / HM_ENOMEM / HM_EPERM from the disk.
  * Thread-safe once open: any number of puts and gets may run at once. */
 int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir);
+
+/* A failed fsync fails the disk: after any sync or sync_dir of the store
+ * fails, every put_open, put_commit and delete returns HM_EUNAVAIL (the
+ * call whose sync failed too) until the store is closed and opened again,
+ * normally by a restart.  Gets are still served.  True once failed. */
+bool hm_shard_store_failed(const hm_shard_store *s);
 
 /* Close the store.  Every put and get of it must be finished first. */
 void hm_shard_store_close(hm_shard_store *s);
@@ -34,8 +41,9 @@ void hm_shard_store_close(hm_shard_store *s);
 /* The disk id (32 hex characters), valid until close. */
 const char *hm_shard_store_disk_id(const hm_shard_store *s);
 
-/* Identity and capacity: disk id, statfs totals, shard count.  *out is freed
- * with hm__shard_info_resp__free_unpacked(*out, NULL). */
+/* Identity and capacity: disk id, statfs totals.  shard_count is not set
+ * (counting would mean walking every shard; the metadata knows the blobs).
+ * *out is freed with hm__shard_info_resp__free_unpacked(*out, NULL). */
 int hm_shard_store_info(hm_shard_store *s, Hm__ShardInfoResp **out);
 
 /* Path of shard (blob_id, shard_index) under the store:
@@ -69,6 +77,8 @@ int hm_shard_store_put_seal(hm_shard_store_put *p, const Hm__ShardHeader *seal);
  * fan-out directories (fsyncing their parents), rename over any shard of
  * the same id, fsync the directory.  The put is freed whatever the result;
  * on failure the temporary file is removed and no new shard is visible.
+ * A failed fsync returns HM_EUNAVAIL and fails the disk (see
+ * hm_shard_store_failed).
  * length / crc32c (optional) describe the data written. */
 int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length,
                               uint32_t *crc32c);
@@ -79,7 +89,8 @@ void hm_shard_store_put_abort(hm_shard_store_put *p);
 /* Open bytes [offset, offset+len) of a shard's data for reading; len
  * UINT64_MAX reads to the end, and a range past the end is cut at the end
  * (an offset past the end reads nothing).  The preamble, header, file size,
- * footer and CRC table are verified here.  *total gets the bytes get_read
+ * and footer are verified here; of the CRC table a get reads only the
+ * entries of the blocks its range covers, as it reaches them.  *total gets the bytes get_read
  * will return; *hdr (optional) the header (free with
  * hm__shard_header__free_unpacked(*hdr, NULL)).  HM_ENOENT if absent,
  * HM_ECORRUPT / HM_EVERSION for a file that does not validate. */
@@ -99,7 +110,9 @@ int hm_shard_store_get_read(hm_shard_store_get *g, void *buf, size_t cap, size_t
 void hm_shard_store_get_close(hm_shard_store_get *g);
 
 /* Remove a shard durably (unlink, then fsync its directory).  HM_ENOENT if
- * absent. */
+ * absent, and then only once the directory is synced too, so that absent
+ * means durably absent (an earlier unlink may not have reached the disk);
+ * HM_EUNAVAIL on a failed disk (a failed directory fsync fails it). */
 int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
                           uint32_t shard_index);
 

@@ -55,6 +55,7 @@ enum hm_kv_table {
     HM_KV_INTENTS,      /* writes in flight */
     HM_KV_GC,           /* blobs to delete */
     HM_KV_FEATURES,     /* feature gates */
+    HM_KV_INDEX,        /* secondary indexes of the metadata state machine */
     HM_KV_TABLE_COUNT
 };
 

@@ -36,9 +36,9 @@ static const char *const kv_table_names[HM_KV_TABLE_COUNT] = {
     [HM_KV_KEYS] = "keys",       [HM_KV_MEMBERS] = "members",
     [HM_KV_LAYOUT] = "layout",   [HM_KV_TOKENS] = "tokens",
     [HM_KV_INTENTS] = "intents", [HM_KV_GC] = "gc",
-    [HM_KV_FEATURES] = "features",
+    [HM_KV_FEATURES] = "features", [HM_KV_INDEX] = "index",
 };
-_Static_assert(HM_KV_FEATURES + 1 == HM_KV_TABLE_COUNT, "name every table");
+_Static_assert(HM_KV_INDEX + 1 == HM_KV_TABLE_COUNT, "name every table");
 
 struct hm_kv {
     MDB_env *env;

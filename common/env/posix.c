@@ -5,6 +5,13 @@
  * sync can "succeed" over lost data.  The file handle is therefore poisoned
  * on the first failed sync and refuses every later call but close; the
  * caller must give up on the file (and, for a log, on the process state).
+ * A directory fsync opens a fresh descriptor each time, and a fresh
+ * descriptor need not see an error another one was already told about, so
+ * a failed sync or sync_dir also marks its file system (st_dev) failed for
+ * the life of the process: every later sync_dir there fails too, and so
+ * does every sync of a file on it.  The callers treat their disk as failed
+ * on the first error anyway (hm_shard_store.h); this keeps the env from
+ * ever claiming durability on a file system that has lost writeback.
  *
  * Every descriptor is opened O_CLOEXEC and created files get mode 0600: a
  * data directory holds keys and metadata that are nobody else's business.
@@ -15,6 +22,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +46,48 @@ typedef struct posix_env {
     hm_env env;
     struct hm_env_ops ops;
 } posix_env;
+
+/* ---- failed file systems ------------------------------------------------ */
+
+/* File systems on which a sync failed, for the life of the process.  One
+ * that cannot be identified, or more than POSIX_FAILED_FS_MAX of them,
+ * counts every file system as failed. */
+#define POSIX_FAILED_FS_MAX 16
+static pthread_mutex_t posix_failed_mu = PTHREAD_MUTEX_INITIALIZER;
+static dev_t posix_failed_dev[POSIX_FAILED_FS_MAX]; /* under posix_failed_mu */
+static size_t posix_failed_count;                    /* under posix_failed_mu */
+static bool posix_failed_all;                        /* under posix_failed_mu */
+static atomic_bool posix_failed_any;                 /* set once anything failed */
+
+static void posix_fs_fail(int fd)
+{
+    struct stat st;
+    bool known = fstat(fd, &st) == 0;
+    pthread_mutex_lock(&posix_failed_mu);
+    bool seen = false;
+    for (size_t i = 0; known && i < posix_failed_count; i++)
+        seen = seen || posix_failed_dev[i] == st.st_dev;
+    if (!known || (!seen && posix_failed_count == POSIX_FAILED_FS_MAX))
+        posix_failed_all = true;
+    else if (!seen)
+        posix_failed_dev[posix_failed_count++] = st.st_dev;
+    pthread_mutex_unlock(&posix_failed_mu);
+    atomic_store(&posix_failed_any, true);
+}
+
+/* Did a sync fail earlier on the file system holding fd? */
+static bool posix_fs_failed(int fd)
+{
+    if (!atomic_load(&posix_failed_any)) return false;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return true;
+    pthread_mutex_lock(&posix_failed_mu);
+    bool failed = posix_failed_all;
+    for (size_t i = 0; !failed && i < posix_failed_count; i++)
+        failed = posix_failed_dev[i] == st.st_dev;
+    pthread_mutex_unlock(&posix_failed_mu);
+    return failed;
+}
 
 /* ---- clock ------------------------------------------------------------- */
 
@@ -162,11 +213,16 @@ static int posix_pwrite(hm_file *f, const void *buf, size_t len, uint64_t off)
 static int posix_sync(hm_file *f)
 {
     if (f->poisoned) return HM_EPOISONED;
+    if (posix_fs_failed(f->fd)) {
+        f->poisoned = true;
+        return HM_EIO;
+    }
     /* No retry on EINTR either: fdatasync does not return EINTR on Linux,
      * and any failure may already have cost us dirty pages. */
     if (fdatasync(f->fd) != 0) {
         int rc = hm_err_from_errno(errno);
         f->poisoned = true;
+        posix_fs_fail(f->fd);
         return rc == HM_OK ? HM_EIO : rc;
     }
     return 0;
@@ -241,9 +297,12 @@ static int posix_sync_dir(hm_env *env, const char *path)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) return hm_err_from_errno(errno);
     int rc = 0;
-    if (fsync(fd) != 0) {
+    if (posix_fs_failed(fd)) {
+        rc = HM_EIO;
+    } else if (fsync(fd) != 0) {
         rc = hm_err_from_errno(errno);
         if (rc == HM_OK) rc = HM_EIO;
+        posix_fs_fail(fd);
     }
     (void)close(fd);
     return rc;

@@ -23,6 +23,7 @@
 #define SIM_PATH_BYTES_MAX 4096u
 #define SIM_PATH_DEPTH_MAX 64u
 #define SIM_PENDING_MAX 4096u       /* unsynced changes remembered per file */
+#define SIM_NSOPS_MAX 65536u        /* unsynced directory changes remembered */
 #define SIM_SECTOR_BYTES 512u
 #define SIM_DISK_BYTES (64ull << 30) /* what statfs reports as the total */
 #define SIM_PREFIX_BYTES 256u
@@ -129,6 +130,20 @@ struct sim_node {
     sim_node *all_next;
 };
 
+/* One side of an unsynced directory change: name in dir now binds node
+ * (link) or no longer does (unlink).  A rename is two sides of one group;
+ * a crash keeps or drops a group whole (rename is atomic on a journaling
+ * file system), but a side whose directory was synced since is settled
+ * and no longer up to chance. */
+typedef struct sim_nsop {
+    uint64_t group;
+    bool link;
+    bool settled;
+    sim_node *dir;
+    sim_node *node;
+    char *name;
+} sim_nsop;
+
 typedef struct sim_blob {
     uint32_t refs;
     size_t len;
@@ -221,6 +236,12 @@ struct sim_world {
     sim_node *all;     /* every node */
     hm_file *files;    /* open handles */
     sim_kvstore *stores;
+    sim_nsop *ns;       /* unsynced directory changes, in order */
+    size_t nns, cap_ns;
+    uint64_t ns_group;
+    bool ns_overflow;   /* too many to remember: a torn crash keeps none */
+    uint64_t mutations; /* disk and KV calls that change state, so far */
+    uint64_t freeze_at; /* freeze before mutation number freeze_at (0: off) */
     sim_world_stats stats;
 };
 
@@ -460,6 +481,102 @@ static void sim_pending_add(sim_node *n, bool is_truncate, uint64_t off,
     n->npend++;
 }
 
+/* ---- unsynced directory changes -------------------------------------------- */
+
+static void sim_ns_forget(sim_world *w)
+{
+    for (size_t i = 0; i < w->nns; i++) free(w->ns[i].name);
+    w->nns = 0;
+}
+
+/* Remember one side of a directory change (group: sim_ns_begin's value).
+ * Past SIM_NSOPS_MAX the world forgets them all, and a torn crash keeps
+ * none of the directory changes made since: still a state a real file
+ * system may show. */
+static void sim_ns_add(sim_world *w, uint64_t group, bool link, sim_node *dir,
+                       const char *name, sim_node *node)
+{
+    if (w->ns_overflow) return;
+    if (w->nns == SIM_NSOPS_MAX) {
+        sim_ns_forget(w);
+        w->ns_overflow = true;
+        return;
+    }
+    if (w->nns == w->cap_ns) {
+        size_t cap = w->cap_ns == 0 ? 64 : w->cap_ns * 2;
+        sim_nsop *p = realloc(w->ns, cap * sizeof(*p));
+        if (p == NULL) {
+            sim_ns_forget(w);
+            w->ns_overflow = true;
+            return;
+        }
+        w->ns = p;
+        w->cap_ns = cap;
+    }
+    char *copy = strdup(name);
+    if (copy == NULL) {
+        sim_ns_forget(w);
+        w->ns_overflow = true;
+        return;
+    }
+    w->ns[w->nns++] = (sim_nsop){.group = group, .link = link, .dir = dir, .node = node,
+                                 .name = copy};
+}
+
+static uint64_t sim_ns_begin(sim_world *w) { return ++w->ns_group; }
+
+/* sync_dir(dir): its sides are durable now; forget every settled side. */
+static void sim_ns_settle(sim_world *w, const sim_node *dir)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->nns; i++) {
+        if (w->ns[i].dir == dir) {
+            free(w->ns[i].name);
+            continue;
+        }
+        w->ns[k++] = w->ns[i];
+    }
+    w->nns = k;
+}
+
+/* A torn crash: each group of unsynced directory changes reaches the disk
+ * with p = 1/2, whole, in any subset ("any subset" is what POSIX allows
+ * without fsync of the directory; journaling file systems keep a prefix,
+ * which is one of the subsets).  Applied to the durable entries. */
+static void sim_ns_crash(sim_world *w)
+{
+    uint64_t group = 0;
+    bool keep = false;
+    for (size_t i = 0; i < w->nns; i++) {
+        sim_nsop *op = &w->ns[i];
+        if (op->group != group) {
+            group = op->group;
+            keep = sim_rng_chance(&w->rng_crash, 500);
+        }
+        if (!keep) continue;
+        if (op->link) {
+            (void)sim_dir_set(&op->dir->ents_dur, op->name, op->node);
+        } else if (sim_dir_get(&op->dir->ents_dur, op->name) == op->node) {
+            sim_dir_del(&op->dir->ents_dur, op->name);
+        }
+    }
+}
+
+/* Count one call that changes state; at the planned crash point
+ * (sim_world_freeze_after) the disk freezes before the call takes effect. */
+static int sim_mutation(sim_world *w)
+{
+    if (w->frozen) return HM_EIO;
+    w->mutations++;
+    if (w->freeze_at != 0 && w->mutations >= w->freeze_at) {
+        w->freeze_at = 0;
+        w->frozen = true;
+        pthread_cond_broadcast(&w->kv_cond);
+        return HM_EIO;
+    }
+    return 0;
+}
+
 /* ---- paths ------------------------------------------------------------------ */
 
 /* A path split into components (in a private copy). */
@@ -602,6 +719,7 @@ static int sim_open(hm_env *env, const char *path, int flags, hm_file **out)
         rc = HM_EIO;
         goto out;
     }
+    if ((flags & (HM_O_CREAT | HM_O_TRUNC)) != 0 && (rc = sim_mutation(w)) != 0) goto out;
     rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc != 0) goto out;
     if (node == NULL) {
@@ -616,6 +734,7 @@ static int sim_open(hm_env *env, const char *path, int flags, hm_file **out)
         }
         rc = sim_dir_set(&parent->ents_cur, name, node);
         if (rc != 0) goto out;
+        sim_ns_add(w, sim_ns_begin(w), true, parent, name, node);
     } else {
         if ((flags & HM_O_CREAT) != 0 && (flags & HM_O_EXCL) != 0) {
             rc = HM_EEXIST;
@@ -683,6 +802,7 @@ static int sim_pwrite(hm_file *f, const void *buf, size_t len, uint64_t off)
     sim_lock(w);
     int rc = sim_file_check(f);
     if (rc == 0 && !f->writable) rc = HM_EPERM;
+    if (rc == 0) rc = sim_mutation(w);
     if (rc == 0) rc = sim_fault_hit(w, SIM_FAULT_WRITE, f->path);
     if (rc == 0) rc = sim_buf_write(&f->node->cur, off, buf, len);
     if (rc == 0) {
@@ -700,6 +820,7 @@ static int sim_sync(hm_file *f)
     sim_world *w = f->w;
     sim_lock(w);
     int rc = sim_file_check(f);
+    if (rc == 0) rc = sim_mutation(w);
     if (rc == 0) {
         rc = sim_fault_hit(w, SIM_FAULT_SYNC, f->path);
         /* A failed fdatasync is final (see posix.c): poison the handle.
@@ -734,6 +855,7 @@ static int sim_truncate(hm_file *f, uint64_t len)
     sim_lock(w);
     int rc = sim_file_check(f);
     if (rc == 0 && !f->writable) rc = HM_EPERM;
+    if (rc == 0) rc = sim_mutation(w);
     if (rc == 0) rc = sim_fault_hit(w, SIM_FAULT_WRITE, f->path);
     if (rc == 0) rc = sim_buf_truncate(&f->node->cur, len);
     if (rc == 0) sim_pending_add(f->node, true, len, NULL, 0);
@@ -768,7 +890,7 @@ static int sim_rename(hm_env *env, const char *from, const char *to)
     sim_node *pa, *pb, *na, *nb;
     const char *a, *b;
     sim_lock(w);
-    int rc = w->frozen ? HM_EIO : 0;
+    int rc = sim_mutation(w);
     if (rc == 0) rc = sim_resolve(w, from, &spa, &pa, &a, &na);
     if (rc == 0 && (na == NULL || pa == NULL)) rc = HM_ENOENT;
     if (rc == 0) rc = sim_resolve(w, to, &spb, &pb, &b, &nb);
@@ -782,7 +904,12 @@ static int sim_rename(hm_env *env, const char *from, const char *to)
     if (rc == 0 && na->is_dir && pb == na) rc = HM_EINVAL;
     if (rc == 0 && nb != na) {
         rc = sim_dir_set(&pb->ents_cur, b, na);
-        if (rc == 0) sim_dir_del(&pa->ents_cur, a);
+        if (rc == 0) {
+            sim_dir_del(&pa->ents_cur, a);
+            uint64_t g = sim_ns_begin(w);
+            sim_ns_add(w, g, false, pa, a, na);
+            sim_ns_add(w, g, true, pb, b, na);
+        }
     }
     sim_trace(w, 'N', from, 0, 0, rc);
     sim_trace(w, 'n', to, 0, 0, rc);
@@ -797,11 +924,14 @@ static int sim_unlink(hm_env *env, const char *path)
     sim_node *parent, *node;
     const char *name;
     sim_lock(w);
-    int rc = w->frozen ? HM_EIO : 0;
+    int rc = sim_mutation(w);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && (node == NULL || parent == NULL)) rc = HM_ENOENT;
     if (rc == 0 && node->is_dir) rc = HM_EINVAL;
-    if (rc == 0) sim_dir_del(&parent->ents_cur, name);
+    if (rc == 0) {
+        sim_ns_add(w, sim_ns_begin(w), false, parent, name, node);
+        sim_dir_del(&parent->ents_cur, name);
+    }
     sim_trace(w, 'U', path, 0, 0, rc);
     sim_unlock(w);
     return rc;
@@ -814,12 +944,14 @@ static int sim_mkdir(hm_env *env, const char *path)
     sim_node *parent, *node;
     const char *name;
     sim_lock(w);
-    int rc = w->frozen ? HM_EIO : 0;
+    int rc = sim_mutation(w);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
+    if (rc == 0 && parent == NULL) rc = HM_EEXIST; /* the root */
     if (rc == 0 && node != NULL) rc = HM_EEXIST;
     if (rc == 0) {
         node = sim_node_new(w, true);
         rc = node == NULL ? HM_ENOMEM : sim_dir_set(&parent->ents_cur, name, node);
+        if (rc == 0) sim_ns_add(w, sim_ns_begin(w), true, parent, name, node);
     }
     sim_trace(w, 'M', path, 0, 0, rc);
     sim_unlock(w);
@@ -833,12 +965,15 @@ static int sim_rmdir(hm_env *env, const char *path)
     sim_node *parent, *node;
     const char *name;
     sim_lock(w);
-    int rc = w->frozen ? HM_EIO : 0;
+    int rc = sim_mutation(w);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && (node == NULL || parent == NULL)) rc = HM_ENOENT;
     if (rc == 0 && !node->is_dir) rc = HM_EINVAL;
     if (rc == 0 && node->ents_cur.n > 0) rc = HM_ENOTEMPTY;
-    if (rc == 0) sim_dir_del(&parent->ents_cur, name);
+    if (rc == 0) {
+        sim_ns_add(w, sim_ns_begin(w), false, parent, name, node);
+        sim_dir_del(&parent->ents_cur, name);
+    }
     sim_trace(w, 'D', path, 0, 0, rc);
     sim_unlock(w);
     return rc;
@@ -851,14 +986,17 @@ static int sim_sync_dir(hm_env *env, const char *path)
     sim_node *parent, *node;
     const char *name;
     sim_lock(w);
-    int rc = w->frozen ? HM_EIO : 0;
+    int rc = sim_mutation(w);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && node == NULL) rc = HM_ENOENT;
     if (rc == 0 && !node->is_dir) rc = HM_EINVAL;
     if (rc == 0) rc = sim_fault_hit(w, SIM_FAULT_SYNC_DIR, path);
     if (rc == 0) {
         w->stats.dir_syncs++;
-        if (!w->sync_noop) rc = sim_dir_copy(&node->ents_dur, &node->ents_cur);
+        if (!w->sync_noop) {
+            rc = sim_dir_copy(&node->ents_dur, &node->ents_cur);
+            if (rc == 0) sim_ns_settle(w, node);
+        }
     }
     sim_trace(w, 'Y', path, 0, 0, rc);
     sim_unlock(w);
@@ -1269,6 +1407,7 @@ static int sim_kv_commit(hm_kv_txn *txn, bool durable)
     sim_lock(w);
     int rc = sim_txn_live(txn) ? 0 : HM_EIO;
     if (rc == 0 && s->poisoned) rc = HM_EPOISONED;
+    if (rc == 0 && txn->write) rc = sim_mutation(w);
     if (rc == 0 && txn->write) {
         rc = sim_fault_hit(w, SIM_FAULT_KV_COMMIT, s->dir);
         if (rc != 0) s->poisoned = true;
@@ -1519,6 +1658,8 @@ void sim_world_free(sim_world *w)
         sim_store_free(s);
         s = next;
     }
+    sim_ns_forget(w);
+    free(w->ns);
     pthread_cond_destroy(&w->kv_cond);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -1565,6 +1706,11 @@ static void sim_gc_locked(sim_world *w)
 {
     for (sim_node *n = w->all; n != NULL; n = n->all_next) n->mark = n->handles > 0;
     sim_mark(w->root, 0);
+    for (size_t i = 0; i < w->nns; i++) {
+        /* A crash may still bring these back. */
+        sim_mark(w->ns[i].dir, 0);
+        sim_mark(w->ns[i].node, 0);
+    }
     sim_node **pp = &w->all;
     uint64_t live = 0;
     while (*pp != NULL) {
@@ -1587,33 +1733,44 @@ void sim_world_gc(sim_world *w)
     sim_unlock(w);
 }
 
-/* Torn crash for one file: start from the durable bytes and replay each
- * unsynced change with probability 1/2; the last write replayed may be cut
- * at a sector boundary. */
+/* Torn crash for one file, after SQLite's test6.c: start from the durable
+ * bytes and replay the unsynced changes in order, each write cut into the
+ * 512-byte sectors of the file it covers, and each sector independently
+ * written (p = 1/2), lost (3/8: the old bytes stay, or a hole reads as
+ * zeros) or torn (1/8: a prefix of it written, the rest garbage).  Bytes
+ * outside what a write covered never change ("powersafe overwrite", as
+ * SQLite assumes by default).  A truncate reaches the disk with p = 1/2.
+ * When the file grew, its new size may reach the disk without the data
+ * (p = 1/4: zeros to the end, as XFS shows after a crash). */
 static void sim_crash_file_torn(sim_world *w, sim_node *n)
 {
-    size_t last = SIZE_MAX;
-    bool *keep = n->npend > 0 ? calloc(n->npend, sizeof(*keep)) : NULL;
-    if (keep == NULL) return;
-    for (size_t i = 0; i < n->npend; i++) {
-        keep[i] = sim_rng_chance(&w->rng_crash, 500);
-        if (keep[i] && !n->pend[i].is_truncate) last = i;
-    }
     for (size_t i = 0; i < n->npend; i++) {
         const sim_pending *p = &n->pend[i];
-        if (!keep[i]) continue;
         if (p->is_truncate) {
-            (void)sim_buf_truncate(&n->dur, p->off);
+            if (sim_rng_chance(&w->rng_crash, 500)) (void)sim_buf_truncate(&n->dur, p->off);
             continue;
         }
-        size_t len = p->len;
-        if (i == last && len > SIM_SECTOR_BYTES) {
-            size_t sectors = len / SIM_SECTOR_BYTES;
-            len = (size_t)sim_rng_below(&w->rng_crash, sectors + 1) * SIM_SECTOR_BYTES;
+        size_t done = 0;
+        while (done < p->len) {
+            uint64_t off = p->off + done;
+            uint64_t sector_end = (off / SIM_SECTOR_BYTES + 1) * SIM_SECTOR_BYTES;
+            size_t piece = p->len - done;
+            if (piece > sector_end - off) piece = (size_t)(sector_end - off);
+            uint64_t pick = sim_rng_below(&w->rng_crash, 8);
+            if (pick < 4) {
+                (void)sim_buf_write(&n->dur, off, p->data + done, piece);
+            } else if (pick == 7) {
+                uint8_t junk[SIM_SECTOR_BYTES];
+                size_t good = (size_t)sim_rng_below(&w->rng_crash, piece);
+                memcpy(junk, p->data + done, good);
+                sim_rng_fill(&w->rng_crash, junk + good, piece - good);
+                (void)sim_buf_write(&n->dur, off, junk, piece);
+            }
+            done += piece;
         }
-        (void)sim_buf_write(&n->dur, p->off, p->data, len);
     }
-    free(keep);
+    if (n->cur.len > n->dur.len && sim_rng_chance(&w->rng_crash, 250))
+        (void)sim_buf_truncate(&n->dur, n->cur.len);
 }
 
 /* Kill every handle and open a new generation; the lock is held. */
@@ -1621,6 +1778,7 @@ static void sim_kill_handles_locked(sim_world *w)
 {
     w->gen++;
     w->frozen = false;
+    w->freeze_at = 0; /* a planned crash point is for one life */
     for (hm_file *f = w->files; f != NULL; f = f->next) {
         if (f->node != NULL) f->node->handles--;
         f->node = NULL;
@@ -1648,6 +1806,9 @@ void sim_world_crash(sim_world *w, enum sim_crash_mode mode)
     sim_kill_handles_locked(w);
     w->stats.crashes++;
     sim_trace(w, '!', NULL, (uint64_t)mode, w->gen, 0);
+    if (mode == SIM_CRASH_TORN) sim_ns_crash(w);
+    sim_ns_forget(w);
+    w->ns_overflow = false;
     for (sim_node *n = w->all; n != NULL; n = n->all_next) {
         if (n->is_dir) {
             (void)sim_dir_copy(&n->ents_cur, &n->ents_dur);
@@ -1703,6 +1864,15 @@ void sim_fault_clear(sim_world *w)
 }
 
 uint64_t sim_fault_fired(const sim_world *w) { return w->fault_fired; }
+
+void sim_world_freeze_after(sim_world *w, uint64_t n)
+{
+    sim_lock(w);
+    w->freeze_at = n == 0 ? 0 : w->mutations + n;
+    sim_unlock(w);
+}
+
+uint64_t sim_world_mutations(const sim_world *w) { return w->mutations; }
 
 void sim_world_set_sync_noop(sim_world *w, bool on)
 {

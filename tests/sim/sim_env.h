@@ -9,9 +9,13 @@
  * survived the last sync(); every directory has the entries a reader sees
  * now and the entries that survived the last sync_dir(); every KV store has
  * its committed state and its durable state.  A crash throws away the
- * difference (sim_world_crash), optionally keeping a random subset of the
- * unsynced writes and tearing the last one kept at a sector boundary, as
- * SQLite's test6.c and FoundationDB's AsyncFileNonDurable do.
+ * difference (sim_world_crash), or, in the torn mode, keeps what a real
+ * disk may keep of it, as SQLite's test6.c and FoundationDB's
+ * AsyncFileNonDurable do: any subset of the unsynced sectors of every file,
+ * some of them torn (half new, half garbage), independently per file (so
+ * writes to two files reorder), and any subset of the unsynced directory
+ * changes (a create, rename or unlink is durable only once its directory
+ * is synced; a rename stays atomic).
  *
  * A crash of a process (as opposed to a power loss) is modelled in three
  * steps: sim_world_freeze() makes the disk refuse every call with HM_EIO
@@ -82,9 +86,16 @@ uint64_t sim_world_trace_hash(const sim_world *w);
 
 enum sim_crash_mode {
     SIM_CRASH_CLEAN = 0, /* every unsynced change is lost */
-    SIM_CRASH_TORN,      /* each unsynced file write survives with p = 1/2,
-                            the last survivor possibly cut at a 512-byte
-                            sector boundary; directory changes are lost */
+    SIM_CRASH_TORN,      /* what a real disk may keep: every 512-byte sector
+                            of an unsynced write is written (p = 1/2), lost
+                            (3/8) or torn (1/8: a prefix of it written, then
+                            garbage), independently; bytes a write did not
+                            cover never change; an unsynced truncate lands
+                            with p = 1/2; a file that grew may keep its new
+                            size without its data (p = 1/4, zeros); each
+                            unsynced directory change (create, rename,
+                            unlink, mkdir, rmdir; a rename whole) lands with
+                            p = 1/2, in any subset */
 };
 
 /* Refuse every disk and KV call (HM_EIO) until sim_world_crash: the
@@ -96,6 +107,18 @@ void sim_world_freeze(sim_world *w);
  * them return HM_EIO; close still frees them), thaw a frozen disk, clear
  * the fault plan, and free unreachable files. */
 void sim_world_crash(sim_world *w, enum sim_crash_mode mode);
+
+/* Plan a crash point: the disk freezes (as sim_world_freeze) just before
+ * the nth state-changing call from now (1 = the next one), which fails
+ * with HM_EIO and changes nothing.  State-changing calls are: open with
+ * create or truncate, pwrite, truncate, sync, rename, unlink, mkdir,
+ * rmdir, sync_dir and write-transaction commits.  0 cancels, and so do
+ * sim_world_crash and sim_world_thaw (the plan is for one life).  Crash tests
+ * loop n = 1, 2, ... until a run completes before its crash point. */
+void sim_world_freeze_after(sim_world *w, uint64_t n);
+
+/* State-changing calls made since the world was created. */
+uint64_t sim_world_mutations(const sim_world *w);
 
 /* Process death without power loss: kill every handle opened so far and
  * thaw a frozen disk, but keep every unsynced change (the page cache

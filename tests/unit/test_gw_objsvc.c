@@ -11,6 +11,7 @@
 #include "hm_limits.h"
 #include "hm_meta_node.h"
 #include "hm_objsvc.h"
+#include "hm_s3err.h"
 #include "hm_shard_store.h"
 #include "test_gw_objsvc_fixture.h"
 
@@ -315,6 +316,243 @@ START_TEST(test_overwrite_collects_old_blob)
     ck_assert_int_eq(shard_files(), 0);
     free(a);
     free(b);
+}
+END_TEST
+
+/* ---- reads that outlive an overwrite or delete ----------------------------- */
+
+/* Read up to n bytes of an open get (n exactly, unless it ends first). */
+static size_t read_some(hm_objsvc_get *g, uint8_t *buf, size_t n)
+{
+    size_t have = 0;
+    while (have < n) {
+        size_t got = 0;
+        size_t want = n - have < 65536 ? n - have : 65536;
+        ck_assert_int_eq(hm_objsvc_get_read(g, buf + have, want, &got), 0);
+        if (got == 0) break;
+        have += got;
+    }
+    return have;
+}
+
+/* A three-part object (5 MiB, 5 MiB, 1000 B) made of data; three blobs. */
+static void put_multipart(const char *key, const uint8_t *data, size_t sizes[3])
+{
+    char uid[HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1];
+    hm_objsvc_upload_args ua = {.bucket = "bkt", .key = key};
+    ck_assert_int_eq(hm_objsvc_mpu_create(svc, "t", &ua, uid), 0);
+    char etags[3][HM_OBJSVC_ETAG_HEX_BYTES + 1], quoted[3][128];
+    hm_objsvc_part_ref refs[3];
+    size_t off = 0;
+    for (uint32_t i = 0; i < 3; i++) {
+        hm_objsvc_part_args pa = {.bucket = "bkt", .key = key, .upload_id = uid,
+                                  .part_number = i + 1, .size = sizes[i]};
+        hm_objsvc_put *p = NULL;
+        ck_assert_int_eq(hm_objsvc_part_begin(svc, "t", &pa, &p), 0);
+        ck_assert_int_eq(hm_objsvc_put_write(p, data + off, sizes[i]), 0);
+        ck_assert_int_eq(hm_objsvc_put_finish(p, etags[i], NULL), 0);
+        snprintf(quoted[i], sizeof(quoted[i]), "\"%s\"", etags[i]);
+        refs[i] = (hm_objsvc_part_ref){.part_number = i + 1, .etag = quoted[i]};
+        off += sizes[i];
+    }
+    hm_objsvc_complete_args ca = {
+        .bucket = "bkt", .key = key, .upload_id = uid, .parts = refs, .part_count = 3};
+    enum hm_objsvc_mpu_fault f;
+    ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
+}
+
+/* A GET that started before an overwrite keeps every byte of the version
+ * it began with, although the collector runs (grace 0) mid-read: the
+ * single-part object's blob and all three blobs of a multipart object are
+ * leased until the get closes, then collected.  A range read that spans
+ * two parts is protected alike. */
+START_TEST(test_read_outlives_overwrite)
+{
+    size_t deleted = 0;
+    /* single part */
+    size_t n = 300000;
+    uint8_t *a = pattern(n, 11), *b = pattern(n, 12);
+    ck_assert_int_eq(put_bytes("one", a, n, NULL, NULL), 0);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "one", &g), 0);
+    ck_assert_uint_eq(hm_objsvc_leases(svc), 1);
+    uint8_t *back = malloc(n);
+    ck_assert_uint_eq(read_some(g, back, 1000), 1000);
+    ck_assert_int_eq(put_bytes("one", b, n, NULL, NULL), 0);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 0);
+    ck_assert_int_eq(shard_files(), 2);
+    ck_assert_uint_eq(read_some(g, back + 1000, n), n - 1000);
+    ck_assert(memcmp(back, a, n) == 0);
+    hm_objsvc_get_close(g);
+    ck_assert_uint_eq(hm_objsvc_leases(svc), 0);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 1);
+    ck_assert_int_eq(shard_files(), 1);
+    free(back);
+
+    /* multipart: a whole read and a range across parts 1-2, both open
+     * while the object is deleted and the collector runs */
+    size_t sizes[3] = {5u << 20, 5u << 20, 1000};
+    size_t total = sizes[0] + sizes[1] + sizes[2];
+    uint8_t *m = pattern(total, 13);
+    put_multipart("multi", m, sizes);
+    hm_objsvc_get *whole = NULL, *range = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "multi", &whole), 0);
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "multi", &range), 0);
+    ck_assert_uint_eq(hm_objsvc_leases(svc), 3); /* one entry per blob */
+    uint64_t roff = sizes[0] - 100, rlen = 200;
+    ck_assert_int_eq(hm_objsvc_get_set_span(range, roff, rlen), 0);
+    back = malloc(total);
+    ck_assert_uint_eq(read_some(whole, back, 4096), 4096);
+    ck_assert_int_eq(hm_objsvc_delete(svc, "t", "bkt", "multi"), 0);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 0);
+    uint8_t rbuf[256];
+    ck_assert_uint_eq(read_some(range, rbuf, sizeof rbuf), rlen);
+    ck_assert(memcmp(rbuf, m + roff, rlen) == 0);
+    hm_objsvc_get_close(range);
+    ck_assert_uint_eq(hm_objsvc_leases(svc), 3); /* still held by `whole` */
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 0);
+    ck_assert_uint_eq(read_some(whole, back + 4096, total), total - 4096);
+    ck_assert(memcmp(back, m, total) == 0);
+    hm_objsvc_get_close(whole);
+    ck_assert_uint_eq(hm_objsvc_leases(svc), 0);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 3);
+    ck_assert_int_eq(shard_files(), 1); /* only "one"'s current blob */
+    free(back);
+    free(m);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* The lease table holds many blobs at once and gives every one back:
+ * 100 objects open together (growing the table past its first size), the
+ * collector deletes none of their overwritten blobs, and all are freed,
+ * in an order unlike the one they were taken in, when the gets close. */
+START_TEST(test_lease_table)
+{
+    enum { N = 100 };
+    size_t n = HM_INLINE_BYTES_MAX + 1;
+    uint8_t *data = pattern(n, 5);
+    static hm_objsvc_get *gets[N];
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "l%03d", i);
+        ck_assert_int_eq(put_bytes(key, data, n, NULL, NULL), 0);
+        ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", key, &gets[i]), 0);
+    }
+    ck_assert_uint_eq(hm_objsvc_leases(svc), N);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "l%03d", i);
+        ck_assert_int_eq(hm_objsvc_delete(svc, "t", "bkt", key), 0);
+    }
+    size_t deleted = 0;
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, 0);
+    for (int i = 0; i < N; i += 2) hm_objsvc_get_close(gets[i]);
+    ck_assert_uint_eq(hm_objsvc_leases(svc), N / 2);
+    for (int i = 1; i < N; i += 2) {
+        uint8_t *back = malloc(n);
+        ck_assert_uint_eq(read_some(gets[i], back, n), n);
+        ck_assert(memcmp(back, data, n) == 0);
+        free(back);
+    }
+    for (int i = N - 1; i > 0; i -= 2) hm_objsvc_get_close(gets[i]);
+    ck_assert_uint_eq(hm_objsvc_leases(svc), 0);
+    ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
+    ck_assert_uint_eq(deleted, N);
+    ck_assert_int_eq(shard_files(), 0);
+    free(data);
+}
+END_TEST
+
+/* ---- a failed disk ---------------------------------------------------------- */
+
+/* The stores' env for test_failed_disk: the posix env whose sync and
+ * sync_dir fail while sync_fails is set. */
+static bool sync_fails;
+static hm_env sync_env;
+static struct hm_env_ops sync_ops;
+
+static int sf_sync(hm_file *f) { return sync_fails ? HM_EIO : env->ops->sync(f); }
+
+static int sf_sync_dir(hm_env *e, const char *path)
+{
+    (void)e;
+    return sync_fails ? HM_EIO : env->ops->sync_dir(env, path);
+}
+
+/* A put whose shard fsync fails is a 503 (ServiceUnavailable), never a
+ * 500, and so is every later put to that disk although its syncs work
+ * again; objects already stored are still read.  A restart (reopening the
+ * store) takes writes again. */
+START_TEST(test_failed_disk)
+{
+    size_t n = HM_INLINE_BYTES_MAX + 100;
+    uint8_t *data = pattern(n, 3);
+    ck_assert_int_eq(put_bytes("keep", data, n, NULL, NULL), 0);
+    /* Restart the stores and the service over the faulting env. */
+    sync_ops = *env->ops;
+    sync_ops.sync = sf_sync;
+    sync_ops.sync_dir = sf_sync_dir;
+    sync_env.ops = &sync_ops;
+    sync_env.impl = env->impl;
+    hm_objsvc_free(svc);
+    char p[512];
+    for (int i = 0; i < DISKS; i++) {
+        shards[i]->ops->free(shards[i]);
+        hm_shard_store_close(stores[i]);
+        snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
+        ck_assert_int_eq(hm_shard_store_open(&stores[i], &sync_env, p), 0);
+        ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
+    }
+    hm_objsvc_config cfg = {.env = env, .meta = meta, .shards = shards,
+                            .shard_count = DISKS, .gc_grace_ms = 0,
+                            .intent_ttl_ms = HM_INTENT_TTL_MS};
+    ck_assert_int_eq(hm_objsvc_new(&svc, &cfg), 0);
+
+    /* Puts while syncs fail, until every disk has taken one. */
+    sync_fails = true;
+    char key[32];
+    int tries = 0;
+    bool all_failed = false;
+    while (!all_failed) {
+        ck_assert_int_lt(tries, 200);
+        snprintf(key, sizeof key, "f%d", tries++);
+        int rc = put_bytes(key, data, n, NULL, NULL);
+        ck_assert_msg(rc == HM_EUNAVAIL, "put: %s", hm_err_name(rc));
+        ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SERVICE_UNAVAILABLE);
+        all_failed = true;
+        for (int i = 0; i < DISKS; i++) all_failed = all_failed && hm_shard_store_failed(stores[i]);
+    }
+    sync_fails = false;
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "g%d", i);
+        int rc = put_bytes(key, data, n, NULL, NULL);
+        ck_assert_msg(rc == HM_EUNAVAIL, "put after the failure: %s", hm_err_name(rc));
+        ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SERVICE_UNAVAILABLE);
+    }
+    ck_assert_int_eq(shard_files(), 1); /* nothing partial left behind */
+    uint8_t *back = NULL;
+    size_t got = 0;
+    ck_assert_int_eq(get_bytes("keep", 0, UINT64_MAX, &back, &got), 0);
+    ck_assert_uint_eq(got, n);
+    ck_assert(memcmp(back, data, n) == 0);
+    free(back);
+    /* A restart takes writes again. */
+    for (int i = 0; i < DISKS; i++) {
+        shards[i]->ops->free(shards[i]);
+        hm_shard_store_close(stores[i]);
+        snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
+        ck_assert_int_eq(hm_shard_store_open(&stores[i], &sync_env, p), 0);
+        ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0); /* same slot */
+    }
+    ck_assert_int_eq(put_bytes("after", data, n, NULL, NULL), 0);
+    free(data);
 }
 END_TEST
 
@@ -703,6 +941,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_gc_expires_left_intents);
     tcase_add_test(tc, test_put_outliving_intent);
     tcase_add_test(tc, test_overwrite_collects_old_blob);
+    tcase_add_test(tc, test_read_outlives_overwrite);
+    tcase_add_test(tc, test_lease_table);
+    tcase_add_test(tc, test_failed_disk);
     tcase_add_test(tc, test_range_parse_resolve);
     tcase_add_test(tc, test_range_reads);
     tcase_add_test(tc, test_list);

@@ -4,7 +4,8 @@
  * pwrite, sync, size, rename, mkdir, sync_dir) with HM_EIO, for N = 1, 2,
  * ... until an operation completes without reaching the fault.  Each time
  * the store must return an error, leave nothing half-visible, and keep
- * working afterwards.
+ * working afterwards, except after a failed sync or sync_dir: then the
+ * disk is failed (HM_EUNAVAIL for every write) until the store is reopened.
  */
 #include <check.h>
 #include <ftw.h>
@@ -30,14 +31,24 @@ static bool fault_fired;
 static char root[256];
 static char disk[300];
 
-static bool fault_hit(void)
+/* Which calls the countdown counts: all, or only one kind of sync. */
+enum fault_kind { FK_OTHER, FK_SYNC, FK_SYNC_DIR };
+static bool fault_any = true;
+static enum fault_kind fault_only;
+static enum fault_kind fault_fired_kind;
+
+static bool fault_hit_kind(enum fault_kind kind)
 {
+    if (!fault_any && kind != fault_only) return false;
     if (fault_countdown > 0 && --fault_countdown == 0) {
         fault_fired = true;
+        fault_fired_kind = kind;
         return true;
     }
     return false;
 }
+
+static bool fault_hit(void) { return fault_hit_kind(FK_OTHER); }
 
 static int f_open(hm_env *e, const char *p, int flags, hm_file **out)
 {
@@ -55,7 +66,10 @@ static int f_pwrite(hm_file *f, const void *buf, size_t len, uint64_t off)
     return fault_hit() ? HM_EIO : inner->ops->pwrite(f, buf, len, off);
 }
 
-static int f_sync(hm_file *f) { return fault_hit() ? HM_EIO : inner->ops->sync(f); }
+static int f_sync(hm_file *f)
+{
+    return fault_hit_kind(FK_SYNC) ? HM_EIO : inner->ops->sync(f);
+}
 
 static int f_size(hm_file *f, uint64_t *out)
 {
@@ -77,7 +91,7 @@ static int f_mkdir(hm_env *e, const char *p)
 static int f_sync_dir(hm_env *e, const char *p)
 {
     (void)e;
-    return fault_hit() ? HM_EIO : inner->ops->sync_dir(inner, p);
+    return fault_hit_kind(FK_SYNC_DIR) ? HM_EIO : inner->ops->sync_dir(inner, p);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -108,6 +122,7 @@ static void setup(void)
     fault_env.ops = &fault_ops;
     fault_env.impl = inner->impl;
     fault_countdown = 0;
+    fault_any = true;
 }
 
 static void teardown(void)
@@ -138,13 +153,26 @@ static int tmp_entries(void)
     return n;
 }
 
-static uint64_t shard_count(hm_shard_store *s)
+static uint64_t files_seen;
+
+static int files_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-    Hm__ShardInfoResp *r = NULL;
-    ck_assert_int_eq(hm_shard_store_info(s, &r), 0);
-    uint64_t n = r->shard_count;
-    hm__shard_info_resp__free_unpacked(r, NULL);
-    return n;
+    (void)path;
+    (void)sb;
+    (void)ftw;
+    if (flag == FTW_F) files_seen++;
+    return 0;
+}
+
+/* Shard files on the disk, counted by walking it (the store keeps no
+ * count). */
+static uint64_t shards_on_disk(void)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/shards", disk);
+    files_seen = 0;
+    ck_assert_int_eq(nftw(path, files_cb, 16, FTW_PHYS), 0);
+    return files_seen;
 }
 
 static int try_put(hm_shard_store *s, unsigned blob, const uint8_t *data, size_t len)
@@ -175,7 +203,9 @@ static int try_put(hm_shard_store *s, unsigned blob, const uint8_t *data, size_t
 
 /* A put that meets a failing disk call at any point fails with that error,
  * leaves no shard and no temporary file, and the store goes on working;
- * the first fault-free put of the same shard succeeds. */
+ * the first fault-free put of the same shard succeeds.  A failed sync or
+ * sync_dir is HM_EUNAVAIL instead and fails the disk: the next put is
+ * refused until the store is reopened. */
 START_TEST(test_put_faults)
 {
     hm_shard_store *s = NULL;
@@ -196,21 +226,104 @@ START_TEST(test_put_faults)
             ck_assert_int_eq(rc, 0);
             break;
         }
-        ck_assert_msg(rc == HM_EIO, "fault %ld: put returned %s", n, hm_err_name(rc));
+        bool sync_fault = fault_fired_kind != FK_OTHER;
+        ck_assert_msg(rc == (sync_fault ? HM_EUNAVAIL : HM_EIO), "fault %ld: put returned %s",
+                      n, hm_err_name(rc));
         ck_assert_int_eq(hm_shard_store_stat(s, id, 0, &st), HM_ENOENT);
         ck_assert_int_eq(tmp_entries(), 0);
-        ck_assert_uint_eq(shard_count(s), 0);
+        ck_assert_uint_eq(shards_on_disk(), 0);
+        ck_assert(hm_shard_store_failed(s) == sync_fault);
+        if (sync_fault) {
+            ck_assert_int_eq(try_put(s, 1, data, len), HM_EUNAVAIL);
+            hm_shard_store_close(s); /* a restart */
+            ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+        }
     }
     ck_assert_int_gt(n, 8); /* open, writes, syncs, mkdirs, rename, dir syncs */
-    ck_assert_uint_eq(shard_count(s), 1);
+    ck_assert_uint_eq(shards_on_disk(), 1);
     ck_assert_int_eq(hm_shard_store_stat(s, id, 0, &st), 0);
     ck_assert_uint_eq(st->data_length, len);
     hm__shard_header__free_unpacked(st, NULL);
     hm_shard_store_close(s);
     /* A reopen agrees with what the store said. */
     ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
-    ck_assert_uint_eq(shard_count(s), 1);
+    ck_assert_uint_eq(shards_on_disk(), 1);
     hm_shard_store_close(s);
+    free(data);
+}
+END_TEST
+
+/* After a failed sync, the disk refuses writes: the put or delete whose
+ * fsync failed returns HM_EUNAVAIL, so does every later put and delete
+ * (even though later syncs would report success), while shards already
+ * on the disk are still read; a reopen (a restart) takes writes again.
+ * Checked for the file fsync, the fsync of a new fan-out directory's
+ * parent, the directory fsync after the rename, and the directory fsync
+ * of a delete. */
+START_TEST(test_failed_sync_fails_disk)
+{
+    const size_t len = B + 3;
+    uint8_t *data = malloc(len), *back = malloc(len);
+    for (size_t i = 0; i < len; i++) data[i] = (uint8_t)(i * 7);
+    struct {
+        enum fault_kind kind;
+        long nth;
+        bool on_delete;
+    } cases[] = {
+        {FK_SYNC, 1, false},     /* the shard file */
+        {FK_SYNC_DIR, 1, false}, /* shards/ after creating shards/xx */
+        {FK_SYNC_DIR, 2, false}, /* shards/xx after creating shards/xx/yy */
+        {FK_SYNC_DIR, 3, false}, /* shards/xx/yy after the rename */
+        {FK_SYNC_DIR, 1, true},  /* shards/xx/yy after an unlink */
+    };
+    uint8_t kept[HM_BLOB_ID_BYTES];
+    blob_of(kept, 99);
+    for (unsigned c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        hm_shard_store *s = NULL;
+        Hm__ShardHeader *st = NULL;
+        unsigned blob = 10 + c; /* a fresh fan-out directory each time */
+        uint8_t id[HM_BLOB_ID_BYTES];
+        blob_of(id, blob);
+        ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+        if (c == 0) ck_assert_int_eq(try_put(s, 99, data, len), 0);
+        if (cases[c].on_delete) ck_assert_int_eq(try_put(s, blob, data, len), 0);
+        fault_any = false;
+        fault_only = cases[c].kind;
+        fault_fired = false;
+        fault_countdown = cases[c].nth;
+        int rc = cases[c].on_delete ? hm_shard_store_delete(s, id, 0)
+                                    : try_put(s, blob, data, len);
+        fault_countdown = 0;
+        fault_any = true;
+        ck_assert_msg(fault_fired, "case %u: the fault was not reached", c);
+        ck_assert_msg(rc == HM_EUNAVAIL, "case %u: %s", c, hm_err_name(rc));
+        ck_assert(hm_shard_store_failed(s));
+        if (!cases[c].on_delete) ck_assert_int_eq(hm_shard_store_stat(s, id, 0, &st), HM_ENOENT);
+        /* refused although the disk now syncs fine */
+        ck_assert_int_eq(try_put(s, 50 + c, data, len), HM_EUNAVAIL);
+        ck_assert_int_eq(hm_shard_store_delete(s, kept, 0), HM_EUNAVAIL);
+        ck_assert_int_eq(tmp_entries(), 0);
+        /* reads go on */
+        hm_shard_store_get *g = NULL;
+        uint64_t total = 0;
+        size_t got = 0, done = 0;
+        ck_assert_int_eq(hm_shard_store_get_open(s, kept, 0, 0, UINT64_MAX, &g, &total, NULL), 0);
+        for (;;) {
+            ck_assert_int_eq(hm_shard_store_get_read(g, back + done, len - done + 1, &got), 0);
+            if (got == 0) break;
+            done += got;
+        }
+        hm_shard_store_get_close(g);
+        ck_assert_uint_eq(done, len);
+        ck_assert(memcmp(back, data, len) == 0);
+        hm_shard_store_close(s);
+        /* a restart takes writes again */
+        ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+        ck_assert(!hm_shard_store_failed(s));
+        ck_assert_int_eq(try_put(s, 50 + c, data, len), 0);
+        hm_shard_store_close(s);
+    }
+    free(back);
     free(data);
 }
 END_TEST
@@ -294,6 +407,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_put_faults);
+    tcase_add_test(tc, test_failed_sync_fails_disk);
     tcase_add_test(tc, test_get_faults);
     tcase_add_test(tc, test_open_faults);
     suite_add_tcase(s, tc);
