@@ -46,7 +46,7 @@
 #define HM_STRIPE_BYTES (1u << 20)             /* data bytes per stripe */
 #define HM_SHARD_BLOCK_BYTES (64u << 10)       /* CRC32C granularity */
 #define HM_INLINE_BYTES_MAX (4u << 10)         /* objects this small live in meta */
-#define HM_SHARD_HEADER_BYTES_MAX (8u << 10)   /* packed ShardHeader */
+#define HM_SHARD_HEADER_BYTES_MAX (60u << 10)  /* packed ShardHeader (shard format 2) */
 #define HM_GC_GRACE_MS (60ll * 1000)           /* read grace before blob delete */
 #define HM_INTENT_TTL_MS (24ll * 3600 * 1000)  /* an upload may take this long */
 #define HM_MPU_EXPIRY_MS (7ll * 24 * 3600 * 1000) /* abandoned multipart uploads */

@@ -32,6 +32,10 @@ struct hm_shard_api_ops {
     int (*put_open)(hm_shard_api *api, const Hm__ShardHeader *hdr, hm_shard_put **out);
     /* Append data.  On error the put must still be aborted. */
     int (*put_write)(hm_shard_put *p, const void *buf, size_t len);
+    /* Set the header fields known only after the data (etag, checksums,
+     * committed_ms, blob_size; others in seal are ignored); written with
+     * the header at commit.  Optional.  On error the put must be aborted. */
+    int (*put_seal)(hm_shard_put *p, const Hm__ShardHeader *seal);
     /* Make the shard durable (file fsync, rename, directory fsync) and free
      * the put.  On success *length / *crc32c describe the data written.  On
      * failure nothing is visible and the put is freed. */

@@ -12,6 +12,7 @@
 #include "hm_flags.h"
 #include "hm_log.h"
 #include "hm_version.h"
+#include "hm_recover.h"
 
 static void hamster_usage(FILE *out)
 {
@@ -21,6 +22,7 @@ static void hamster_usage(FILE *out)
             "  serve           run every role in one process (S3 on 127.0.0.1:9000)\n"
             "  cluster init    mint the cluster CA and this node's certificate\n"
             "  key             access keys and per-bucket grants (key -h)\n"
+            "  recover         rebuild deleted metadata from the shards (-from-shards DIR)\n"
             "  version         print the version and the formats it reads and writes\n"
             "Run a command with -h for its flags.\n");
 }
@@ -39,6 +41,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0) return hm_ctl_serve(argc - 2, argv + 2);
     if (strcmp(argv[1], "key") == 0) return hm_ctl_key(argc - 2, argv + 2);
+    if (strcmp(argv[1], "recover") == 0) return hm_ctl_recover(argc - 2, argv + 2);
     if (strcmp(argv[1], "cluster") == 0 && argc >= 3 && strcmp(argv[2], "init") == 0)
         return hm_ctl_init(argc - 3, argv + 3);
     if (hamster_is(argv[1], "-h", "-help", "--help") || strcmp(argv[1], "help") == 0) {

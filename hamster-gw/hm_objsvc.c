@@ -289,6 +289,11 @@ static int objsvc_disk_find(hm_objsvc *svc, const char *disk_id, hm_shard_api **
     return HM_EUNAVAIL;
 }
 
+int hm_objsvc_disk_api(hm_objsvc *svc, const char *disk_id, hm_shard_api **out)
+{
+    return objsvc_disk_find(svc, disk_id, out);
+}
+
 /* ---- service --------------------------------------------------------------- */
 
 int hm_objsvc_new(hm_objsvc **out, const hm_objsvc_config *cfg)
@@ -642,6 +647,19 @@ static int objsvc_shard_open(hm_objsvc_put *p)
     h.key = p->key;
     h.has_part_number = true;
     h.part_number = p->part_number;
+    /* What a rebuild from shards needs (docs/adr/0005-self-describing-shards.md);
+     * the ETag and checksums are sealed at finish. */
+    h.has_role = true;
+    h.role = p->upload_id != NULL ? HM__SHARD_ROLE__SHARD_ROLE_PART
+                                  : HM__SHARD_ROLE__SHARD_ROLE_OBJECT;
+    h.upload_id = p->upload_id;
+    h.content_type = p->content_type;
+    h.n_user_meta = p->meta_count;
+    h.user_meta = p->meta_kv;
+    h.n_headers = p->hdr_count;
+    h.headers = p->hdr_kv;
+    h.n_tags = p->tag_count;
+    h.tags = p->tag_kv;
     h.has_created_ms = true;
     h.created_ms = hm_wall_ms(svc->cfg.env);
     hm_shard_api *api = svc->cfg.shards[p->disk_index];
@@ -1058,6 +1076,19 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         hm_shard_api *api = svc->cfg.shards[p->disk_index];
         hm_shard_put *sp = p->shard;
         p->shard = NULL; /* commit frees it, success or not */
+        Hm__ShardHeader seal = HM__SHARD_HEADER__INIT;
+        seal.etag = etag;
+        seal.n_checksums = v.n_checksums;
+        seal.checksums = v.checksums;
+        seal.has_committed_ms = true;
+        seal.committed_ms = v.mtime_ms;
+        seal.has_blob_size = true;
+        seal.blob_size = p->size;
+        rc = api->ops->put_seal(sp, &seal);
+        if (rc != 0) {
+            api->ops->put_abort(sp);
+            goto err_abort;
+        }
         rc = api->ops->put_commit(sp, &length, &crc);
         if (rc != 0) goto err_abort;
         if (svc->cfg.plant_intent_after_shard) {

@@ -346,6 +346,26 @@ int hm_objsvc_meta_query(hm_objsvc *svc, const char *req_id, Hm__MetaRequest *re
                          Hm__MetaResponse__ResultCase expect, Hm__MetaResponse **out);
 const hm_objsvc_config *hm_objsvc_get_config(const hm_objsvc *svc);
 
+/* The shard store holding disk_id; HM_EUNAVAIL when none we know has it. */
+int hm_objsvc_disk_api(hm_objsvc *svc, const char *disk_id, hm_shard_api **out);
+
+/* CompleteMultipartUpload's manifest shard (hm_objsvc_manifest.c; see
+ * docs/adr/0005-self-describing-shards.md): v is the version about to be
+ * committed for upload_id of bucket (its blobs, part_sizes, ETag, content
+ * type, metadata, tags, checksums, mtime), numbers and etags the parts'
+ * numbers and ETags in object order.  Written durably beside shard 0 of the
+ * first part's blob before the commit; HM_E* from the shard store.
+ * hm_objsvc_manifest_settle, after the commit failed with commit_rc,
+ * removes it again when the Complete surely did not apply: the metadata
+ * refused it (HM_EINVAL, HM_EPRECOND), or the upload is still there (best
+ * effort, and only while the manifest is still this version's). */
+int hm_objsvc_manifest_write(hm_objsvc *svc, const char *req_id, const char *bucket,
+                             const char *upload_id, const Hm__ObjectVersion *v,
+                             const uint32_t *numbers, const char *const *etags);
+void hm_objsvc_manifest_settle(hm_objsvc *svc, const char *req_id, const char *bucket,
+                               const char *upload_id, const Hm__ObjectVersion *v,
+                               int commit_rc);
+
 /* As hm_objsvc_put_begin, for part part_number (1..HM_PARTS_MAX) of
  * upload_id: always a blob; put_finish commits an UploadPartPut.  Callers
  * use hm_objsvc_part_begin, which checks the upload first. */

@@ -463,6 +463,7 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
     Hm__Blob **blobs = NULL;
     uint64_t *sizes = NULL;
     uint32_t *numbers = NULL;
+    const char **etags = NULL;
     EVP_MD_CTX *md = NULL;
     hm_cksum_multi cm;
     bool cm_live = false, cm_ok = false;
@@ -472,8 +473,9 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
     blobs = calloc(n, sizeof(*blobs));
     sizes = calloc(n, sizeof(*sizes));
     numbers = calloc(n, sizeof(*numbers));
+    etags = calloc(n, sizeof(*etags));
     md = EVP_MD_CTX_new();
-    if (blobs == NULL || sizes == NULL || numbers == NULL || md == NULL ||
+    if (blobs == NULL || sizes == NULL || numbers == NULL || etags == NULL || md == NULL ||
         EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) {
         rc = HM_ENOMEM;
         goto out;
@@ -520,6 +522,7 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
         blobs[i] = p->blob;
         sizes[i] = p->size;
         numbers[i] = p->part_number;
+        etags[i] = p->etag;
         if (p->size > HM_OBJECT_BYTES_MAX - total) {
             rc = HM_ETOOBIG;
             goto out;
@@ -605,7 +608,17 @@ int hm_objsvc_mpu_complete(hm_objsvc *svc, const char *req_id,
     Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
     cmd.op_case = HM__META_COMMAND__OP_UPLOAD_COMPLETE;
     cmd.upload_complete = &uc;
+    /* Which parts form the object, durable in a shard before the commit:
+     * what a rebuild from shards reads (hm_objsvc_manifest.c). */
+    rc = hm_objsvc_manifest_write(svc, req_id, args->bucket, args->upload_id, &v, numbers,
+                                  etags);
+    if (rc != 0) {
+        /* a write whose answer was lost may still have landed */
+        hm_objsvc_manifest_settle(svc, req_id, args->bucket, args->upload_id, &v, HM_EINVAL);
+        goto out;
+    }
     rc = mpu_command(svc, req_id, &cmd, NULL);
+    if (rc != 0) hm_objsvc_manifest_settle(svc, req_id, args->bucket, args->upload_id, &v, rc);
     if (rc == HM_EINVAL) {
         /* a part was replaced between our listing and the commit */
         f = HM_OBJSVC_MPU_INVALID_PART;
@@ -620,6 +633,7 @@ out:
     free(blobs);
     free(sizes);
     free(numbers);
+    free(etags);
     mpu_all_parts_free(&all);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "hm_rpc.h"
 #include "hm_rpc.pb-c.h"
 #include "hm_shard_api.h"
+#include "hm_shard_format.h"
 
 /* How long a failed put waits for the server's MSG_ERROR explaining why. */
 #define CLIENT_ERROR_WAIT_MS 1000
@@ -34,6 +35,7 @@ typedef struct client_put {
     hm_rpc_conn *c;
     uint64_t req_id;
     int err; /* sticky */
+    Hm__ShardPutSeal *seal; /* sent with the last frame; NULL: none */
 } client_put;
 
 typedef struct client_get {
@@ -193,6 +195,33 @@ static int client_put_write(hm_shard_put *hp, const void *buf, size_t len)
     return 0;
 }
 
+/* Keep a copy of the seal; it travels as the protobuf of the last data
+ * frame, so sealing costs no round trip. */
+static int client_put_seal(hm_shard_put *hp, const Hm__ShardHeader *seal)
+{
+    client_put *p = (client_put *)hp;
+    if (p->err != 0) return HM_EPOISONED;
+    Hm__ShardPutSeal m = HM__SHARD_PUT_SEAL__INIT;
+    m.has_format_version = true;
+    m.format_version = HM_FORMAT_VERSION;
+    m.seal = (Hm__ShardHeader *)seal;
+    size_t n = hm__shard_put_seal__get_packed_size(&m);
+    if (n > HM_SHARD_SEAL_BYTES_MAX + 64) {
+        p->err = HM_ETOOBIG;
+        return HM_ETOOBIG;
+    }
+    uint8_t buf[HM_SHARD_SEAL_BYTES_MAX + 64];
+    hm__shard_put_seal__pack(&m, buf);
+    Hm__ShardPutSeal *copy = hm__shard_put_seal__unpack(NULL, n, buf);
+    if (copy == NULL) {
+        p->err = HM_ENOMEM;
+        return HM_ENOMEM;
+    }
+    if (p->seal != NULL) hm__shard_put_seal__free_unpacked(p->seal, NULL);
+    p->seal = copy;
+    return 0;
+}
+
 static int client_put_commit(hm_shard_put *hp, uint64_t *length, uint32_t *crc32c)
 {
     client_put *p = (client_put *)hp;
@@ -202,7 +231,8 @@ static int client_put_commit(hm_shard_put *hp, uint64_t *length, uint32_t *crc32
     int rc = p->err != 0 ? p->err : 0;
     if (rc != 0) goto done;
     hm_rpc_set_timeout(p->c, HM_RPC_CALL_TIMEOUT_MS);
-    rc = hm_rpc_send(p->c, HM__MSG_TYPE__MSG_DATA, p->req_id, 0, NULL, NULL, 0);
+    rc = hm_rpc_send(p->c, HM__MSG_TYPE__MSG_DATA, p->req_id, 0,
+                     p->seal != NULL ? &p->seal->base : NULL, NULL, 0);
     if (rc != 0) {
         rc = client_put_fail(p, rc);
         goto done;
@@ -234,6 +264,7 @@ static int client_put_commit(hm_shard_put *hp, uint64_t *length, uint32_t *crc32
     hm__shard_put_resp__free_unpacked(resp, NULL);
 done:
     hm_rpc_client_release(p->cl->rpc, p->c, reusable);
+    if (p->seal != NULL) hm__shard_put_seal__free_unpacked(p->seal, NULL);
     free(p);
     return rc;
 }
@@ -245,6 +276,7 @@ static void client_put_abort(hm_shard_put *hp)
     /* Closing the connection mid-stream is how the server learns to drop
      * the put. */
     hm_rpc_client_release(p->cl->rpc, p->c, false);
+    if (p->seal != NULL) hm__shard_put_seal__free_unpacked(p->seal, NULL);
     free(p);
 }
 
@@ -391,6 +423,7 @@ static const struct hm_shard_api_ops client_ops = {
     .info = client_info,
     .put_open = client_put_open,
     .put_write = client_put_write,
+    .put_seal = client_put_seal,
     .put_commit = client_put_commit,
     .put_abort = client_put_abort,
     .get_open = client_get_open,

@@ -31,6 +31,11 @@ static int local_put_write(hm_shard_put *p, const void *buf, size_t len)
     return hm_shard_store_put_write((hm_shard_store_put *)p, buf, len);
 }
 
+static int local_put_seal(hm_shard_put *p, const Hm__ShardHeader *seal)
+{
+    return hm_shard_store_put_seal((hm_shard_store_put *)p, seal);
+}
+
 static int local_put_commit(hm_shard_put *p, uint64_t *length, uint32_t *crc32c)
 {
     return hm_shard_store_put_commit((hm_shard_store_put *)p, length, crc32c);
@@ -80,6 +85,7 @@ static const struct hm_shard_api_ops local_ops = {
     .info = local_info,
     .put_open = local_put_open,
     .put_write = local_put_write,
+    .put_seal = local_put_seal,
     .put_commit = local_put_commit,
     .put_abort = local_put_abort,
     .get_open = local_get_open,

@@ -128,6 +128,19 @@ static int service_put(hm_shard_store *s, hm_rpc_conn *c, const hm_frame *req)
             return SERVICE_CLOSE;
         }
         more = (f.hdr.flags & HM_FRAME_F_MORE) != 0;
+        if (!more && f.hdr.proto_len > 0) {
+            /* The last frame may carry the put's seal (ShardPutSeal). */
+            Hm__ShardPutSeal *seal = NULL;
+            rc = hm_rpc_unpack(&f, &hm__shard_put_seal__descriptor, (ProtobufCMessage **)&seal);
+            if (rc == 0) {
+                rc = seal->seal != NULL ? hm_shard_store_put_seal(p, seal->seal) : HM_EINVAL;
+                hm__shard_put_seal__free_unpacked(seal, NULL);
+            }
+            if (rc != 0) {
+                what = "put seal";
+                goto err_after_open;
+            }
+        }
         if (f.hdr.bulk_len > 0) {
             rc = hm_shard_store_put_write(p, f.bulk, f.hdr.bulk_len);
             if (rc != 0) {

@@ -446,7 +446,7 @@ int hm_shard_store_put_open(hm_shard_store *s, const Hm__ShardHeader *hdr,
     h.base.unknown_fields = NULL;
     h.base.n_unknown_fields = 0;
     h.has_format_version = true;
-    h.format_version = HM_FORMAT_VERSION;
+    h.format_version = HM_SHARD_FORMAT_VERSION;
     h.has_block_bytes = true;
     h.block_bytes = HM_SHARD_BLOCK_BYTES;
     h.has_data_length = true;
@@ -461,6 +461,11 @@ int hm_shard_store_put_open(hm_shard_store *s, const Hm__ShardHeader *hdr,
     rc = hm_shard_header_encode(&h, hbuf + HM_SHARD_PREAMBLE_BYTES,
                                 HM_SHARD_HEADER_BYTES_MAX, &pre);
     if (rc != 0) goto err_after_alloc;
+    /* Room for the fields sealed at commit (hm_shard_store_put_seal). */
+    if (pre.header_len > HM_SHARD_HEADER_BYTES_MAX - HM_SHARD_SEAL_BYTES_MAX) {
+        rc = HM_ETOOBIG;
+        goto err_after_alloc;
+    }
     p->hdr = hm__shard_header__unpack(NULL, pre.header_len,
                                       hbuf + HM_SHARD_PREAMBLE_BYTES);
     if (p->hdr == NULL) {
@@ -495,6 +500,14 @@ err_after_open:
 err_after_alloc:
     free(hbuf);
     store_put_free(p);
+    return rc;
+}
+
+int hm_shard_store_put_seal(hm_shard_store_put *p, const Hm__ShardHeader *seal)
+{
+    if (p->err != 0) return HM_EPOISONED;
+    int rc = hm_shard_header_seal(&p->hdr, seal);
+    if (rc != 0) p->err = rc;
     return rc;
 }
 
@@ -941,6 +954,22 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     if (rc != 0) return rc;
     rc = store_writable(s);
     if (rc != 0) return rc;
+    if (shard_index == 0) {
+        /* A multipart object's manifest lives beside its first part's shard
+         * and goes with it (docs/adr/0005-self-describing-shards.md).  It
+         * goes first, durably: a crash in between leaves shard 0, which the
+         * collector deletes again, never a manifest without its part. */
+        char mpath[SHARD_PATH_BYTES];
+        rc = hm_shard_store_shard_path(s, blob_id, HM_SHARD_INDEX_MANIFEST, mpath,
+                                       sizeof mpath);
+        if (rc != 0) return rc;
+        rc = s->env->ops->unlink(s->env, mpath);
+        if (rc != 0 && rc != HM_ENOENT) return rc;
+        if (rc == 0) {
+            int msrc = store_sync_parent(s->env, mpath);
+            if (msrc != 0) return store_fail(s, msrc, "directory", mpath);
+        }
+    }
     rc = s->env->ops->unlink(s->env, path);
     if (rc != 0 && rc != HM_ENOENT) return rc;
     /* Already gone is not yet durably gone: an earlier unlink (or a rename
@@ -972,4 +1001,74 @@ int hm_shard_store_stat(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTE
                  hm_err_msg(rc));
     }
     return rc;
+}
+
+/* ---- walk ------------------------------------------------------------------ */
+
+typedef struct store_walk_ctx {
+    hm_shard_store *s;
+    hm_shard_store_walk_cb cb;
+    void *arg;
+    char dir[SHARD_PATH_BYTES];
+    int level;   /* 0: shards/, 1: shards/ab, 2: shards/ab/cd */
+    int err;
+    bool stop;
+} store_walk_ctx;
+
+/* Does a directory entry look like a shard file we wrote: "<32 hex>.<u32>"? */
+static bool store_is_shard_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < SHARD_ID_HEX_BYTES + 2 || n > SHARD_ID_HEX_BYTES + 11) return false;
+    if (!store_is_hex(name, SHARD_ID_HEX_BYTES) || name[SHARD_ID_HEX_BYTES] != '.') {
+        return false;
+    }
+    for (size_t i = SHARD_ID_HEX_BYTES + 1; i < n; i++) {
+        if (name[i] < '0' || name[i] > '9') return false;
+    }
+    return true;
+}
+
+/* One directory entry of the walk: recurse into fan-out directories, hand
+ * shard files to the callback.  Names that are not ours are skipped. */
+static int store_walk_entry(void *arg, const char *name, bool is_dir)
+{
+    store_walk_ctx *w = arg;
+    if (w->level < 2) {
+        if (!is_dir || strlen(name) != 2 || !store_is_hex(name, 2)) return 0;
+        store_walk_ctx inner = *w;
+        if (store_join(inner.dir, sizeof inner.dir, w->dir, name) != 0) return 0;
+        inner.level = w->level + 1;
+        int rc = w->s->env->ops->list_dir(w->s->env, inner.dir, store_walk_entry, &inner);
+        if (rc == 0) rc = inner.err;
+        if (rc != 0 || inner.stop) {
+            w->err = rc;
+            w->stop = inner.stop;
+            return 1;
+        }
+        return 0;
+    }
+    if (is_dir || !store_is_shard_name(name)) return 0;
+    uint8_t blob[HM_BLOB_ID_BYTES];
+    for (size_t i = 0; i < HM_BLOB_ID_BYTES; i++) {
+        blob[i] = (uint8_t)(store_hexval(name[2 * i]) << 4 | store_hexval(name[2 * i + 1]));
+    }
+    uint64_t index = 0;
+    for (const char *c = name + SHARD_ID_HEX_BYTES + 1; *c != '\0'; c++) {
+        index = index * 10 + (uint64_t)(*c - '0');
+        if (index > UINT32_MAX) return 0; /* at most 10 digits: no overflow */
+    }
+    if (w->cb(w->arg, blob, (uint32_t)index) != 0) {
+        w->stop = true;
+        return 1;
+    }
+    return 0;
+}
+
+int hm_shard_store_walk(hm_shard_store *s, hm_shard_store_walk_cb cb, void *arg)
+{
+    store_walk_ctx w = {.s = s, .cb = cb, .arg = arg, .level = 0};
+    if (store_join(w.dir, sizeof w.dir, s->dir, "shards") != 0) return HM_ETOOBIG;
+    int rc = s->env->ops->list_dir(s->env, w.dir, store_walk_entry, &w);
+    return rc != 0 ? rc : w.err;
 }

@@ -66,6 +66,13 @@ int hm_shard_store_put_open(hm_shard_store *s, const Hm__ShardHeader *hdr,
  * error the put is poisoned (HM_EPOISONED) and must be aborted. */
 int hm_shard_store_put_write(hm_shard_store_put *p, const void *buf, size_t len);
 
+/* Set the fields known only once the data is written: etag, checksums,
+ * committed_ms and blob_size are taken from seal (other fields ignored) into
+ * the header written at commit.  Optional; may be called more than once (the
+ * last wins).  HM_ETOOBIG past HM_SHARD_SEAL_* bounds; after an error the
+ * put is poisoned. */
+int hm_shard_store_put_seal(hm_shard_store_put *p, const Hm__ShardHeader *seal);
+
 /* Write the CRC table, footer and final header, fsync the file, create the
  * fan-out directories (fsyncing their parents), rename over any shard of
  * the same id, fsync the directory.  The put is freed whatever the result;
@@ -113,6 +120,13 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
  * size (not the data).  Free with hm__shard_header__free_unpacked. */
 int hm_shard_store_stat(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTES],
                         uint32_t shard_index, Hm__ShardHeader **out);
+
+/* Call cb(arg, blob_id, shard_index) for every file under shards/ whose
+ * name is a shard name (nothing is opened or checked), in directory order.
+ * cb returns non-zero to stop.  Disk errors from listing. */
+typedef int (*hm_shard_store_walk_cb)(void *arg, const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                                      uint32_t shard_index);
+int hm_shard_store_walk(hm_shard_store *s, hm_shard_store_walk_cb cb, void *arg);
 
 /* The in-process hm_shard_api binding over s (borrowed; it must outlive the
  * api).  Free with api->ops->free(api). */

@@ -41,6 +41,7 @@
 #include "hm_meta_node.h"
 #include "hm_meta_akeys.h"
 #include "hm_objsvc.h"
+#include "hm_recover.h"
 #include "hm_shard_store.h"
 #include "sim_env.h"
 #include "sim_net.h"
@@ -91,6 +92,7 @@ typedef struct sim_opts {
     bool plant_ack_before_sync;
     bool plant_compact_past_durable; /* the log forgets what the state may lose */
     bool plant_intent_after_shard;   /* a shard is published before its intent */
+    bool plant_lose_manifest; /* sim_net_plant_lose_manifest */
     bool plant_lenient_log; /* hm_meta_log_plant_lenient_recovery */
     bool plant_wall_deadline; /* intents expire by the gateway's wall clock */
     bool plant_gc_ignores_leases; /* implies read_gc */
@@ -292,7 +294,8 @@ typedef struct sim_run {
         uint64_t puts_ok, puts_err, gets_ok, gets_err, deletes, lists, restarts,
             flips, ambiguous, resolved, sweeps, ranged, mpu_creates, parts_ok, parts_err,
             completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
-            shard_files, intent_leaks, log_rots, log_rots_refused, akeys_ok, akeys_err;
+            shard_files, intent_leaks, log_rots, log_rots_refused, akeys_ok, akeys_err,
+            recovered, recovered_multipart, recover_skipped, recover_unsettled;
     } st;
 } sim_run;
 
@@ -2666,6 +2669,145 @@ out:
     free(w.hex);
 }
 
+/* ---- the recover checker ------------------------------------------------------ */
+
+static bool sim_str_eq(const char *a, const char *b)
+{
+    return (a == NULL || a[0] == '\0') ? (b == NULL || b[0] == '\0')
+                                       : (b != NULL && strcmp(a, b) == 0);
+}
+
+/* Why rebuilt version w differs from live version v (NULL: it does not).
+ * Tags are not compared: PutObjectTagging changes them after the shard
+ * was written (docs/adr/0005-self-describing-shards.md). */
+static const char *sim_recover_diff(const Hm__ObjectVersion *v, const Hm__ObjectVersion *w)
+{
+    if (v->size != w->size) return "size";
+    if (!sim_str_eq(v->etag, w->etag)) return "ETag";
+    if (!sim_str_eq(v->content_type, w->content_type)) return "content type";
+    if (v->mtime_ms != w->mtime_ms) return "mtime";
+    if (v->n_user_meta != w->n_user_meta) return "user metadata";
+    for (size_t i = 0; i < v->n_user_meta; i++)
+        if (!sim_str_eq(v->user_meta[i]->key, w->user_meta[i]->key) ||
+            !sim_str_eq(v->user_meta[i]->value, w->user_meta[i]->value))
+            return "user metadata";
+    if (v->n_checksums != w->n_checksums) return "checksums";
+    if (v->n_blobs != w->n_blobs || v->n_part_sizes != w->n_part_sizes) return "blobs";
+    for (size_t i = 0; i < v->n_blobs; i++)
+        if (v->blobs[i]->blob_id.len != w->blobs[i]->blob_id.len ||
+            memcmp(v->blobs[i]->blob_id.data, w->blobs[i]->blob_id.data,
+                   v->blobs[i]->blob_id.len) != 0)
+            return "blobs";
+    return NULL;
+}
+
+/* Is an upload of bucket b, key k still in progress?  Its manifest may
+ * survive a Complete whose fate stayed unknown (both the commit's answer
+ * and the check after it lost): a rebuild may then complete it. */
+static bool sim_upload_live(sim_run *r, int b, const char *key)
+{
+    hm_objsvc_upload_list_args la = {.bucket = sim_bucket_names[b], .prefix = key,
+                                     .max_uploads = HM_LIST_UPLOADS_MAX};
+    Hm__MetaResponse *resp = NULL;
+    if (hm_objsvc_mpu_list_uploads(r->check, "sim-check", &la, &resp) != 0) return false;
+    bool live = false;
+    for (size_t i = 0; i < resp->uploads->n_uploads && !live; i++)
+        live = resp->uploads->uploads[i]->key != NULL &&
+               strcmp(resp->uploads->uploads[i]->key, key) == 0;
+    hm__meta_response__free_unpacked(resp, NULL);
+    return live;
+}
+
+/* After the final gc: rebuild the metadata from the shard files alone
+ * into a second metadata node, and compare it with the live one key by
+ * key.  Every live object stored in shards must come back the same
+ * (size, ETag, content type, mtime, metadata, checksums, blobs in order);
+ * inline objects, objects on rotted shards and absent keys must not come
+ * back at all. */
+static void sim_recover_check(sim_run *r)
+{
+    if (r->check == NULL) {
+        int rc = sim_roles_open(r);
+        if (rc != 0) {
+            sim_fail(r, "recover check: reopen: %s", hm_err_name(rc));
+            return;
+        }
+    }
+    hm_meta_node *node = NULL;
+    hm_meta_api *api = NULL;
+    hm_objsvc *rs = NULL;
+    char *rep = NULL;
+    size_t rep_len = 0;
+    FILE *f = open_memstream(&rep, &rep_len);
+    int rc = f == NULL ? HM_ENOMEM : hm_meta_node_open(&node, r->env, "/sim/recovered");
+    if (rc == 0) rc = hm_meta_api_local_new(&api, node);
+    hm_recover_stats st;
+    memset(&st, 0, sizeof st);
+    if (rc == 0)
+        rc = hm_recover_from_shards(r->env, r->disk, r->o.disks, api, "sim", "us-east-1", f,
+                                    &st);
+    if (f != NULL) fclose(f);
+    if (rc == 0) {
+        hm_objsvc_config cfg = {.env = r->env, .meta = api, .shards = r->direct,
+                                .shard_count = r->o.disks, .gc_grace_ms = SIM_GC_GRACE_MS,
+                                .intent_ttl_ms = SIM_INTENT_TTL_MS};
+        rc = hm_objsvc_new(&rs, &cfg);
+    }
+    if (rc != 0) {
+        sim_fail(r, "recover check: rebuild: %s", hm_err_name(rc));
+        goto out;
+    }
+    sim_event(r, "recover", -1, -1, (int64_t)st.objects, (int)st.corrupt);
+    r->st.recovered = st.objects;
+    r->st.recovered_multipart = st.multipart;
+    r->st.recover_skipped = st.corrupt + st.incomplete;
+    for (int b = 0; b < SIM_BUCKETS && !r->failed; b++) {
+        for (int k = 0; k < SIM_KEYS && !r->failed; k++) {
+            hm_objsvc_get *g = NULL, *h = NULL;
+            const char *bn = sim_bucket_names[b], *kn = sim_keys[k];
+            rc = hm_objsvc_get_open(r->check, "sim-check", bn, kn, &g);
+            int rc2 = hm_objsvc_get_open(rs, "sim-check", bn, kn, &h);
+            bool live = rc == 0, back = rc2 == 0;
+            /* A multipart object rebuilt from the manifest of an upload
+             * still in progress: a Complete of unknown fate (ADR 5). */
+            bool unsettled = back && hm_objsvc_get_version(h)->n_part_sizes > 0 &&
+                             sim_upload_live(r, b, kn);
+            if (unsettled) r->st.recover_unsettled++;
+            if (rc != 0 && rc != HM_ENOKEY && rc != HM_ENOBUCKET) {
+                sim_fail(r, "recover check: open %s/%s: %s", bn, kn, hm_err_name(rc));
+            } else if (rc2 != 0 && rc2 != HM_ENOKEY && rc2 != HM_ENOBUCKET) {
+                sim_fail(r, "recover check: rebuilt open %s/%s: %s", bn, kn, hm_err_name(rc2));
+            } else if (unsettled) {
+                /* tolerated, counted */
+            } else if (live) {
+                const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+                bool in_shards = v->n_blobs > 0 && !v->delete_marker;
+                if (!in_shards || sim_is_rotted(r, v)) {
+                    if (back && !in_shards)
+                        sim_fail(r, "recover check: %s/%s is inline, yet came back", bn, kn);
+                } else if (!back) {
+                    sim_fail(r, "recover check: %s/%s (%zu blob(s)) did not come back from "
+                             "its shards", bn, kn, v->n_blobs);
+                } else {
+                    const char *why = sim_recover_diff(v, hm_objsvc_get_version(h));
+                    if (why != NULL)
+                        sim_fail(r, "recover check: %s/%s came back with another %s", bn, kn,
+                                 why);
+                }
+            } else if (back) {
+                sim_fail(r, "recover check: %s/%s is absent, yet came back", bn, kn);
+            }
+            if (g != NULL) hm_objsvc_get_close(g);
+            if (h != NULL) hm_objsvc_get_close(h);
+        }
+    }
+out:
+    if (rs != NULL) hm_objsvc_free(rs);
+    if (api != NULL) api->ops->free(api);
+    if (node != NULL) hm_meta_node_close(node);
+    free(rep);
+}
+
 /* ---- a run -------------------------------------------------------------------- */
 
 static void sim_run_free(sim_run *r)
@@ -2723,6 +2865,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     rc = sim_roles_open(r);
     if (rc != 0) sim_fail(r, "first open of the roles: %s", hm_err_name(rc));
     if (o->plant_ack_before_sync) sim_world_set_sync_noop(r->w, true);
+    sim_net_plant_lose_manifest(r->net, o->plant_lose_manifest);
 
     for (r->step = 1; r->step <= o->steps && !r->failed; r->step++) {
         sim_faults_step(r);
@@ -2748,6 +2891,8 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         }
         if (!r->failed) sim_restart(r, SIM_POWER_CLEAN);
         if (!r->failed && !o->plant_ack_before_sync && !o->plant_lenient_log) sim_gc_final(r);
+        if (!r->failed && !o->plant_ack_before_sync && !o->plant_lenient_log)
+            sim_recover_check(r);
     }
     hm_meta_log_plant_lenient_recovery(false);
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
@@ -2786,6 +2931,10 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         printf("  final gc: %" PRIu64 " blobs collected, %" PRIu64 " shard files left, %" PRIu64
                " held only by expired intents\n",
                r->st.gc_blobs, r->st.shard_files, r->st.intent_leaks);
+        printf("  recover from shards: %" PRIu64 " objects (%" PRIu64 " multipart) rebuilt, %" PRIu64
+               " shard files skipped, %" PRIu64 " uploads completed by a Complete of unknown fate\n",
+               r->st.recovered, r->st.recovered_multipart, r->st.recover_skipped,
+               r->st.recover_unsettled);
         printf("  trace hash %016" PRIx64 "\n", h);
     }
     sim_run_free(r);
@@ -2806,7 +2955,7 @@ static void sim_usage(void)
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
             "                   [--plant ack-before-sync|lenient-log-recovery|\n"
             "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
-            "                            compact-past-durable|intent-after-shard]\n"
+            "                            compact-past-durable|intent-after-shard|lose-manifest]\n"
             "                   [--read-gc] [--akeys] [--trace] [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
@@ -2821,6 +2970,7 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_keys_del_lost ? " --plant keys-del-lost"
            : o->plant_compact_past_durable ? " --plant compact-past-durable"
            : o->plant_intent_after_shard ? " --plant intent-after-shard"
+           : o->plant_lose_manifest ? " --plant lose-manifest"
                                     : "";
 }
 
@@ -2925,6 +3075,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--akeys") == 0) {
             o.akeys = true;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "lose-manifest") == 0) {
+            o.plant_lose_manifest = true;
+            i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL &&
                    strcmp(v, "lenient-log-recovery") == 0) {
             o.plant_lenient_log = true;

@@ -13,6 +13,7 @@
 
 #include "hm_err.h"
 #include "hm_limits.h"
+#include "hm_shard_format.h"
 
 #define SIM_NET_EPS (1u + SIM_NET_SHARDS_MAX)
 #define SIM_NET_REFUSE_MS 1 /* a refused connection answers at once */
@@ -32,6 +33,7 @@ struct sim_stream {
     sim_net *net;
     size_t ep;
     bool is_put;
+    bool is_manifest; /* a put of a multipart manifest shard */
     void *inner; /* hm_shard_put * or hm_shard_get * of the role */
     sim_stream *prev, *next;
 };
@@ -45,6 +47,7 @@ struct sim_net {
     hm_meta_api meta_api;
     hm_shard_api shard_api[SIM_NET_SHARDS_MAX];
     size_t shard_ep[SIM_NET_SHARDS_MAX]; /* impl of shard_api[i] points here */
+    bool plant_lose_manifest;
 };
 
 /* The fate of one message. */
@@ -229,6 +232,7 @@ static int sim_shard_put_open(hm_shard_api *api, const Hm__ShardHeader *hdr,
         in->ops->put_abort(p);
         return HM_ENOMEM;
     }
+    s->is_manifest = hdr->has_shard_index && hdr->shard_index == HM_SHARD_INDEX_MANIFEST;
     *out = (hm_shard_put *)s;
     return 0;
 }
@@ -248,6 +252,14 @@ static int sim_shard_put_write(hm_shard_put *p, const void *buf, size_t len)
     return n->ep[s->ep].shard->ops->put_write(s->inner, buf, len);
 }
 
+/* The seal rides on the commit's frame: no network event of its own. */
+static int sim_shard_put_seal(hm_shard_put *p, const Hm__ShardHeader *seal)
+{
+    sim_stream *s = (sim_stream *)p;
+    if (s->inner == NULL) return HM_EPOISONED;
+    return s->net->ep[s->ep].shard->ops->put_seal(s->inner, seal);
+}
+
 /* The role frees its put whatever commit returns; so does the wrapper. */
 static int sim_shard_put_commit(hm_shard_put *p, uint64_t *length, uint32_t *crc32c)
 {
@@ -265,8 +277,14 @@ static int sim_shard_put_commit(hm_shard_put *p, uint64_t *length, uint32_t *crc
     }
     hm_shard_api *in = n->ep[s->ep].shard;
     void *inner = s->inner;
+    bool lose = s->is_manifest && n->plant_lose_manifest;
     s->inner = NULL; /* commit frees it, whatever it returns */
     sim_stream_free(s);
+    if (lose) {
+        /* The planted bug: a manifest acknowledged but never written. */
+        in->ops->put_abort(inner);
+        return 0;
+    }
     rc = in->ops->put_commit(inner, length, crc32c);
     if (rc == 0 && fate.drop_reply) return sim_net_timeout(n);
     return rc;
@@ -371,6 +389,7 @@ static const struct hm_shard_api_ops sim_shard_ops = {
     .info = sim_shard_info,
     .put_open = sim_shard_put_open,
     .put_write = sim_shard_put_write,
+    .put_seal = sim_shard_put_seal,
     .put_commit = sim_shard_put_commit,
     .put_abort = sim_shard_put_abort,
     .get_open = sim_shard_get_open,
@@ -411,6 +430,8 @@ void sim_net_free(sim_net *n)
 void sim_net_set_faults(sim_net *n, const sim_net_faults *f) { n->f = *f; }
 
 hm_meta_api *sim_net_meta(sim_net *n) { return &n->meta_api; }
+
+void sim_net_plant_lose_manifest(sim_net *n, bool on) { n->plant_lose_manifest = on; }
 
 hm_shard_api *sim_net_shard(sim_net *n, size_t index)
 {

@@ -60,6 +60,10 @@ void sim_net_set_faults(sim_net *n, const sim_net_faults *f);
 hm_meta_api *sim_net_meta(sim_net *n);
 hm_shard_api *sim_net_shard(sim_net *n, size_t index); /* index < SIM_NET_SHARDS_MAX */
 
+/* Planted bug for the recover checker: a put of a multipart manifest shard
+ * is acknowledged but never written (hamster-sim --plant lose-manifest). */
+void sim_net_plant_lose_manifest(sim_net *n, bool on);
+
 /* Put a role behind endpoint ep (0: meta, 1 + i: shard i).  inner is
  * borrowed until sim_net_detach. */
 void sim_net_attach_meta(sim_net *n, hm_meta_api *inner);

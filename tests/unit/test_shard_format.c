@@ -23,7 +23,7 @@ static void fmt_header(Hm__ShardHeader *h, uint64_t data_length, uint32_t block_
 {
     hm__shard_header__init(h);
     h->has_format_version = true;
-    h->format_version = HM_FORMAT_VERSION;
+    h->format_version = HM_SHARD_FORMAT_VERSION;
     h->has_blob_id = true;
     h->blob_id.data = (uint8_t *)fmt_blob;
     h->blob_id.len = sizeof fmt_blob;
@@ -46,7 +46,7 @@ static uint8_t *fmt_build(const Hm__ShardHeader *h, const uint8_t *data, size_t 
                           size_t *file_len)
 {
     hm_shard_layout lay;
-    ck_assert_int_eq(hm_shard_layout_compute(len, h->block_bytes, &lay), 0);
+    ck_assert_int_eq(hm_shard_layout_compute_v(h->format_version, len, h->block_bytes, &lay), 0);
     uint8_t *f = calloc(1, lay.file_bytes);
     ck_assert_ptr_nonnull(f);
     hm_shard_preamble pre;
@@ -198,9 +198,9 @@ START_TEST(test_bad_version)
     size_t len = 0;
     uint8_t *f = fmt_sample(100, &len, NULL);
     Hm__ShardHeader *h = NULL;
-    hm_shard_le32_put(f + 8, HM_FORMAT_VERSION_MAX + 1);
+    hm_shard_le32_put(f + 8, HM_SHARD_FORMAT_MAX + 1);
     ck_assert_int_eq(fmt_parse(f, len, &h), HM_EVERSION);
-    hm_shard_le32_put(f + 8, HM_FORMAT_VERSION_MIN - 1);
+    hm_shard_le32_put(f + 8, HM_SHARD_FORMAT_MIN - 1);
     ck_assert_int_eq(fmt_parse(f, len, &h), HM_EVERSION);
     free(f);
 }
@@ -214,10 +214,18 @@ START_TEST(test_bad_header_version)
     uint8_t data[10] = {0};
     size_t len = 0;
     fmt_header(&hdr, sizeof data, FMT_BLOCK);
-    hdr.format_version = HM_FORMAT_VERSION_MAX + 1;
     uint8_t *f = fmt_build(&hdr, data, sizeof data, &len);
+    /* The encoder refuses an unknown version, so pack this one by hand. */
+    hdr.format_version = HM_SHARD_FORMAT_MAX + 1;
+    hm_shard_preamble pre = {HM_SHARD_FORMAT_VERSION,
+                             (uint32_t)hm__shard_header__get_packed_size(&hdr), 0};
+    hm__shard_header__pack(&hdr, f + HM_SHARD_PREAMBLE_BYTES);
+    pre.header_crc32c = hm_crc32c(0, f + HM_SHARD_PREAMBLE_BYTES, pre.header_len);
+    hm_shard_preamble_encode(&pre, f);
     Hm__ShardHeader *h = NULL;
     ck_assert_int_eq(fmt_parse(f, len, &h), HM_EVERSION);
+    ck_assert_int_eq(hm_shard_header_encode(&hdr, f + HM_SHARD_PREAMBLE_BYTES,
+                                            HM_SHARD_HEADER_BYTES_MAX, &pre), HM_EVERSION);
     free(f);
 }
 END_TEST
@@ -385,7 +393,7 @@ START_TEST(test_header_too_big)
     key[100] = '\0';
     ck_assert_int_eq(hm_shard_header_encode(&h, out, 50, &pre), HM_ETOOBIG);
     ck_assert_int_eq(hm_shard_header_encode(&h, out, 2 * HM_SHARD_HEADER_BYTES_MAX, &pre), 0);
-    ck_assert_uint_eq(pre.version, HM_FORMAT_VERSION);
+    ck_assert_uint_eq(pre.version, HM_SHARD_FORMAT_VERSION);
     ck_assert_uint_eq(pre.header_crc32c, hm_crc32c(0, out, pre.header_len));
     free(key);
     free(out);
@@ -398,11 +406,240 @@ START_TEST(test_garbage_header)
 {
     uint8_t f[HM_SHARD_PREAMBLE_BYTES + 8];
     const uint8_t junk[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    hm_shard_preamble pre = {HM_FORMAT_VERSION, sizeof junk, hm_crc32c(0, junk, sizeof junk)};
+    hm_shard_preamble pre = {HM_SHARD_FORMAT_VERSION, sizeof junk, hm_crc32c(0, junk, sizeof junk)};
     hm_shard_preamble_encode(&pre, f);
     memcpy(f + HM_SHARD_PREAMBLE_BYTES, junk, sizeof junk);
     Hm__ShardHeader *h = NULL;
     ck_assert_int_eq(fmt_parse(f, sizeof f, &h), HM_ECORRUPT);
+}
+END_TEST
+
+/* Version 1 files keep their layout (8 KiB headers, data at 12288) and
+ * parse; a version 1 header may not carry a version 2 field. */
+START_TEST(test_v1_layout_and_fields)
+{
+    hm_shard_layout lay;
+    ck_assert_int_eq(hm_shard_layout_compute_v(HM_SHARD_FORMAT_V1, 100, FMT_BLOCK, &lay), 0);
+    ck_assert_uint_eq(lay.data_offset, 12288);
+    ck_assert_int_eq(hm_shard_layout_compute_v(HM_SHARD_FORMAT_V2, 100, FMT_BLOCK, &lay), 0);
+    ck_assert_uint_eq(lay.data_offset, 65536);
+    ck_assert_int_eq(hm_shard_layout_compute_v(3, 100, FMT_BLOCK, &lay), HM_EVERSION);
+
+    Hm__ShardHeader hdr;
+    uint8_t data[100];
+    memset(data, 0x5a, sizeof data);
+    fmt_header(&hdr, sizeof data, FMT_BLOCK);
+    hdr.format_version = HM_SHARD_FORMAT_V1;
+    size_t len = 0;
+    uint8_t *f = fmt_build(&hdr, data, sizeof data, &len);
+    ck_assert_uint_eq(len, 12288 + 100 + 4 + 8);
+    ck_assert_uint_eq(hm_shard_le32_get(f + 8), 1);
+    Hm__ShardHeader *h = NULL;
+    ck_assert_int_eq(fmt_parse(f, len, &h), 0);
+    ck_assert_uint_eq(h->format_version, 1);
+    hm__shard_header__free_unpacked(h, NULL);
+    free(f);
+
+    /* A version 1 header past 8 KiB is refused by the preamble. */
+    uint8_t pb[HM_SHARD_PREAMBLE_BYTES];
+    hm_shard_preamble pre = {HM_SHARD_FORMAT_V1, HM_SHARD_HEADER_BYTES_MAX_V1 + 1, 0};
+    hm_shard_preamble_encode(&pre, pb);
+    ck_assert_int_eq(hm_shard_preamble_decode(pb, sizeof pb, &pre), HM_ECORRUPT);
+    pre = (hm_shard_preamble){HM_SHARD_FORMAT_V2, HM_SHARD_HEADER_BYTES_MAX_V1 + 1, 0};
+    hm_shard_preamble_encode(&pre, pb);
+    ck_assert_int_eq(hm_shard_preamble_decode(pb, sizeof pb, &pre), 0);
+
+    /* Version 2 fields in a version 1 header: not a file we wrote. */
+    fmt_header(&hdr, 10, FMT_BLOCK);
+    hdr.format_version = HM_SHARD_FORMAT_V1;
+    hdr.content_type = "text/plain";
+    ck_assert_int_eq(hm_shard_header_check(&hdr), HM_ECORRUPT);
+    hdr.content_type = NULL;
+    hdr.has_committed_ms = true;
+    ck_assert_int_eq(hm_shard_header_check(&hdr), HM_ECORRUPT);
+    hdr.format_version = HM_SHARD_FORMAT_V2;
+    ck_assert_int_eq(hm_shard_header_check(&hdr), 0);
+    hdr.has_role = true;
+    hdr.role = HM__SHARD_ROLE__SHARD_ROLE_MANIFEST + 1;
+    ck_assert_int_eq(hm_shard_header_check(&hdr), HM_ECORRUPT);
+}
+END_TEST
+
+/* A header whose version differs from its preamble's is refused. */
+START_TEST(test_version_mismatch)
+{
+    Hm__ShardHeader hdr;
+    uint8_t data[10] = {0};
+    size_t len = 0;
+    fmt_header(&hdr, sizeof data, FMT_BLOCK);
+    uint8_t *f = fmt_build(&hdr, data, sizeof data, &len);
+    hm_shard_le32_put(f + 8, HM_SHARD_FORMAT_V1);
+    Hm__ShardHeader *h = NULL;
+    ck_assert_int_eq(fmt_parse(f, len, &h), HM_ECORRUPT);
+    free(f);
+}
+END_TEST
+
+/* Sealing replaces exactly etag, checksums, committed_ms and blob_size,
+ * ignores every other field of the seal, and bounds what it takes. */
+START_TEST(test_seal)
+{
+    Hm__ShardHeader hdr;
+    fmt_header(&hdr, 10, FMT_BLOCK);
+    hdr.etag = "placeholder";
+    hdr.content_type = "image/jpeg";
+    uint8_t buf[4096];
+    size_t n = hm__shard_header__pack(&hdr, buf);
+    Hm__ShardHeader *h = hm__shard_header__unpack(NULL, n, buf);
+    ck_assert_ptr_nonnull(h);
+
+    Hm__ShardHeader seal = HM__SHARD_HEADER__INIT;
+    seal.etag = "0123456789abcdef0123456789abcdef";
+    Hm__Checksum ck = HM__CHECKSUM__INIT;
+    ck.algorithm = "SHA256";
+    Hm__Checksum *cks[2] = {&ck, &ck};
+    seal.n_checksums = 1;
+    seal.checksums = cks;
+    seal.has_committed_ms = true;
+    seal.committed_ms = 42;
+    seal.key = "not/sealed";
+    seal.has_shard_index = true;
+    seal.shard_index = 9;
+    ck_assert_int_eq(hm_shard_header_seal(&h, &seal), 0);
+    ck_assert_str_eq(h->etag, "0123456789abcdef0123456789abcdef");
+    ck_assert_uint_eq(h->n_checksums, 1);
+    ck_assert_str_eq(h->checksums[0]->algorithm, "SHA256");
+    ck_assert_int_eq(h->committed_ms, 42);
+    ck_assert_str_eq(h->key, "2024/cat.jpg");
+    ck_assert_uint_eq(h->shard_index, 3);
+    ck_assert_str_eq(h->content_type, "image/jpeg");
+    /* A second seal replaces, it does not append. */
+    seal.n_checksums = 2;
+    ck_assert_int_eq(hm_shard_header_seal(&h, &seal), 0);
+    ck_assert_uint_eq(h->n_checksums, 2);
+    seal.n_checksums = 1;
+    ck_assert_int_eq(hm_shard_header_seal(&h, &seal), 0);
+    ck_assert_uint_eq(h->n_checksums, 1);
+
+    char long_etag[HM_SHARD_SEAL_ETAG_BYTES_MAX + 2];
+    memset(long_etag, 'a', sizeof long_etag - 1);
+    long_etag[sizeof long_etag - 1] = '\0';
+    seal.etag = long_etag;
+    ck_assert_int_eq(hm_shard_header_seal(&h, &seal), HM_ETOOBIG);
+    seal.etag = "e";
+    Hm__Checksum *many[HM_SHARD_SEAL_CHECKSUMS_MAX + 1];
+    for (size_t i = 0; i <= HM_SHARD_SEAL_CHECKSUMS_MAX; i++) many[i] = &ck;
+    seal.checksums = many;
+    seal.n_checksums = HM_SHARD_SEAL_CHECKSUMS_MAX + 1;
+    ck_assert_int_eq(hm_shard_header_seal(&h, &seal), HM_ETOOBIG);
+    ck_assert_str_eq(h->etag, "0123456789abcdef0123456789abcdef");
+    hm__shard_header__free_unpacked(h, NULL);
+}
+END_TEST
+
+static const uint8_t fmt_blob2[HM_BLOB_ID_BYTES] = {7, 7, 7, 7, 7, 7, 7, 7,
+                                                    7, 7, 7, 7, 7, 7, 7, 7};
+
+/* Pack a manifest of n parts (numbers 1, 3, 5, ...); *len gets its size. */
+static uint8_t *fmt_manifest(size_t n, void (*spoil)(Hm__ManifestPart *, size_t), size_t *len)
+{
+    Hm__ShardManifest m = HM__SHARD_MANIFEST__INIT;
+    m.has_format_version = true;
+    m.format_version = HM_SHARD_MANIFEST_VERSION;
+    Hm__ManifestPart *ps = calloc(n, sizeof *ps);
+    Hm__ManifestPart **pp = calloc(n, sizeof *pp);
+    Hm__Blob *bs = calloc(n, sizeof *bs);
+    Hm__ShardRef *rs = calloc(n, sizeof *rs);
+    Hm__ShardRef **rp = calloc(n, sizeof *rp);
+    for (size_t i = 0; i < n; i++) {
+        hm__manifest_part__init(&ps[i]);
+        hm__blob__init(&bs[i]);
+        hm__shard_ref__init(&rs[i]);
+        ps[i].has_part_number = true;
+        ps[i].part_number = (uint32_t)(2 * i + 1);
+        ps[i].has_size = true;
+        ps[i].size = 5u << 20;
+        ps[i].etag = "00112233445566778899aabbccddeeff";
+        bs[i].has_blob_id = true;
+        bs[i].blob_id.data = (uint8_t *)fmt_blob2;
+        bs[i].blob_id.len = sizeof fmt_blob2;
+        bs[i].has_size = true;
+        bs[i].size = 5u << 20;
+        rs[i].has_index = true;
+        rs[i].disk_id = "0123456789abcdef0123456789abcdef";
+        rp[i] = &rs[i];
+        bs[i].n_shards = 1;
+        bs[i].shards = &rp[i];
+        ps[i].blob = &bs[i];
+        pp[i] = &ps[i];
+        if (spoil != NULL) spoil(&ps[i], i);
+    }
+    m.n_parts = n;
+    m.parts = pp;
+    *len = hm__shard_manifest__get_packed_size(&m);
+    uint8_t *out = malloc(*len + 1);
+    hm__shard_manifest__pack(&m, out);
+    free(ps);
+    free(pp);
+    free(bs);
+    free(rs);
+    free(rp);
+    return out;
+}
+
+static void spoil_order(Hm__ManifestPart *p, size_t i) { if (i == 2) p->part_number = 3; }
+static void spoil_etag(Hm__ManifestPart *p, size_t i) { if (i == 1) p->etag = "00112233"; }
+static void spoil_size(Hm__ManifestPart *p, size_t i) { if (i == 1) p->blob->size = 1; }
+static void spoil_big(Hm__ManifestPart *p, size_t i)
+{
+    if (i == 0) p->size = p->blob->size = HM_PART_BYTES_MAX + 1;
+}
+static void spoil_disk(Hm__ManifestPart *p, size_t i)
+{
+    if (i == 0) p->blob->shards[0]->disk_id = "";
+}
+static void spoil_blob(Hm__ManifestPart *p, size_t i) { if (i == 0) p->blob->blob_id.len = 3; }
+static void spoil_number(Hm__ManifestPart *p, size_t i)
+{
+    if (i == 0) p->part_number = 0;
+}
+
+/* A manifest decodes when well formed; every hostile variant is refused,
+ * never crashed on. */
+START_TEST(test_manifest_decode)
+{
+    size_t len = 0;
+    Hm__ShardManifest *m = NULL;
+    uint8_t *b = fmt_manifest(3, NULL, &len);
+    ck_assert_int_eq(hm_shard_manifest_decode(b, len, &m), 0);
+    ck_assert_uint_eq(m->n_parts, 3);
+    ck_assert_uint_eq(m->parts[2]->part_number, 5);
+    hm__shard_manifest__free_unpacked(m, NULL);
+    ck_assert_int_eq(hm_shard_manifest_decode(b, len - 1, &m), HM_ECORRUPT);
+    ck_assert_int_eq(hm_shard_manifest_decode(b, 0, &m), HM_ECORRUPT);
+    ck_assert_int_eq(hm_shard_manifest_decode(b, HM_SHARD_MANIFEST_BYTES_MAX + 1, &m),
+                     HM_ECORRUPT);
+    free(b);
+    void (*spoils[])(Hm__ManifestPart *, size_t) = {spoil_order, spoil_etag, spoil_size,
+                                                    spoil_big, spoil_disk, spoil_blob,
+                                                    spoil_number};
+    for (size_t i = 0; i < sizeof spoils / sizeof spoils[0]; i++) {
+        b = fmt_manifest(3, spoils[i], &len);
+        ck_assert_msg(hm_shard_manifest_decode(b, len, &m) == HM_ECORRUPT, "spoil %zu", i);
+        free(b);
+    }
+    /* No parts, or no version, or another version. */
+    Hm__ShardManifest e = HM__SHARD_MANIFEST__INIT;
+    uint8_t eb[16];
+    e.has_format_version = true;
+    e.format_version = HM_SHARD_MANIFEST_VERSION;
+    len = hm__shard_manifest__pack(&e, eb);
+    ck_assert_int_eq(hm_shard_manifest_decode(eb, len, &m), HM_ECORRUPT);
+    e.format_version = 9;
+    len = hm__shard_manifest__pack(&e, eb);
+    ck_assert_int_eq(hm_shard_manifest_decode(eb, len, &m), HM_EVERSION);
+    const uint8_t junk[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    ck_assert_int_eq(hm_shard_manifest_decode(junk, sizeof junk, &m), HM_ECORRUPT);
 }
 END_TEST
 
@@ -411,6 +648,10 @@ int main(void)
     Suite *s = suite_create("shard_format");
     TCase *tc = tcase_create("format");
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_v1_layout_and_fields);
+    tcase_add_test(tc, test_version_mismatch);
+    tcase_add_test(tc, test_seal);
+    tcase_add_test(tc, test_manifest_decode);
     tcase_add_test(tc, test_data_offset_aligned);
     tcase_add_test(tc, test_empty_shard);
     tcase_add_test(tc, test_layout_block_counts);

@@ -520,6 +520,58 @@ START_TEST(test_get_closed_early)
 }
 END_TEST
 
+/* The seal travels on the put's last frame: the header on disk then holds
+ * the sealed ETag, checksum and commit time; a seal past its bounds fails
+ * the put and leaves nothing behind. */
+START_TEST(test_put_seal)
+{
+    uint8_t id[HM_BLOB_ID_BYTES];
+    Hm__ShardHeader h;
+    hm_shard_put *p = NULL;
+    uint8_t *data = pattern(70000, 21);
+    blob_of(id, 77);
+    header_of(&h, id, 0);
+    ck_assert_int_eq(api->ops->put_open(api, &h, &p), 0);
+    ck_assert_int_eq(api->ops->put_write(p, data, 70000), 0);
+    Hm__ShardHeader seal = HM__SHARD_HEADER__INIT;
+    seal.etag = "0123456789abcdef0123456789abcdef";
+    Hm__Checksum ck = HM__CHECKSUM__INIT;
+    uint8_t v[4] = {1, 2, 3, 4};
+    ck.algorithm = "CRC32";
+    ck.has_value = true;
+    ck.value.data = v;
+    ck.value.len = sizeof v;
+    Hm__Checksum *cks[1] = {&ck};
+    seal.n_checksums = 1;
+    seal.checksums = cks;
+    seal.has_committed_ms = true;
+    seal.committed_ms = 1234567;
+    ck_assert_int_eq(api->ops->put_seal(p, &seal), 0);
+    ck_assert_int_eq(api->ops->put_commit(p, NULL, NULL), 0);
+    Hm__ShardHeader *got = NULL;
+    ck_assert_int_eq(api->ops->stat(api, id, 0, &got), 0);
+    ck_assert_str_eq(got->etag, "0123456789abcdef0123456789abcdef");
+    ck_assert_uint_eq(got->n_checksums, 1);
+    ck_assert_str_eq(got->checksums[0]->algorithm, "CRC32");
+    ck_assert_int_eq(got->committed_ms, 1234567);
+    ck_assert_str_eq(got->key, "k");
+    hm__shard_header__free_unpacked(got, NULL);
+
+    char big[HM_SHARD_SEAL_BYTES_MAX + 100];
+    memset(big, 'e', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    seal.etag = big;
+    blob_of(id, 78);
+    header_of(&h, id, 0);
+    ck_assert_int_eq(api->ops->put_open(api, &h, &p), 0);
+    ck_assert_int_eq(api->ops->put_write(p, data, 100), 0);
+    ck_assert_int_eq(api->ops->put_seal(p, &seal), HM_ETOOBIG);
+    api->ops->put_abort(p);
+    ck_assert_int_eq(api->ops->stat(api, id, 0, &got), HM_ENOENT);
+    free(data);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shard_rpc");
@@ -527,6 +579,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_put_get);
+    tcase_add_test(tc, test_put_seal);
     tcase_add_test(tc, test_stat_delete_info);
     tcase_add_test(tc, test_bad_header);
     tcase_add_test(tc, test_server_refuses_put);

@@ -223,7 +223,7 @@ START_TEST(test_file_layout)
     ck_assert_uint_eq(h->data_length, 2 * B + 5);
     ck_assert_uint_eq(h->data_crc32c, hm_crc32c(0, data, 2 * B + 5));
     ck_assert_uint_eq(h->block_bytes, B);
-    ck_assert_uint_eq(h->format_version, HM_FORMAT_VERSION);
+    ck_assert_uint_eq(h->format_version, HM_SHARD_FORMAT_VERSION);
     ck_assert_str_eq(h->key, "some/key");
     hm__shard_header__free_unpacked(h, NULL);
     /* The name comes from the ids: shards/<hex[0:2]>/<hex[2:4]>/<hex>.<index>. */
