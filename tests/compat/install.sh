@@ -65,7 +65,7 @@ else
 fi
 
 /usr/bin/aws --version
-rclone version | head -n1
+rclone version | sed -n 1p   # sed reads it all: head would end rclone with SIGPIPE under pipefail
 restic version
 s3cmd --version
 /usr/bin/python3 -c 'import boto3; print("boto3", boto3.__version__)'
