@@ -55,16 +55,16 @@ pass "key create (hamster and hamster-ctl) and list"
 # ---- the permission matrix: every operation for none, r, w, o (boto3) -------
 matrix() { $PY "$HM_SOURCE_DIR/tests/e2e/keys_matrix.py" "$ENDPOINT" "$@" || fail "matrix: $*"; }
 matrix "$K1" "$S1" alpha ""
-"$B/hamster" key grant "$K1" -bucket alpha -read -data-dir "$data" | grep -q ": r$" ||
+grep -q ": r$" <<<"$("$B/hamster" key grant "$K1" -bucket alpha -read -data-dir "$data")" ||
   fail "grant -read did not answer r"
 matrix "$K1" "$S1" alpha r
 KEYS_MATRIX_SIGV=s3 matrix "$K1" "$S1" alpha r      # the same key over SigV2
-"$B/hamster-ctl" key grant "$K2" -bucket bravo -write -data-dir "$data" | grep -q ": w$" ||
+grep -q ": w$" <<<"$("$B/hamster-ctl" key grant "$K2" -bucket bravo -write -data-dir "$data")" ||
   fail "grant -write did not answer w"
 matrix "$K2" "$S2" bravo w alpha ""
 "$B/hamster" key grant "$K2" -bucket alpha -read -data-dir "$data" >/dev/null
 matrix "$K2" "$S2" bravo w alpha r
-"$B/hamster" key grant "$K1" -bucket bravo -owner -data-dir "$data" | grep -q ": rwo$" ||
+grep -q ": rwo$" <<<"$("$B/hamster" key grant "$K1" -bucket bravo -owner -data-dir "$data")" ||
   fail "owner grant does not imply read and write"
 matrix "$K1" "$S1" bravo o
 pass "every S3 operation allowed or refused as read / write / owner say"
@@ -86,27 +86,27 @@ pass "aws CLI: AccessDenied for put, get, copy source, owner ops; ListBuckets fi
 
 # ---- bucket creation: the creator owns it ------------------------------------------
 as "$K2" "$S2" s3 mb s3://charlie >/dev/null || fail "a key cannot create a bucket"
-"$B/hamster" key list -data-dir "$data" | grep "^$K2 " | grep -q "charlie:o" ||
+grep -q "charlie:o" <<<"$("$B/hamster" key list -data-dir "$data" | grep "^$K2 ")" ||
   fail "the creating key is not the bucket's owner"
 denied BucketAlreadyExists "$K1" "$S1" s3api create-bucket --bucket charlie
 as "$K2" "$S2" s3 rb s3://charlie >/dev/null || fail "owner cannot delete its bucket"
-"$B/hamster" key list -data-dir "$data" | grep "^$K2 " | grep -q charlie &&
+grep -q charlie <<<"$("$B/hamster" key list -data-dir "$data" | grep "^$K2 ")" &&
   fail "a deleted bucket's grant stayed"
 pass "create bucket makes the creator owner; another key gets BucketAlreadyExists"
 
 # ---- revoke -----------------------------------------------------------------------
 "$B/hamster" key grant "$K1" -bucket alpha -write -data-dir "$data" >/dev/null
-"$B/hamster" key revoke "$K1" -bucket alpha -write -data-dir "$data" | grep -q ": r$" ||
+grep -q ": r$" <<<"$("$B/hamster" key revoke "$K1" -bucket alpha -write -data-dir "$data")" ||
   fail "revoke -write did not leave read"
-"$B/hamster" key revoke "$K1" -bucket alpha -data-dir "$data" | grep -q "(none)" ||
+grep -q "(none)" <<<"$("$B/hamster" key revoke "$K1" -bucket alpha -data-dir "$data")" ||
   fail "revoke without rights did not remove the grant"
 denied AccessDenied "$K1" "$S1" s3 ls s3://alpha
 pass "revoke takes effect with the next request"
 
 # ---- delete: refused with the very next request ----------------------------------
-"$B/hamster-ctl" key delete "$K2" -data-dir "$data" | grep -q "deleted $K2" || fail "delete"
+grep -q "deleted $K2" <<<"$("$B/hamster-ctl" key delete "$K2" -data-dir "$data")" || fail "delete"
 denied InvalidAccessKeyId "$K2" "$S2" s3 ls s3://alpha
-"$B/hamster" key list -data-dir "$data" | grep -q "^$K2 " && fail "deleted key still listed"
+grep -q "^$K2 " <<<"$("$B/hamster" key list -data-dir "$data")" && fail "deleted key still listed"
 pass "a deleted key is refused at once"
 
 # ---- the CLI's refusals -------------------------------------------------------------
@@ -139,5 +139,5 @@ cli_fails "cannot reach the metadata service at 127.0.0.1:$rpc" "$B/hamster" key
 start_serve "$data" "$port"
 "$B/hamster" key grant "$K3" -bucket bravo -read -data-dir "$data" >/dev/null ||
   fail "grant after a restart"
-as "$K3" "$S3" s3 ls s3://bravo | grep -q " f$" || fail "a key made before the restart fails after it"
+grep -q " f$" <<<"$(as "$K3" "$S3" s3 ls s3://bravo)" || fail "a key made before the restart fails after it"
 pass "keys survive a restart; a stopped server is reported, not edited"

@@ -96,7 +96,7 @@ wait "$SERVE_PID" 2>/dev/null || true
 pass "recover refuses while meta exists or a server holds the data dir"
 
 # Hostile shard files: garbage under a shard name, a truncated real shard.
-real=$(find "$data/disks/d0/shards" -type f -size +1000k | head -n 1)
+real=$(find "$data/disks/d0/shards" -type f -size +1000k | sed -n 1p)
 [ -n "$real" ] || fail "no shard file on d0"
 mkdir -p "$data/disks/d0/shards/ab/cd"
 head -c 70000 /dev/urandom > "$data/disks/d0/shards/ab/cd/abcd0000000000000000000000000000.0"

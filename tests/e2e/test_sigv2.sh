@@ -32,7 +32,7 @@ got=$(curl -s -o "$E2E_TMP/body" -w '%{http_code}' -X PUT --data-binary @"$E2E_T
   -H "X-Amz-Meta-From: curl" -H "Authorization: AWS $HAMSTER_ACCESS_KEY_ID:$sig" \
   "$ENDPOINT/sigv2-bucket/curl.txt")
 [ "$got" = 200 ] || { cat "$E2E_TMP/body" >&2; fail "curl SigV2 header PUT: $got"; }
-s3 s3api head-object --bucket sigv2-bucket --key curl.txt | grep -q '"from": "curl"' ||
+grep -q '"from": "curl"' <<<"$(s3 s3api head-object --bucket sigv2-bucket --key curl.txt)" ||
   fail "the SigV2 PUT lost its metadata"
 pass "curl: SigV2 header GET and PUT (Content-MD5, Content-Type, amz headers signed)"
 
@@ -68,10 +68,10 @@ pass "curl: presigned SigV2 URL, and one past its Expires refused"
 
 # aws CLI v1's `s3 presign` signs SigV2 too; run it where one is installed.
 for a in $(type -ap aws); do
-  if "$a" --version 2>&1 | grep -q '^aws-cli/1\.'; then
+  if grep -q '^aws-cli/1\.' <<<"$("$a" --version 2>&1)"; then
     url=$("$a" --endpoint-url "$ENDPOINT" s3 presign s3://sigv2-bucket/curl.txt --expires-in 300)
     grep -q "AWSAccessKeyId=" <<<"$url" || fail "aws CLI v1 presign is not SigV2: $url"
-    curl -sf "$url" | grep -q "curl body" || fail "aws CLI v1 presigned URL refused"
+    grep -q "curl body" <<<"$(curl -sf "$url")" || fail "aws CLI v1 presigned URL refused"
     pass "aws CLI v1 ($a) s3 presign URL"
     break
   fi
