@@ -75,7 +75,7 @@
 #define HM_META_BATCH_MAX 1024u                /* commands in one group commit */
 #define HM_META_DURABLE_EVERY 1u               /* every state commit durable (ADR 0006) */
 #define HM_META_DURABLE_MS 1000                /* ... or this long, whichever comes first */
-#define HM_META_COMMIT_DELAY_US 2000           /* group commit gathers this long under load */
+#define HM_META_COMMIT_DELAY_US 6000           /* group commit gathers this long under load */
 #define HM_KV_MAP_BYTES (64ull << 30)          /* LMDB map size (sparse) */
 
 _Static_assert(HM_INLINE_BYTES_MAX <= (16u << 10), "design: inline at most 16 KiB");
