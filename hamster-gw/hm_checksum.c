@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hm_base64.h"
 #include "hm_crc.h"
 #include "hm_err.h"
 
@@ -277,19 +278,6 @@ int hm_cksum_buf(hm_cksum_algo algo, const void *buf, size_t len, hm_cksum_value
 
 /* ---- text ---------------------------------------------------------------------- */
 
-static const char cksum_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int cksum_b64_val(char ch)
-{
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+') return 62;
-    if (ch == '/') return 63;
-    return -1;
-}
-
 int hm_cksum_parse(hm_cksum_algo algo, const char *text, size_t len, hm_cksum_value *out)
 {
     if (!cksum_valid(algo) || text == NULL) return HM_EINVAL;
@@ -308,7 +296,7 @@ int hm_cksum_parse(hm_cksum_algo algo, const char *text, size_t len, hm_cksum_va
                 if (text[i + k] != '=') return HM_EINVAL;
                 d = 0;
             } else {
-                d = cksum_b64_val(text[i + k]);
+                d = hm_base64_val(text[i + k]);
                 if (d < 0) return HM_EINVAL;
             }
             acc = (acc << 6) | (uint32_t)d;
@@ -327,17 +315,8 @@ int hm_cksum_render(const hm_cksum_value *v, char out[HM_CKSUM_TEXT_BYTES_MAX])
     if (v == NULL || !cksum_valid(v->algo) || v->len != cksum_algos[v->algo].size ||
         (v->composite && (v->parts == 0 || v->parts > HM_CKSUM_PARTS_MAX)))
         return HM_EINVAL;
-    size_t o = 0;
-    for (size_t i = 0; i < v->len; i += 3) {
-        uint32_t acc = (uint32_t)v->raw[i] << 16;
-        if (i + 1 < v->len) acc |= (uint32_t)v->raw[i + 1] << 8;
-        if (i + 2 < v->len) acc |= v->raw[i + 2];
-        out[o++] = cksum_b64[(acc >> 18) & 63];
-        out[o++] = cksum_b64[(acc >> 12) & 63];
-        out[o++] = i + 1 < v->len ? cksum_b64[(acc >> 6) & 63] : '=';
-        out[o++] = i + 2 < v->len ? cksum_b64[acc & 63] : '=';
-    }
-    out[o] = '\0';
+    hm_base64_encode(v->raw, v->len, out, HM_CKSUM_TEXT_BYTES_MAX);
+    size_t o = strlen(out);
     if (v->composite) {
         /* o <= 44 and "-10000" is 6 bytes: fits HM_CKSUM_TEXT_BYTES_MAX */
         char digits[8];

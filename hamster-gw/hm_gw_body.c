@@ -248,7 +248,7 @@ int gw_body_begin(gw_req *r, gw_body **out, hm_s3err *err, const char **msg)
     const char *cmd5 = gw_header(r, "Content-MD5");
     if (cmd5 != NULL) {
         size_t n = 0;
-        if (gw_base64_decode(cmd5, b->md5, sizeof(b->md5), &n) != 0 || n != sizeof(b->md5)) {
+        if (hm_base64_decode(cmd5, b->md5, sizeof(b->md5), &n) != 0 || n != sizeof(b->md5)) {
             rc = gw_body_refuse(err, msg, HM_S3_INVALID_DIGEST, NULL, HM_EPROTO);
             goto err_free;
         }

@@ -243,7 +243,7 @@ enum MHD_Result gw_list_objects(gw_req *r, bool v2)
     if (token != NULL) {
         size_t n = 0;
         if (strlen(token) >= GW_TOKEN_BYTES_MAX ||
-            gw_base64_decode(token, (uint8_t *)token_key, HM_KEY_BYTES_MAX, &n) != 0 ||
+            hm_base64_decode(token, (uint8_t *)token_key, HM_KEY_BYTES_MAX, &n) != 0 ||
             n == 0 || memchr(token_key, '\0', n) != NULL)
             return gw_send_error(r, HM_S3_INVALID_ARGUMENT,
                                  "The continuation token provided is incorrect", NULL, 0);
@@ -295,7 +295,7 @@ enum MHD_Result gw_list_objects(gw_req *r, bool v2)
             char tok[GW_TOKEN_BYTES_MAX + 4];
             size_t n = strlen(lr->next_start_after);
             if (n > HM_KEY_BYTES_MAX) n = HM_KEY_BYTES_MAX;
-            gw_base64_encode((const uint8_t *)lr->next_start_after, n, tok, sizeof(tok));
+            hm_base64_encode((const uint8_t *)lr->next_start_after, n, tok, sizeof(tok));
             hm_xml_elem(&w, "NextContinuationToken", tok);
         } else if (delim != NULL) {
             gw_list_elem(&w, "NextMarker", lr->next_start_after, url);

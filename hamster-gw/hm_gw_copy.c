@@ -22,9 +22,6 @@
 #include "hm_log.h"
 #include "hm_xml.h"
 
-#define GW_COPY_META_PREFIX "x-amz-meta-"
-#define GW_COPY_META_PREFIX_BYTES (sizeof(GW_COPY_META_PREFIX) - 1)
-#define GW_COPY_META_PAIRS_MAX (HM_USER_META_BYTES_MAX / 2)
 
 static const char *const gw_copy_stored_headers[] = {
     "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language",
@@ -180,40 +177,6 @@ static enum MHD_Result gw_copy_answer(gw_req *r, const char *root, const char *e
 
 /* ---- CopyObject ------------------------------------------------------------------- */
 
-typedef struct gw_copy_meta {
-    hm_objsvc_kv kv[GW_COPY_META_PAIRS_MAX];
-    size_t n;
-    size_t bytes;
-    bool too_many;
-    bool no_mem;
-} gw_copy_meta;
-
-static enum MHD_Result gw_copy_collect_meta(void *cls, enum MHD_ValueKind kind, const char *key,
-                                            const char *value)
-{
-    (void)kind;
-    gw_copy_meta *l = cls;
-    if (strncasecmp(key, GW_COPY_META_PREFIX, GW_COPY_META_PREFIX_BYTES) != 0) return MHD_YES;
-    const char *name = key + GW_COPY_META_PREFIX_BYTES;
-    if (value == NULL) value = "";
-    l->bytes += strlen(name) + strlen(value);
-    if (l->n == GW_COPY_META_PAIRS_MAX) {
-        l->too_many = true;
-        return MHD_NO;
-    }
-    char *lower = strdup(name);
-    if (lower == NULL) {
-        l->no_mem = true;
-        return MHD_NO;
-    }
-    for (char *c = lower; *c != '\0'; c++)
-        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
-    l->kv[l->n].key = lower;
-    l->kv[l->n].value = value;
-    l->n++;
-    return MHD_YES;
-}
-
 /* A directive header: COPY (default) or REPLACE; *bad otherwise. */
 static bool gw_copy_directive(gw_req *r, const char *name, bool *bad)
 {
@@ -242,27 +205,22 @@ enum MHD_Result gw_copy_object(gw_req *r)
     enum MHD_Result ret = gw_copy_source(r, &src, &ok);
     if (!ok) return ret;
     gw_tags tags = {0};
-    gw_copy_meta *meta = NULL;
+    gw_user_meta *meta = NULL;
     const char *tagging = gw_header(r, "x-amz-tagging");
     if (replace_tags && tagging != NULL) {
         ret = gw_tags_from_header(r, tagging, &tags, &ok);
         if (!ok) goto out;
     }
-    meta = calloc(1, sizeof(*meta));
-    if (meta == NULL) {
-        ret = gw_send_hm_error(r, HM_ENOMEM);
-        goto out;
-    }
     hm_objsvc_kv hdrs[GW_COPY_STORED_HEADERS_COUNT];
     size_t nh = 0;
     if (replace_meta) {
-        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gw_copy_collect_meta, meta);
-        if (meta->no_mem) {
-            ret = gw_send_hm_error(r, HM_ENOMEM);
+        int mrc = gw_user_meta_collect(r, &meta);
+        if (mrc == HM_ETOOBIG) {
+            ret = gw_send_error(r, HM_S3_METADATA_TOO_LARGE, NULL, NULL, 0);
             goto out;
         }
-        if (meta->too_many || meta->bytes > HM_USER_META_BYTES_MAX) {
-            ret = gw_send_error(r, HM_S3_METADATA_TOO_LARGE, NULL, NULL, 0);
+        if (mrc != 0) {
+            ret = gw_send_hm_error(r, mrc);
             goto out;
         }
         for (size_t i = 0; i < GW_COPY_STORED_HEADERS_COUNT; i++) {
@@ -282,8 +240,8 @@ enum MHD_Result gw_copy_object(gw_req *r)
             .bucket = r->bucket,
             .key = r->key,
             .content_type = gw_header(r, "Content-Type"),
-            .user_meta = meta->kv,
-            .user_meta_count = meta->n,
+            .user_meta = meta != NULL ? meta->kv : NULL,
+            .user_meta_count = meta != NULL ? meta->n : 0,
             .headers = hdrs,
             .header_count = nh,
             .tags = tags.kv,
@@ -300,10 +258,7 @@ enum MHD_Result gw_copy_object(gw_req *r)
     }
     ret = gw_copy_answer(r, "CopyObjectResult", etag, mtime);
 out:
-    if (meta != NULL) {
-        for (size_t i = 0; i < meta->n; i++) free((char *)meta->kv[i].key);
-        free(meta);
-    }
+    gw_user_meta_free(meta);
     gw_tags_free(&tags);
     gw_copy_src_free(&src);
     return ret;

@@ -28,9 +28,6 @@
 #include "hm_log.h"
 #include "hm_xml.h"
 
-#define GW_MPU_META_PREFIX "x-amz-meta-"
-#define GW_MPU_META_PREFIX_BYTES (sizeof(GW_MPU_META_PREFIX) - 1)
-#define GW_MPU_META_PAIRS_MAX (HM_USER_META_BYTES_MAX / 2)
 
 static const char *const gw_mpu_stored_headers[] = {
     "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language",
@@ -125,71 +122,6 @@ static void gw_mpu_owner(hm_xml_writer *w, const char *elem)
 
 /* ---- CreateMultipartUpload ---------------------------------------------------- */
 
-typedef struct gw_mpu_meta {
-    hm_objsvc_kv kv[GW_MPU_META_PAIRS_MAX];
-    size_t n;
-    size_t bytes;
-    bool too_many;
-    bool no_mem;
-} gw_mpu_meta;
-
-static enum MHD_Result gw_mpu_collect_meta(void *cls, enum MHD_ValueKind kind, const char *key,
-                                           const char *value)
-{
-    (void)kind;
-    gw_mpu_meta *l = cls;
-    if (strncasecmp(key, GW_MPU_META_PREFIX, GW_MPU_META_PREFIX_BYTES) != 0) return MHD_YES;
-    const char *name = key + GW_MPU_META_PREFIX_BYTES;
-    if (value == NULL) value = "";
-    l->bytes += strlen(name) + strlen(value);
-    if (l->n == GW_MPU_META_PAIRS_MAX) {
-        l->too_many = true;
-        return MHD_NO;
-    }
-    char *lower = strdup(name);
-    if (lower == NULL) {
-        l->no_mem = true;
-        return MHD_NO;
-    }
-    for (char *c = lower; *c != '\0'; c++)
-        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
-    l->kv[l->n].key = lower;
-    l->kv[l->n].value = value;
-    l->n++;
-    return MHD_YES;
-}
-
-static void gw_mpu_meta_free(gw_mpu_meta *l)
-{
-    if (l == NULL) return;
-    for (size_t i = 0; i < l->n; i++) free((char *)l->kv[i].key);
-    free(l);
-}
-
-/* Collect the request's x-amz-meta-* pairs; answers on refusal. */
-static enum MHD_Result gw_mpu_user_meta(gw_req *r, gw_mpu_meta **out, bool *ok)
-{
-    *ok = false;
-    gw_mpu_meta *meta = calloc(1, sizeof(*meta));
-    if (meta == NULL) return gw_send_hm_error(r, HM_ENOMEM);
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gw_mpu_collect_meta, meta);
-    if (meta->no_mem) {
-        gw_mpu_meta_free(meta);
-        return gw_send_hm_error(r, HM_ENOMEM);
-    }
-    if (meta->too_many || meta->bytes > HM_USER_META_BYTES_MAX) {
-        char sizes[24], maxs[24];
-        snprintf(sizes, sizeof(sizes), "%zu", meta->bytes);
-        snprintf(maxs, sizeof(maxs), "%u", HM_USER_META_BYTES_MAX);
-        hm_s3err_extra ex[2] = {{"Size", sizes}, {"MaxSizeAllowed", maxs}};
-        gw_mpu_meta_free(meta);
-        return gw_send_error(r, HM_S3_METADATA_TOO_LARGE, NULL, ex, 2);
-    }
-    *out = meta;
-    *ok = true;
-    return MHD_YES;
-}
-
 enum MHD_Result gw_create_multipart_upload(gw_req *r)
 {
     bool guard_ok = false;
@@ -213,9 +145,12 @@ enum MHD_Result gw_create_multipart_upload(gw_req *r)
                              "SHA256]",
                              NULL, 0);
     }
-    gw_mpu_meta *meta = NULL;
-    enum MHD_Result ret = gw_mpu_user_meta(r, &meta, &ok);
-    if (!ok) {
+    gw_user_meta *meta = NULL;
+    int mrc = gw_user_meta_collect(r, &meta);
+    if (mrc != 0) {
+        enum MHD_Result ret =
+            mrc == HM_ETOOBIG ? gw_user_meta_too_large(r, meta) : gw_send_hm_error(r, mrc);
+        gw_user_meta_free(meta);
         gw_tags_free(&tags);
         return ret;
     }
@@ -239,7 +174,7 @@ enum MHD_Result gw_create_multipart_upload(gw_req *r)
     };
     char uid[HM_OBJSVC_UPLOAD_ID_HEX_BYTES + 1];
     int rc = hm_objsvc_mpu_create(r->gw->svc, r->id, &a, uid);
-    gw_mpu_meta_free(meta);
+    gw_user_meta_free(meta);
     gw_tags_free(&tags);
     if (rc == HM_ETOOBIG) return gw_send_error(r, HM_S3_METADATA_TOO_LARGE, NULL, NULL, 0);
     if (rc == HM_EINVAL) return gw_send_error(r, HM_S3_INVALID_ARGUMENT, NULL, NULL, 0);

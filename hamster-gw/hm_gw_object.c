@@ -39,52 +39,7 @@ static const char *const gw_stored_headers[] = {
 };
 #define GW_STORED_HEADERS_COUNT (sizeof(gw_stored_headers) / sizeof(gw_stored_headers[0]))
 
-#define GW_META_PREFIX "x-amz-meta-"
-#define GW_META_PREFIX_BYTES (sizeof(GW_META_PREFIX) - 1)
-/* More pairs than could fit HM_USER_META_BYTES_MAX with one-byte names. */
-#define GW_META_PAIRS_MAX (HM_USER_META_BYTES_MAX / 2)
-
 /* ---- PutObject ---------------------------------------------------------------- */
-
-typedef struct gw_meta_list {
-    hm_objsvc_kv kv[GW_META_PAIRS_MAX];
-    size_t n;
-    size_t bytes;
-    bool too_many;
-    bool no_mem;
-} gw_meta_list;
-
-static void gw_meta_list_free(gw_meta_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) free((char *)l->kv[i].key);
-    free(l);
-}
-
-static enum MHD_Result gw_collect_meta(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
-{
-    (void)kind;
-    gw_meta_list *l = cls;
-    if (strncasecmp(key, GW_META_PREFIX, GW_META_PREFIX_BYTES) != 0) return MHD_YES;
-    const char *name = key + GW_META_PREFIX_BYTES;
-    if (value == NULL) value = "";
-    l->bytes += strlen(name) + strlen(value);
-    if (l->n == GW_META_PAIRS_MAX) {
-        l->too_many = true;
-        return MHD_NO;
-    }
-    char *lower = strdup(name);
-    if (lower == NULL) {
-        l->no_mem = true;
-        return MHD_NO;
-    }
-    for (char *c = lower; *c != '\0'; c++)
-        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
-    l->kv[l->n].key = lower;
-    l->kv[l->n].value = value;
-    l->n++;
-    return MHD_YES;
-}
 
 enum MHD_Result gw_put_object_begin(gw_req *r)
 {
@@ -136,23 +91,15 @@ enum MHD_Result gw_put_object_begin(gw_req *r)
         if (!tags_ok) return tret;
     }
 
-    gw_meta_list *meta = calloc(1, sizeof(*meta));
-    if (meta == NULL) {
-        gw_tags_free(&tags);
-        return gw_send_hm_error(r, HM_ENOMEM);
-    }
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gw_collect_meta, meta);
+    gw_user_meta *meta = NULL;
+    int mrc = gw_user_meta_collect(r, &meta);
     enum MHD_Result ret;
-    if (meta->no_mem) {
-        ret = gw_send_hm_error(r, HM_ENOMEM);
+    if (mrc == HM_ETOOBIG) {
+        ret = gw_user_meta_too_large(r, meta);
         goto out;
     }
-    if (meta->too_many || meta->bytes > HM_USER_META_BYTES_MAX) {
-        char sizes[24], maxs[24];
-        snprintf(sizes, sizeof(sizes), "%zu", meta->bytes);
-        snprintf(maxs, sizeof(maxs), "%u", HM_USER_META_BYTES_MAX);
-        hm_s3err_extra ex[2] = {{"Size", sizes}, {"MaxSizeAllowed", maxs}};
-        ret = gw_send_error(r, HM_S3_METADATA_TOO_LARGE, NULL, ex, 2);
+    if (mrc != 0) {
+        ret = gw_send_hm_error(r, mrc);
         goto out;
     }
     hm_objsvc_kv hdrs[GW_STORED_HEADERS_COUNT];
@@ -197,7 +144,7 @@ enum MHD_Result gw_put_object_begin(gw_req *r)
     r->put_if_match = im != NULL;
     ret = MHD_YES;
 out:
-    gw_meta_list_free(meta);
+    gw_user_meta_free(meta);
     gw_tags_free(&tags);
     return ret;
 }
@@ -372,8 +319,8 @@ static void gw_object_headers(gw_req *r, struct MHD_Response *resp,
     for (size_t i = 0; i < v->n_user_meta; i++) {
         const Hm__KeyValue *kv = v->user_meta[i];
         if (kv->key == NULL || kv->value == NULL) continue;
-        char name[HM_USER_META_BYTES_MAX + GW_META_PREFIX_BYTES + 1];
-        snprintf(name, sizeof(name), GW_META_PREFIX "%s", kv->key);
+        char name[HM_USER_META_BYTES_MAX + sizeof("x-amz-meta-")];
+        snprintf(name, sizeof(name), "x-amz-meta-%s", kv->key);
         MHD_add_response_header(resp, name, kv->value);
     }
     static const struct { const char *header, *param; } overrides[] = {

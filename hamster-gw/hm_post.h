@@ -1,6 +1,6 @@
 /* hm_post.h - browser form uploads (S3 "POST Object"): a streaming
- * multipart/form-data parser, a strict bounded JSON parser for the POST
- * policy, the policy evaluator and the SigV4 policy signature.  Pure: no
+ * multipart/form-data parser, the policy evaluator (over the JSON of
+ * hm_json.h) and the SigV4 policy signature.  Pure: no
  * HTTP, no clock, no allocation sized by the network before its bound is
  * checked; hm_gw_post.c drives it.
  *
@@ -20,10 +20,6 @@
  *  - The delimiter search is a KMP matcher over "CRLF--boundary", so a
  *    boundary split across any two pieces is found and no byte of the file
  *    is held back longer than a possible delimiter prefix.
- *  - The JSON parser builds a small read-only tree (nodes in one array,
- *    strings in one pool, both sized from the document's length after it is
- *    checked), depth-limited, integers only (int64, overflow checked):
- *    a policy has no use for fractions.
  *
  * Errors: 0 or negative HM_E* (hm_err.h).  Thread safety: a form or policy
  * belongs to one thread at a time; nothing is global.
@@ -35,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hm_json.h"
 #include "hm_sigv4.h"
 
 /* ---- bounds --------------------------------------------------------------- */
@@ -48,11 +45,10 @@
 #define HM_POST_PART_HEADERS_MAX 16u       /* header lines of one part */
 #define HM_POST_PADDING_BYTES_MAX 64u      /* transport padding after a delimiter */
 #define HM_POST_POLICY_BYTES_MAX HM_POST_VALUE_BYTES_MAX /* base64 policy */
-#define HM_POST_JSON_DEPTH_MAX 8u
-#define HM_POST_JSON_NODES_MAX 1024u
 #define HM_POST_CONDITIONS_MAX 128u
 
 _Static_assert(HM_POST_VALUE_BYTES_MAX <= HM_POST_FORM_BYTES_MAX, "a value fits the form");
+_Static_assert(HM_POST_POLICY_BYTES_MAX <= HM_JSON_DOC_BYTES_MAX, "a policy fits the parser");
 _Static_assert(HM_POST_BOUNDARY_BYTES_MAX + 4u < HM_POST_HEADER_LINE_BYTES_MAX,
                "a delimiter is shorter than a header line");
 
@@ -109,46 +105,6 @@ const char *hm_post_form_value(const hm_post_form *f, size_t i);
 
 /* True once the file part has started (its headers were read). */
 bool hm_post_form_file_seen(const hm_post_form *f);
-
-/* ---- JSON (RFC 8259, strict and bounded) ------------------------------------- */
-
-typedef enum hm_json_type {
-    HM_JSON_NULL = 0,
-    HM_JSON_FALSE,
-    HM_JSON_TRUE,
-    HM_JSON_INT,
-    HM_JSON_STRING,
-    HM_JSON_ARRAY,
-    HM_JSON_OBJECT,
-} hm_json_type;
-
-typedef struct hm_json_node hm_json_node;
-struct hm_json_node {
-    hm_json_type type;
-    const char *key;            /* member name inside an object, else NULL */
-    const char *str;            /* HM_JSON_STRING: decoded UTF-8, NUL-terminated */
-    size_t str_len;
-    int64_t num;                /* HM_JSON_INT */
-    const hm_json_node *first_child;   /* arrays and objects */
-    const hm_json_node *next_sibling;
-    size_t child_count;
-};
-
-typedef struct hm_json_doc hm_json_doc;
-
-/* Parse exactly one JSON value (surrounding whitespace allowed) of len
- * bytes (at most HM_POST_POLICY_BYTES_MAX).  Strings: valid UTF-8, the
- * escapes of RFC 8259 §7 with \uXXXX surrogate pairs joined (a lone
- * surrogate and \u0000 are refused); numbers: integers in int64 only
- * (fractions, exponents, leading zeros and overflow refused); duplicate
- * member names refused; depth at most HM_POST_JSON_DEPTH_MAX, nodes at most
- * HM_POST_JSON_NODES_MAX.  Returns 0 with *out (free with hm_json_free);
- * HM_EPROTO (*why, if not NULL, a static reason); HM_ETOOBIG; HM_ENOMEM. */
-int hm_json_parse(const char *buf, size_t len, hm_json_doc **out, const char **why);
-void hm_json_free(hm_json_doc *doc);
-const hm_json_node *hm_json_root(const hm_json_doc *doc);
-/* Member of an object by exact name, or NULL. */
-const hm_json_node *hm_json_get(const hm_json_node *obj, const char *key);
 
 /* ---- the POST policy ------------------------------------------------------------ */
 

@@ -19,67 +19,9 @@
 #include <string.h>
 
 #include "hm_err.h"
+#include "hm_utf8.h"
 
-/* ---- UTF-8 and XML characters --------------------------------------------- */
-
-/* Decode one strict UTF-8 sequence (no overlongs, no surrogates, at most
- * U+10FFFF) from p[0..n).  Returns its length, or 0 when invalid. */
-static size_t xml_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    if (n == 0)
-        return 0;
-    unsigned char c = p[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, v = c & 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, v = c & 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
-static size_t xml_utf8_encode(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
+/* ---- XML characters --------------------------------------------- */
 
 /* XML 1.0 section 2.2, production [2] Char. */
 static bool xml_is_char(uint32_t cp)
@@ -269,7 +211,7 @@ void hm_xml_text(hm_xml_writer *w, const char *s, size_t len)
             continue;
         }
         uint32_t cp;
-        size_t n = xml_utf8_decode(p + i, len - i, &cp);
+        size_t n = hm_utf8_decode(p + i, len - i, &cp);
         if (n == 0) {
             xml_raw(w, "\xEF\xBF\xBD", 3); /* U+FFFD for an invalid byte */
             i++;
@@ -418,7 +360,7 @@ static int xml_read_name(xml_parser *x, size_t *off, size_t *n, size_t *local_of
         unsigned char c = x->b[x->pos];
         if (c >= 0x80) {
             uint32_t cp;
-            size_t k = xml_utf8_decode(x->b + x->pos, x->len - x->pos, &cp);
+            size_t k = hm_utf8_decode(x->b + x->pos, x->len - x->pos, &cp);
             if (k == 0)
                 return xml_perr(x, HM_EPROTO, "invalid UTF-8 in a name");
             x->pos += k;
@@ -485,7 +427,7 @@ static int xml_read_ref(xml_parser *x, char out[4], size_t *out_len)
         x->pos++; /* ';' */
         if (!xml_is_char(v))
             return xml_perr(x, HM_EPROTO, "reference to a non-XML character");
-        *out_len = xml_utf8_encode(v, out);
+        *out_len = hm_utf8_encode(v, out);
         return 0;
     }
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
@@ -511,7 +453,7 @@ static int xml_text_char(xml_parser *x)
         return xml_arena_put(x, "\n", 1);
     }
     uint32_t cp;
-    size_t k = xml_utf8_decode(x->b + x->pos, x->len - x->pos, &cp);
+    size_t k = hm_utf8_decode(x->b + x->pos, x->len - x->pos, &cp);
     if (k == 0)
         return xml_perr(x, HM_EPROTO, "invalid UTF-8 in text");
     if (!xml_is_char(cp))
@@ -533,7 +475,7 @@ static int xml_skip_comment(xml_parser *x)
             return xml_perr(x, HM_EPROTO, "'--' inside a comment");
         }
         uint32_t cp;
-        size_t k = xml_utf8_decode(x->b + x->pos, x->len - x->pos, &cp);
+        size_t k = hm_utf8_decode(x->b + x->pos, x->len - x->pos, &cp);
         if (k == 0 || !xml_is_char(cp))
             return xml_perr(x, HM_EPROTO, "bad character in a comment");
         x->pos += k;
@@ -559,7 +501,7 @@ static int xml_skip_attr_value(xml_parser *x)
             continue;
         }
         uint32_t cp;
-        size_t k = xml_utf8_decode(x->b + x->pos, x->len - x->pos, &cp);
+        size_t k = hm_utf8_decode(x->b + x->pos, x->len - x->pos, &cp);
         if (k == 0 || !xml_is_char(cp))
             return xml_perr(x, HM_EPROTO, "bad character in an attribute");
         x->pos += k;

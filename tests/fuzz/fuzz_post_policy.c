@@ -12,7 +12,7 @@
 
 static size_t fuzz_json_walk(const hm_json_node *n, size_t depth)
 {
-    if (depth > HM_POST_JSON_DEPTH_MAX) abort();
+    if (depth > HM_JSON_DEPTH_MAX) abort();
     if (n->type == HM_JSON_STRING && (n->str == NULL || strlen(n->str) != n->str_len)) abort();
     size_t count = 0, total = 1;
     for (const hm_json_node *c = n->first_child; c != NULL; c = c->next_sibling) {
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *why = NULL;
     int rc = hm_json_parse((const char *)data, size, &doc, &why);
     if (rc == 0) {
-        if (fuzz_json_walk(hm_json_root(doc), 0) > HM_POST_JSON_NODES_MAX) abort();
+        if (fuzz_json_walk(hm_json_root(doc), 0) > HM_JSON_NODES_MAX) abort();
         hm_json_free(doc);
     } else if ((rc != HM_EPROTO && rc != HM_ETOOBIG && rc != HM_ENOMEM) || why == NULL) {
         abort();

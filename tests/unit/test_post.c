@@ -1,7 +1,7 @@
 /* test_post.c - browser form uploads: the streaming multipart/form-data
  * parser (every split of a body, delimiters inside data, malformed and
- * oversized forms), the strict JSON parser, the POST policy evaluator, the
- * credential and the policy signature. */
+ * oversized forms), the POST policy evaluator, the credential and the
+ * policy signature (the JSON parser: test_gw_json.c). */
 #include <check.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -340,69 +340,6 @@ START_TEST(form_sink_error)
 }
 END_TEST
 
-/* ---- JSON ---------------------------------------------------------------------------- */
-
-static int json(const char *s, hm_json_doc **d)
-{
-    return hm_json_parse(s, strlen(s), d, NULL);
-}
-
-/* Objects, arrays, literals, integers at the int64 limits and every
- * escape decode as RFC 8259 says. */
-START_TEST(json_good)
-{
-    hm_json_doc *d = NULL;
-    ck_assert_int_eq(json(" {\"a\": [1, -9223372036854775808, 9223372036854775807, true, "
-                          "false, null, {}], \"s\": \"q\\\"\\\\\\/\\b\\f\\n\\r\\t"
-                          "\\u00e9\\u20AC\\ud83d\\udc39\xc3\xa9\"} ",
-                          &d),
-                     0);
-    const hm_json_node *r = hm_json_root(d);
-    ck_assert_int_eq(r->type, HM_JSON_OBJECT);
-    const hm_json_node *a = hm_json_get(r, "a");
-    ck_assert_uint_eq(a->child_count, 7);
-    ck_assert_int_eq(a->first_child->num, 1);
-    ck_assert(a->first_child->next_sibling->num == INT64_MIN);
-    ck_assert(a->first_child->next_sibling->next_sibling->num == INT64_MAX);
-    const hm_json_node *s = hm_json_get(r, "s");
-    ck_assert_str_eq(s->str, "q\"\\/\b\f\n\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xb9\xc3\xa9");
-    ck_assert_uint_eq(s->str_len, strlen(s->str));
-    ck_assert_ptr_null(hm_json_get(r, "missing"));
-    hm_json_free(d);
-}
-END_TEST
-
-/* Everything outside the strict subset is refused with HM_EPROTO. */
-START_TEST(json_bad)
-{
-    static const char *bad[] = {
-        "", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[1 2]", "01", "1.5", "1e3",
-        "-", "9223372036854775808", "-9223372036854775809", "\"\\ud800\"", "\"\\udc00\"",
-        "\"\\ud800\\u0041\"", "\"\\u0000\"", "\"\\x\"", "\"\\u12g4\"", "\"a\nb\"",
-        "\"\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
-        "{\"a\":1,\"a\":2}", "[1] x", "tru", "nul", "[[[[[[[[[1]]]]]]]]]", "'a'",
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        hm_json_doc *d = NULL;
-        const char *why = NULL;
-        int rc = hm_json_parse(bad[i], strlen(bad[i]), &d, &why);
-        ck_assert_msg(rc == HM_EPROTO, "'%s' gave %d", bad[i], rc);
-        ck_assert_ptr_nonnull(why);
-    }
-    /* depth 8 is the limit: 8 nested arrays parse */
-    hm_json_doc *d = NULL;
-    ck_assert_int_eq(json("[[[[[[[[1]]]]]]]]", &d), 0);
-    hm_json_free(d);
-    /* over the size bound */
-    char *big = malloc(HM_POST_POLICY_BYTES_MAX + 2);
-    ck_assert_ptr_nonnull(big);
-    memset(big, ' ', HM_POST_POLICY_BYTES_MAX + 1);
-    big[0] = '1';
-    ck_assert_int_eq(hm_json_parse(big, HM_POST_POLICY_BYTES_MAX + 1, &d, NULL), HM_ETOOBIG);
-    free(big);
-}
-END_TEST
-
 /* ---- policy ---------------------------------------------------------------------------- */
 
 static char *b64(const char *s)
@@ -668,8 +605,6 @@ static Suite *post_suite(void)
     tcase_add_test(tc, form_sink_error);
     suite_add_tcase(s, tc);
     tc = tcase_create("policy");
-    tcase_add_test(tc, json_good);
-    tcase_add_test(tc, json_bad);
     tcase_add_test(tc, policy_pass);
     tcase_add_test(tc, policy_fail);
     tcase_add_test(tc, policy_content_type_list);

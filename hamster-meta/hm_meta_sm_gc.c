@@ -1,0 +1,297 @@
+/* hm_meta_sm_gc.c - write intents and garbage collection in the metadata
+ * state machine: IntentPut / IntentDelete, the gc queue, the gc lease,
+ * GcDone, and the IntentScan / GcScan queries. */
+#include "hm_meta_sm_int.h"
+
+static const char sm_key_gc_lease[] = "gc_lease";
+
+/* The index row of an intent due at deadline. */
+size_t sm_ix_intent(uint8_t *k, int64_t deadline, const uint8_t *id, size_t id_len)
+{
+    k[0] = SM_IX_INTENT_DUE;
+    sm_put_time(k + 1, deadline);
+    memcpy(k + 9, id, id_len);
+    return 9 + id_len;
+}
+
+/* Queue blobs[0..n) (n <= SM_GC_BLOBS_PER_ITEM) as one gc item. */
+static int sm_gc_add_one(sm_ctx *cx, Hm__Blob **blobs, size_t n, int64_t not_before_ms)
+{
+    uint8_t gk[HM_META_GC_KEY_BYTES];
+    /* Flip the sign bit so signed times sort correctly as unsigned bytes. */
+    hm_meta_put_u64be(gk, (uint64_t)not_before_ms ^ (1ull << 63));
+    hm_meta_put_u64be(gk + 8, cx->index);
+    uint32_t seq = cx->gc_seq++;
+    gk[16] = (uint8_t)(seq >> 24);
+    gk[17] = (uint8_t)(seq >> 16);
+    gk[18] = (uint8_t)(seq >> 8);
+    gk[19] = (uint8_t)seq;
+    Hm__GcItem g = HM__GC_ITEM__INIT;
+    g.has_format_version = true;
+    g.format_version = HM_FORMAT_VERSION;
+    g.n_blobs = n;
+    g.blobs = blobs;
+    g.has_not_before_ms = true;
+    g.not_before_ms = not_before_ms;
+    return sm_put_msg(cx, HM_KV_GC, gk, sizeof gk, &g.base);
+}
+
+/* Queue blobs for deletion after not_before_ms.  A multipart object or an
+ * aborted upload can name up to HM_PARTS_MAX blobs; they are split into
+ * items of at most SM_GC_BLOBS_PER_ITEM so that one GcScan answer (up to
+ * HM_LIST_KEYS_MAX items) stays far below the RPC message bound. */
+int sm_gc_add(sm_ctx *cx, Hm__Blob **blobs, size_t n, int64_t not_before_ms)
+{
+    for (size_t i = 0; i < n; i += SM_GC_BLOBS_PER_ITEM) {
+        size_t m = n - i < SM_GC_BLOBS_PER_ITEM ? n - i : SM_GC_BLOBS_PER_ITEM;
+        int rc = sm_gc_add_one(cx, blobs + i, m, not_before_ms);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Remove intent id and its index row; the record goes to *out (NULL: freed).
+ * HM_ENOENT when there is no such intent. */
+int sm_intent_take(sm_ctx *cx, const uint8_t *id, size_t len, Hm__Intent **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (len == 0 || len > HM_KV_KEY_BYTES_MAX)
+        return HM_ENOENT;
+    Hm__Intent *in = NULL;
+    int rc = sm_get_msg(cx, HM_KV_INTENTS, id, len, &hm__intent__descriptor,
+                        (ProtobufCMessage **)&in);
+    if (rc != 0)
+        return rc;
+    rc = cx->env->ops->kv_del(cx->txn, HM_KV_INTENTS, id, len);
+    if (rc == 0 && len <= SM_INTENT_ID_BYTES_MAX) {
+        uint8_t k[HM_KV_KEY_BYTES_MAX];
+        size_t kl = sm_ix_intent(k, in->deadline_ms, id, len);
+        rc = cx->env->ops->kv_del(cx->txn, HM_KV_INDEX, k, kl);
+        if (rc == HM_ENOENT)
+            rc = 0; /* an intent stored before the index existed */
+    }
+    if (rc == 0 && out != NULL)
+        *out = in;
+    else
+        hm__intent__free_unpacked(in, NULL);
+    return rc;
+}
+
+/* Does the intent id exist?  A rejection (HM_EINTENT) lands in resp. */
+int sm_intent_check(sm_ctx *cx, const ProtobufCBinaryData *id, Hm__MetaResponse *resp)
+{
+    const void *v = NULL;
+    size_t vl = 0;
+    int rc = id->len == 0 || id->len > HM_KV_KEY_BYTES_MAX
+                 ? HM_ENOENT
+                 : cx->env->ops->kv_get(cx->txn, HM_KV_INTENTS, id->data, id->len, &v, &vl);
+    if (rc == HM_ENOENT)
+        return sm_reject(resp, HM_EINTENT, NULL);
+    return rc;
+}
+
+/* IntentPut: record a write's blobs with its deadline: committed clock +
+ * ttl_ms when both are there (a gateway's wall clock never sets it), else
+ * the deadline_ms sent.  A repeated IntentPut of one id (a duplicated
+ * message) replaces the first and its index row. */
+int sm_intent_put(sm_ctx *cx, const Hm__IntentPut *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || c->intent == NULL || !c->intent->has_intent_id ||
+        c->intent->intent_id.len == 0 || c->intent->intent_id.len > SM_INTENT_ID_BYTES_MAX)
+        return sm_reject(resp, HM_EINVAL, "intent needs an id of 1..502 bytes");
+    Hm__Intent in = *c->intent;
+    in.has_format_version = true;
+    in.format_version = HM_FORMAT_VERSION;
+    if (in.has_ttl_ms && cx->has_clock) {
+        in.has_deadline_ms = true;
+        in.deadline_ms = sm_add_ms(cx->clock, in.ttl_ms < 0 ? 0 : in.ttl_ms);
+    }
+    int rc = sm_intent_take(cx, in.intent_id.data, in.intent_id.len, NULL);
+    if (rc != 0 && rc != HM_ENOENT)
+        return rc;
+    rc = sm_put_msg(cx, HM_KV_INTENTS, in.intent_id.data, in.intent_id.len, &in.base);
+    if (rc != 0)
+        return rc;
+    uint8_t k[HM_KV_KEY_BYTES_MAX];
+    size_t kl = sm_ix_intent(k, in.deadline_ms, in.intent_id.data, in.intent_id.len);
+    return cx->env->ops->kv_put(cx->txn, HM_KV_INDEX, k, kl, "", 0);
+}
+
+int sm_intent_delete(sm_ctx *cx, const Hm__IntentDelete *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || !c->has_intent_id || c->intent_id.len == 0 ||
+        c->intent_id.len > HM_KV_KEY_BYTES_MAX)
+        return sm_reject(resp, HM_EINVAL, "intent needs an id");
+    Hm__Intent *in = NULL;
+    int rc = sm_intent_take(cx, c->intent_id.data, c->intent_id.len, &in);
+    if (rc == HM_ENOENT)
+        return 0; /* already retired or collected */
+    if (rc != 0)
+        return rc;
+    rc = sm_gc_add(cx, in->blobs, in->n_blobs, sm_after(cx, c->now_ms, 0));
+    hm__intent__free_unpacked(in, NULL);
+    return rc;
+}
+
+/* GcLease: one collector per store.  The lease row is holder bytes then
+ * the committed clock it runs until (i64 BE, sign flipped).  Granted when
+ * there is none, it ran out, or the holder renews its own; HM_EBUSY
+ * otherwise.  Needs the committed clock: a command without one (only a
+ * bare state machine sends it) is refused. */
+int sm_gc_lease(sm_ctx *cx, const Hm__GcLease *c, Hm__MetaResponse *resp)
+{
+    if (c == NULL || !c->has_holder || c->holder.len == 0 ||
+        c->holder.len > SM_LEASE_HOLDER_BYTES_MAX || !c->has_ttl_ms || c->ttl_ms <= 0)
+        return sm_reject(resp, HM_EINVAL, "gc lease needs a holder of 1..64 bytes and a ttl");
+    if (!cx->has_clock)
+        return sm_reject(resp, HM_EINVAL, "gc lease needs the committed clock");
+    const void *v = NULL;
+    size_t vl = 0;
+    int rc = cx->env->ops->kv_get(cx->txn, HM_KV_SYS, sm_key_gc_lease, strlen(sm_key_gc_lease),
+                                  &v, &vl);
+    if (rc != 0 && rc != HM_ENOENT)
+        return rc;
+    if (rc == 0) {
+        if (vl < 8 || vl - 8 > SM_LEASE_HOLDER_BYTES_MAX)
+            return HM_ECORRUPT;
+        const uint8_t *b = v;
+        int64_t until = sm_get_time(b + vl - 8);
+        bool mine = vl - 8 == c->holder.len && memcmp(b, c->holder.data, c->holder.len) == 0;
+        if (!mine && until > cx->clock)
+            return sm_reject(resp, HM_EBUSY, "another collector holds the gc lease");
+    }
+    uint8_t row[SM_LEASE_HOLDER_BYTES_MAX + 8];
+    memcpy(row, c->holder.data, c->holder.len);
+    sm_put_time(row + c->holder.len, sm_add_ms(cx->clock, c->ttl_ms));
+    return cx->env->ops->kv_put(cx->txn, HM_KV_SYS, sm_key_gc_lease, strlen(sm_key_gc_lease),
+                                row, c->holder.len + 8);
+}
+
+int sm_gc_done(sm_ctx *cx, const Hm__GcDone *c, Hm__MetaResponse *resp)
+{
+    (void)resp;
+    for (size_t i = 0; c != NULL && i < c->n_gc_keys; i++) {
+        if (c->gc_keys[i].len != HM_META_GC_KEY_BYTES)
+            continue; /* not a key we handed out: nothing to remove */
+        int rc = cx->env->ops->kv_del(cx->txn, HM_KV_GC, c->gc_keys[i].data,
+                                      c->gc_keys[i].len);
+        if (rc != 0 && rc != HM_ENOENT)
+            return rc;
+    }
+    return 0;
+}
+
+int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp)
+{
+    Hm__GcScanResult *r = malloc(sizeof *r);
+    if (r == NULL)
+        return HM_ENOMEM;
+    hm__gc_scan_result__init(r);
+    resp->result_case = HM__META_RESPONSE__RESULT_GC;
+    resp->gc = r;
+    uint32_t max = q != NULL && q->has_max && q->max > 0 ? q->max : HM_LIST_KEYS_MAX;
+    if (max > HM_LIST_KEYS_MAX)
+        max = HM_LIST_KEYS_MAX;
+    int64_t now = q != NULL ? q->now_ms : 0;
+    r->gc_keys = calloc(max, sizeof *r->gc_keys);
+    r->items = calloc(max, sizeof *r->items);
+    if (r->gc_keys == NULL || r->items == NULL)
+        return HM_ENOMEM;
+    hm_kv_cursor *cur = NULL;
+    int rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_GC, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, NULL, 0); rc == 0 && r->n_items < max;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        if (kl != HM_META_GC_KEY_BYTES) {
+            rc = HM_ECORRUPT;
+            break;
+        }
+        int64_t nb = (int64_t)(hm_meta_get_u64be(k) ^ (1ull << 63));
+        if (nb > now)
+            break; /* keys sort by not_before: the rest are later */
+        Hm__GcItem *it = NULL;
+        rc = sm_unpack(&hm__gc_item__descriptor, v, vl, (ProtobufCMessage **)&it);
+        if (rc != 0)
+            break;
+        uint8_t *kc = malloc(kl);
+        if (kc == NULL) {
+            hm__gc_item__free_unpacked(it, NULL);
+            rc = HM_ENOMEM;
+            break;
+        }
+        memcpy(kc, k, kl);
+        r->gc_keys[r->n_gc_keys].data = kc;
+        r->gc_keys[r->n_gc_keys].len = kl;
+        r->n_gc_keys++;
+        r->items[r->n_items++] = it;
+    }
+    if (rc == HM_ENOENT)
+        rc = 0;
+    cx->env->ops->kv_cursor_close(cur);
+    return rc;
+}
+
+/* IntentScan: the ids of intents whose deadline_ms <= now_ms, at most max
+ * (default and cap HM_LIST_KEYS_MAX), earliest deadline first.  It walks
+ * the deadline index, so it reads only due intents however many are live.
+ * Read-only: expiring one is an IntentDelete through the log. */
+int sm_q_intent_scan(sm_ctx *cx, const Hm__IntentScan *q, Hm__MetaResponse *resp)
+{
+    Hm__IntentScanResult *r = malloc(sizeof *r);
+    if (r == NULL)
+        return HM_ENOMEM;
+    hm__intent_scan_result__init(r);
+    resp->result_case = HM__META_RESPONSE__RESULT_INTENTS;
+    resp->intents = r;
+    uint32_t max = q != NULL && q->has_max && q->max > 0 ? q->max : HM_LIST_KEYS_MAX;
+    if (max > HM_LIST_KEYS_MAX)
+        max = HM_LIST_KEYS_MAX;
+    int64_t now = q != NULL ? q->now_ms : 0;
+    r->intent_ids = calloc(max, sizeof *r->intent_ids);
+    if (r->intent_ids == NULL)
+        return HM_ENOMEM;
+    hm_kv_cursor *cur = NULL;
+    int rc = cx->env->ops->kv_cursor_open(cx->txn, HM_KV_INDEX, &cur);
+    if (rc != 0)
+        return rc;
+    uint8_t first = SM_IX_INTENT_DUE;
+    for (rc = cx->env->ops->kv_cursor_seek(cur, &first, 1); rc == 0 && r->n_intent_ids < max;
+         rc = cx->env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = cx->env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        const uint8_t *kb = k;
+        if (kl < 1 || kb[0] != SM_IX_INTENT_DUE)
+            break;
+        if (kl < 10) {
+            rc = HM_ECORRUPT;
+            break;
+        }
+        if (sm_get_time(kb + 1) > now)
+            break; /* rows sort by deadline: the rest are later */
+        kl -= 9;
+        uint8_t *kc = malloc(kl);
+        if (kc == NULL) {
+            rc = HM_ENOMEM;
+            break;
+        }
+        memcpy(kc, kb + 9, kl);
+        r->intent_ids[r->n_intent_ids].data = kc;
+        r->intent_ids[r->n_intent_ids].len = kl;
+        r->n_intent_ids++;
+    }
+    if (rc == HM_ENOENT)
+        rc = 0;
+    cx->env->ops->kv_cursor_close(cur);
+    return rc;
+}
