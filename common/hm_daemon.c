@@ -250,14 +250,20 @@ int hm_daemon_ec_selftest(const char *prog, const char *comp)
 {
     int rc = hm_ec_selftest();
     if (rc == 0) return 0;
+    if (rc != HM_ECORRUPT) {
+        hm_error(comp, NULL, "erasure-coding self-test could not run: %s; refusing to start",
+                 hm_err_msg(rc));
+        fprintf(stderr, "%s: erasure-coding self-test could not run: %s; refusing to start\n",
+                prog, hm_err_msg(rc));
+        return rc;
+    }
     hm_error(comp, NULL,
-             "erasure-coding self-test failed (%s): this build's ISA-L disagrees with the "
-             "known answers; refusing to start",
-             hm_err_name(rc));
+             "erasure-coding self-test failed: Reed-Solomon coding disagrees with the known "
+             "answers; refusing to start");
     fprintf(stderr,
-            "%s: erasure-coding self-test failed (%s): Reed-Solomon parity from this "
-            "build's ISA-L differs from the known answers, so it could write unreadable "
-            "shards; refusing to start\n",
-            prog, hm_err_msg(rc));
+            "%s: erasure-coding self-test failed: this build's Reed-Solomon coding (ISA-L) "
+            "disagrees with the known answers (the log names the first difference), so it "
+            "could write shards that cannot be decoded; refusing to start\n",
+            prog);
     return rc;
 }

@@ -63,11 +63,12 @@ typedef struct hm_ec_layout {
 /* HM_EINVAL on overflow (size beyond what the profile can address). */
 int hm_ec_layout_make(const hm_ec_profile *p, uint64_t size, hm_ec_layout *out);
 
-/* Stripe s's chunk length and its offset inside each shard. */
+/* Stripe s's chunk length and its offset inside each shard.  For s at or
+ * past l->stripes: chunk 0, offset l->shard_bytes. */
 uint32_t hm_ec_layout_chunk(const hm_ec_layout *l, uint64_t s);
 uint64_t hm_ec_layout_shard_offset(const hm_ec_layout *l, uint64_t s);
 /* Logical bytes of blob data stripe s holds (k * chunk, less the padding of
- * the last one). */
+ * the last one); 0 for s at or past l->stripes. */
 uint64_t hm_ec_layout_stripe_data(const hm_ec_layout *l, uint64_t s);
 
 /* The stripes [*first, *last] that hold blob bytes [off, off + len);
@@ -103,8 +104,10 @@ int hm_ec_decode(const hm_ec_codec *c, size_t len, uint8_t *const *chunks, const
 int hm_ec_selftest(void);
 
 /* Test only, a planted bug the simulator must catch: decode with one row of
- * the inverted matrix taken from the wrong erasure pattern.  Never set
- * outside tests. */
+ * the inverted matrix taken from the wrong erasure pattern (tables made
+ * while it is set are never cached).  It changes the rebuilt bytes of every
+ * pattern of every profile with parity but 1+1, a mirror, where every
+ * pattern has the same inverse.  Never set outside tests. */
 extern bool hm_ec_plant_wrong_row;
 
 #endif
