@@ -2105,3 +2105,20 @@ int sim_world_remove_tree(sim_world *w, const char *dir, bool keep_root)
     sim_unlock(w);
     return rc;
 }
+
+bool sim_world_durable(sim_world *w, const char *path)
+{
+    sim_path sp;
+    sim_lock(w);
+    bool ok = sim_path_split(path, &sp) == 0 && sp.n > 0;
+    sim_node *d = w->root;
+    for (size_t i = 0; ok && i < sp.n; i++) {
+        sim_node *dur = sim_dir_get(&d->ents_dur, sp.comp[i]);
+        ok = dur != NULL && dur == sim_dir_get(&d->ents_cur, sp.comp[i]);
+        d = dur;
+    }
+    ok = ok && !d->is_dir && d->npend == 0 && d->cur.len == d->dur.len &&
+         (d->cur.len == 0 || memcmp(d->cur.p, d->dur.p, d->cur.len) == 0);
+    sim_unlock(w);
+    return ok;
+}

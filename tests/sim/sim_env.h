@@ -192,6 +192,11 @@ void sim_disk_get_stats(const sim_world *w, uint64_t *refused, uint64_t *stalled
  * HM_ENOENT if dir is absent, HM_EINVAL for the root or a file. */
 int sim_world_remove_tree(sim_world *w, const char *dir, bool keep_root);
 
+/* True when the file at path would survive any power loss as it reads
+ * now: every name on its path is durable (and the same node), and its
+ * bytes and size are synced. */
+bool sim_world_durable(sim_world *w, const char *path);
+
 /* Flip bit `bit` (counted from the file's first byte) of the file at path,
  * both in what readers see and in the durable copy: rot at rest.
  * HM_ENOENT if absent, HM_EINVAL if bit is past the end or path is a

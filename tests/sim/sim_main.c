@@ -110,6 +110,7 @@ typedef struct sim_opts {
     bool disk_rot;   /* bits flip in one disk's shard files */
     bool disk_stall; /* every call on a disk takes seconds, for a while */
     bool disk_full;  /* a disk answers ENOSPC, for a while */
+    bool plant_gc_deletes_named; /* a collector that deletes a named shard */
 } sim_opts;
 
 /* ---- reference model ------------------------------------------------------ */
@@ -301,6 +302,15 @@ typedef struct sim_run {
         uint32_t heal_due; /* step at which a stall or a full disk ends; 0 none */
     } dk[SIM_DISKS_MAX];
     uint32_t domains_lost; /* disks dead or emptied this run */
+    char disk_id[SIM_DISKS_MAX][64]; /* what each store's info() said last */
+    /* Shards a write was acknowledged without (degraded: repair work), by
+     * disk id, blob id and index: the gc check does not ask for them. */
+    struct {
+        char disk_id[64];
+        char hex[2 * HM_BLOB_ID_BYTES + 1];
+        uint32_t index;
+    } absent[SIM_ROTTED_MAX];
+    size_t nabsent;
     uint64_t faults_seen;
     uint32_t restart_due; /* step at which a poisoned node restarts; 0 none */
     uint32_t heal_due[1 + SIM_DISKS_MAX];
@@ -315,7 +325,7 @@ typedef struct sim_run {
         uint64_t puts_ok, puts_err, gets_ok, gets_err, deletes, lists, restarts,
             flips, ambiguous, resolved, sweeps, ranged, mpu_creates, parts_ok, parts_err,
             completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
-            shard_files, intent_leaks, log_rots, log_rots_refused, akeys_ok, akeys_err,
+            shard_files, intent_leaks, acks_checked, named_deleted, log_rots, log_rots_refused, akeys_ok, akeys_err,
             recovered, recovered_multipart, recover_skipped, recover_unsettled, disk_deaths,
             disk_losses, disk_rots, disk_stalls, disk_fulls;
     } st;
@@ -667,6 +677,12 @@ static int sim_roles_open(sim_run *r)
         wrapped[i] = sim_net_shard(r->net, i);
         direct[i] = r->disk_local[i];
     }
+    for (size_t i = 0; i < r->o.disks; i++) {
+        Hm__ShardInfoResp *info = NULL;
+        if (r->disk_local[i]->ops->info(r->disk_local[i], &info) == 0 && info->disk_id != NULL)
+            snprintf(r->disk_id[i], sizeof(r->disk_id[i]), "%s", info->disk_id);
+        if (info != NULL) hm__shard_info_resp__free_unpacked(info, NULL);
+    }
     r->plant_meta.ops = &sim_plant_meta_ops;
     r->plant_meta.impl = sim_net_meta(r->net);
     hm_objsvc_config cfg = {
@@ -841,6 +857,102 @@ static bool sim_is_rotted(sim_run *r, const Hm__ObjectVersion *v)
     for (size_t i = 0; i < v->n_blobs; i++)
         if (sim_blob_bad(r, v->blobs[i]) > v->blobs[i]->m) return true;
     return false;
+}
+
+/* ---- shards of a manifest ----------------------------------------------------- */
+
+/* The disk index whose store reported disk_id, or -1. */
+static int sim_disk_of(const sim_run *r, const char *disk_id)
+{
+    if (disk_id == NULL || disk_id[0] == '\0') return -1;
+    for (size_t i = 0; i < r->o.disks; i++)
+        if (strcmp(r->disk_id[i], disk_id) == 0) return (int)i;
+    return -1;
+}
+
+/* Was shard ref of blob b made bad at rest (a flipped bit, a lost or dead
+ * disk), or acknowledged without (degraded)? */
+static bool sim_shard_excused(const sim_run *r, const Hm__Blob *b, const Hm__ShardRef *ref,
+                              const char *hex)
+{
+    int d = sim_disk_of(r, ref->disk_id);
+    if (d < 0 || r->dk[d].dead) return true; /* its disk is gone or was replaced */
+    for (size_t j = 0; j < r->nrotted; j++)
+        if (r->rotted[j].disk == d && strcmp(r->rotted[j].hex, hex) == 0) return true;
+    for (size_t j = 0; j < r->nabsent; j++)
+        if (r->absent[j].index == ref->index && strcmp(r->absent[j].hex, hex) == 0 &&
+            strcmp(r->absent[j].disk_id, ref->disk_id) == 0)
+            return true;
+    (void)b;
+    return false;
+}
+
+/* Is shard ref of blob b durable on its disk (as it reads now)? */
+static bool sim_shard_durable(sim_run *r, const Hm__Blob *b, const Hm__ShardRef *ref)
+{
+    int d = sim_disk_of(r, ref->disk_id);
+    if (d < 0 || r->disk[d] == NULL) return false;
+    char path[256];
+    if (hm_shard_store_shard_path(r->disk[d], b->blob_id.data, ref->index, path,
+                                  sizeof(path)) != 0)
+        return false;
+    return sim_world_durable(r->w, path);
+}
+
+/* Shards a blob of profile (k, m) needs durable before its write is
+ * acknowledged: all without parity, else min(k+m, k+1). */
+static uint32_t sim_floor(uint32_t k, uint32_t m) { return m == 0 ? k : k + 1; }
+
+/* The write-ack checker, right after a write of b/k was acknowledged:
+ * every blob of the version it made has at least the floor of its shards
+ * durable (or made bad since by a disk fault); the others are remembered
+ * as repair work the gc check does not ask for. */
+static void sim_ack_check(sim_run *r, int b, int k, const char *etag)
+{
+    hm_objsvc_get *g = NULL;
+    if (hm_objsvc_get_open(r->check, "sim-check", sim_bucket_names[b], sim_keys[k], &g) != 0)
+        return;
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    if (v->etag == NULL || strcmp(v->etag, etag) != 0) {
+        hm_objsvc_get_close(g);
+        return; /* another write got there first */
+    }
+    r->st.acks_checked++;
+    for (size_t i = 0; i < v->n_blobs && !r->failed; i++) {
+        const Hm__Blob *bl = v->blobs[i];
+        if (bl->blob_id.len != HM_BLOB_ID_BYTES) continue;
+        char hex[2 * HM_BLOB_ID_BYTES + 1];
+        sim_hex(bl->blob_id.data, HM_BLOB_ID_BYTES, hex);
+        uint32_t good = 0;
+        for (size_t s = 0; s < bl->n_shards; s++) {
+            const Hm__ShardRef *ref = bl->shards[s];
+            if (sim_shard_durable(r, bl, ref)) {
+                good++;
+                continue;
+            }
+            int d = sim_disk_of(r, ref->disk_id);
+            bool bad = false;
+            for (size_t j = 0; d >= 0 && j < r->nrotted; j++)
+                bad = bad || (r->rotted[j].disk == d && strcmp(r->rotted[j].hex, hex) == 0);
+            if (bad) {
+                good++;
+                continue;
+            }
+            if (r->nabsent < SIM_ROTTED_MAX && ref->disk_id != NULL) {
+                snprintf(r->absent[r->nabsent].disk_id, sizeof(r->absent[0].disk_id), "%s",
+                         ref->disk_id);
+                memcpy(r->absent[r->nabsent].hex, hex, sizeof(hex));
+                r->absent[r->nabsent].index = ref->index;
+                r->nabsent++;
+            }
+        }
+        uint32_t floor = sim_floor(bl->k, bl->m);
+        if (good < floor || bl->n_shards < floor)
+            sim_fail(r, "%s/%s: write acknowledged with %u of %zu shards of blob %.16s (%u+%u) "
+                     "durable, below the floor of %u", sim_bucket_names[b], sim_keys[k], good,
+                     bl->n_shards, hex, bl->k, bl->m, floor);
+    }
+    hm_objsvc_get_close(g);
 }
 
 static void sim_ver_from(const Hm__ObjectVersion *v, sim_ver *out)
@@ -1473,6 +1585,7 @@ static void sim_put_step(sim_run *r, sim_op *op)
                  sim_keys[op->k], etag, op->ver.etag);
     if (rc == 0) r->st.puts_ok++;
     else r->st.puts_err++;
+    if (rc == 0 && !op->bad_md5 && !op->short_body) sim_ack_check(r, op->b, op->k, etag);
     if (!op->bad_md5 && !op->short_body) sim_key_outcome(r, op->b, op->k, &op->ver, rc);
     else if (rc != 0 && sim_probe_key(r, op->b, op->k, false, false)) r->st.resolved++;
     sim_op_drop(op);
@@ -1806,11 +1919,37 @@ static void sim_bucket_op(sim_run *r, bool create)
     }
 }
 
+/* --plant gc-deletes-named: a collector that also deletes one shard of a
+ * blob a live version still names (the first shard of the first blob of a
+ * random key's current version). */
+static void sim_plant_gc_delete_named(sim_run *r)
+{
+    int b = (int)sim_rng_below(&r->rng_work, SIM_BUCKETS);
+    int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    hm_objsvc_get *g = NULL;
+    if (hm_objsvc_get_open(r->check, "sim-check", sim_bucket_names[b], sim_keys[k], &g) != 0)
+        return;
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    if (v->n_blobs > 0 && v->blobs[0]->blob_id.len == HM_BLOB_ID_BYTES &&
+        v->blobs[0]->n_shards > 0) {
+        const Hm__ShardRef *ref = v->blobs[0]->shards[0];
+        int d = sim_disk_of(r, ref->disk_id);
+        if (d >= 0 && r->disk_local[d] != NULL &&
+            r->disk_local[d]->ops->del(r->disk_local[d], v->blobs[0]->blob_id.data,
+                                       ref->index) == 0) {
+            r->st.named_deleted++;
+            sim_event(r, "plant_gc_deleted_named", b, k, d, 0);
+        }
+    }
+    hm_objsvc_get_close(g);
+}
+
 static void sim_gc(sim_run *r)
 {
     size_t n = 0;
     int rc = hm_objsvc_gc_run(r->svc, &n);
     sim_event(r, "gc", -1, -1, (int64_t)n, rc);
+    if (r->o.plant_gc_deletes_named && rc == 0) sim_plant_gc_delete_named(r);
 }
 
 /* ---- multipart, copy and tagging workload ----------------------------------------- */
@@ -2735,6 +2874,13 @@ static void sim_blobset_add(sim_run *r, sim_blobset *s, const Hm__Blob *b)
     if (b == NULL || b->blob_id.len != HM_BLOB_ID_BYTES) return;
     char hex[2 * HM_BLOB_ID_BYTES + 1];
     sim_hex(b->blob_id.data, HM_BLOB_ID_BYTES, hex);
+    /* gc never deletes a shard a manifest names: each one is on its disk,
+     * unless a disk fault took it or its write was acknowledged without it */
+    for (size_t i = 0; i < b->n_shards && !r->failed; i++)
+        if (!sim_shard_excused(r, b, b->shards[i], hex) && !sim_shard_durable(r, b, b->shards[i]))
+            sim_fail(r, "gc check: shard %u of blob %.16s, named by a manifest, is gone from "
+                     "disk %s", b->shards[i]->index, hex,
+                     b->shards[i]->disk_id != NULL ? b->shards[i]->disk_id : "?");
     if (sim_blobset_has(s, hex, NULL)) {
         sim_fail(r, "gc check: blob %.16s is referenced twice", hex);
         return;
@@ -3205,6 +3351,9 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
                    r->st.disk_deaths, r->st.disk_losses, r->st.disk_rots, r->st.disk_stalls,
                    r->st.disk_fulls, refused, stalled);
         }
+        printf("  shards: %" PRIu64 " acknowledged writes checked against the floor, %zu "
+               "shards acknowledged absent%s\n", r->st.acks_checked, r->nabsent,
+               o->plant_gc_deletes_named ? "; planted: a collector deleted named shards" : "");
         printf("  final gc: %" PRIu64 " blobs collected, %" PRIu64 " shard files left, %" PRIu64
                " held only by expired intents\n",
                r->st.gc_blobs, r->st.shard_files, r->st.intent_leaks);
@@ -3232,7 +3381,8 @@ static void sim_usage(void)
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
             "                   [--plant ack-before-sync|lenient-log-recovery|\n"
             "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
-            "                            compact-past-durable|intent-after-shard|lose-manifest]\n"
+            "                            compact-past-durable|intent-after-shard|lose-manifest|\n"
+            "                            gc-deletes-named]\n"
             "                   [--read-gc] [--akeys] [--trace] [--disks 1..8]\n"
             "                   [--disk-loss] [--disk-rot] [--disk-stall] [--disk-full]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
@@ -3249,6 +3399,7 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_compact_past_durable ? " --plant compact-past-durable"
            : o->plant_intent_after_shard ? " --plant intent-after-shard"
            : o->plant_lose_manifest ? " --plant lose-manifest"
+           : o->plant_gc_deletes_named ? " --plant gc-deletes-named"
                                     : "";
 }
 
@@ -3397,6 +3548,10 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--plant") == 0 && v != NULL &&
                    strcmp(v, "intent-after-shard") == 0) {
             o.plant_intent_after_shard = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "gc-deletes-named") == 0) {
+            o.plant_gc_deletes_named = true;
             i++;
         } else if (strcmp(a, "--disk-loss") == 0) {
             o.disk_loss = true;

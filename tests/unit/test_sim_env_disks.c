@@ -293,6 +293,31 @@ START_TEST(test_disk_bad_args)
 }
 END_TEST
 
+/* sim_world_durable: a file is durable once its bytes are synced and every
+ * name on its path is; not before, and not after an unsynced change. */
+START_TEST(test_durable_query)
+{
+    ck_assert_int_eq(env->ops->mkdir(env, "/d/disk1/s"), 0);
+    write_file("/d/disk1/s/x", "x", true);
+    ck_assert(!sim_world_durable(w, "/d/disk1/s/x")); /* s and x not in synced dirs */
+    ck_assert_int_eq(env->ops->sync_dir(env, "/d/disk1/s"), 0);
+    ck_assert(!sim_world_durable(w, "/d/disk1/s/x")); /* s itself not yet */
+    ck_assert_int_eq(env->ops->sync_dir(env, "/d/disk1"), 0);
+    ck_assert(sim_world_durable(w, "/d/disk1/s/x"));
+    hm_file *f;
+    ck_assert_int_eq(env->ops->open(env, "/d/disk1/s/x", HM_O_RDWR, &f), 0);
+    ck_assert_int_eq(env->ops->pwrite(f, "y", 1, 0), 0);
+    ck_assert(!sim_world_durable(w, "/d/disk1/s/x"));
+    ck_assert_int_eq(env->ops->sync(f), 0);
+    env->ops->close(f);
+    ck_assert(sim_world_durable(w, "/d/disk1/s/x"));
+    ck_assert(!sim_world_durable(w, "/d/disk1/s"));    /* a directory */
+    ck_assert(!sim_world_durable(w, "/d/disk1/s/no")); /* absent */
+    ck_assert_int_eq(sim_world_remove_tree(w, "/d/disk1", true), 0);
+    ck_assert(!sim_world_durable(w, "/d/disk1/s/x"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sim_env_disks");
@@ -304,6 +329,7 @@ int main(void)
     tcase_add_test(tc, test_disk_lose_contents);
     tcase_add_test(tc, test_disk_lose_unsynced_dir);
     tcase_add_test(tc, test_disk_bad_args);
+    tcase_add_test(tc, test_durable_query);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
