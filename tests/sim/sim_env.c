@@ -182,6 +182,13 @@ typedef struct sim_fault {
     char prob_prefix[SIM_PREFIX_BYTES];
 } sim_fault;
 
+/* A disk's state: every path equal to prefix or under it (prefix + '/'). */
+typedef struct sim_disk_rule {
+    bool used;
+    char prefix[SIM_PREFIX_BYTES];
+    sim_disk_state st;
+} sim_disk_rule;
+
 struct hm_file {
     sim_world *w;
     sim_node *node; /* NULL once killed by a crash */
@@ -232,6 +239,8 @@ struct sim_world {
     uint64_t trace;
     uint64_t fault_fired;
     sim_fault faults[SIM_FAULT_OP_COUNT];
+    sim_disk_rule disks[SIM_DISK_RULES_MAX]; /* per-disk states (sim_disk_set) */
+    uint64_t disk_refused, disk_stalled;
     sim_node *root;
     sim_node *all;     /* every node */
     hm_file *files;    /* open handles */
@@ -652,6 +661,45 @@ static int sim_fault_hit(sim_world *w, enum sim_fault_op op, const char *path)
     return 0;
 }
 
+/* True when path is the disk at prefix or under it ("/d/disk1" is not
+ * under "/d/disk"). */
+static bool sim_on_disk(const char *prefix, const char *path)
+{
+    size_t n = strlen(prefix);
+    return strncmp(prefix, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static void sim_advance_locked(sim_world *w, int64_t ms);
+
+/* PLAIN: any call; GROW: one that needs space; NEW: the space check of a
+ * create or mkdir once the name is known to be new (no stall counted
+ * again: the call's PLAIN gate already ran). */
+enum sim_io { SIM_IO_PLAIN = 0, SIM_IO_GROW, SIM_IO_NEW };
+
+/* The per-disk state's answer to a call on path (under the lock): a stalled
+ * disk first lets the virtual clocks run, a dead one fails everything with
+ * HM_EIO, a full one fails what needs space with HM_ENOSPC. */
+static int sim_disk_gate(sim_world *w, const char *path, enum sim_io io)
+{
+    for (size_t i = 0; i < SIM_DISK_RULES_MAX; i++) {
+        const sim_disk_rule *d = &w->disks[i];
+        if (!d->used || !sim_on_disk(d->prefix, path)) continue;
+        if (d->st.stall_ms > 0 && io != SIM_IO_NEW) {
+            sim_advance_locked(w, d->st.stall_ms);
+            w->disk_stalled++;
+        }
+        if (d->st.dead && io != SIM_IO_NEW) {
+            w->disk_refused++;
+            return HM_EIO;
+        }
+        if (d->st.full && io != SIM_IO_PLAIN) {
+            w->disk_refused++;
+            return HM_ENOSPC;
+        }
+    }
+    return 0;
+}
+
 /* ---- clock and rng ------------------------------------------------------- */
 
 static int64_t sim_mono_ns(hm_env *env)
@@ -720,6 +768,8 @@ static int sim_open(hm_env *env, const char *path, int flags, hm_file **out)
         goto out;
     }
     if ((flags & (HM_O_CREAT | HM_O_TRUNC)) != 0 && (rc = sim_mutation(w)) != 0) goto out;
+    rc = sim_disk_gate(w, path, SIM_IO_PLAIN);
+    if (rc != 0) goto out;
     rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc != 0) goto out;
     if (node == NULL) {
@@ -727,6 +777,7 @@ static int sim_open(hm_env *env, const char *path, int flags, hm_file **out)
             rc = HM_ENOENT;
             goto out;
         }
+        if ((rc = sim_disk_gate(w, path, SIM_IO_NEW)) != 0) goto out;
         node = sim_node_new(w, false);
         if (node == NULL) {
             rc = HM_ENOMEM;
@@ -781,6 +832,7 @@ static int sim_pread(hm_file *f, void *buf, size_t len, uint64_t off, size_t *go
     sim_world *w = f->w;
     sim_lock(w);
     int rc = sim_file_check(f);
+    if (rc == 0) rc = sim_disk_gate(w, f->path, SIM_IO_PLAIN);
     if (rc == 0) {
         const sim_buf *b = &f->node->cur;
         size_t n = 0;
@@ -803,6 +855,7 @@ static int sim_pwrite(hm_file *f, const void *buf, size_t len, uint64_t off)
     int rc = sim_file_check(f);
     if (rc == 0 && !f->writable) rc = HM_EPERM;
     if (rc == 0) rc = sim_mutation(w);
+    if (rc == 0) rc = sim_disk_gate(w, f->path, SIM_IO_GROW);
     if (rc == 0) rc = sim_fault_hit(w, SIM_FAULT_WRITE, f->path);
     if (rc == 0) rc = sim_buf_write(&f->node->cur, off, buf, len);
     if (rc == 0) {
@@ -822,7 +875,8 @@ static int sim_sync(hm_file *f)
     int rc = sim_file_check(f);
     if (rc == 0) rc = sim_mutation(w);
     if (rc == 0) {
-        rc = sim_fault_hit(w, SIM_FAULT_SYNC, f->path);
+        rc = sim_disk_gate(w, f->path, SIM_IO_PLAIN);
+        if (rc == 0) rc = sim_fault_hit(w, SIM_FAULT_SYNC, f->path);
         /* A failed fdatasync is final (see posix.c): poison the handle.
          * The unsynced bytes stay visible but never became durable. */
         if (rc != 0) f->poisoned = true;
@@ -844,6 +898,7 @@ static int sim_size(hm_file *f, uint64_t *out)
     sim_world *w = f->w;
     sim_lock(w);
     int rc = sim_file_check(f);
+    if (rc == 0) rc = sim_disk_gate(w, f->path, SIM_IO_PLAIN);
     if (rc == 0) *out = f->node->cur.len;
     sim_unlock(w);
     return rc;
@@ -856,6 +911,7 @@ static int sim_truncate(hm_file *f, uint64_t len)
     int rc = sim_file_check(f);
     if (rc == 0 && !f->writable) rc = HM_EPERM;
     if (rc == 0) rc = sim_mutation(w);
+    if (rc == 0) rc = sim_disk_gate(w, f->path, len > f->node->cur.len ? SIM_IO_GROW : SIM_IO_PLAIN);
     if (rc == 0) rc = sim_fault_hit(w, SIM_FAULT_WRITE, f->path);
     if (rc == 0) rc = sim_buf_truncate(&f->node->cur, len);
     if (rc == 0) sim_pending_add(f->node, true, len, NULL, 0);
@@ -891,6 +947,8 @@ static int sim_rename(hm_env *env, const char *from, const char *to)
     const char *a, *b;
     sim_lock(w);
     int rc = sim_mutation(w);
+    if (rc == 0) rc = sim_disk_gate(w, from, SIM_IO_PLAIN);
+    if (rc == 0) rc = sim_disk_gate(w, to, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, from, &spa, &pa, &a, &na);
     if (rc == 0 && (na == NULL || pa == NULL)) rc = HM_ENOENT;
     if (rc == 0) rc = sim_resolve(w, to, &spb, &pb, &b, &nb);
@@ -925,6 +983,7 @@ static int sim_unlink(hm_env *env, const char *path)
     const char *name;
     sim_lock(w);
     int rc = sim_mutation(w);
+    if (rc == 0) rc = sim_disk_gate(w, path, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && (node == NULL || parent == NULL)) rc = HM_ENOENT;
     if (rc == 0 && node->is_dir) rc = HM_EINVAL;
@@ -945,9 +1004,11 @@ static int sim_mkdir(hm_env *env, const char *path)
     const char *name;
     sim_lock(w);
     int rc = sim_mutation(w);
+    if (rc == 0) rc = sim_disk_gate(w, path, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && parent == NULL) rc = HM_EEXIST; /* the root */
     if (rc == 0 && node != NULL) rc = HM_EEXIST;
+    if (rc == 0) rc = sim_disk_gate(w, path, SIM_IO_NEW);
     if (rc == 0) {
         node = sim_node_new(w, true);
         rc = node == NULL ? HM_ENOMEM : sim_dir_set(&parent->ents_cur, name, node);
@@ -966,6 +1027,7 @@ static int sim_rmdir(hm_env *env, const char *path)
     const char *name;
     sim_lock(w);
     int rc = sim_mutation(w);
+    if (rc == 0) rc = sim_disk_gate(w, path, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && (node == NULL || parent == NULL)) rc = HM_ENOENT;
     if (rc == 0 && !node->is_dir) rc = HM_EINVAL;
@@ -987,6 +1049,7 @@ static int sim_sync_dir(hm_env *env, const char *path)
     const char *name;
     sim_lock(w);
     int rc = sim_mutation(w);
+    if (rc == 0) rc = sim_disk_gate(w, path, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && node == NULL) rc = HM_ENOENT;
     if (rc == 0 && !node->is_dir) rc = HM_EINVAL;
@@ -1016,6 +1079,7 @@ static int sim_list_dir(hm_env *env, const char *path, hm_dir_fn fn, void *arg)
     size_t n = 0;
     sim_lock(w);
     int rc = w->frozen ? HM_EIO : 0;
+    if (rc == 0) rc = sim_disk_gate(w, path, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && node == NULL) rc = HM_ENOENT;
     if (rc == 0 && !node->is_dir) rc = HM_EINVAL;
@@ -1047,6 +1111,7 @@ static int sim_exists(hm_env *env, const char *path, bool *is_dir)
     const char *name;
     sim_lock(w);
     int rc = w->frozen ? HM_EIO : 0;
+    if (rc == 0) rc = sim_disk_gate(w, path, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && node == NULL) rc = HM_ENOENT;
     if (rc == 0 && is_dir != NULL) *is_dir = node->is_dir;
@@ -1064,6 +1129,7 @@ static int sim_statfs(hm_env *env, const char *path, uint64_t *bytes_total,
     const char *name;
     sim_lock(w);
     int rc = w->frozen ? HM_EIO : 0;
+    if (rc == 0) rc = sim_disk_gate(w, path, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, path, &sp, &parent, &name, &node);
     if (rc == 0 && node == NULL) rc = HM_ENOENT;
     if (rc == 0) {
@@ -1071,6 +1137,9 @@ static int sim_statfs(hm_env *env, const char *path, uint64_t *bytes_total,
         for (sim_node *n = w->all; n != NULL; n = n->all_next) used += n->cur.len;
         *bytes_total = SIM_DISK_BYTES;
         *bytes_free = used < SIM_DISK_BYTES ? SIM_DISK_BYTES - used : 0;
+        for (size_t i = 0; i < SIM_DISK_RULES_MAX; i++)
+            if (w->disks[i].used && w->disks[i].st.full && sim_on_disk(w->disks[i].prefix, path))
+                *bytes_free = 0;
     }
     sim_unlock(w);
     return rc;
@@ -1189,6 +1258,7 @@ static int sim_kv_open(hm_env *env, const char *dir, hm_kv **out)
     if (kv == NULL) return HM_ENOMEM;
     sim_lock(w);
     int rc = w->frozen ? HM_EIO : 0;
+    if (rc == 0) rc = sim_disk_gate(w, dir, SIM_IO_PLAIN);
     if (rc == 0) rc = sim_resolve(w, dir, &sp, &parent, &name, &node);
     if (rc == 0 && node == NULL) {
         if (parent == NULL) rc = HM_ENOENT;
@@ -1948,4 +2018,107 @@ int sim_world_walk_files(sim_world *w, const char *dir, sim_file_fn fn, void *ar
 void sim_world_get_stats(const sim_world *w, sim_world_stats *out)
 {
     *out = w->stats;
+}
+
+/* ---- per-disk faults -------------------------------------------------------- */
+
+int sim_disk_set(sim_world *w, const char *prefix, const sim_disk_state *st)
+{
+    size_t n = strlen(prefix);
+    if (n == 0 || n >= SIM_PREFIX_BYTES || prefix[n - 1] == '/') return HM_EINVAL;
+    bool clear = !st->dead && !st->full && st->stall_ms <= 0;
+    int rc = 0;
+    sim_lock(w);
+    sim_disk_rule *slot = NULL;
+    for (size_t i = 0; i < SIM_DISK_RULES_MAX; i++) {
+        sim_disk_rule *d = &w->disks[i];
+        if (d->used && strcmp(d->prefix, prefix) == 0) {
+            slot = d;
+            break;
+        }
+        if (!d->used && slot == NULL) slot = d;
+    }
+    if (clear) {
+        if (slot != NULL && slot->used && strcmp(slot->prefix, prefix) == 0) slot->used = false;
+    } else if (slot == NULL) {
+        rc = HM_ENOSPC;
+    } else {
+        slot->used = true;
+        memcpy(slot->prefix, prefix, n + 1);
+        slot->st = *st;
+        if (slot->st.stall_ms < 0) slot->st.stall_ms = 0;
+    }
+    sim_trace(w, 'G', prefix, (uint64_t)st->dead | (uint64_t)st->full << 1,
+              (uint64_t)(st->stall_ms > 0 ? st->stall_ms : 0), rc);
+    sim_unlock(w);
+    return rc;
+}
+
+void sim_disk_get_stats(const sim_world *w, uint64_t *refused, uint64_t *stalled)
+{
+    sim_world *mw = (sim_world *)w;
+    sim_lock(mw);
+    if (refused != NULL) *refused = w->disk_refused;
+    if (stalled != NULL) *stalled = w->disk_stalled;
+    sim_unlock(mw);
+}
+
+int sim_world_remove_tree(sim_world *w, const char *dir, bool keep_root)
+{
+    sim_path sp;
+    sim_node *parent, *node;
+    const char *name;
+    sim_lock(w);
+    int rc = sim_resolve(w, dir, &sp, &parent, &name, &node);
+    if (rc == 0 && node == NULL) {
+        /* absent now: it may still be durable (a create not yet synced
+         * away, or an unlink not yet synced) */
+        node = parent != NULL ? sim_dir_get(&parent->ents_dur, name) : NULL;
+        if (node == NULL) rc = HM_ENOENT;
+    }
+    if (rc == 0 && (parent == NULL || !node->is_dir)) rc = HM_EINVAL;
+    if (rc == 0) {
+        /* Forget the unsynced changes a crash could replay into what is
+         * gone: those inside the removed directory, and, when it goes
+         * too, its own entry in the parent. */
+        size_t k = 0;
+        for (size_t i = 0; i < w->nns; i++) {
+            sim_nsop *op = &w->ns[i];
+            if (op->dir == node || (!keep_root && op->dir == parent && strcmp(op->name, name) == 0)) {
+                free(op->name);
+                continue;
+            }
+            w->ns[k++] = *op;
+        }
+        w->nns = k;
+        if (keep_root) {
+            sim_dir_clear(&node->ents_cur);
+            sim_dir_clear(&node->ents_dur);
+        } else {
+            char keep[SIM_PATH_BYTES_MAX];
+            snprintf(keep, sizeof(keep), "%s", name); /* name points into sp */
+            sim_dir_del(&parent->ents_cur, keep);
+            sim_dir_del(&parent->ents_dur, keep);
+        }
+    }
+    sim_trace(w, 'X', dir, keep_root, 0, rc);
+    sim_unlock(w);
+    return rc;
+}
+
+bool sim_world_durable(sim_world *w, const char *path)
+{
+    sim_path sp;
+    sim_lock(w);
+    bool ok = sim_path_split(path, &sp) == 0 && sp.n > 0;
+    sim_node *d = w->root;
+    for (size_t i = 0; ok && i < sp.n; i++) {
+        sim_node *dur = sim_dir_get(&d->ents_dur, sp.comp[i]);
+        ok = dur != NULL && dur == sim_dir_get(&d->ents_cur, sp.comp[i]);
+        d = dur;
+    }
+    ok = ok && !d->is_dir && d->npend == 0 && d->cur.len == d->dur.len &&
+         (d->cur.len == 0 || memcmp(d->cur.p, d->dur.p, d->cur.len) == 0);
+    sim_unlock(w);
+    return ok;
 }

@@ -155,6 +155,48 @@ uint64_t sim_fault_fired(const sim_world *w);
  * commits report success but make nothing durable (an ack before fsync). */
 void sim_world_set_sync_noop(sim_world *w, bool on);
 
+/* ---- per-disk faults -------------------------------------------------------- */
+
+/* A disk is a directory tree: a path is on the disk at prefix when it is
+ * prefix or continues it with '/' ("/sim/disk1" holds "/sim/disk1/x", not
+ * "/sim/disk10").  Its state is the hardware's, so it holds across crashes,
+ * power losses and restarts until set again. */
+typedef struct sim_disk_state {
+    bool dead;        /* every call on the disk fails with HM_EIO, on handles
+                         opened before too (a drive gone or failing) */
+    bool full;        /* calls that need space fail with HM_ENOSPC (pwrite,
+                         a truncate that grows, a create, mkdir); statfs says
+                         0 bytes free; reads, syncs, renames and unlinks work */
+    int64_t stall_ms; /* every call on the disk first lets the virtual clocks
+                         run this long (a drive retrying a bad sector) */
+} sim_disk_state;
+
+#define SIM_DISK_RULES_MAX 16 /* disks that can have a state at once */
+
+/* Set (replace) the state of the disk at prefix; an all-clear state (not
+ * dead, not full, no stall) removes it.  HM_EINVAL for an empty or too long
+ * prefix or one ending in '/'; HM_ENOSPC when SIM_DISK_RULES_MAX other disks
+ * have a state. */
+int sim_disk_set(sim_world *w, const char *prefix, const sim_disk_state *st);
+
+/* Calls a disk state refused (HM_EIO or HM_ENOSPC) and calls it stalled,
+ * since the world was made (either pointer may be NULL).  These are not
+ * counted by sim_fault_fired. */
+void sim_disk_get_stats(const sim_world *w, uint64_t *refused, uint64_t *stalled);
+
+/* Lose the contents of a disk: every file and directory under dir goes,
+ * durably (a drive replaced by an empty one, an operator's rm -rf), and the
+ * unsynced directory changes inside it are forgotten, so no crash brings
+ * any of it back.  keep_root: dir itself stays, empty; otherwise it goes
+ * too.  Handles open on removed files keep working, as on POSIX.
+ * HM_ENOENT if dir is absent, HM_EINVAL for the root or a file. */
+int sim_world_remove_tree(sim_world *w, const char *dir, bool keep_root);
+
+/* True when the file at path would survive any power loss as it reads
+ * now: every name on its path is durable (and the same node), and its
+ * bytes and size are synced. */
+bool sim_world_durable(sim_world *w, const char *path);
+
 /* Flip bit `bit` (counted from the file's first byte) of the file at path,
  * both in what readers see and in the durable copy: rot at rest.
  * HM_ENOENT if absent, HM_EINVAL if bit is past the end or path is a

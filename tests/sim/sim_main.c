@@ -50,7 +50,8 @@
 #define SIM_KEYS 12
 #define SIM_CANDS_MAX 12
 #define SIM_INFLIGHT_MAX 3
-#define SIM_DISKS_MAX 2
+#define SIM_DISKS_MAX 8
+#define SIM_DISKS_DEFAULT 2 /* without --disks: 1 + seed % 2; soak: 2 */
 #define SIM_ROTTED_MAX 256
 #define SIM_MSG_BYTES 512
 #define SIM_CHUNK_BYTES_MAX (256u << 10)
@@ -105,6 +106,13 @@ typedef struct sim_opts {
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
     size_t disks;
+    /* per-disk faults (their own stream of the seed; heavy faults turn
+     * them all on from three disks) */
+    bool disk_loss;  /* a disk dies, or loses its contents or its directory */
+    bool disk_rot;   /* bits flip in one disk's shard files */
+    bool disk_stall; /* every call on a disk takes seconds, for a while */
+    bool disk_full;  /* a disk answers ENOSPC, for a while */
+    bool plant_gc_deletes_named; /* a collector that deletes a named shard */
 } sim_opts;
 
 /* ---- reference model ------------------------------------------------------ */
@@ -280,8 +288,31 @@ typedef struct sim_run {
     sim_model m;
     sim_op ops[SIM_INFLIGHT_MAX];
     uint64_t next_op_id;
-    char rotted[SIM_ROTTED_MAX][2 * HM_BLOB_ID_BYTES + 1];
+    /* Shard files made bad at rest: a flipped bit, a lost disk, a dead
+     * one (disk index, blob id).  A blob with more bad shards than its m
+     * may fail to read, cleanly; one with at most m must read whole. */
+    struct {
+        uint8_t disk;
+        char hex[2 * HM_BLOB_ID_BYTES + 1];
+    } rotted[SIM_ROTTED_MAX];
     size_t nrotted;
+    sim_rng rng_disk; /* per-disk faults (own stream: the others replay as before) */
+    struct {
+        bool dead, lost, failed_api;
+        int64_t stall_ms;
+        bool full;
+        uint32_t heal_due; /* step at which a stall or a full disk ends; 0 none */
+    } dk[SIM_DISKS_MAX];
+    uint32_t domains_lost; /* disks dead or emptied this run */
+    char disk_id[SIM_DISKS_MAX][64]; /* what each store's info() said last */
+    /* Shards a write was acknowledged without (degraded: repair work), by
+     * disk id, blob id and index: the gc check does not ask for them. */
+    struct {
+        char disk_id[64];
+        char hex[2 * HM_BLOB_ID_BYTES + 1];
+        uint32_t index;
+    } absent[SIM_ROTTED_MAX];
+    size_t nabsent;
     uint64_t faults_seen;
     uint32_t restart_due; /* step at which a poisoned node restarts; 0 none */
     uint32_t heal_due[1 + SIM_DISKS_MAX];
@@ -296,8 +327,9 @@ typedef struct sim_run {
         uint64_t puts_ok, puts_err, gets_ok, gets_err, deletes, lists, restarts,
             flips, ambiguous, resolved, sweeps, ranged, mpu_creates, parts_ok, parts_err,
             completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
-            shard_files, intent_leaks, log_rots, log_rots_refused, akeys_ok, akeys_err,
-            recovered, recovered_multipart, recover_skipped, recover_unsettled;
+            shard_files, intent_leaks, acks_checked, named_deleted, log_rots, log_rots_refused, akeys_ok, akeys_err,
+            recovered, recovered_multipart, recover_skipped, recover_unsettled, disk_deaths,
+            disk_losses, disk_rots, disk_stalls, disk_fulls;
     } st;
 } sim_run;
 
@@ -553,6 +585,64 @@ static void sim_bucket_gone(sim_run *r, int b)
 
 static void sim_disk_dir(size_t i, char *out, size_t cap) { snprintf(out, cap, "/sim/disk%zu", i); }
 
+/* A disk the node cannot open is presented to the object service as a
+ * shard api whose every call answers HM_EUNAVAIL: the seam the data path
+ * relies on for a disk missing or failed at start. */
+static int sim_failed_info(hm_shard_api *api, Hm__ShardInfoResp **out)
+{
+    (void)api;
+    (void)out;
+    return HM_EUNAVAIL;
+}
+static int sim_failed_put_open(hm_shard_api *api, const Hm__ShardHeader *hdr, hm_shard_put **out)
+{
+    (void)api;
+    (void)hdr;
+    (void)out;
+    return HM_EUNAVAIL;
+}
+static int sim_failed_get_open(hm_shard_api *api, const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                               uint32_t shard_index, uint64_t offset, uint64_t len,
+                               hm_shard_get **out, uint64_t *total, Hm__ShardHeader **hdr)
+{
+    (void)api;
+    (void)blob_id;
+    (void)shard_index;
+    (void)offset;
+    (void)len;
+    (void)out;
+    (void)total;
+    (void)hdr;
+    return HM_EUNAVAIL;
+}
+static int sim_failed_del(hm_shard_api *api, const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                          uint32_t shard_index)
+{
+    (void)api;
+    (void)blob_id;
+    (void)shard_index;
+    return HM_EUNAVAIL;
+}
+static int sim_failed_stat(hm_shard_api *api, const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                           uint32_t shard_index, Hm__ShardHeader **out)
+{
+    (void)api;
+    (void)blob_id;
+    (void)shard_index;
+    (void)out;
+    return HM_EUNAVAIL;
+}
+static void sim_failed_free(hm_shard_api *api) { free(api); }
+
+static const struct hm_shard_api_ops sim_failed_ops = {
+    .info = sim_failed_info,
+    .put_open = sim_failed_put_open,
+    .get_open = sim_failed_get_open,
+    .del = sim_failed_del,
+    .stat = sim_failed_stat,
+    .free = sim_failed_free,
+};
+
 static int sim_roles_open(sim_run *r)
 {
     /* Small log segments and frequent durable state commits, so that lazy
@@ -572,12 +662,28 @@ static int sim_roles_open(sim_run *r)
         char dir[64];
         sim_disk_dir(i, dir, sizeof(dir));
         rc = hm_shard_store_open(&r->disk[i], r->env, dir);
+        r->dk[i].failed_api = rc != 0 && r->dk[i].dead;
+        if (r->dk[i].failed_api) {
+            /* a dead disk: the node starts degraded without it */
+            r->disk[i] = NULL;
+            r->disk_local[i] = calloc(1, sizeof(*r->disk_local[i]));
+            if (r->disk_local[i] == NULL) return HM_ENOMEM;
+            r->disk_local[i]->ops = &sim_failed_ops;
+            sim_event(r, "disk_failed_at_start", (int)i, -1, 0, rc);
+            rc = 0;
+        }
         if (rc != 0) return rc;
-        rc = hm_shard_api_local_new(&r->disk_local[i], r->disk[i]);
+        if (r->disk_local[i] == NULL) rc = hm_shard_api_local_new(&r->disk_local[i], r->disk[i]);
         if (rc != 0) return rc;
         sim_net_attach_shard(r->net, i, r->disk_local[i]);
         wrapped[i] = sim_net_shard(r->net, i);
         direct[i] = r->disk_local[i];
+    }
+    for (size_t i = 0; i < r->o.disks; i++) {
+        Hm__ShardInfoResp *info = NULL;
+        if (r->disk_local[i]->ops->info(r->disk_local[i], &info) == 0 && info->disk_id != NULL)
+            snprintf(r->disk_id[i], sizeof(r->disk_id[i]), "%s", info->disk_id);
+        if (info != NULL) hm__shard_info_resp__free_unpacked(info, NULL);
     }
     r->plant_meta.ops = &sim_plant_meta_ops;
     r->plant_meta.impl = sim_net_meta(r->net);
@@ -728,17 +834,127 @@ static void sim_restart(sim_run *r, enum sim_crash_kind kind)
 
 /* ---- reading through the checker --------------------------------------------- */
 
+/* Bad shards of blob b at rest (bit flips, lost or dead disks), counted
+ * once per disk. */
+static uint32_t sim_blob_bad(sim_run *r, const Hm__Blob *b)
+{
+    if (b->blob_id.len != HM_BLOB_ID_BYTES) return 0;
+    char hex[2 * HM_BLOB_ID_BYTES + 1];
+    sim_hex(b->blob_id.data, HM_BLOB_ID_BYTES, hex);
+    bool seen[SIM_DISKS_MAX] = {false};
+    uint32_t n = 0;
+    for (size_t j = 0; j < r->nrotted; j++)
+        if (strcmp(r->rotted[j].hex, hex) == 0 && !seen[r->rotted[j].disk]) {
+            seen[r->rotted[j].disk] = true;
+            n++;
+        }
+    return n;
+}
+
+/* True when some blob of v has more bad shards than its parity covers:
+ * the object may then fail to read (cleanly, never with wrong bytes).  At
+ * 1+0 one bad shard is enough. */
 static bool sim_is_rotted(sim_run *r, const Hm__ObjectVersion *v)
 {
-    for (size_t i = 0; i < v->n_blobs; i++) {
-        const Hm__Blob *b = v->blobs[i];
-        if (b->blob_id.len != HM_BLOB_ID_BYTES) continue;
-        char hex[2 * HM_BLOB_ID_BYTES + 1];
-        sim_hex(b->blob_id.data, HM_BLOB_ID_BYTES, hex);
-        for (size_t j = 0; j < r->nrotted; j++)
-            if (strcmp(r->rotted[j], hex) == 0) return true;
-    }
+    for (size_t i = 0; i < v->n_blobs; i++)
+        if (sim_blob_bad(r, v->blobs[i]) > v->blobs[i]->m) return true;
     return false;
+}
+
+/* ---- shards of a manifest ----------------------------------------------------- */
+
+/* The disk index whose store reported disk_id, or -1. */
+static int sim_disk_of(const sim_run *r, const char *disk_id)
+{
+    if (disk_id == NULL || disk_id[0] == '\0') return -1;
+    for (size_t i = 0; i < r->o.disks; i++)
+        if (strcmp(r->disk_id[i], disk_id) == 0) return (int)i;
+    return -1;
+}
+
+/* Was shard ref of blob b made bad at rest (a flipped bit, a lost or dead
+ * disk), or acknowledged without (degraded)? */
+static bool sim_shard_excused(const sim_run *r, const Hm__Blob *b, const Hm__ShardRef *ref,
+                              const char *hex)
+{
+    int d = sim_disk_of(r, ref->disk_id);
+    if (d < 0 || r->dk[d].dead) return true; /* its disk is gone or was replaced */
+    for (size_t j = 0; j < r->nrotted; j++)
+        if (r->rotted[j].disk == d && strcmp(r->rotted[j].hex, hex) == 0) return true;
+    for (size_t j = 0; j < r->nabsent; j++)
+        if (r->absent[j].index == ref->index && strcmp(r->absent[j].hex, hex) == 0 &&
+            strcmp(r->absent[j].disk_id, ref->disk_id) == 0)
+            return true;
+    (void)b;
+    return false;
+}
+
+/* Is shard ref of blob b durable on its disk (as it reads now)? */
+static bool sim_shard_durable(sim_run *r, const Hm__Blob *b, const Hm__ShardRef *ref)
+{
+    int d = sim_disk_of(r, ref->disk_id);
+    if (d < 0 || r->disk[d] == NULL) return false;
+    char path[256];
+    if (hm_shard_store_shard_path(r->disk[d], b->blob_id.data, ref->index, path,
+                                  sizeof(path)) != 0)
+        return false;
+    return sim_world_durable(r->w, path);
+}
+
+/* Shards a blob of profile (k, m) needs durable before its write is
+ * acknowledged: all without parity, else min(k+m, k+1). */
+static uint32_t sim_floor(uint32_t k, uint32_t m) { return m == 0 ? k : k + 1; }
+
+/* The write-ack checker, right after a write of b/k was acknowledged:
+ * every blob of the version it made has at least the floor of its shards
+ * durable (or made bad since by a disk fault); the others are remembered
+ * as repair work the gc check does not ask for. */
+static void sim_ack_check(sim_run *r, int b, int k, const char *etag)
+{
+    hm_objsvc_get *g = NULL;
+    if (hm_objsvc_get_open(r->check, "sim-check", sim_bucket_names[b], sim_keys[k], &g) != 0)
+        return;
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    if (v->etag == NULL || strcmp(v->etag, etag) != 0) {
+        hm_objsvc_get_close(g);
+        return; /* another write got there first */
+    }
+    r->st.acks_checked++;
+    for (size_t i = 0; i < v->n_blobs && !r->failed; i++) {
+        const Hm__Blob *bl = v->blobs[i];
+        if (bl->blob_id.len != HM_BLOB_ID_BYTES) continue;
+        char hex[2 * HM_BLOB_ID_BYTES + 1];
+        sim_hex(bl->blob_id.data, HM_BLOB_ID_BYTES, hex);
+        uint32_t good = 0;
+        for (size_t s = 0; s < bl->n_shards; s++) {
+            const Hm__ShardRef *ref = bl->shards[s];
+            if (sim_shard_durable(r, bl, ref)) {
+                good++;
+                continue;
+            }
+            int d = sim_disk_of(r, ref->disk_id);
+            bool bad = false;
+            for (size_t j = 0; d >= 0 && j < r->nrotted; j++)
+                bad = bad || (r->rotted[j].disk == d && strcmp(r->rotted[j].hex, hex) == 0);
+            if (bad) {
+                good++;
+                continue;
+            }
+            if (r->nabsent < SIM_ROTTED_MAX && ref->disk_id != NULL) {
+                snprintf(r->absent[r->nabsent].disk_id, sizeof(r->absent[0].disk_id), "%s",
+                         ref->disk_id);
+                memcpy(r->absent[r->nabsent].hex, hex, sizeof(hex));
+                r->absent[r->nabsent].index = ref->index;
+                r->nabsent++;
+            }
+        }
+        uint32_t floor = sim_floor(bl->k, bl->m);
+        if (good < floor || bl->n_shards < floor)
+            sim_fail(r, "%s/%s: write acknowledged with %u of %zu shards of blob %.16s (%u+%u) "
+                     "durable, below the floor of %u", sim_bucket_names[b], sim_keys[k], good,
+                     bl->n_shards, hex, bl->k, bl->m, floor);
+    }
+    hm_objsvc_get_close(g);
 }
 
 static void sim_ver_from(const Hm__ObjectVersion *v, sim_ver *out)
@@ -806,8 +1022,10 @@ static bool sim_probe_key(sim_run *r, int b, int k, bool full, bool after_crash)
         EVP_MD_CTX_free(c);
         char hex[33];
         sim_hex(md, 16, hex);
-        if (rc == HM_ECORRUPT && sim_is_rotted(r, ov)) {
-            /* 1+0: rot at rest is detected, not repairable: a clean error. */
+        if (rc != 0 && sim_is_rotted(r, ov)) {
+            /* more bad shards than parity (at 1+0: one): detected, not
+             * repairable, a clean error (a shard gone, corrupt, or on a
+             * dead disk) */
         } else if (rc != 0) {
             sim_fail(r, "%s: read of an acknowledged object failed: %s", what, hm_err_name(rc));
         } else if (total != v.size || strcmp(hex, want_md5) != 0) {
@@ -1369,6 +1587,7 @@ static void sim_put_step(sim_run *r, sim_op *op)
                  sim_keys[op->k], etag, op->ver.etag);
     if (rc == 0) r->st.puts_ok++;
     else r->st.puts_err++;
+    if (rc == 0 && !op->bad_md5 && !op->short_body) sim_ack_check(r, op->b, op->k, etag);
     if (!op->bad_md5 && !op->short_body) sim_key_outcome(r, op->b, op->k, &op->ver, rc);
     else if (rc != 0 && sim_probe_key(r, op->b, op->k, false, false)) r->st.resolved++;
     sim_op_drop(op);
@@ -1499,8 +1718,7 @@ static void sim_get_step(sim_run *r, sim_op *op)
     if (rc != 0) {
         r->st.gets_err++;
         const Hm__ObjectVersion *ov = hm_objsvc_get_version(op->get);
-        bool clean = sim_classify(rc) != SIM_OUT_NO ||
-                     (rc == HM_ECORRUPT && sim_is_rotted(r, ov));
+        bool clean = sim_classify(rc) != SIM_OUT_NO || sim_is_rotted(r, ov);
         if (!clean)
             sim_fail(r, "%s: read at %" PRIu64 " failed: %s", what, op->read, hm_err_name(rc));
         sim_op_drop(op);
@@ -1703,11 +1921,37 @@ static void sim_bucket_op(sim_run *r, bool create)
     }
 }
 
+/* --plant gc-deletes-named: a collector that also deletes one shard of a
+ * blob a live version still names (the first shard of the first blob of a
+ * random key's current version). */
+static void sim_plant_gc_delete_named(sim_run *r)
+{
+    int b = (int)sim_rng_below(&r->rng_work, SIM_BUCKETS);
+    int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    hm_objsvc_get *g = NULL;
+    if (hm_objsvc_get_open(r->check, "sim-check", sim_bucket_names[b], sim_keys[k], &g) != 0)
+        return;
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    if (v->n_blobs > 0 && v->blobs[0]->blob_id.len == HM_BLOB_ID_BYTES &&
+        v->blobs[0]->n_shards > 0) {
+        const Hm__ShardRef *ref = v->blobs[0]->shards[0];
+        int d = sim_disk_of(r, ref->disk_id);
+        if (d >= 0 && r->disk_local[d] != NULL &&
+            r->disk_local[d]->ops->del(r->disk_local[d], v->blobs[0]->blob_id.data,
+                                       ref->index) == 0) {
+            r->st.named_deleted++;
+            sim_event(r, "plant_gc_deleted_named", b, k, d, 0);
+        }
+    }
+    hm_objsvc_get_close(g);
+}
+
 static void sim_gc(sim_run *r)
 {
     size_t n = 0;
     int rc = hm_objsvc_gc_run(r->svc, &n);
     sim_event(r, "gc", -1, -1, (int64_t)n, rc);
+    if (r->o.plant_gc_deletes_named && rc == 0) sim_plant_gc_delete_named(r);
 }
 
 /* ---- multipart, copy and tagging workload ----------------------------------------- */
@@ -2384,20 +2628,163 @@ static int sim_flip_visit(void *arg, const char *path, uint64_t size)
     return 0;
 }
 
-static void sim_flip(sim_run *r)
+/* The disk index of a path under /sim/diskN, or -1. */
+static int sim_path_disk(const char *path)
 {
-    if (r->nrotted == SIM_ROTTED_MAX) return;
-    sim_flip_pick p = {.rng = &r->rng_fault};
-    (void)sim_world_walk_files(r->w, "/sim", sim_flip_visit, &p);
-    if (p.seen == 0) return;
-    const char *base = strrchr(p.path, '/');
-    if (base == NULL || strlen(base + 1) < 2 * HM_BLOB_ID_BYTES) return;
-    uint64_t bit = sim_rng_below(&r->rng_fault, p.size * 8);
-    if (sim_world_flip_bit(r->w, p.path, bit) != 0) return;
-    snprintf(r->rotted[r->nrotted], sizeof(r->rotted[0]), "%.*s", 2 * HM_BLOB_ID_BYTES, base + 1);
+    if (strncmp(path, "/sim/disk", 9) != 0) return -1;
+    char *end = NULL;
+    long d = strtol(path + 9, &end, 10);
+    if (end == path + 9 || (*end != '/' && *end != '\0') || d < 0 || d >= SIM_DISKS_MAX) return -1;
+    return (int)d;
+}
+
+/* Remember that the shard file at path (named by its blob id) went bad. */
+static void sim_mark_bad(sim_run *r, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    int d = sim_path_disk(path);
+    if (base == NULL || d < 0 || strlen(base + 1) < 2 * HM_BLOB_ID_BYTES ||
+        r->nrotted == SIM_ROTTED_MAX)
+        return;
+    r->rotted[r->nrotted].disk = (uint8_t)d;
+    snprintf(r->rotted[r->nrotted].hex, sizeof(r->rotted[0].hex), "%.*s", 2 * HM_BLOB_ID_BYTES,
+             base + 1);
     r->nrotted++;
+}
+
+/* Flip a bit of a random shard file under dir, drawn from rng. */
+static bool sim_flip_in(sim_run *r, const char *dir, sim_rng *rng)
+{
+    if (r->nrotted == SIM_ROTTED_MAX) return false;
+    sim_flip_pick p = {.rng = rng};
+    (void)sim_world_walk_files(r->w, dir, sim_flip_visit, &p);
+    if (p.seen == 0) return false;
+    const char *base = strrchr(p.path, '/');
+    if (base == NULL || strlen(base + 1) < 2 * HM_BLOB_ID_BYTES) return false;
+    uint64_t bit = sim_rng_below(rng, p.size * 8);
+    if (sim_world_flip_bit(r->w, p.path, bit) != 0) return false;
+    sim_mark_bad(r, p.path);
     r->st.flips++;
     sim_event(r, "bit_flip", -1, -1, (int64_t)bit, 0);
+    return true;
+}
+
+static void sim_flip(sim_run *r) { (void)sim_flip_in(r, "/sim", &r->rng_fault); }
+
+/* ---- per-disk faults --------------------------------------------------------- */
+
+static bool sim_disk_faults_on(const sim_opts *o)
+{
+    return o->disk_loss || o->disk_rot || o->disk_stall || o->disk_full;
+}
+
+/* How many disks a run may lose (dead or emptied): the parity of the
+ * profile its disks get, and one at 1+0 (whose objects on that disk may
+ * then fail to read, cleanly). */
+static uint32_t sim_loss_budget(sim_run *r)
+{
+    (void)r;
+    return 1;
+}
+
+static void sim_disk_apply(sim_run *r, size_t i)
+{
+    char dir[64];
+    sim_disk_dir(i, dir, sizeof(dir));
+    sim_disk_state st = {.dead = r->dk[i].dead, .full = r->dk[i].full,
+                         .stall_ms = r->dk[i].stall_ms};
+    (void)sim_disk_set(r->w, dir, &st);
+}
+
+static int sim_mark_bad_visit(void *arg, const char *path, uint64_t size)
+{
+    (void)size;
+    if (strstr(path, "/shards/") != NULL) sim_mark_bad(arg, path);
+    return 0;
+}
+
+/* Per-step faults of single disks, from their own stream: a disk dies
+ * (every call EIO, for the rest of the run), loses its contents or its
+ * whole directory (durably), rots (a bit of one of its shard files), stalls
+ * (every call takes seconds) or fills (ENOSPC) for a few steps. */
+static void sim_disk_faults_step(sim_run *r)
+{
+    if (!sim_disk_faults_on(&r->o)) return;
+    sim_rng *g = &r->rng_disk;
+    for (size_t i = 0; i < r->o.disks; i++) {
+        if (r->dk[i].heal_due != 0 && r->step >= r->dk[i].heal_due) {
+            r->dk[i].heal_due = 0;
+            r->dk[i].stall_ms = 0;
+            r->dk[i].full = false;
+            sim_disk_apply(r, i);
+            sim_event(r, "disk_heal", (int)i, -1, 0, 0);
+        }
+    }
+    uint32_t permille = r->o.faults == SIM_FAULTS_HEAVY ? 16 : 8;
+    if (!sim_rng_chance(g, permille)) return;
+    size_t i = (size_t)sim_rng_below(g, r->o.disks);
+    enum { DIE, LOSE_CONTENTS, LOSE_DIR, ROT, STALL, FULL, KINDS } kind =
+        (typeof(kind))sim_rng_below(g, KINDS);
+    char dir[64];
+    sim_disk_dir(i, dir, sizeof(dir));
+    switch (kind) {
+    case DIE: case LOSE_CONTENTS: case LOSE_DIR:
+        /* (not while full: the store would have to make its directories
+         * again at the next start, on a disk with no room; a disk with no
+         * label fails at start instead once disks are formatted) */
+        if (!r->o.disk_loss || r->dk[i].dead || r->dk[i].lost || r->dk[i].full ||
+            r->domains_lost >= sim_loss_budget(r))
+            return;
+        (void)sim_world_walk_files(r->w, dir, sim_mark_bad_visit, r);
+        r->domains_lost++;
+        if (kind == DIE) {
+            r->dk[i].dead = true;
+            sim_disk_apply(r, i);
+            r->st.disk_deaths++;
+            sim_event(r, "disk_dead", (int)i, -1, 0, 0);
+        } else {
+            r->dk[i].lost = true;
+            int rc = sim_world_remove_tree(r->w, dir, kind == LOSE_CONTENTS);
+            r->st.disk_losses++;
+            sim_event(r, kind == LOSE_CONTENTS ? "disk_lost_contents" : "disk_lost_dir", (int)i,
+                      -1, 0, rc);
+        }
+        return;
+    case ROT:
+        if (r->o.disk_rot && sim_flip_in(r, dir, g)) r->st.disk_rots++;
+        return;
+    case STALL:
+        if (!r->o.disk_stall || r->dk[i].dead) return;
+        r->dk[i].stall_ms = 1000 * (int64_t)(1 + sim_rng_below(g, 20));
+        r->dk[i].heal_due = r->step + 1 + (uint32_t)sim_rng_below(g, 12);
+        sim_disk_apply(r, i);
+        r->st.disk_stalls++;
+        sim_event(r, "disk_stall", (int)i, -1, r->dk[i].stall_ms, 0);
+        return;
+    case FULL:
+        if (!r->o.disk_full || r->dk[i].dead || r->dk[i].lost) return;
+        r->dk[i].full = true;
+        r->dk[i].heal_due = r->step + 1 + (uint32_t)sim_rng_below(g, 12);
+        sim_disk_apply(r, i);
+        r->st.disk_fulls++;
+        sim_event(r, "disk_full", (int)i, -1, 0, 0);
+        return;
+    default:
+        return;
+    }
+}
+
+/* Before the final checks: stalls and full disks end (dead and lost disks
+ * stay as they are). */
+static void sim_disk_heal_all(sim_run *r)
+{
+    for (size_t i = 0; i < r->o.disks; i++) {
+        if (r->dk[i].heal_due == 0) continue;
+        r->dk[i].heal_due = 0;
+        r->dk[i].stall_ms = 0;
+        r->dk[i].full = false;
+        sim_disk_apply(r, i);
+    }
 }
 
 typedef struct sim_level_params {
@@ -2496,6 +2883,13 @@ static void sim_blobset_add(sim_run *r, sim_blobset *s, const Hm__Blob *b)
     if (b == NULL || b->blob_id.len != HM_BLOB_ID_BYTES) return;
     char hex[2 * HM_BLOB_ID_BYTES + 1];
     sim_hex(b->blob_id.data, HM_BLOB_ID_BYTES, hex);
+    /* gc never deletes a shard a manifest names: each one is on its disk,
+     * unless a disk fault took it or its write was acknowledged without it */
+    for (size_t i = 0; i < b->n_shards && !r->failed; i++)
+        if (!sim_shard_excused(r, b, b->shards[i], hex) && !sim_shard_durable(r, b, b->shards[i]))
+            sim_fail(r, "gc check: shard %u of blob %.16s, named by a manifest, is gone from "
+                     "disk %s", b->shards[i]->index, hex,
+                     b->shards[i]->disk_id != NULL ? b->shards[i]->disk_id : "?");
     if (sim_blobset_has(s, hex, NULL)) {
         sim_fail(r, "gc check: blob %.16s is referenced twice", hex);
         return;
@@ -2505,6 +2899,14 @@ static void sim_blobset_add(sim_run *r, sim_blobset *s, const Hm__Blob *b)
         return;
     }
     memcpy(s->hex[s->n++], hex, sizeof(hex));
+}
+
+/* True when a shard of blob hex went bad at rest (its file may be gone). */
+static bool sim_hex_bad(const sim_run *r, const char *hex)
+{
+    for (size_t j = 0; j < r->nrotted; j++)
+        if (strcmp(r->rotted[j].hex, hex) == 0) return true;
+    return false;
 }
 
 /* Every blob a live version or a live upload's part names. */
@@ -2554,6 +2956,7 @@ typedef struct sim_shard_walk {
     char (*hex)[2 * HM_BLOB_ID_BYTES + 1];
     size_t n;
     bool overflow;
+    const sim_run *r; /* NULL: every disk; else dead disks are skipped */
 } sim_shard_walk;
 
 static int sim_shard_visit(void *arg, const char *path, uint64_t size)
@@ -2561,6 +2964,10 @@ static int sim_shard_visit(void *arg, const char *path, uint64_t size)
     sim_shard_walk *w = arg;
     (void)size;
     if (strstr(path, "/shards/") == NULL) return 0;
+    /* a dead disk is out of the node: gc cannot reach it, and what it
+     * holds goes with it when it is replaced */
+    int d = sim_path_disk(path);
+    if (w->r != NULL && d >= 0 && w->r->dk[d].dead) return 0;
     const char *base = strrchr(path, '/') + 1;
     if (w->n == SIM_BLOBS_MAX) {
         w->overflow = true;
@@ -2632,7 +3039,7 @@ static void sim_gc_final(sim_run *r)
     sim_event(r, "final_gc", -1, -1, (int64_t)total, 0);
     sim_blobset live = {calloc(SIM_BLOBS_MAX, sizeof(*live.hex)), calloc(SIM_BLOBS_MAX, sizeof(bool)), 0};
     sim_blobset held = {calloc(SIM_BLOBS_MAX, sizeof(*held.hex)), NULL, 0};
-    sim_shard_walk w = {calloc(SIM_BLOBS_MAX, sizeof(*w.hex)), 0, false};
+    sim_shard_walk w = {calloc(SIM_BLOBS_MAX, sizeof(*w.hex)), 0, false, r};
     if (live.hex == NULL || live.found == NULL || held.hex == NULL || w.hex == NULL) {
         sim_fail(r, "gc check: out of memory");
         goto out;
@@ -2652,7 +3059,7 @@ static void sim_gc_final(sim_run *r)
         else memcpy(w.hex[orphans++], w.hex[i], sizeof(w.hex[0]));
     }
     for (size_t i = 0; i < live.n && !r->failed; i++)
-        if (!live.found[i])
+        if (!live.found[i] && !sim_hex_bad(r, live.hex[i]))
             sim_fail(r, "gc check: blob %.16s is referenced, but no disk holds it", live.hex[i]);
     if (r->failed || orphans == 0) goto out;
     /* Who holds the rest?  Close the roles and look at the intents. */
@@ -2752,9 +3159,13 @@ static void sim_recover_check(sim_run *r)
     if (rc == 0) rc = hm_meta_api_local_new(&api, node);
     hm_recover_stats st;
     memset(&st, 0, sizeof st);
+    /* the disks the node could open (a dead one is left out) */
+    hm_shard_store *alive[SIM_DISKS_MAX];
+    size_t nalive = 0;
+    for (size_t i = 0; i < r->o.disks; i++)
+        if (r->disk[i] != NULL) alive[nalive++] = r->disk[i];
     if (rc == 0)
-        rc = hm_recover_from_shards(r->env, r->disk, r->o.disks, api, "sim", "us-east-1", f,
-                                    &st);
+        rc = hm_recover_from_shards(r->env, alive, nalive, api, "sim", "us-east-1", f, &st);
     if (f != NULL) fclose(f);
     if (rc == 0) {
         hm_objsvc_config cfg = {.env = r->env, .meta = api, .shards = r->direct,
@@ -2865,6 +3276,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     hm_meta_log_plant_lenient_recovery(o->plant_lenient_log);
     hm_meta_log_plant_skip_open_sync(o->plant_skip_open_sync);
     sim_rng_seed(&r->rng_clock, o->seed, 23);
+    sim_rng_seed(&r->rng_disk, o->seed, 24);
     for (int b = 0; b < SIM_BUCKETS; b++) {
         sim_cands_set(&r->m.bucket[b], &sim_absent);
         sim_bucket_gone(r, b);
@@ -2878,6 +3290,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     sim_net_plant_lose_manifest(r->net, o->plant_lose_manifest);
 
     for (r->step = 1; r->step <= o->steps && !r->failed; r->step++) {
+        sim_disk_faults_step(r);
         sim_faults_step(r);
         if (r->failed) break;
         sim_work(r);
@@ -2891,6 +3304,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
          * what was acknowledged must be there after the restart. */
         r->step = o->steps;
         for (size_t e = 0; e <= r->o.disks; e++) sim_net_partition(r->net, e, false);
+        sim_disk_heal_all(r);
         for (int guard = 0; guard < 100000 && !r->failed; guard++) {
             sim_op *op = NULL;
             for (int i = 0; i < SIM_INFLIGHT_MAX && op == NULL; i++)
@@ -2939,6 +3353,18 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
                r->st.mpu_creates, r->st.parts_ok, r->st.parts_err, r->st.completes_ok,
                r->st.completes_err, r->st.aborts, r->st.copies_ok, r->st.copies_err, r->st.tags,
                r->st.ranged, r->st.akeys_ok, r->st.akeys_err);
+        if (sim_disk_faults_on(o)) {
+            uint64_t refused = 0, stalled = 0;
+            sim_disk_get_stats(r->w, &refused, &stalled);
+            printf("  disks: %" PRIu64 " died, %" PRIu64 " lost contents, %" PRIu64
+                   " rotted, %" PRIu64 " stalled, %" PRIu64 " filled; %" PRIu64
+                   " calls refused, %" PRIu64 " stalled\n",
+                   r->st.disk_deaths, r->st.disk_losses, r->st.disk_rots, r->st.disk_stalls,
+                   r->st.disk_fulls, refused, stalled);
+        }
+        printf("  shards: %" PRIu64 " acknowledged writes checked against the floor, %zu "
+               "shards acknowledged absent%s\n", r->st.acks_checked, r->nabsent,
+               o->plant_gc_deletes_named ? "; planted: a collector deleted named shards" : "");
         printf("  final gc: %" PRIu64 " blobs collected, %" PRIu64 " shard files left, %" PRIu64
                " held only by expired intents\n",
                r->st.gc_blobs, r->st.shard_files, r->st.intent_leaks);
@@ -2967,9 +3393,10 @@ static void sim_usage(void)
             "                   [--plant ack-before-sync|lenient-log-recovery|\n"
             "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
             "                            compact-past-durable|intent-after-shard|lose-manifest|\n"
-            "                            skip-open-sync]\n"
+            "                            skip-open-sync|gc-deletes-named]\n"
             "                   [--read-gc] [--akeys] [--crash-after-restart] [--trace]\n"
-            "                   [--disks 1|2]\n"
+            "                   [--disks 1..8] [--disk-loss] [--disk-rot] [--disk-stall]\n"
+            "                   [--disk-full]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
@@ -2985,7 +3412,24 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_intent_after_shard ? " --plant intent-after-shard"
            : o->plant_lose_manifest ? " --plant lose-manifest"
            : o->plant_skip_open_sync ? " --plant skip-open-sync"
+           : o->plant_gc_deletes_named ? " --plant gc-deletes-named"
                                     : "";
+}
+
+/* Heavy faults turn every per-disk fault on from three disks. */
+static void sim_heavy_disks(sim_opts *o)
+{
+    if (o->faults != SIM_FAULTS_HEAVY || o->disks < 3) return;
+    o->disk_loss = o->disk_rot = o->disk_stall = o->disk_full = true;
+}
+
+/* The per-disk fault flags, for a replay command. */
+static const char *sim_disk_args(const sim_opts *o, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s%s", o->disk_loss ? " --disk-loss" : "",
+             o->disk_rot ? " --disk-rot" : "", o->disk_stall ? " --disk-stall" : "",
+             o->disk_full ? " --disk-full" : "");
+    return buf;
 }
 
 static bool sim_parse_u64(const char *s, uint64_t *out)
@@ -3002,12 +3446,13 @@ static bool sim_parse_u64(const char *s, uint64_t *out)
 static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool shrink)
 {
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
-    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s%s --disks %zu\n",
+    char da[96];
+    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s%s --disks %zu%s\n",
            o->seed, o->steps, sim_level_name(o->faults),
            sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "",
            o->akeys && !o->plant_keys_del_lost ? " --akeys" : "",
            o->crash_after_restart && !o->plant_skip_open_sync ? " --crash-after-restart" : "",
-           o->disks);
+           o->disks, sim_disk_args(o, da, sizeof(da)));
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -3033,12 +3478,12 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     uint32_t fs = 0;
     if (sim_run_once(&s, &h, &fs, m, sizeof(m)) != 0) {
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
-        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s%s --disks %zu --trace\n",
+        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s%s --disks %zu%s --trace\n",
                o->seed, hi, sim_level_name(o->faults),
                sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "",
                o->akeys && !o->plant_keys_del_lost ? " --akeys" : "",
                o->crash_after_restart && !o->plant_skip_open_sync ? " --crash-after-restart" : "",
-               o->disks);
+               o->disks, sim_disk_args(o, da, sizeof(da)));
     }
 }
 
@@ -3125,6 +3570,18 @@ int main(int argc, char **argv)
                    strcmp(v, "intent-after-shard") == 0) {
             o.plant_intent_after_shard = true;
             i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "gc-deletes-named") == 0) {
+            o.plant_gc_deletes_named = true;
+            i++;
+        } else if (strcmp(a, "--disk-loss") == 0) {
+            o.disk_loss = true;
+        } else if (strcmp(a, "--disk-rot") == 0) {
+            o.disk_rot = true;
+        } else if (strcmp(a, "--disk-stall") == 0) {
+            o.disk_stall = true;
+        } else if (strcmp(a, "--disk-full") == 0) {
+            o.disk_full = true;
         } else if (strcmp(a, "--strict-gc") == 0) {
             o.strict_gc = true;
         } else if (strcmp(a, "--trace") == 0) {
@@ -3161,7 +3618,8 @@ int main(int argc, char **argv)
             s.seed = base + runs;
             /* three heavy runs to one light */
             s.faults = runs % 4 != 3 ? SIM_FAULTS_HEAVY : SIM_FAULTS_LIGHT;
-            if (s.disks == 0) s.disks = SIM_DISKS_MAX;
+            if (s.disks == 0) s.disks = SIM_DISKS_DEFAULT;
+            sim_heavy_disks(&s);
             s.quiet = true;
             uint64_t h;
             uint32_t fs = 0;
@@ -3174,7 +3632,7 @@ int main(int argc, char **argv)
         }
         printf("soak: %" PRIu64 " seeds from %" PRIu64 " x %u steps, %zu disks, passed in %" PRIu64
                " s\n",
-               runs, base, o.steps, o.disks != 0 ? o.disks : (size_t)SIM_DISKS_MAX, secs);
+               runs, base, o.steps, o.disks != 0 ? o.disks : (size_t)SIM_DISKS_DEFAULT, secs);
         return 0;
     }
 
@@ -3183,7 +3641,8 @@ int main(int argc, char **argv)
         for (uint64_t c = 0; c < seed_count; c++) {
             sim_opts s = o;
             s.seed = seeds[si] + c;
-            if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_MAX;
+            if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_DEFAULT;
+            sim_heavy_disks(&s);
             printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu%s\n", s.seed,
                    s.steps, sim_level_name(s.faults), s.disks,
                    sim_plant_arg(&s));

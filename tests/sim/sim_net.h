@@ -31,7 +31,7 @@
 #include "hm_shard_api.h"
 #include "sim_env.h"
 
-#define SIM_NET_SHARDS_MAX 4u
+#define SIM_NET_SHARDS_MAX 8u
 
 typedef struct sim_net sim_net;
 
