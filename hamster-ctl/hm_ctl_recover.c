@@ -807,11 +807,6 @@ int hm_ctl_recover(int argc, char **argv)
                 meta_dir);
         goto out;
     }
-    if (rc_dir_in_use(real, &pid)) {
-        fprintf(stderr, "recover: process %ld holds files under %s open; stop the server first\n",
-                pid, real);
-        goto out;
-    }
     rc = hm_cluster_check(env, real, ak, sk, NULL);
     if (rc == HM_EPERM) {
         fprintf(stderr, "recover: %s belongs to a cluster with a different root key (%s)\n",
@@ -856,6 +851,8 @@ int hm_ctl_recover(int argc, char **argv)
                 dl.overflow ? " or more" : "");
         goto out;
     }
+    /* Every disk is checked and locked before any is opened (opening a
+     * store clears its tmp/, which a live server may be writing). */
     for (size_t i = 0; i < dl.n; i++) {
         char id[RECOVER_PATH_BYTES];
         bool id_dir = false;
@@ -871,6 +868,13 @@ int hm_ctl_recover(int argc, char **argv)
             fprintf(stderr, "recover: disk %s\n", why);
             goto out;
         }
+    }
+    if (rc_dir_in_use(real, &pid)) {
+        fprintf(stderr, "recover: process %ld holds files under %s open; stop the server first\n",
+                pid, real);
+        goto out;
+    }
+    for (size_t i = 0; i < dl.n; i++) {
         char disk_real[PATH_MAX];
         if (realpath(dl.paths[i], disk_real) != NULL && rc_dir_in_use(disk_real, &pid)) {
             fprintf(stderr, "recover: process %ld holds files under %s open\n", pid,
