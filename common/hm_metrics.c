@@ -139,6 +139,7 @@ static const uint64_t metrics_batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256
 static struct {
     hm_metrics_hist meta_batch;
     _Atomic uint64_t meta_log_segments_compacted;
+    _Atomic uint64_t rpc_requests;
 } metrics_process = {
     .meta_batch = {
         .bounds = metrics_batch_bounds,
@@ -158,11 +159,76 @@ void hm_metrics_meta_log_compacted(unsigned segments)
                               memory_order_relaxed);
 }
 
+void hm_metrics_rpc_request(void)
+{
+    atomic_fetch_add_explicit(&metrics_process.rpc_requests, 1, memory_order_relaxed);
+}
+
+typedef struct metrics_dir_sum {
+    hm_env *env;
+    const char *dir;
+    uint64_t bytes;
+    uint64_t files;
+} metrics_dir_sum;
+
+static int metrics_dir_sum_one(void *arg, const char *name, bool is_dir)
+{
+    metrics_dir_sum *s = arg;
+    if (is_dir) return 0;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", s->dir, name) >= (int)sizeof path) return 0;
+    hm_file *f = NULL;
+    uint64_t size = 0;
+    if (s->env->ops->open(s->env, path, HM_O_RDONLY, &f) != 0) return 0;
+    if (s->env->ops->size(f, &size) == 0) {
+        s->bytes += size;
+        s->files++;
+    }
+    s->env->ops->close(f);
+    return 0;
+}
+
+void hm_metrics_write_meta_log(hm_metrics_buf *b, hm_env *env, const char *log_dir)
+{
+    metrics_dir_sum s = {.env = env, .dir = log_dir};
+    (void)env->ops->list_dir(env, log_dir, metrics_dir_sum_one, &s);
+    hm_metrics_family(b, "hamster_meta_log_bytes", "gauge",
+                      "Bytes in the metadata log's files (segments and hard state).");
+    hm_metrics_sample_u64(b, "hamster_meta_log_bytes", "", s.bytes);
+    hm_metrics_family(b, "hamster_meta_log_files", "gauge",
+                      "Files in the metadata log directory.");
+    hm_metrics_sample_u64(b, "hamster_meta_log_files", "", s.files);
+}
+
 void hm_metrics_write_process(hm_metrics_buf *b)
 {
+    /* One family labelled by kind: sum(hamster_fsyncs_total) is every sync
+     * of the process. */
+    static const struct {
+        enum hm_env_sync_kind kind;
+        const char *label;
+    } kinds[] = {
+        {HM_ENV_SYNC_FILE, "kind=\"file\""},
+        {HM_ENV_SYNC_DIR, "kind=\"dir\""},
+        {HM_ENV_SYNC_KV, "kind=\"kv\""},
+    };
+    _Static_assert(sizeof kinds / sizeof kinds[0] == HM_ENV_SYNC_KIND_COUNT,
+                   "every sync kind is exported");
     hm_metrics_family(b, "hamster_fsyncs_total", "counter",
-                      "fsync, fdatasync and directory fsync calls made by this process.");
-    hm_metrics_sample_u64(b, "hamster_fsyncs_total", "", hm_env_syncs_total());
+                      "Syncs made by this process: file (fdatasync of a file), dir (fsync "
+                      "of a directory), kv (the metadata store's own syncs).");
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        hm_metrics_sample_u64(b, "hamster_fsyncs_total", kinds[i].label,
+                              hm_env_syncs(kinds[i].kind));
+    hm_metrics_family(b, "hamster_rpc_requests_total", "counter",
+                      "Requests this process served over the mutual-TLS RPC.");
+    hm_metrics_sample_u64(b, "hamster_rpc_requests_total", "",
+                          atomic_load_explicit(&metrics_process.rpc_requests,
+                                               memory_order_relaxed));
+}
+
+void hm_metrics_write_meta(hm_metrics_buf *b)
+{
     hm_metrics_family(b, "hamster_meta_commit_batch_commands", "histogram",
                       "Commands per metadata group commit (one log append and fsync each).");
     hm_metrics_hist_write(b, "hamster_meta_commit_batch_commands", "",

@@ -2,11 +2,11 @@
  * a writer for the text exposition format (version 0.0.4,
  * https://prometheus.io/docs/instrumenting/exposition_formats/).
  *
- * Two kinds of owner.  A component that serves /metrics (the gateway) keeps
- * its own hm_metrics_hist / counters in its state.  Cores that have no
+ * Two kinds of owner.  A component with families of its own (the gateway)
+ * keeps its hm_metrics_hist / counters in its state.  Cores that have no
  * endpoint of their own (the metadata node's group commit, the log's
- * compaction) record into the process-wide set below, which the endpoint of
- * the same process renders; a split daemon without an endpoint just counts.
+ * compaction, the RPC server, the syncs) record into the process-wide set
+ * below, which every daemon's metrics server (hm_listen.h) renders.
  *
  * Names follow Prometheus conventions: hamster_ prefix, base units
  * (seconds, bytes), counters end in _total.
@@ -77,7 +77,21 @@ void hm_metrics_meta_batch(size_t commands);
 /* The metadata log dropped `segments` whole segments (prefix compaction). */
 void hm_metrics_meta_log_compacted(unsigned segments);
 
-/* Write the process-wide families. */
+/* The RPC server answered one request (any service). */
+void hm_metrics_rpc_request(void);
+
+/* Write the process-wide families every daemon has:
+ * hamster_fsyncs_total{kind="file"|"dir"|"kv"} and
+ * hamster_rpc_requests_total. */
 void hm_metrics_write_process(hm_metrics_buf *b);
+
+/* Write the metadata node's process-wide families (commit batches, log
+ * compaction): for a process that runs the node. */
+void hm_metrics_write_meta(hm_metrics_buf *b);
+
+/* Write hamster_meta_log_bytes and hamster_meta_log_files: the size and
+ * number of the files in log_dir (0 when it cannot be listed). */
+struct hm_env;
+void hm_metrics_write_meta_log(hm_metrics_buf *b, struct hm_env *env, const char *log_dir);
 
 #endif

@@ -29,6 +29,7 @@
 
 #include "hm_cluster.h"
 #include "hm_ctl.h"
+#include "hm_daemon.h"
 #include "hm_err.h"
 #include "hm_flags.h"
 #include "hm_limits.h"
@@ -669,8 +670,9 @@ int hm_recover_from_shards(hm_env *env, hm_shard_store *const *stores, size_t n_
 /* ---- the verb ------------------------------------------------------------------ */
 
 /* Does any other process hold a file under dir (an absolute, resolved
- * path) open?  A running server keeps its shard stores and, even after
- * its meta directory was deleted, the deleted metadata files open. */
+ * path) open?  Besides the locks: a process that takes none of ours (an
+ * older build) still keeps its shard stores and, even after its meta
+ * directory was deleted, the deleted metadata files open. */
 static bool rc_dir_in_use(const char *dir, long *pid_out)
 {
     DIR *proc = opendir("/proc");
@@ -773,6 +775,11 @@ int hm_ctl_recover(int argc, char **argv)
     bool is_dir = false;
     long pid = 0;
     int code = 1, rc;
+    /* The locks `hamster serve` and the split daemons take (hm_daemon.h):
+     * the data directory's and each disk's, held until the end. */
+    int data_lock = -1, disk_locks[RECOVER_DISKS_MAX];
+    char why[1024];
+    for (size_t i = 0; i < RECOVER_DISKS_MAX; i++) disk_locks[i] = -1;
 
     if (realpath(data_dir, real) == NULL) {
         fprintf(stderr, "recover: %s: no such directory\n", data_dir);
@@ -787,16 +794,17 @@ int hm_ctl_recover(int argc, char **argv)
     }
     rc = hm_env_posix_new(&env);
     if (rc != 0) goto fail;
+    /* One process per data directory: a running serve holds this lock. */
+    rc = hm_daemon_lock(real, &data_lock, why, sizeof why);
+    if (rc != 0) {
+        fprintf(stderr, "recover: %s\n", why);
+        goto out;
+    }
     if (env->ops->exists(env, meta_dir, &is_dir) == 0) {
         fprintf(stderr,
                 "recover: %s exists; recover only rebuilds a deleted meta directory "
                 "(move it aside first if it is damaged)\n",
                 meta_dir);
-        goto out;
-    }
-    if (rc_dir_in_use(real, &pid)) {
-        fprintf(stderr, "recover: process %ld holds files under %s open; stop the server first\n",
-                pid, real);
         goto out;
     }
     rc = hm_cluster_check(env, real, ak, sk, NULL);
@@ -843,6 +851,8 @@ int hm_ctl_recover(int argc, char **argv)
                 dl.overflow ? " or more" : "");
         goto out;
     }
+    /* Every disk is checked and locked before any is opened (opening a
+     * store clears its tmp/, which a live server may be writing). */
     for (size_t i = 0; i < dl.n; i++) {
         char id[RECOVER_PATH_BYTES];
         bool id_dir = false;
@@ -852,6 +862,19 @@ int hm_ctl_recover(int argc, char **argv)
             fprintf(stderr, "recover: %s is not a shard store (no hamster-disk)\n", dl.paths[i]);
             goto out;
         }
+        /* A disk of a running serve or hamster-shard holds its lock. */
+        rc = hm_daemon_lock(dl.paths[i], &disk_locks[i], why, sizeof why);
+        if (rc != 0) {
+            fprintf(stderr, "recover: disk %s\n", why);
+            goto out;
+        }
+    }
+    if (rc_dir_in_use(real, &pid)) {
+        fprintf(stderr, "recover: process %ld holds files under %s open; stop the server first\n",
+                pid, real);
+        goto out;
+    }
+    for (size_t i = 0; i < dl.n; i++) {
         char disk_real[PATH_MAX];
         if (realpath(dl.paths[i], disk_real) != NULL && rc_dir_in_use(disk_real, &pid)) {
             fprintf(stderr, "recover: process %ld holds files under %s open\n", pid,
@@ -915,6 +938,8 @@ out:
         free(dl.paths[i]);
     }
     free(disk_list);
+    for (size_t i = 0; i < RECOVER_DISKS_MAX; i++) hm_daemon_unlock(disk_locks[i]);
+    hm_daemon_unlock(data_lock);
     if (env != NULL) hm_env_posix_free(env);
     return code;
 }

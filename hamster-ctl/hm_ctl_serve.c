@@ -27,6 +27,7 @@
 #include "hm_err.h"
 #include "hm_flags.h"
 #include "hm_gw.h"
+#include "hm_listen.h"
 #include "hm_log.h"
 #include "hm_meta_node.h"
 #include "hm_rpc.h"
@@ -189,13 +190,13 @@ int hm_ctl_serve(int argc, char **argv)
 
     /* What can fail without touching the data directory fails first: the
      * ports, then the directory's shape. */
-    rc = hm_gw_listen(s3_addr, &st.s3_fd, s3_bound, sizeof s3_bound, why, sizeof why);
+    rc = hm_listen(s3_addr, &st.s3_fd, s3_bound, sizeof s3_bound, why, sizeof why);
     if (rc != 0) {
         fprintf(stderr, "hamster: S3: %s\n", why);
         goto out;
     }
     if (metrics_addr != NULL && metrics_addr[0] != '\0') {
-        rc = hm_gw_listen(metrics_addr, &st.metrics_fd, metrics_bound, sizeof metrics_bound,
+        rc = hm_listen(metrics_addr, &st.metrics_fd, metrics_bound, sizeof metrics_bound,
                           why, sizeof why);
         if (rc != 0) {
             fprintf(stderr, "hamster: metrics: %s\n", why);
@@ -342,7 +343,7 @@ int hm_ctl_serve(int argc, char **argv)
         fprintf(stderr, "hamster: cannot serve S3 on %s: %s\n", s3_bound, hm_err_msg(rc));
         goto out;
     }
-    if (tls_cert == NULL && !hm_gw_addr_is_loopback(s3_bound))
+    if (tls_cert == NULL && !hm_listen_is_loopback(s3_bound))
         hm_warn("serve", NULL,
                 "S3 listens on %s, beyond this machine, without TLS: credentials are "
                 "signed but requests and data cross the network in the clear; use "

@@ -33,6 +33,7 @@
 #include "hm_gw_body.h"
 #include "hm_err.h"
 #include "hm_limits.h"
+#include "hm_listen.h"
 #include "hm_log.h"
 #include "hm_sigv2.h"
 
@@ -473,9 +474,8 @@ static bool gw_bodiless(struct MHD_Connection *conn)
 }
 
 /* A request's headers are in: parse, authenticate, route. */
-static enum MHD_Result gw_begin(gw_req *r, const char *url)
+static enum MHD_Result gw_begin(gw_req *r)
 {
-    if (gw_stats_is(r->conn, url, r->method)) return gw_stats_send(r);
     bool ok = false;
     enum MHD_Result ret = gw_parse_uri(r, &ok);
     if (!ok) return ret;
@@ -528,6 +528,7 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
                                  void **con_cls)
 {
     (void)cls;
+    (void)url; /* the raw URI, kept whole by gw_uri_log, is parsed from r->uri */
     gw_req *r = *con_cls;
     if (r == NULL || r->uri == NULL) {
         /* The context could not be allocated: shed load. */
@@ -557,11 +558,11 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
             r->deferred = true;
             return MHD_YES;
         }
-        return gw_begin(r, url);
+        return gw_begin(r);
     }
     if (r->deferred) {
         r->deferred = false;
-        enum MHD_Result ret = gw_begin(r, url);
+        enum MHD_Result ret = gw_begin(r);
         if (r->responded || ret != MHD_YES) return ret;
         /* No body follows: this is also the request's final call. */
     }
@@ -662,99 +663,6 @@ static void *gw_gc_main(void *arg)
 }
 
 /* ---- start / stop ------------------------------------------------------------------ */
-
-/* Resolve "host:port", "[v6]:port" or ":port" into a socket address. */
-static int gw_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
-                      bool *v6)
-{
-    char host[256];
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL) return HM_EINVAL;
-    size_t hl = (size_t)(colon - addr);
-    const char *h = addr;
-    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
-        h = addr + 1;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host)) return HM_EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    const char *port = colon + 1;
-    if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
-        return HM_EINVAL;
-    /* ":port" means every IPv4 interface, said the way it is bound. */
-    struct addrinfo hints = {.ai_family = hl > 0 ? AF_UNSPEC : AF_INET,
-                             .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(hl > 0 ? host : NULL, port, &hints, &res) != 0 || res == NULL)
-        return HM_EINVAL;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    *v6 = res->ai_family == AF_INET6;
-    freeaddrinfo(res);
-    return 0;
-}
-
-/* "host:port" of a socket address. */
-static void gw_format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        snprintf(out, cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
-    } else {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
-    }
-}
-
-int hm_gw_listen(const char *addr, int *fd_out, char *bound, size_t bound_cap, char *why,
-                 size_t why_cap)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = 0;
-    bool v6 = false;
-    if (addr == NULL || gw_resolve(addr, &ss, &sl, &v6) != 0) {
-        snprintf(why, why_cap,
-                 "bad listen address '%s': expected host:port, [v6]:port or :port",
-                 addr != NULL ? addr : "");
-        return HM_EINVAL;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(why, why_cap, "cannot listen on %s: %s", addr, strerror(errno));
-        return hm_err_from_errno(errno);
-    }
-    int one = 1;
-    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
-        int e = errno;
-        const char *words = e == EADDRINUSE      ? "the port is in use by another process"
-                            : e == EACCES        ? "permission denied (ports below 1024 "
-                                                   "need privileges)"
-                            : e == EADDRNOTAVAIL ? "no interface of this machine has that "
-                                                   "address"
-                                                 : strerror(e);
-        snprintf(why, why_cap, "cannot listen on %s: %s", addr, words);
-        close(fd);
-        return e == EADDRINUSE ? HM_EBUSY : hm_err_from_errno(e);
-    }
-    struct sockaddr_storage got;
-    socklen_t gl = sizeof got;
-    if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) gw_format_addr(&got, bound, bound_cap);
-    else snprintf(bound, bound_cap, "%s", addr);
-    *fd_out = fd;
-    return 0;
-}
-
-bool hm_gw_addr_is_loopback(const char *bound)
-{
-    if (bound == NULL) return false;
-    return strncmp(bound, "127.", 4) == 0 || strncmp(bound, "[::1]:", 6) == 0 ||
-           strncmp(bound, "[::ffff:127.", 12) == 0;
-}
 
 static void gw_free(hm_gw *gw)
 {
@@ -867,21 +775,17 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
     if (rc != 0) goto err_free;
 
     if (s3_fd < 0) {
-        rc = hm_gw_listen(cfg->s3_addr, &s3_fd, gw->bound, sizeof gw->bound, why, sizeof why);
+        rc = hm_listen(cfg->s3_addr, &s3_fd, gw->bound, sizeof gw->bound, why, sizeof why);
         if (rc != 0) {
             hm_error("gw", NULL, "%s", why);
             goto err_free;
         }
     } else {
-        struct sockaddr_storage got;
-        socklen_t gl = sizeof got;
-        if (getsockname(s3_fd, (struct sockaddr *)&got, &gl) == 0)
-            gw_format_addr(&got, gw->bound, sizeof gw->bound);
-        else snprintf(gw->bound, sizeof gw->bound, "%s", cfg->s3_addr);
+        hm_listen_bound(s3_fd, gw->bound, sizeof gw->bound);
     }
     if (metrics_fd < 0 && cfg->metrics_addr != NULL && cfg->metrics_addr[0] != '\0') {
         char mb[80];
-        rc = hm_gw_listen(cfg->metrics_addr, &metrics_fd, mb, sizeof mb, why, sizeof why);
+        rc = hm_listen(cfg->metrics_addr, &metrics_fd, mb, sizeof mb, why, sizeof why);
         if (rc != 0) {
             hm_error("gw", NULL, "metrics: %s", why);
             goto err_free;
@@ -931,30 +835,10 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
     gw->port = di != NULL ? (int)di->port : 0;
 
     if (metrics_fd >= 0) {
-        unsigned mflags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-                          MHD_USE_AUTO;
-        struct sockaddr_storage got;
-        socklen_t gl = sizeof got;
-        if (getsockname(metrics_fd, (struct sockaddr *)&got, &gl) == 0 &&
-            got.ss_family == AF_INET6)
-            mflags |= MHD_USE_IPv6;
-        gw->metrics_mhd = MHD_start_daemon(
-            mflags, 0, NULL, NULL, gw_metrics_access, gw,
-            MHD_OPTION_EXTERNAL_LOGGER, gw_mhd_log, gw,
-            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)metrics_fd,
-            MHD_OPTION_CONNECTION_LIMIT, 16u,
-            MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-            MHD_OPTION_END);
-        if (gw->metrics_mhd == NULL) {
-            hm_error("gw", NULL, "cannot serve /metrics (the HTTP server did not start)");
-            close(metrics_fd);
-            metrics_fd = -1;
-            rc = HM_EIO;
-            goto err_mhd;
-        }
-        metrics_fd = -1;
-        di = MHD_get_daemon_info(gw->metrics_mhd, MHD_DAEMON_INFO_BIND_PORT);
-        gw->metrics_port = di != NULL ? (int)di->port : 0;
+        rc = hm_metrics_server_start(&gw->metrics, metrics_fd, "gw", gw_metrics_render,
+                                     gw_metrics_ready, gw);
+        metrics_fd = -1; /* taken over, closed on failure too */
+        if (rc != 0) goto err_mhd;
     }
 
     if (pthread_create(&gw->gc_thread, NULL, gw_gc_main, gw) != 0) {
@@ -967,7 +851,7 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
     return 0;
 
 err_mhd:
-    if (gw->metrics_mhd != NULL) MHD_stop_daemon(gw->metrics_mhd);
+    hm_metrics_server_stop(gw->metrics);
     MHD_stop_daemon(gw->mhd);
 err_sync:
     pthread_cond_destroy(&gw->gc_cond);
@@ -983,12 +867,12 @@ int hm_gw_bound_port(const hm_gw *gw) { return gw->port; }
 
 const char *hm_gw_bound_address(const hm_gw *gw) { return gw->bound; }
 
-int hm_gw_metrics_port(const hm_gw *gw) { return gw->metrics_port; }
+int hm_gw_metrics_port(const hm_gw *gw) { return hm_metrics_server_port(gw->metrics); }
 
 void hm_gw_stop(hm_gw *gw)
 {
     if (gw == NULL) return;
-    if (gw->metrics_mhd != NULL) MHD_stop_daemon(gw->metrics_mhd);
+    hm_metrics_server_stop(gw->metrics);
     MHD_stop_daemon(gw->mhd);
     if (gw->gc_started) {
         pthread_mutex_lock(&gw->gc_lock);

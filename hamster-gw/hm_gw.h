@@ -27,12 +27,12 @@ typedef struct hm_gw_config {
     size_t shard_count;
     int64_t gc_grace_ms;        /* read grace before replaced or aborted blobs are
                                  * deleted; 0: HM_GC_GRACE_MS (tests set it small) */
-    /* A socket from hm_gw_listen for s3_addr (taken over: closed by stop),
+    /* A socket from hm_listen (hm_listen.h) for s3_addr (taken over: closed by stop),
      * when s3_listen_fd_set; otherwise hm_gw_start binds s3_addr itself. */
     bool s3_listen_fd_set;
     int s3_listen_fd;
     /* Prometheus /metrics (and the health paths) on their own listener:
-     * metrics_addr, or a socket from hm_gw_listen; neither: no listener. */
+     * metrics_addr, or a socket from hm_listen (hm_listen.h); neither: no listener. */
     const char *metrics_addr;
     bool metrics_listen_fd_set;
     int metrics_listen_fd;
@@ -44,19 +44,6 @@ typedef struct hm_gw_config {
     int64_t mpu_expiry_ms;      /* abandoned multipart uploads are aborted after
                                  * this; 0: HM_MPU_EXPIRY_MS; < 0: never */
 } hm_gw_config;
-
-/* Bind and listen on addr ("host:port", "[v6]:port", ":port" for every
- * interface).  Lets a launcher claim its ports before it touches any data.
- * On 0, *fd is the listening socket and bound (bound_cap bytes) the
- * address actually bound, e.g. "0.0.0.0:9000".  On failure why (why_cap
- * bytes) says what failed in words naming addr, e.g. "cannot listen on
- * 127.0.0.1:9000: address already in use". */
-int hm_gw_listen(const char *addr, int *fd, char *bound, size_t bound_cap, char *why,
-                 size_t why_cap);
-
-/* True when the address of a bound socket (as from hm_gw_listen) is a
- * loopback address: 127.0.0.0/8 or ::1. */
-bool hm_gw_addr_is_loopback(const char *bound);
 
 /* Start serving; returns once the socket listens. */
 int hm_gw_start(hm_gw **out, const hm_gw_config *cfg);

@@ -25,6 +25,7 @@
 #include "hm_base64.h"
 #include "hm_gw.h"
 #include "hm_gw_req.h"
+#include "hm_metrics.h"
 #include "hm_gw_guard.h"
 #include "hm_keyseal.h"
 #include "hm_limits.h"
@@ -68,9 +69,6 @@ struct hm_gw {
     bool gc_kick;               /* a PUT was refused for space: run now */
 };
 
-/* GET /_hamster/stats from loopback (hm_gw_stats.c): sync counters. */
-bool gw_stats_is(struct MHD_Connection *conn, const char *url, const char *method);
-enum MHD_Result gw_stats_send(gw_req *r);
 
 /* ---- hm_gw_keys.c ----------------------------------------------------------- */
 

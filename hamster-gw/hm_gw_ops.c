@@ -25,6 +25,7 @@
 
 #include "hm_err.h"
 #include "hm_log.h"
+#include "hm_listen.h"
 #include "hm_metrics.h"
 #include "hm_version.h"
 
@@ -425,16 +426,6 @@ bool gw_ready(hm_gw *gw)
     return true;
 }
 
-/* 0 not a probe, 1 live, 2 ready. */
-static int gw_health_kind(const char *path)
-{
-    if (path == NULL) return 0;
-    if (strncmp(path, "/minio", 6) == 0) path += 6;
-    if (strcmp(path, "/health/live") == 0) return 1;
-    if (strcmp(path, "/health/ready") == 0) return 2;
-    return 0;
-}
-
 static bool gw_has_credentials(gw_req *r)
 {
     if (gw_header(r, "Authorization") != NULL) return true;
@@ -446,7 +437,7 @@ static bool gw_has_credentials(gw_req *r)
 enum MHD_Result gw_health_maybe(gw_req *r, bool *handled)
 {
     *handled = false;
-    int kind = gw_health_kind(r->path);
+    int kind = hm_listen_health_kind(r->path);
     if (kind == 0 || !(gw_is(r, "GET") || gw_is(r, "HEAD")) || gw_has_credentials(r))
         return MHD_YES;
     *handled = true;
@@ -559,15 +550,15 @@ static int64_t gw_metrics_scan(hm_gw *gw, bool intents)
     Hm__GcScan gs = HM__GC_SCAN__INIT;
     Hm__IntentScan is = HM__INTENT_SCAN__INIT;
     if (intents) {
-        is.has_now_ms = true;
-        is.now_ms = INT64_MAX;
+        is.has_all = true;
+        is.all = true;
         is.has_max = true;
         is.max = HM_LIST_KEYS_MAX;
         req.op_case = HM__META_REQUEST__OP_INTENT_SCAN;
         req.intent_scan = &is;
     } else {
-        gs.has_now_ms = true;
-        gs.now_ms = INT64_MAX;
+        gs.has_all = true;
+        gs.all = true;
         gs.has_max = true;
         gs.max = HM_LIST_KEYS_MAX;
         req.op_case = HM__META_REQUEST__OP_GC_SCAN;
@@ -587,35 +578,10 @@ static int64_t gw_metrics_scan(hm_gw *gw, bool intents)
     return n;
 }
 
-typedef struct gw_dir_sum {
-    hm_env *env;
-    const char *dir;
-    uint64_t bytes;
-    uint64_t files;
-} gw_dir_sum;
-
-static int gw_dir_sum_one(void *arg, const char *name, bool is_dir)
+int gw_metrics_render(void *arg, hm_metrics_buf *b)
 {
-    gw_dir_sum *s = arg;
-    if (is_dir) return 0;
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", s->dir, name) >= (int)sizeof path) return 0;
-    hm_file *f = NULL;
-    uint64_t size = 0;
-    if (s->env->ops->open(s->env, path, HM_O_RDONLY, &f) != 0) return 0;
-    if (s->env->ops->size(f, &size) == 0) {
-        s->bytes += size;
-        s->files++;
-    }
-    s->env->ops->close(f);
-    return 0;
-}
-
-static int gw_metrics_render(hm_gw *gw, hm_metrics_buf *b)
-{
+    hm_gw *gw = arg;
     struct gw_stats *st = gw->stats;
-    hm_metrics_family(b, "hamster_build_info", "gauge", "Version of this build (always 1).");
-    hm_metrics_printf(b, "hamster_build_info{version=\"%s\"} 1\n", HM_VERSION_STRING);
     gw_metrics_requests(b, st);
     gw_metrics_disks(b, gw);
     hm_metrics_family(b, "hamster_shard_read_errors_total", "counter",
@@ -643,66 +609,11 @@ static int gw_metrics_render(hm_gw *gw, hm_metrics_buf *b)
                       "Write intents in the metadata (uploads in flight or expired, counted "
                       "up to 1000; -1: metadata unreachable).");
     hm_metrics_sample(b, "hamster_intents_live", "", (double)intents);
-    if (gw->cfg.meta_log_dir != NULL) {
-        gw_dir_sum s = {.env = gw->cfg.env, .dir = gw->cfg.meta_log_dir};
-        (void)gw->cfg.env->ops->list_dir(gw->cfg.env, gw->cfg.meta_log_dir, gw_dir_sum_one, &s);
-        hm_metrics_family(b, "hamster_meta_log_bytes", "gauge",
-                          "Bytes in the metadata log's files (segments and hard state).");
-        hm_metrics_sample_u64(b, "hamster_meta_log_bytes", "", s.bytes);
-        hm_metrics_family(b, "hamster_meta_log_files", "gauge",
-                          "Files in the metadata log directory.");
-        hm_metrics_sample_u64(b, "hamster_meta_log_files", "", s.files);
+    if (gw->cfg.meta_log_dir != NULL) { /* the metadata node runs in this process */
+        hm_metrics_write_meta(b);
+        hm_metrics_write_meta_log(b, gw->cfg.env, gw->cfg.meta_log_dir);
     }
-    hm_metrics_write_process(b);
     return b->failed ? HM_ENOMEM : 0;
 }
 
-static enum MHD_Result gw_metrics_reply(struct MHD_Connection *conn, unsigned status,
-                                        const char *ctype, const char *body, size_t len)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (resp == NULL) return MHD_NO;
-    if (ctype != NULL) MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-enum MHD_Result gw_metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
-{
-    (void)version;
-    (void)upload_data;
-    hm_gw *gw = cls;
-    /* The first call only announces the request; answer on the second. */
-    if (*con_cls == NULL) {
-        *con_cls = (void *)1;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        *upload_data_size = 0; /* no body is wanted here */
-        return MHD_YES;
-    }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return gw_metrics_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "", 0);
-    int kind = gw_health_kind(url);
-    if (kind != 0) {
-        bool ok = kind == 1 || gw_ready(gw);
-        return gw_metrics_reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
-                                "", 0);
-    }
-    if (strcmp(url, "/metrics") != 0)
-        return gw_metrics_reply(conn, MHD_HTTP_NOT_FOUND, NULL, "", 0);
-    hm_metrics_buf b = {0};
-    int rc = gw_metrics_render(gw, &b);
-    enum MHD_Result ret =
-        rc == 0 ? gw_metrics_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                                   b.data, b.len)
-                : gw_metrics_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "", 0);
-    hm_metrics_buf_free(&b);
-    return ret;
-}
+bool gw_metrics_ready(void *arg) { return gw_ready(arg); }

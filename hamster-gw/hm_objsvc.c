@@ -1799,7 +1799,9 @@ static int objsvc_gc_run(hm_objsvc *svc, bool urgent, size_t *blobs_deleted)
     for (unsigned round = 0; round < OBJSVC_GC_ROUNDS_MAX; round++) {
         Hm__GcScan scan = HM__GC_SCAN__INIT;
         scan.has_now_ms = true;
-        scan.now_ms = urgent ? INT64_MAX : hm_wall_ms(svc->cfg.env);
+        scan.now_ms = hm_wall_ms(svc->cfg.env);
+        scan.has_all = urgent; /* short of space: due or not */
+        scan.all = urgent;
         scan.has_max = true;
         scan.max = OBJSVC_GC_BATCH;
         Hm__MetaRequest req = HM__META_REQUEST__INIT;

@@ -23,6 +23,7 @@
 #include "hm_flags.h"
 #include "hm_gw.h"
 #include "hm_limits.h"
+#include "hm_listen.h"
 #include "hm_log.h"
 #include "hm_rpc.h"
 
@@ -89,13 +90,13 @@ int main(int argc, char **argv)
     hm_daemon_block_signals(&set);
 
     /* The ports first: a taken port fails before anything else. */
-    rc = hm_gw_listen(s3, &s3_fd, bound, sizeof bound, why, sizeof why);
+    rc = hm_listen(s3, &s3_fd, bound, sizeof bound, why, sizeof why);
     if (rc != 0) {
         hm_error("gw", NULL, "S3: %s", why);
         return 1;
     }
     if (metrics_addr != NULL && metrics_addr[0] != '\0') {
-        rc = hm_gw_listen(metrics_addr, &metrics_fd, metrics_bound, sizeof metrics_bound, why,
+        rc = hm_listen(metrics_addr, &metrics_fd, metrics_bound, sizeof metrics_bound, why,
                           sizeof why);
         if (rc != 0) {
             hm_error("gw", NULL, "metrics: %s", why);
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
         hm_error("gw", NULL, "cannot serve S3 on %s: %s", bound, hm_err_msg(rc));
         goto out;
     }
-    if (tls_cert == NULL && !hm_gw_addr_is_loopback(bound))
+    if (tls_cert == NULL && !hm_listen_is_loopback(bound))
         hm_warn("gw", NULL,
                 "S3 listens on %s, beyond this machine, without TLS: credentials are "
                 "signed but requests and data cross the network in the clear; use "

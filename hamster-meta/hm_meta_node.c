@@ -630,21 +630,22 @@ int hm_meta_node_handle(hm_meta_node *node, const Hm__MetaRequest *req,
             rc = node_propose(node, cmd, resp);
     } else {
         /* Scans of due work are answered at the committed clock, not at
-         * the caller's wall clock (hm_meta_sm.h).  now_ms INT64_MAX asks
-         * for everything queued, due or not: the gateway's GC while a disk
-         * is short of space, and its backlog gauges. */
+         * the caller's wall clock (hm_meta_sm.h).  A scan with `all` set
+         * asks for everything queued, due or not (the gateway's GC while a
+         * disk is short of space, and its backlog gauges): the clock does
+         * not matter to it, and the flag passes through. */
         Hm__MetaRequest q = *req;
         Hm__GcScan gs;
         Hm__IntentScan is;
         Hm__UploadExpiryScan es;
         if (q.op_case == HM__META_REQUEST__OP_GC_SCAN && q.gc_scan != NULL) {
             gs = *q.gc_scan;
-            gs.now_ms = gs.has_now_ms && gs.now_ms == INT64_MAX ? INT64_MAX : node_clock(node);
+            gs.now_ms = node_clock(node);
             gs.has_now_ms = true;
             q.gc_scan = &gs;
         } else if (q.op_case == HM__META_REQUEST__OP_INTENT_SCAN && q.intent_scan != NULL) {
             is = *q.intent_scan;
-            is.now_ms = is.has_now_ms && is.now_ms == INT64_MAX ? INT64_MAX : node_clock(node);
+            is.now_ms = node_clock(node);
             is.has_now_ms = true;
             q.intent_scan = &is;
         } else if (q.op_case == HM__META_REQUEST__OP_UPLOAD_EXPIRY_SCAN &&

@@ -195,6 +195,7 @@ int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp)
     if (max > HM_LIST_KEYS_MAX)
         max = HM_LIST_KEYS_MAX;
     int64_t now = q != NULL ? q->now_ms : 0;
+    bool all = q != NULL && q->has_all && q->all;
     r->gc_keys = calloc(max, sizeof *r->gc_keys);
     r->items = calloc(max, sizeof *r->items);
     if (r->gc_keys == NULL || r->items == NULL)
@@ -215,7 +216,7 @@ int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp)
             break;
         }
         int64_t nb = (int64_t)(hm_meta_get_u64be(k) ^ (1ull << 63));
-        if (nb > now)
+        if (!all && nb > now)
             break; /* keys sort by not_before: the rest are later */
         Hm__GcItem *it = NULL;
         rc = sm_unpack(&hm__gc_item__descriptor, v, vl, (ProtobufCMessage **)&it);
@@ -239,7 +240,8 @@ int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp)
     return rc;
 }
 
-/* IntentScan: the ids of intents whose deadline_ms <= now_ms, at most max
+/* IntentScan: the ids of intents whose deadline_ms <= now_ms (every intent
+ * with a deadline when all is set), at most max
  * (default and cap HM_LIST_KEYS_MAX), earliest deadline first.  It walks
  * the deadline index, so it reads only due intents however many are live.
  * Read-only: expiring one is an IntentDelete through the log. */
@@ -255,6 +257,7 @@ int sm_q_intent_scan(sm_ctx *cx, const Hm__IntentScan *q, Hm__MetaResponse *resp
     if (max > HM_LIST_KEYS_MAX)
         max = HM_LIST_KEYS_MAX;
     int64_t now = q != NULL ? q->now_ms : 0;
+    bool all = q != NULL && q->has_all && q->all;
     r->intent_ids = calloc(max, sizeof *r->intent_ids);
     if (r->intent_ids == NULL)
         return HM_ENOMEM;
@@ -277,7 +280,7 @@ int sm_q_intent_scan(sm_ctx *cx, const Hm__IntentScan *q, Hm__MetaResponse *resp
             rc = HM_ECORRUPT;
             break;
         }
-        if (sm_get_time(kb + 1) > now)
+        if (!all && sm_get_time(kb + 1) > now)
             break; /* rows sort by deadline: the rest are later */
         kl -= 9;
         uint8_t *kc = malloc(kl);

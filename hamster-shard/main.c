@@ -1,9 +1,10 @@
 /* main.c - hamster-shard: serve one disk's shard store over mutual-TLS RPC.
  *
- *   hamster-shard -data-dir D -disk PATH -listen ADDR
+ *   hamster-shard -data-dir D -disk PATH -listen ADDR [-metrics ADDR]
  *
- * A thin shell: check the node's cluster identity and root key, load its
- * certificates, open the store, serve until SIGINT or SIGTERM, stop
+ * A thin shell: claim its -metrics port, check the node's cluster identity
+ * and root key, load its certificates, open the store, serve (and
+ * Prometheus text on -metrics) until SIGINT or SIGTERM, stop
  * cleanly.  The signals are blocked before any thread starts and taken with
  * sigwait, so no handler runs on a server thread.
  */
@@ -11,31 +12,73 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "hm_daemon.h"
 #include "hm_err.h"
 #include "hm_flags.h"
+#include "hm_listen.h"
 #include "hm_log.h"
+#include "hm_metrics.h"
 #include "hm_rpc.h"
 #include "hm_shard_store.h"
 
 #define MAIN_COMP "shard"
 
+/* The shard daemon's own families: its disk's state and space, under the
+ * same names the gateway uses for each disk it reaches; the syncs and RPC
+ * requests are process-wide (hm_metrics_write_process). */
+static int main_metrics_render(void *arg, hm_metrics_buf *b)
+{
+    hm_shard_store *store = arg;
+    Hm__ShardInfoResp *info = NULL;
+    int rc = hm_shard_store_info(store, &info);
+    bool up = rc == 0 && info != NULL && !hm_shard_store_failed(store);
+    char esc[80], labels[112];
+    hm_metrics_label_escape(hm_shard_store_disk_id(store), esc, sizeof esc);
+    snprintf(labels, sizeof labels, "disk_id=\"%s\"", esc);
+    hm_metrics_family(b, "hamster_disk_up", "gauge",
+                      "1 when the disk serves writes, 0 when it has failed (a sync failed).");
+    hm_metrics_sample_u64(b, "hamster_disk_up", labels, up ? 1 : 0);
+    if (rc == 0 && info != NULL) {
+        uint64_t total = info->bytes_total, free_bytes = info->bytes_free;
+        hm_metrics_family(b, "hamster_disk_size_bytes", "gauge",
+                          "Size of the file system holding the disk.");
+        hm_metrics_sample_u64(b, "hamster_disk_size_bytes", labels, total);
+        hm_metrics_family(b, "hamster_disk_free_bytes", "gauge",
+                          "Bytes free on the file system holding the disk.");
+        hm_metrics_sample_u64(b, "hamster_disk_free_bytes", labels, free_bytes);
+        hm_metrics_family(b, "hamster_disk_used_bytes", "gauge",
+                          "Bytes used on the file system holding the disk.");
+        hm_metrics_sample_u64(b, "hamster_disk_used_bytes", labels,
+                              total > free_bytes ? total - free_bytes : 0);
+    }
+    if (info != NULL) hm__shard_info_resp__free_unpacked(info, NULL);
+    return b->failed ? HM_ENOMEM : 0;
+}
+
+/* Ready while the disk takes writes. */
+static bool main_metrics_ready(void *arg) { return !hm_shard_store_failed(arg); }
+
 int main(int argc, char **argv)
 {
-    const char *data_dir = NULL, *disk = NULL, *listen = NULL;
+    const char *data_dir = NULL, *disk = NULL, *listen = NULL, *metrics_addr = NULL;
     const hm_flag flags[] = {
         {"data-dir", HM_FLAG_STR, &data_dir, "node data directory (from hamster-ctl init)"},
         {"disk", HM_FLAG_STR, &disk, "directory of the disk this daemon serves"},
         {"listen", HM_FLAG_STR, &listen, "RPC address host:port"},
+        {"metrics", HM_FLAG_STR, &metrics_addr,
+         "serve Prometheus /metrics and the health paths on this address (off when unset)"},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
-    const char *synopsis = "hamster-shard -data-dir D -disk PATH -listen ADDR";
+    const char *synopsis = "hamster-shard -data-dir D -disk PATH -listen ADDR [-metrics ADDR]";
     hm_env *env = NULL;
     hm_tls *tls = NULL;
     hm_shard_store *store = NULL;
     hm_rpc_server *srv = NULL;
-    int rest = 0, rc, status = 1, lock_fd = -1;
+    hm_metrics_server *metrics = NULL;
+    int rest = 0, rc, status = 1, lock_fd = -1, metrics_fd = -1;
+    char why[1024], metrics_bound[80];
 
     hm_log_init_from_env();
     int code = hm_flags_main("hamster-shard", synopsis, flags, nflags, argc, argv, 1);
@@ -46,6 +89,15 @@ int main(int argc, char **argv)
         return 2;
     }
     (void)rest;
+    /* Ports first: a port in use fails before the disk is touched. */
+    if (metrics_addr != NULL && metrics_addr[0] != '\0') {
+        rc = hm_listen(metrics_addr, &metrics_fd, metrics_bound, sizeof metrics_bound, why,
+                       sizeof why);
+        if (rc != 0) {
+            hm_error(MAIN_COMP, NULL, "metrics: %s", why);
+            return 1;
+        }
+    }
 
     sigset_t sigs;
     hm_daemon_block_signals(&sigs);
@@ -53,11 +105,11 @@ int main(int argc, char **argv)
     rc = hm_env_posix_new(&env);
     if (rc != 0) {
         hm_error(MAIN_COMP, NULL, "environment: %s", hm_err_msg(rc));
+        if (metrics_fd >= 0) close(metrics_fd);
         return 1;
     }
     if (hm_daemon_identity(env, MAIN_COMP, data_dir, &tls) != 0) goto out_env;
     /* One process per disk: check it, create it if missing, lock it. */
-    char why[1024];
     rc = hm_daemon_check_dir(disk, true, why, sizeof why);
     if (rc == 0) {
         rc = env->ops->mkdir(env, disk);
@@ -79,10 +131,21 @@ int main(int argc, char **argv)
         hm_error(MAIN_COMP, NULL, "listen %s: %s", listen, hm_err_msg(rc));
         goto out_store;
     }
+    if (metrics_fd >= 0) {
+        rc = hm_metrics_server_start(&metrics, metrics_fd, MAIN_COMP, main_metrics_render,
+                                     main_metrics_ready, store);
+        metrics_fd = -1; /* taken over */
+        if (rc != 0) {
+            hm_rpc_server_stop(srv);
+            goto out_store;
+        }
+        hm_info(MAIN_COMP, NULL, "metrics on http://%s/metrics", metrics_bound);
+    }
     hm_info(MAIN_COMP, NULL, "ready: disk %s (id %s) serving on %s (port %d)", disk,
             hm_shard_store_disk_id(store), listen, hm_rpc_server_bound_port(srv));
 
     hm_daemon_wait(&sigs, MAIN_COMP);
+    hm_metrics_server_stop(metrics);
     hm_rpc_server_stop(srv);
     status = 0;
 
@@ -92,6 +155,7 @@ out_tls:
     hm_daemon_unlock(lock_fd);
     hm_tls_free(tls);
 out_env:
+    if (metrics_fd >= 0) close(metrics_fd);
     hm_env_posix_free(env);
     return status;
 }

@@ -30,6 +30,7 @@
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
+#include "hm_metrics.h"
 
 typedef struct srv_conn srv_conn;
 
@@ -106,6 +107,7 @@ static void *srv_conn_main(void *arg)
             }
             /* The handler's replies get a call-sized deadline by default. */
             hm_rpc_set_timeout(c, HM_RPC_CALL_TIMEOUT_MS);
+            hm_metrics_rpc_request();
             if (s->handler(s->ctx, c, &f) != 0 || hm_rpc_conn_broken(c)) break;
         }
     }

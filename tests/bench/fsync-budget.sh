@@ -8,7 +8,8 @@
 # started under `strace -f -c --seccomp-bpf -e trace=fsync,fdatasync,syncfs`,
 # one `hamster-bench put -ops 1` to create the bucket and warm up, then
 # `hamster-bench put -ops N`.  Printed per cell:
-#   counter  the server's own count (GET /_hamster/stats, loopback) over the
+#   counter  the server's own count (hamster_fsyncs_total on its -metrics
+#            page, read by hamster-bench -metrics) over the
 #            measured phase, divided by the PUTs: what hamster-bench prints
 #            as syncs/op.  "-" for a server without the counter.
 #   strace   (fsync + fdatasync + syncfs calls at exit) minus the same for a
@@ -72,20 +73,24 @@ wait_http() {
     return 1
 }
 
-# serve NAME PORT: start hamster serve (under strace unless -no-strace);
-# sets SERVE_PID (the server) and WRAP_PID (what to wait for).
+# serve NAME PORT: start hamster serve (under strace unless -no-strace)
+# with its /metrics on a free port; sets SERVE_PID (the server), WRAP_PID
+# (what to wait for) and METRICS_URL.
 serve() {
-    local name=$1 port=$2
+    local name=$1 port=$2 mport
+    mport=$(free_port)
+    METRICS_URL="http://127.0.0.1:$mport/metrics"
     mkdir -p "$WORK/$name"
     if [ "$STRACE" = 1 ]; then
         # The shell records its own pid, then becomes the server.
         strace -f -c --seccomp-bpf -e trace=fsync,fdatasync,syncfs -o "$WORK/$name.strace" \
             sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$WORK/$name.pid" \
             "$HAMSTER" serve -data-dir "$WORK/$name/data" -s3 "127.0.0.1:$port" \
-            2>"$WORK/$name.log" &
+            -metrics "127.0.0.1:$mport" 2>"$WORK/$name.log" &
         WRAP_PID=$!
     else
-        "$HAMSTER" serve -data-dir "$WORK/$name/data" -s3 "127.0.0.1:$port" 2>"$WORK/$name.log" &
+        "$HAMSTER" serve -data-dir "$WORK/$name/data" -s3 "127.0.0.1:$port" \
+            -metrics "127.0.0.1:$mport" 2>"$WORK/$name.log" &
         WRAP_PID=$!
         SERVE_PID=$WRAP_PID
     fi
@@ -107,7 +112,7 @@ strace_syncs() {
 bench() {
     local port=$1 size=$2 conc=$3 ops=$4 out=$5
     "$BENCH" put -endpoint "127.0.0.1:$port" -bucket fsync-budget -size "$size" -c "$conc" \
-        -ops "$ops" -duration 10m -keep -prefix "p$ops/" > "$out" 2>&1 ||
+        -ops "$ops" -duration 10m -keep -prefix "p$ops/" -metrics "$METRICS_URL" > "$out" 2>&1 ||
         { cat "$out" >&2; echo "hamster-bench failed" >&2; exit 1; }
 }
 

@@ -242,44 +242,60 @@ static void bench_keep_head(bench_slot *s, const char *data, size_t n)
 
 /* ---- server sync counters ---------------------------------------------- */
 
-typedef struct bench_small_body {
-    char buf[1024];
-    size_t len;
-} bench_small_body;
+/* The /metrics page, read whole up to a bound. */
+#define BENCH_METRICS_BYTES_MAX (4u << 20)
 
-static size_t bench_small_cb(char *data, size_t size, size_t nmemb, void *arg)
+typedef struct bench_page {
+    char *buf;
+    size_t len, cap;
+    bool overflow;
+} bench_page;
+
+static size_t bench_page_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
-    bench_small_body *sb = arg;
+    bench_page *pg = arg;
     size_t n = size * nmemb;
-    if (n > sizeof sb->buf - 1 - sb->len) return 0; /* too long: not the stats page */
-    memcpy(sb->buf + sb->len, data, n);
-    sb->len += n;
-    sb->buf[sb->len] = '\0';
+    if (n > BENCH_METRICS_BYTES_MAX - pg->len) {
+        pg->overflow = true;
+        return 0;
+    }
+    if (pg->len + n + 1 > pg->cap) {
+        size_t cap = pg->cap != 0 ? pg->cap : 64 * 1024;
+        while (cap < pg->len + n + 1) cap *= 2;
+        char *p = realloc(pg->buf, cap);
+        if (p == NULL) return 0;
+        pg->buf = p;
+        pg->cap = cap;
+    }
+    memcpy(pg->buf + pg->len, data, n);
+    pg->len += n;
+    pg->buf[pg->len] = '\0';
     return n;
 }
 
-/* Read the server's sync counters (GET /_hamster/stats, answered on
- * loopback only).  0, or -1 when the server does not say. */
-static int bench_server_syncs(const char *base, uint64_t out[4])
+/* Read the server's sync counters from its Prometheus page (the -metrics
+ * URL, e.g. http://127.0.0.1:9100/metrics of `hamster serve -metrics`).
+ * 0, or -1 when there is no URL or the page does not say. */
+static int bench_server_syncs(const char *metrics_url, uint64_t out[4])
 {
-    char url[HB_URL_BYTES_MAX];
-    int n = snprintf(url, sizeof url, "%s/_hamster/stats", base);
-    if (n < 0 || (size_t)n >= sizeof url) return -1;
+    if (metrics_url == NULL || metrics_url[0] == '\0') return -1;
     CURL *e = curl_easy_init();
     if (e == NULL) return -1;
-    bench_small_body sb = {.len = 0};
-    sb.buf[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_small_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &sb);
+    bench_page pg = {0};
+    curl_easy_setopt(e, CURLOPT_URL, metrics_url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_page_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &pg);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     long status = 0;
     CURLcode cc = curl_easy_perform(e);
     if (cc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(e);
-    if (cc != CURLE_OK || status != 200) return -1;
-    return hb_parse_sync_stats(sb.buf, out);
+    int rc = cc == CURLE_OK && status == 200 && pg.buf != NULL
+                 ? hb_parse_metrics_syncs(pg.buf, out)
+                 : -1;
+    free(pg.buf);
+    return rc;
 }
 
 static size_t bench_write_cb(char *data, size_t size, size_t nmemb, void *arg)
@@ -950,7 +966,7 @@ int main(int argc, char **argv)
     const char *endpoint = "127.0.0.1:9000", *bucket = "hamster-bench", *prefix = NULL;
     const char *ak = getenv("HAMSTER_ACCESS_KEY_ID"), *sk = getenv("HAMSTER_SECRET_ACCESS_KEY");
     const char *region = "us-east-1", *size = "4KiB", *dist = "uniform", *duration = NULL;
-    const char *json = NULL, *grace = "30s";
+    const char *json = NULL, *grace = "30s", *metrics = NULL;
     int64_t conc = 8, ops = 0, objects = 0, mix = 70, seed = 1, max_errors = 1000;
     bool plain = false, noverify = false, keep = false, prepared = false, help = false;
     hm_flag flags[] = {
@@ -976,6 +992,8 @@ int main(int argc, char **argv)
         {"prepared", HM_FLAG_BOOL, &prepared,
          "objects exist from an earlier -keep run with the same -seed -size -prefix -objects"},
         {"json", HM_FLAG_STR, &json, "write the results as JSON to this file"},
+        {"metrics", HM_FLAG_STR, &metrics,
+         "the server's Prometheus page (http://host:port/metrics): report its syncs"},
         {"h", HM_FLAG_BOOL, &help, "print this help"},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
@@ -1176,7 +1194,7 @@ int main(int argc, char **argv)
 
     /* measure */
     uint64_t syncs_before[4] = {0, 0, 0, 0}, syncs_after[4] = {0, 0, 0, 0};
-    bool syncs_known = !plain && bench_server_syncs(b->base, syncs_before) == 0;
+    bool syncs_known = bench_server_syncs(metrics, syncs_before) == 0;
     if (rc == 0 && !bench_interrupted) {
         uint64_t now = bench_now_ns();
         uint64_t deadline = now + (uint64_t)b->duration_ms * 1000000ull;
@@ -1186,7 +1204,7 @@ int main(int argc, char **argv)
             rc = 1;
         }
     }
-    syncs_known = syncs_known && bench_server_syncs(b->base, syncs_after) == 0;
+    syncs_known = syncs_known && bench_server_syncs(metrics, syncs_after) == 0;
     hb_run_info ri = {
         .mode = b->mode, .endpoint = b->base, .bucket = b->bucket, .prefix = b->prefix,
         .size_min = b->size_min, .size_max = b->size_max,

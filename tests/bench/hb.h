@@ -139,16 +139,17 @@ typedef struct hb_run_info {
     uint64_t seed;
     double elapsed_s;       /* measured phase, wall clock */
     uint64_t aborted;       /* in flight when the hard stop came */
-    /* Server syncs during the measured phase, from GET /_hamster/stats
-     * (loopback only; hamster serve counts every sync of the store). */
+    /* Server syncs during the measured phase, from the server's
+     * Prometheus page (-metrics URL; hamster serve counts every sync of the
+     * store). */
     bool syncs_known;
     uint64_t syncs, syncs_file, syncs_dir, syncs_kv;
 } hb_run_info;
 
-/* Parse the body of GET /_hamster/stats ("name value" lines) into
- * out[0..3] = syncs_total, syncs_file, syncs_dir, syncs_kv.  0, or -1 when a
- * counter is missing or malformed. */
-int hb_parse_sync_stats(const char *body, uint64_t out[4]);
+/* Parse the samples hamster_fsyncs_total{kind="file"|"dir"|"kv"} out of a
+ * Prometheus text page into out[1..3] (file, dir, kv) and their sum into
+ * out[0].  0, or -1 when a kind is missing or a value malformed. */
+int hb_parse_metrics_syncs(const char *body, uint64_t out[4]);
 
 /* Print the end-of-run table to out. */
 void hb_report_print(FILE *out, const hb_run_info *ri, const hb_opstats st[HB_OP_COUNT]);

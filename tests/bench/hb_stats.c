@@ -116,7 +116,7 @@ void hb_report_print(FILE *out, const hb_run_info *ri, const hb_opstats st[HB_OP
                      PRIu64 ", metadata store %" PRIu64 ")\n",
                 ri->syncs, ri->syncs_file, ri->syncs_dir, ri->syncs_kv);
     else
-        fprintf(out, "  server syncs: unknown (no GET /_hamster/stats on loopback)\n");
+        fprintf(out, "  server syncs: unknown (no -metrics URL, or it does not answer)\n");
     if (ri->aborted > 0)
         fprintf(out, "  %" PRIu64 " operations were still in flight at the hard stop\n",
                 ri->aborted);
@@ -194,16 +194,18 @@ int hb_report_json(const char *path, const hb_run_info *ri,
     return 0;
 }
 
-int hb_parse_sync_stats(const char *body, uint64_t out[4])
+int hb_parse_metrics_syncs(const char *body, uint64_t out[4])
 {
-    static const char *const names[4] = {"syncs_total", "syncs_file", "syncs_dir",
-                                         "syncs_kv"};
-    bool seen[4] = {false, false, false, false};
+    static const char *const names[3] = {"hamster_fsyncs_total{kind=\"file\"}",
+                                         "hamster_fsyncs_total{kind=\"dir\"}",
+                                         "hamster_fsyncs_total{kind=\"kv\"}"};
+    bool seen[3] = {false, false, false};
+    uint64_t v3[3] = {0, 0, 0};
     const char *p = body;
     while (p != NULL && *p != '\0') {
         const char *eol = strchr(p, '\n');
         size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 3; i++) {
             size_t nl = strlen(names[i]);
             if (len > nl + 1 && strncmp(p, names[i], nl) == 0 && p[nl] == ' ') {
                 char num[32];
@@ -215,13 +217,17 @@ int hb_parse_sync_stats(const char *body, uint64_t out[4])
                 errno = 0;
                 unsigned long long v = strtoull(num, &end, 10);
                 if (errno != 0 || *end != '\0' || num[0] < '0' || num[0] > '9') return -1;
-                out[i] = v;
+                v3[i] = v;
                 seen[i] = true;
             }
         }
         p = eol != NULL ? eol + 1 : NULL;
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 3; i++)
         if (!seen[i]) return -1;
+    out[1] = v3[0];
+    out[2] = v3[1];
+    out[3] = v3[2];
+    out[0] = v3[0] + v3[1] + v3[2];
     return 0;
 }

@@ -3,16 +3,18 @@
 #
 # Runs a few operations of every mode and checks that the JSON report
 # parses and that its counts are exact (operations done, reads verified,
-# no errors).  Speed is printed by the tool and never checked here.
+# no errors), and that the server's syncs are read from its /metrics page.
+# Speed is printed by the tool and never checked here.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../e2e/lib.sh
 . "$HERE/../e2e/lib.sh"
 
 BENCH=$HM_BUILD_DIR/tests/bench/hamster-bench
 [ -x "$BENCH" ] || fail "no $BENCH"
-PORT=$(free_port)
-start_serve "$E2E_TMP/data" "$PORT"
-EP=(-endpoint "127.0.0.1:$PORT" -bucket bench-smoke -duration 60s)
+PORT=$(free_port); MPORT=$(free_port)
+start_serve "$E2E_TMP/data" "$PORT" -metrics "127.0.0.1:$MPORT"
+EP=(-endpoint "127.0.0.1:$PORT" -bucket bench-smoke -duration 60s
+    -metrics "http://127.0.0.1:$MPORT/metrics")
 
 # run NAME MODE FLAGS...: one hamster-bench run; its JSON in $E2E_TMP/NAME.json.
 run() {
@@ -37,6 +39,13 @@ print(r[0][sys.argv[3]] if r else "missing")' "$E2E_TMP/$1.json" "$2" "$3") ||
 run put put -ops 24 -c 4 -size 0-3MiB -keep -prefix smoke-put/
 check put PUT ops 24
 check put PUT errors 0
+# 24 PUTs (23 with a body) made the server sync: the count comes from
+# hamster_fsyncs_total on its -metrics page, and the parts add up.
+syncs=$($PY -c 'import json,sys
+s = json.load(open(sys.argv[1]))["syncs"]
+print(s["total"] >= 23 and s["file"] > 0 and s["total"] == s["file"] + s["dir"] + s["kv"])' \
+  "$E2E_TMP/put.json") || fail "put: no syncs in the JSON report"
+[ "$syncs" = True ] || fail "put: server syncs do not add up: $(cat "$E2E_TMP/put.json")"
 
 # Reads of prepared objects are size- and MD5-verified, every one of them.
 run get get -ops 40 -c 4 -objects 12 -size 1KiB-2MiB

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One process per data directory and per disk: a second `hamster serve` on
 # the same data dir, a serve that names another's disk, a split daemon on a
-# locked meta dir or disk, and `hamster-ctl init` on a running dir are all
-# refused with the holder's pid, while the first keeps serving.  The lock
+# locked meta dir or disk, `hamster-ctl init` on a running dir and
+# `hamster recover` beside a running serve or hamster-shard are all refused
+# with the holder's pid, while the first keeps serving.  The lock
 # dies with its process: after SIGKILL the next start succeeds.
 source "$(dirname "$0")/lib.sh"
 B=$HM_BUILD_DIR
@@ -41,6 +42,12 @@ expect_refused o4 -- "$B/hamster-shard" -data-dir data -disk "$E2E_TMP/d0" -list
 expect_refused o5 -- "$B/hamster-ctl" init -data-dir data
 pass "hamster-meta, hamster-shard and hamster-ctl init refused on locked dirs"
 
+# recover takes the data dir's lock before it looks at anything else.
+expect_refused o7 -- "$B/hamster" recover -from-shards data
+grep -F "/data is in use" o7 >/dev/null || fail "o7 does not name the data dir: $(cat o7)"
+[ -d data/meta ] && [ ! -e data/meta.recovering ] || fail "recover touched the data dir"
+pass "recover beside a running serve refused with the holder's pid"
+
 # The first process was not disturbed: it still reads and writes.
 printf 'second' > f2
 s3 s3 cp f2 s3://locked/f2 >/dev/null
@@ -65,3 +72,16 @@ SERVE_PID=$!; E2E_PIDS+=("$SERVE_PID")
 wait_tcp "$sp"
 expect_refused o6 -- "$B/hamster-shard" -data-dir split -disk split/disk0 -listen 127.0.0.1:0
 pass "a second hamster-shard on a disk refused"
+
+# recover of a data dir whose disk a hamster-shard serves: the disk's lock
+# refuses it, and no half-built metadata is left behind.
+rm -rf split/meta
+expect_refused o8 -- "$B/hamster-ctl" recover -from-shards split -disks split/disk0
+grep -F "split/disk0 is in use" o8 >/dev/null || fail "o8 does not name the disk: $(cat o8)"
+[ ! -e split/meta ] && [ ! -e split/meta.recovering ] || fail "recover built metadata"
+stop_pid "$SERVE_PID"
+# With the shard daemon stopped the same command runs.
+"$B/hamster-ctl" recover -from-shards split -disks split/disk0 >o9 2>&1 ||
+  { cat o9 >&2; fail "recover after the shard daemon stopped"; }
+[ -d split/meta ] || fail "recover built no metadata"
+pass "recover beside a running hamster-shard refused; after it stops, recover runs"

@@ -82,22 +82,31 @@ EOF
 
 recover() { "$HM_BUILD_DIR/hamster" recover -from-shards "$data" "$@"; }
 
-# Refusals: the meta directory exists; a server still holds the data dir.
-# (hamster-ctl and hamster run the same verb.)
+# Refusals: a server holds the data dir's lock (with or without its meta
+# directory); the meta directory exists.  (hamster-ctl and hamster run the
+# same verb.)
 if "$HM_BUILD_DIR/hamster-ctl" recover -from-shards "$data" > "$E2E_TMP/out" 2>&1; then
-  fail "recover ran while meta exists"
+  fail "recover ran while the server holds the data dir"
 fi
-grep -q "exists" "$E2E_TMP/out" || fail "no reason given: $(cat "$E2E_TMP/out")"
-rm -rf "$data/meta"
+grep -qF "in use by another process (pid $SERVE_PID" "$E2E_TMP/out" ||
+  fail "no reason given: $(cat "$E2E_TMP/out")"
+mv "$data/meta" "$data/meta.away"
 if recover > "$E2E_TMP/out" 2>&1; then fail "recover ran while the server holds the data dir"; fi
-grep -q "holds files" "$E2E_TMP/out" || fail "no reason given: $(cat "$E2E_TMP/out")"
+grep -qF "in use by another process (pid $SERVE_PID" "$E2E_TMP/out" ||
+  fail "no reason given: $(cat "$E2E_TMP/out")"
+[ ! -e "$data/meta" ] && [ ! -e "$data/meta.recovering" ] || fail "recover built metadata"
+mv "$data/meta.away" "$data/meta"
 kill -KILL "$SERVE_PID"
 wait "$SERVE_PID" 2>/dev/null || true
+if recover > "$E2E_TMP/out" 2>&1; then fail "recover ran while meta exists"; fi
+grep -q "exists" "$E2E_TMP/out" || fail "no reason given: $(cat "$E2E_TMP/out")"
+rm -rf "$data/meta"
 pass "recover refuses while meta exists or a server holds the data dir"
 
 # Hostile shard files: garbage under a shard name, a truncated real shard.
-real=$(find "$data/disks/d0/shards" -type f -size +1000k | sed -n 1p)
-[ -n "$real" ] || fail "no shard file on d0"
+# Placement spreads shards over both disks: take a real one from any.
+real=$(find "$data/disks/d0/shards" "$data/disks/d1/shards" -type f -size +1000k | sed -n 1p)
+[ -n "$real" ] || fail "no shard file on either disk"
 mkdir -p "$data/disks/d0/shards/ab/cd"
 head -c 70000 /dev/urandom > "$data/disks/d0/shards/ab/cd/abcd0000000000000000000000000000.0"
 head -c 65600 "$real" > "$data/disks/d0/shards/ab/cd/abcd0000000000000000000000000001.0"

@@ -56,14 +56,18 @@ pass "S3 or metrics port in use: named, data dir untouched"
 chmod 755 "$E2E_TMP"   # mktemp made it 0700: let the other user reach ro/
 mkdir -p ro/data && chmod 755 ro && chmod 555 ro/data
 nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+# The build directory may be readable by its owner only (a root build in
+# /root): the other user runs a copy of the binary from a directory it can
+# read.
+mkdir -p nbin && cp "$B/hamster" nbin/hamster && chmod 755 nbin nbin/hamster
 expect_start_fail o4 "ro/data is not writable: permission denied" -- \
   "${nobody[@]}" env HAMSTER_ACCESS_KEY_ID=a HAMSTER_SECRET_ACCESS_KEY=secretsecret \
-  "$B/hamster" serve -data-dir ro/data -s3 127.0.0.1:0
+  nbin/hamster serve -data-dir ro/data -s3 127.0.0.1:0
 grep -i "root key" o4 >/dev/null && fail "unwritable dir reported as a root key mismatch"
 chmod 555 ro
 expect_start_fail o4b "cannot create ro/new" "ro is not writable: permission denied" -- \
   "${nobody[@]}" env HAMSTER_ACCESS_KEY_ID=a HAMSTER_SECRET_ACCESS_KEY=secretsecret \
-  "$B/hamster" serve -data-dir ro/new -s3 127.0.0.1:0
+  nbin/hamster serve -data-dir ro/new -s3 127.0.0.1:0
 pass "unwritable data dir: said so (not a root key mismatch)"
 
 # 5. serve on a `cluster init` data directory with its own node name.

@@ -376,6 +376,47 @@ START_TEST(test_golden_meta_command)
 }
 END_TEST
 
+/* The scan requests' bytes are pinned, `all` (field 3) included: a GcScan
+ * and an IntentScan of everything queued, and a GcScan of what is due. */
+START_TEST(test_golden_meta_scans)
+{
+    Hm__GcScan gs = HM__GC_SCAN__INIT;
+    gs.has_max = true;
+    gs.max = 1000;
+    gs.has_all = true;
+    gs.all = true;
+    Hm__MetaRequest q = HM__META_REQUEST__INIT;
+    q.has_format_version = true;
+    q.format_version = 1;
+    q.op_case = HM__META_REQUEST__OP_GC_SCAN;
+    q.gc_scan = &gs;
+    uint8_t buf[256];
+    size_t len = pack(&q.base, buf, sizeof buf);
+    golden("meta_request_gc_scan_all_v1.bin", buf, len);
+    Hm__MetaRequest *back = hm__meta_request__unpack(NULL, len, buf);
+    ck_assert_ptr_nonnull(back);
+    ck_assert(back->gc_scan->has_all && back->gc_scan->all);
+    hm__meta_request__free_unpacked(back, NULL);
+
+    gs.has_all = false;
+    gs.all = false;
+    gs.has_now_ms = true;
+    gs.now_ms = 1700000000000;
+    len = pack(&q.base, buf, sizeof buf);
+    golden("meta_request_gc_scan_due_v1.bin", buf, len);
+
+    Hm__IntentScan is = HM__INTENT_SCAN__INIT;
+    is.has_max = true;
+    is.max = 1000;
+    is.has_all = true;
+    is.all = true;
+    q.op_case = HM__META_REQUEST__OP_INTENT_SCAN;
+    q.intent_scan = &is;
+    len = pack(&q.base, buf, sizeof buf);
+    golden("meta_request_intent_scan_all_v1.bin", buf, len);
+}
+END_TEST
+
 static size_t log_entry_bytes(uint8_t *buf, size_t cap)
 {
     static cmd_parts p;
@@ -456,6 +497,7 @@ int main(void)
     tcase_add_test(tc, test_golden_upload_record);
     tcase_add_test(tc, test_golden_part_record);
     tcase_add_test(tc, test_golden_meta_command);
+    tcase_add_test(tc, test_golden_meta_scans);
     tcase_add_test(tc, test_golden_log_entry);
     tcase_add_test(tc, test_golden_log_record);
     tcase_add_test(tc, test_unknown_field_survives);

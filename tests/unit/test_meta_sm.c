@@ -156,6 +156,18 @@ static Hm__MetaResponse *gc_scan(tmu_sm *t, int64_t now)
     return tmu_sm_query(t, &q);
 }
 
+/* GcScan with `all`: every queued item, due or not; no clock is sent. */
+static Hm__MetaResponse *gc_scan_all(tmu_sm *t)
+{
+    Hm__GcScan g = HM__GC_SCAN__INIT;
+    g.has_all = true;
+    g.all = true;
+    Hm__MetaRequest q = HM__META_REQUEST__INIT;
+    q.op_case = HM__META_REQUEST__OP_GC_SCAN;
+    q.gc_scan = &g;
+    return tmu_sm_query(t, &q);
+}
+
 /* An intent for one blob (all bytes blob_seed) with a deadline when
  * has_deadline. */
 static Hm__MetaResponse *intent_put_at(tmu_sm *t, const char *id, uint8_t blob_seed,
@@ -196,6 +208,21 @@ static Hm__MetaResponse *intent_scan(tmu_sm *t, int64_t now, uint32_t max)
     s.now_ms = now;
     s.has_max = max > 0;
     s.max = max;
+    Hm__MetaRequest q = HM__META_REQUEST__INIT;
+    q.op_case = HM__META_REQUEST__OP_INTENT_SCAN;
+    q.intent_scan = &s;
+    Hm__MetaResponse *r = tmu_sm_query(t, &q);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_int_eq(r->result_case, HM__META_RESPONSE__RESULT_INTENTS);
+    return r;
+}
+
+/* IntentScan with `all`: every intent with a deadline, due or not. */
+static Hm__MetaResponse *intent_scan_all(tmu_sm *t)
+{
+    Hm__IntentScan s = HM__INTENT_SCAN__INIT;
+    s.has_all = true;
+    s.all = true;
     Hm__MetaRequest q = HM__META_REQUEST__INIT;
     q.op_case = HM__META_REQUEST__OP_INTENT_SCAN;
     q.intent_scan = &s;
@@ -330,9 +357,13 @@ START_TEST(test_object_overwrite_gc)
     ck_assert_str_eq(r->version->etag, "two");
     ck_assert_uint_eq(r->version->object_id.data[0], 1);
     tmu_done(r);
-    /* not yet due at 249, due at 250 */
+    /* not yet due at 249 (though a scan with `all` sees it), due at 250 */
     r = gc_scan(t, 249);
     ck_assert_uint_eq(r->gc->n_items, 0);
+    tmu_done(r);
+    r = gc_scan_all(t);
+    ck_assert_uint_eq(r->gc->n_items, 1);
+    ck_assert_int_eq(r->gc->items[0]->not_before_ms, 250);
     tmu_done(r);
     r = gc_scan(t, 250);
     ck_assert_uint_eq(r->gc->n_items, 1);
@@ -349,7 +380,7 @@ START_TEST(test_object_overwrite_gc)
     c.gc_done = &gd;
     ck_assert_int_eq(tmu_done(t_apply(t, &c)), 0);
     tmu_done(r);
-    r = gc_scan(t, INT64_MAX);
+    r = gc_scan_all(t);
     ck_assert_uint_eq(r->gc->n_items, 0);
     tmu_done(r);
     tmu_sm_close(t);
@@ -441,7 +472,7 @@ START_TEST(test_intent_scan)
 {
     tmu_sm *t = tmu_sm_open();
     ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
-    Hm__MetaResponse *r = intent_scan(t, INT64_MAX, 0);
+    Hm__MetaResponse *r = intent_scan_all(t);
     ck_assert_uint_eq(r->intents->n_intent_ids, 0);
     tmu_done(r);
     ck_assert_int_eq(tmu_done(intent_put_at(t, "ia", 0x51, true, 1000)), 0);
@@ -450,6 +481,13 @@ START_TEST(test_intent_scan)
 
     r = intent_scan(t, 999, 0);
     ck_assert_uint_eq(r->intents->n_intent_ids, 0);
+    tmu_done(r);
+    /* `all` lists every one whatever its deadline, earliest first. */
+    r = intent_scan_all(t);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 3);
+    ck_assert(intent_ids_eq(r->intents, 0, "ia"));
+    ck_assert(intent_ids_eq(r->intents, 1, "ic"));
+    ck_assert(intent_ids_eq(r->intents, 2, "ib"));
     tmu_done(r);
     r = intent_scan(t, 1000, 0);
     ck_assert_uint_eq(r->intents->n_intent_ids, 1);
@@ -496,7 +534,7 @@ START_TEST(test_intent_scan)
     /* The live one is retired by its write and never listed. */
     o.intent = "ib";
     ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
-    r = intent_scan(t, INT64_MAX, 0);
+    r = intent_scan_all(t);
     ck_assert_uint_eq(r->intents->n_intent_ids, 1);
     ck_assert(intent_ids_eq(r->intents, 0, "ia"));
     tmu_done(r);
