@@ -55,8 +55,7 @@ struct hm_gw {
     struct MHD_Daemon *mhd;
     int port;
     char bound[80];             /* the S3 address actually bound, "host:port" */
-    struct MHD_Daemon *metrics_mhd; /* -metrics listener, or NULL */
-    int metrics_port;
+    struct hm_metrics_server *metrics; /* -metrics listener, or NULL */
     struct gw_stats *stats;     /* hm_gw_ops.c */
     hm_shard_api **shards;      /* counting wrappers around cfg.shards */
     hm_meta_api *meta;          /* wrapper around cfg.meta that names it in logs */
@@ -225,11 +224,10 @@ enum MHD_Result gw_health_maybe(gw_req *r, bool *handled);
 /* True when every disk answers (the readiness rule). */
 bool gw_ready(hm_gw *gw);
 
-/* The -metrics listener's request handler (libmicrohttpd access callback). */
-enum MHD_Result gw_metrics_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls);
+/* The gateway's families for its -metrics listener (an hm_metrics_render_fn
+ * over the hm_gw), and its readiness for the listener's /health/ready. */
+int gw_metrics_render(void *arg, hm_metrics_buf *b);
+bool gw_metrics_ready(void *arg);
 
 /* ---- hm_gw_guard.c --------------------------------------------------------------- */
 
