@@ -15,13 +15,16 @@
 #include "hm_meta_sm.h"
 #include "test_meta_util.h"
 
-#define N_NAMES 10000
+#define N_NAMES_MAX 10000
+/* Keys in the test: 10,000, or fewer from HM_TEST_NAMES_KEYS (the valgrind
+ * pass runs 2,000: still dozens of rows past the cap, in minutes). */
+static size_t n_names = N_NAMES_MAX;
 #define PREFIX_BYTES 900
 #define PUTS_PER_TXN 200
 
 static tmu_sm *t;
-static char *keys[N_NAMES]; /* sorted */
-static bool live[N_NAMES];
+static char *keys[N_NAMES_MAX]; /* sorted */
+static bool live[N_NAMES_MAX];
 static char prefix[PREFIX_BYTES + 1];
 
 static int cmp_str(const void *a, const void *b)
@@ -120,7 +123,7 @@ static void put_all(const size_t *order, size_t n)
 
 static void get_each(void)
 {
-    for (size_t i = 0; i < N_NAMES; i++) {
+    for (size_t i = 0; i < n_names; i++) {
         Hm__ObjectGet g = HM__OBJECT_GET__INIT;
         g.bucket = (char *)"bkt";
         g.key = keys[i];
@@ -165,7 +168,7 @@ static Hm__MetaResponse *list(const char *pfx, const char *delim, const char *af
 static size_t reference(const char *pfx, const char *delim, char **out)
 {
     size_t n = 0, plen = strlen(pfx), dlen = strlen(delim);
-    for (size_t i = 0; i < N_NAMES; i++) {
+    for (size_t i = 0; i < n_names; i++) {
         if (!live[i] || strncmp(keys[i], pfx, plen) != 0)
             continue;
         const char *d = dlen > 0 ? strstr(keys[i] + plen, delim) : NULL;
@@ -183,12 +186,12 @@ static size_t reference(const char *pfx, const char *delim, char **out)
  * the reference, in order, each page at most page entries. */
 static void check_listing(const char *pfx, const char *delim, uint32_t page)
 {
-    char **want = malloc(N_NAMES * sizeof *want);
+    char **want = malloc(n_names * sizeof *want);
     size_t n = reference(pfx, delim, want);
     size_t got = 0;
     char *after = strdup("");
     for (size_t pages = 0;; pages++) {
-        ck_assert_uint_le(pages, N_NAMES + 1);
+        ck_assert_uint_le(pages, n_names + 1);
         Hm__MetaResponse *r = list(pfx, delim, after, page);
         Hm__ObjectListResult *res = r->list;
         ck_assert_uint_le(res->n_entries, page);
@@ -237,13 +240,13 @@ static void make_keys(void)
     prefix[0] = 'a';
     prefix[PREFIX_BYTES - 1] = '/';
     prefix[PREFIX_BYTES] = '\0';
-    for (size_t i = 0; i < N_NAMES; i++) {
+    for (size_t i = 0; i < n_names; i++) {
         char k[PREFIX_BYTES + 64];
         snprintf(k, sizeof k, "%sd%02zu/%s%05zu", prefix, i % 20, i % 7 == 0 ? "x-" : "", i);
         keys[i] = strdup(k);
         live[i] = false;
     }
-    qsort(keys, N_NAMES, sizeof keys[0], cmp_str);
+    qsort(keys, n_names, sizeof keys[0], cmp_str);
 }
 
 static void setup(void)
@@ -265,7 +268,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    for (size_t i = 0; i < N_NAMES; i++)
+    for (size_t i = 0; i < n_names; i++)
         free(keys[i]);
     tmu_sm_close(t);
 }
@@ -278,28 +281,28 @@ static void teardown(void)
  * gone. */
 START_TEST(test_names_shared_prefix)
 {
-    size_t *order = malloc(N_NAMES * sizeof *order);
+    size_t *order = malloc(n_names * sizeof *order);
     size_t n = 0;
     /* the middle third descending, the top third ascending, the rest shuffled */
-    for (size_t i = 2 * N_NAMES / 3; i > N_NAMES / 3; i--)
+    for (size_t i = 2 * n_names / 3; i > n_names / 3; i--)
         order[n++] = i - 1;
-    for (size_t i = 2 * N_NAMES / 3; i < N_NAMES; i++)
+    for (size_t i = 2 * n_names / 3; i < n_names; i++)
         order[n++] = i;
     size_t rest = n;
-    for (size_t i = 0; i < N_NAMES / 3; i++)
+    for (size_t i = 0; i < n_names / 3; i++)
         order[n++] = i;
-    ck_assert_uint_eq(n, N_NAMES);
+    ck_assert_uint_eq(n, n_names);
     uint64_t seed = 11;
-    for (size_t i = N_NAMES - 1; i > rest; i--) {
+    for (size_t i = n_names - 1; i > rest; i--) {
         size_t j = rest + (size_t)(tmu_rand(&seed) % (i - rest + 1));
         size_t x = order[i];
         order[i] = order[j];
         order[j] = x;
     }
-    put_all(order, N_NAMES);
+    put_all(order, n_names);
     size_t rows = check_rows();
     /* 10,000 entries of ~930 bytes: hundreds of rows, each a few dozen */
-    ck_assert_uint_gt(rows, (size_t)N_NAMES * PREFIX_BYTES / HM_NAMES_ROW_BYTES_MAX);
+    ck_assert_uint_gt(rows, (size_t)n_names * PREFIX_BYTES / HM_NAMES_ROW_BYTES_MAX);
     get_each();
     check_listings();
 
@@ -309,7 +312,7 @@ START_TEST(test_names_shared_prefix)
 
     /* delete every other key, in random order */
     size_t m = 0;
-    for (size_t i = 0; i < N_NAMES; i += 2)
+    for (size_t i = 0; i < n_names; i += 2)
         order[m++] = i;
     for (size_t i = m - 1; i > 0; i--) {
         size_t j = (size_t)(tmu_rand(&seed) % (i + 1));
@@ -344,12 +347,12 @@ static size_t collapse_to_v1(void)
     hm_kv_txn *txn = NULL;
     ck_assert_int_eq(t->env->ops->kv_begin(t->kv, true, &txn), 0);
     hm_kv_cursor *cur = NULL;
-    Hm__NameEntry **all = malloc(N_NAMES * sizeof *all);
+    Hm__NameEntry **all = malloc(n_names * sizeof *all);
     size_t n = 0;
-    uint8_t (*rk)[HM_META_NAMES_KEY_BYTES_MAX] = malloc(N_NAMES * sizeof *rk);
-    size_t *rkl = malloc(N_NAMES * sizeof *rkl);
+    uint8_t (*rk)[HM_META_NAMES_KEY_BYTES_MAX] = malloc(n_names * sizeof *rk);
+    size_t *rkl = malloc(n_names * sizeof *rkl);
     size_t nrows = 0;
-    Hm__NameList *lists[N_NAMES];
+    Hm__NameList *lists[n_names];
     ck_assert_int_eq(t->env->ops->kv_cursor_open(txn, HM_KV_NAMES, &cur), 0);
     int rc;
     for (rc = t->env->ops->kv_cursor_seek(cur, NULL, 0); rc == 0;
@@ -396,10 +399,10 @@ static size_t collapse_to_v1(void)
  * it splits it into rows within the cap, written at format version 2. */
 START_TEST(test_names_v1_row_reads)
 {
-    size_t n = 2000;
+    size_t n = n_names / 5; /* every fifth key: key 1 below is new */
     size_t *order = malloc(n * sizeof *order);
     for (size_t i = 0; i < n; i++)
-        order[i] = i * (N_NAMES / n);
+        order[i] = i * 5;
     put_all(order, n);
     size_t len = collapse_to_v1();
     ck_assert_uint_gt(len, 4u * HM_NAMES_ROW_BYTES_MAX);
@@ -482,6 +485,11 @@ static Suite *suite(void)
 
 int main(void)
 {
+    const char *n = getenv("HM_TEST_NAMES_KEYS");
+    if (n != NULL) {
+        unsigned long v = strtoul(n, NULL, 10);
+        if (v >= 1000 && v <= N_NAMES_MAX) n_names = v;
+    }
     SRunner *sr = srunner_create(suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -207,6 +207,7 @@ END_TEST
  * still reads it, as on POSIX. */
 START_TEST(test_disk_lose_contents)
 {
+    teardown(); /* the loop makes a world per seed */
     for (uint64_t seed = 1; seed <= 24; seed++) {
         make_world(seed);
         char buf[64];
@@ -255,6 +256,7 @@ END_TEST
  * unsynced mkdir in the parent) stays lost after a torn crash. */
 START_TEST(test_disk_lose_unsynced_dir)
 {
+    teardown(); /* the loop makes a world per seed */
     for (uint64_t seed = 1; seed <= 16; seed++) {
         make_world(seed);
         ck_assert_int_eq(env->ops->mkdir(env, "/d/disk2"), 0); /* parent not synced */
