@@ -18,6 +18,7 @@
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_meta_akeys.h"
+#include "hm_meta_disks.h"
 #include "hm_meta_keys.h"
 
 static const char sm_key_schema[] = "schema";
@@ -1773,6 +1774,9 @@ int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
         case HM__META_COMMAND__OP_KEY_GRANT:
             rc = hm_meta_akeys_apply(env, txn, cmd, resp);
             break;
+        case HM__META_COMMAND__OP_DISK_SET:
+            rc = hm_meta_disks_apply(env, txn, cmd, resp);
+            break;
         case HM__META_COMMAND__OP_OBJECT_PUT:
             rc = sm_object_put(&cx, cmd->object_put, resp);
             break;
@@ -2709,6 +2713,8 @@ int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
     case HM__META_REQUEST__OP_KEY_GET:
     case HM__META_REQUEST__OP_KEY_LIST:
         return hm_meta_akeys_query(env, txn, req, resp);
+    case HM__META_REQUEST__OP_DISK_LIST:
+        return hm_meta_disks_query(env, txn, req, resp);
     default:
         return HM_EINVAL;
     }
