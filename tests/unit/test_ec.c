@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hm_daemon.h"
 #include "hm_ec.h"
 #include "hm_ec_kat.h"
 #include "hm_err.h"
@@ -566,6 +567,19 @@ START_TEST(test_planted_wrong_row)
 }
 END_TEST
 
+/* The start-up check every encoding daemon runs (hamster-gw, hamster serve)
+ * passes on this build and refuses when decode is wrong. */
+START_TEST(test_daemon_refuses_bad_coding)
+{
+    ck_assert_int_eq(hm_daemon_ec_selftest("test_ec", "test"), 0);
+    hm_ec_plant_wrong_row = true;
+    int rc = hm_daemon_ec_selftest("test_ec", "test");
+    hm_ec_plant_wrong_row = false;
+    ck_assert_int_ne(rc, 0);
+    ck_assert_int_eq(hm_daemon_ec_selftest("test_ec", "test"), 0);
+}
+END_TEST
+
 /* Many threads getting codecs and decoding random patterns at once (more
  * patterns than the cache holds) all get correct bytes. */
 #define SMOKE_THREADS 6
@@ -627,6 +641,7 @@ int main(void)
     tcase_add_test(tc, test_goldens);
     tcase_add_test(tc, test_selftest);
     tcase_add_test(tc, test_planted_wrong_row);
+    tcase_add_test(tc, test_daemon_refuses_bad_coding);
     tcase_add_test(tc, test_thread_smoke);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
