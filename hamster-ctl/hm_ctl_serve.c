@@ -520,6 +520,7 @@ int hm_ctl_serve(int argc, char **argv)
         .meta = st.meta,
         .shards = st.shards,
         .shard_count = st.disk_count,
+        .disk_paths = (const char *const *)disk_paths,
         .gc_grace_ms = gc_grace_ms,
         .s3_listen_fd_set = true,
         .s3_listen_fd = st.s3_fd,
