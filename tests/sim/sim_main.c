@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "test_disk_util.h"
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
@@ -661,7 +662,7 @@ static int sim_roles_open(sim_run *r)
     for (size_t i = 0; i < r->o.disks; i++) {
         char dir[64];
         sim_disk_dir(i, dir, sizeof(dir));
-        rc = hm_shard_store_open(&r->disk[i], r->env, dir);
+        rc = test_store_open(&r->disk[i], r->env, dir);
         r->dk[i].failed_api = rc != 0 && r->dk[i].dead;
         if (r->dk[i].failed_api) {
             /* a dead disk: the node starts degraded without it */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_disk_util.h"
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_meta_node.h"
@@ -507,7 +508,7 @@ START_TEST(test_failed_disk)
         shards[i]->ops->free(shards[i]);
         hm_shard_store_close(stores[i]);
         snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
-        ck_assert_int_eq(hm_shard_store_open(&stores[i], &sync_env, p), 0);
+        ck_assert_int_eq(test_store_open(&stores[i], &sync_env, p), 0);
         ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
     }
     hm_objsvc_config cfg = {.env = env, .meta = meta, .shards = shards,
@@ -548,7 +549,7 @@ START_TEST(test_failed_disk)
         shards[i]->ops->free(shards[i]);
         hm_shard_store_close(stores[i]);
         snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
-        ck_assert_int_eq(hm_shard_store_open(&stores[i], &sync_env, p), 0);
+        ck_assert_int_eq(test_store_open(&stores[i], &sync_env, p), 0);
         ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0); /* same slot */
     }
     ck_assert_int_eq(put_bytes("after", data, n, NULL, NULL), 0);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_disk_util.h"
 #include "hm_limits.h"
 #include "hm_meta_node.h"
 #include "hm_objsvc.h"
@@ -96,7 +97,7 @@ static void objsvc_fixture_setup(const char *tmpl)
     for (int i = 0; i < DISKS; i++) {
         snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
         mkdir(p, 0700);
-        ck_assert_int_eq(hm_shard_store_open(&stores[i], env, p), 0);
+        ck_assert_int_eq(test_store_open(&stores[i], env, p), 0);
         ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
     }
     hm_objsvc_config cfg = {
