@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hm_cluster.h"
+#include "hm_ec.h"
 #include "hm_err.h"
 #include "hm_log.h"
 
@@ -243,4 +244,20 @@ void hm_daemon_wait(const sigset_t *sigs, const char *comp)
     while (sigwait(sigs, &sig) != 0) {
     }
     hm_info(comp, NULL, "signal %d: stopping", sig);
+}
+
+int hm_daemon_ec_selftest(const char *prog, const char *comp)
+{
+    int rc = hm_ec_selftest();
+    if (rc == 0) return 0;
+    hm_error(comp, NULL,
+             "erasure-coding self-test failed (%s): this build's ISA-L disagrees with the "
+             "known answers; refusing to start",
+             hm_err_name(rc));
+    fprintf(stderr,
+            "%s: erasure-coding self-test failed (%s): Reed-Solomon parity from this "
+            "build's ISA-L differs from the known answers, so it could write unreadable "
+            "shards; refusing to start\n",
+            prog, hm_err_msg(rc));
+    return rc;
 }

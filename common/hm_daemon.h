@@ -51,6 +51,13 @@ void hm_daemon_identity_why(const char *data_dir, int rc, char *why, size_t cap)
  * on any failure. */
 int hm_daemon_identity(hm_env *env, const char *comp, const char *data_dir, hm_tls **tls);
 
+/* Run the erasure-coding self-test (hm_ec_selftest) before the daemon
+ * encodes or decodes anything.  0 when it passes; otherwise logs under comp
+ * that the daemon refuses to start, says so on stderr as prog, and returns
+ * non-zero: the coding matrix is an on-disk format, so a build whose ISA-L
+ * disagrees with the known answers must not write or rebuild a byte. */
+int hm_daemon_ec_selftest(const char *prog, const char *comp);
+
 /* Wait for one of sigs and log it. */
 void hm_daemon_wait(const sigset_t *sigs, const char *comp);
 

@@ -180,6 +180,8 @@ int hm_ctl_serve(int argc, char **argv)
         return 2;
     }
     if (hm_ctl_root_key(&ak, &sk) != 0) return 1;
+    /* Before anything is encoded: a build that codes wrong must not start. */
+    if (hm_daemon_ec_selftest("hamster", "serve") != 0) return 1;
 
     /* Block the stop signals before any thread starts, so every thread
      * inherits the mask and sigwait below is the only receiver. */

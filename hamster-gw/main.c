@@ -68,6 +68,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* Before anything is encoded: a build that codes wrong must not start. */
+    if (hm_daemon_ec_selftest("hamster-gw", "gw") != 0) return 1;
+
     int ret = 1;
     int rc;
     hm_env *env = NULL;

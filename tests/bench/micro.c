@@ -7,9 +7,15 @@
  * -ms milliseconds per run; the median of -runs runs is printed in GB/s
  * (10^9 bytes of input per second), with the slowest and fastest run.  The
  * kernels: MD5 (the ETag), SHA-256 (signed payloads), CRC32C (shard blocks,
- * common/hm_crc.h), ISA-L Reed-Solomon encode with a Cauchy matrix for
- * 2+1, 4+2 and 8+4 (input = the 1 MiB of data per stripe), and
- * AES-256-GCM encryption (SSE-S3).  No figure is judged: this is a ruler.
+ * common/hm_crc.h), AES-256-GCM encryption (SSE-S3), and Reed-Solomon for
+ * every profile of the table with parity (common/hm_ec.h), over one stripe
+ * of that profile (input = its stripe_bytes of data):
+ *   RS k+m raw       ec_encode_data straight from ISA-L, the floor a PUT's
+ *                    encode is held against;
+ *   RS k+m encode    hm_ec_encode, what the data path calls;
+ *   RS k+m decode    hm_ec_decode rebuilding m data chunks (the worst read:
+ *                    m data shards lost) from the rest, tables cached.
+ * No figure is judged: this is a ruler.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -23,6 +29,7 @@
 #include <openssl/evp.h>
 
 #include "hm_crc.h"
+#include "hm_ec.h"
 #include "hm_flags.h"
 #include "hm_limits.h"
 
@@ -30,8 +37,6 @@
 #define MICRO_RUNS_MAX 101
 #define MICRO_MS_MAX 10000
 #define MICRO_ITERS_MAX 1000000 /* per run, whatever the clock says */
-#define MICRO_EC_K_MAX 8
-#define MICRO_EC_M_MAX 4
 
 static uint64_t micro_now_ns(void)
 {
@@ -48,12 +53,14 @@ typedef struct micro_ctx {
     unsigned char *in;
     unsigned char *out;
     uint32_t crc;
-    /* erasure coding */
-    int k, m;
+    /* erasure coding: one stripe of the profile */
+    hm_ec_profile p;
+    const hm_ec_codec *codec;
+    unsigned char *ec_buf; /* (k + m) * chunk_bytes */
     unsigned char *ec_matrix;
     unsigned char *ec_tables;
-    unsigned char *ec_data[MICRO_EC_K_MAX];
-    unsigned char *ec_coding[MICRO_EC_M_MAX];
+    unsigned char *ec_chunks[HM_EC_SHARDS_MAX];
+    bool ec_present[HM_EC_SHARDS_MAX];
     /* AES-GCM */
     EVP_CIPHER_CTX *aes;
     unsigned char key[32];
@@ -81,11 +88,29 @@ static int micro_crc32c(void *arg)
     return 0;
 }
 
-static int micro_ec(void *arg)
+static int micro_ec_raw(void *arg)
 {
     micro_ctx *c = arg;
-    ec_encode_data(MICRO_BUF_BYTES / c->k, c->k, c->m, c->ec_tables, c->ec_data, c->ec_coding);
+    int k = (int)c->p.k;
+    ec_encode_data((int)c->p.chunk_bytes, k, (int)c->p.m, c->ec_tables, c->ec_chunks,
+                   c->ec_chunks + k);
     return 0;
+}
+
+static int micro_ec_encode(void *arg)
+{
+    micro_ctx *c = arg;
+    hm_ec_encode(c->codec, c->p.chunk_bytes, (const uint8_t *const *)c->ec_chunks,
+                 c->ec_chunks + c->p.k);
+    return 0;
+}
+
+static int micro_ec_decode(void *arg)
+{
+    micro_ctx *c = arg;
+    return hm_ec_decode(c->codec, c->p.chunk_bytes, c->ec_chunks, c->ec_present, NULL) == 0
+               ? 0
+               : -1;
 }
 
 static int micro_aes_gcm(void *arg)
@@ -109,8 +134,10 @@ static int micro_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Run fn for `runs` runs of about ms milliseconds; print the median GB/s. */
-static int micro_measure(const char *name, micro_fn fn, void *ctx, int runs, int ms)
+/* Run fn (bytes of input per call) for `runs` runs of about ms
+ * milliseconds; print the median GB/s. */
+static int micro_measure_bytes(const char *name, micro_fn fn, void *ctx, size_t bytes, int runs,
+                               int ms)
 {
     double gbs[MICRO_RUNS_MAX];
     if (fn(ctx) != 0) return -1; /* warm caches and lazy init */
@@ -122,7 +149,7 @@ static int micro_measure(const char *name, micro_fn fn, void *ctx, int runs, int
             iters++;
             t = micro_now_ns();
         }
-        gbs[r] = (double)(iters * MICRO_BUF_BYTES) / (double)(t - t0);
+        gbs[r] = (double)(iters * bytes) / (double)(t - t0);
     }
     qsort(gbs, (size_t)runs, sizeof gbs[0], micro_cmp_double);
     printf("  %-22s %8.2f GB/s   (runs %.2f .. %.2f)\n", name, gbs[runs / 2], gbs[0],
@@ -131,22 +158,37 @@ static int micro_measure(const char *name, micro_fn fn, void *ctx, int runs, int
     return 0;
 }
 
-/* Set up RS(k, m) encode tables from a Cauchy matrix: any k of the k+m rows
- * invert, which is what reconstruction relies on. */
-static int micro_ec_setup(micro_ctx *c, int k, int m)
+static int micro_measure(const char *name, micro_fn fn, void *ctx, int runs, int ms)
 {
-    c->k = k;
-    c->m = m;
+    return micro_measure_bytes(name, fn, ctx, MICRO_BUF_BYTES, runs, ms);
+}
+
+/* One stripe of profile p: random data, and ISA-L's own Cauchy encode
+ * tables for the raw kernel (any k of the k+m rows invert). */
+static int micro_ec_setup(micro_ctx *c, hm_ec_profile p)
+{
+    uint32_t k = p.k, m = p.m;
+    c->p = p;
     free(c->ec_matrix);
     free(c->ec_tables);
-    c->ec_matrix = malloc((size_t)(k + m) * (size_t)k);
-    c->ec_tables = malloc((size_t)k * (size_t)m * 32);
-    if (c->ec_matrix == NULL || c->ec_tables == NULL) return -1;
-    gf_gen_cauchy1_matrix(c->ec_matrix, k + m, k);
-    ec_init_tables(k, m, &c->ec_matrix[k * k], c->ec_tables);
-    size_t chunk = MICRO_BUF_BYTES / (size_t)k;
-    for (int i = 0; i < k; i++) c->ec_data[i] = c->in + (size_t)i * chunk;
-    for (int i = 0; i < m; i++) c->ec_coding[i] = c->out + (size_t)i * chunk;
+    free(c->ec_buf);
+    c->ec_matrix = malloc((size_t)(k + m) * k);
+    c->ec_tables = malloc((size_t)k * m * 32);
+    c->ec_buf = malloc((size_t)(k + m) * p.chunk_bytes);
+    if (c->ec_matrix == NULL || c->ec_tables == NULL || c->ec_buf == NULL) return -1;
+    if (hm_ec_codec_get(k, m, &c->codec) != 0) return -1;
+    gf_gen_cauchy1_matrix(c->ec_matrix, (int)(k + m), (int)k);
+    ec_init_tables((int)k, (int)m, &c->ec_matrix[k * k], c->ec_tables);
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (size_t i = 0; i < (size_t)k * p.chunk_bytes; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        c->ec_buf[i] = (unsigned char)x;
+    }
+    for (uint32_t i = 0; i < k + m; i++) {
+        c->ec_chunks[i] = c->ec_buf + (size_t)i * p.chunk_bytes;
+        /* The decode kernel: the first m data chunks lost. */
+        c->ec_present[i] = i >= m;
+    }
     return 0;
 }
 
@@ -200,21 +242,32 @@ int main(int argc, char **argv)
     rc |= micro_measure("MD5", micro_md5, &c, (int)runs, (int)ms);
     rc |= micro_measure("SHA-256", micro_sha256, &c, (int)runs, (int)ms);
     rc |= micro_measure("CRC32C", micro_crc32c, &c, (int)runs, (int)ms);
-    static const int profiles[][2] = {{2, 1}, {4, 2}, {8, 4}};
-    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
-        char name[48];
-        snprintf(name, sizeof name, "RS encode %d+%d", profiles[i][0], profiles[i][1]);
-        if (micro_ec_setup(&c, profiles[i][0], profiles[i][1]) != 0) {
+    rc |= micro_measure("AES-256-GCM encrypt", micro_aes_gcm, &c, (int)runs, (int)ms);
+    /* Every profile of the table with parity (D = 2..13), once each. */
+    hm_ec_profile last = {0, 0, 0, 0};
+    for (size_t d = 2; d <= 13 && rc == 0; d++) {
+        hm_ec_profile p = hm_ec_profile_for_domains(d);
+        if (p.k == last.k && p.m == last.m) continue;
+        last = p;
+        if (micro_ec_setup(&c, p) != 0) {
             fprintf(stderr, "hamster-micro: out of memory\n");
             return 1;
         }
-        rc |= micro_measure(name, micro_ec, &c, (int)runs, (int)ms);
+        char name[48];
+        printf("  RS %u+%u: stripe %u KiB (%u x %u KiB chunks)\n", p.k, p.m,
+               p.stripe_bytes >> 10, p.k, p.chunk_bytes >> 10);
+        snprintf(name, sizeof name, "RS %u+%u raw", p.k, p.m);
+        rc |= micro_measure_bytes(name, micro_ec_raw, &c, p.stripe_bytes, (int)runs, (int)ms);
+        snprintf(name, sizeof name, "RS %u+%u encode", p.k, p.m);
+        rc |= micro_measure_bytes(name, micro_ec_encode, &c, p.stripe_bytes, (int)runs, (int)ms);
+        snprintf(name, sizeof name, "RS %u+%u decode -%u", p.k, p.m, p.m);
+        rc |= micro_measure_bytes(name, micro_ec_decode, &c, p.stripe_bytes, (int)runs, (int)ms);
     }
-    rc |= micro_measure("AES-256-GCM encrypt", micro_aes_gcm, &c, (int)runs, (int)ms);
     if (rc != 0) fprintf(stderr, "hamster-micro: a kernel failed\n");
     EVP_CIPHER_CTX_free(c.aes);
     free(c.ec_matrix);
     free(c.ec_tables);
+    free(c.ec_buf);
     free(c.in);
     free(c.out);
     return rc != 0;
