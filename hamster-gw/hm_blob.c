@@ -721,7 +721,7 @@ static int blob_load(hm_blob_reader *r, uint64_t s)
         chunks[i] = i < k ? r->stripe + (size_t)i * chunk : r->parity[i - k];
     uint32_t have = 0;
     bool decode = false;
-    int last_rc = HM_EUNAVAIL;
+    int fail_rc = 0;          /* the failures' common code, or HM_EUNAVAIL */
     for (uint32_t i = 0; i < n && have < k; i++) {
         blob_rshard *sh = &r->sh[i];
         if (sh->ref == NULL || sh->bad) {
@@ -737,7 +737,7 @@ static int blob_load(hm_blob_reader *r, uint64_t s)
         if (rc == HM_ENOMEM) return rc;
         if (rc != 0) {
             blob_reader_bad(r, i, rc);
-            last_rc = rc;
+            fail_rc = fail_rc == 0 || fail_rc == rc ? rc : HM_EUNAVAIL;
             if (i < k) decode = true;
             continue;
         }
@@ -750,9 +750,10 @@ static int blob_load(hm_blob_reader *r, uint64_t s)
         hm_error("blob", r->req_id[0] ? r->req_id : NULL,
                  "blob %s stripe %llu: %u good shards of the %u needed", hex,
                  (unsigned long long)s, have, k);
-        /* without parity there is nothing to fall back on: the shard's own
-         * error (a 1+0 blob's rot stays HM_ECORRUPT) */
-        return r->l.p.m == 0 ? last_rc : HM_EUNAVAIL;
+        /* when every shard failed the same way, that is the answer (rot
+         * everywhere stays HM_ECORRUPT); a mix, or shards never there, is
+         * HM_EUNAVAIL */
+        return fail_rc != 0 ? fail_rc : HM_EUNAVAIL;
     }
     if (decode) {
         bool want[HM_EC_SHARDS_MAX] = {false};
