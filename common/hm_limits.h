@@ -69,6 +69,7 @@
 /* ---- metadata ----------------------------------------------------------- */
 #define HM_KV_KEY_BYTES_MAX 511u               /* LMDB's default key limit */
 #define HM_NAMES_PREFIX_BYTES 440u             /* names-table key prefix */
+#define HM_NAMES_ROW_BYTES_MAX (32u << 10)     /* packed NameList row (ADR 13) */
 #define HM_META_LOG_SEGMENT_BYTES (64u << 20)
 #define HM_META_LOG_RECORD_BYTES_MAX (HM_RPC_PROTO_BYTES_MAX)
 #define HM_META_BATCH_MAX 1024u                /* commands in one group commit */
@@ -82,6 +83,10 @@ _Static_assert(HM_STRIPE_BYTES % HM_SHARD_BLOCK_BYTES == 0, "stripe is whole blo
 _Static_assert(HM_RPC_BULK_BYTES_MAX >= HM_SHARD_BLOCK_BYTES, "a block fits a frame");
 _Static_assert(HM_NAMES_PREFIX_BYTES + 8 + 16 <= HM_KV_KEY_BYTES_MAX,
                "names key = bucket id + prefix + terminator fits LMDB");
+/* A split leaves rows of at most half the cap; one entry (key, 16-byte
+ * object id, tags and lengths) must fit in that half with room to spare. */
+_Static_assert(4u * (HM_KEY_BYTES_MAX + 64u) <= HM_NAMES_ROW_BYTES_MAX,
+               "a names row holds several of the longest entries");
 _Static_assert(HM_USER_META_BYTES_MAX < HM_HTTP_HEADERS_BYTES_MAX, "meta fits headers");
 _Static_assert(HM_HTTP_XML_BODY_BYTES_MAX < HM_RPC_PROTO_BYTES_MAX, "xml fits a message");
 

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,17 @@
 #include "hm_sigv2.h"
 
 #define GW_CONNECTION_TIMEOUT_S 120u
-#define GW_CONNECTION_MEMORY_BYTES (2u * HM_HTTP_HEADERS_BYTES_MAX)
+/* libmicrohttpd carves a connection's header storage and its read buffer
+ * out of one pool of this size, so the pool sets how many body bytes one
+ * recv() can bring in: at 32 KiB a large PUT arrived ~14 KiB per read.  At
+ * 256 KiB it arrives in reads of up to ~200 KiB.  The pool grows to this
+ * size only on connections that stream large bodies, and it would let
+ * libmicrohttpd admit header sections up to its size: the gateway checks
+ * the header section against HM_HTTP_HEADERS_BYTES_MAX itself
+ * (gw_header_section_bytes). */
+#define GW_CONNECTION_MEMORY_BYTES (256u << 10)
+_Static_assert(GW_CONNECTION_MEMORY_BYTES >= 4u * HM_HTTP_HEADERS_BYTES_MAX,
+               "the connection pool holds a full header section and a read buffer");
 #define GW_TLS_FILE_BYTES_MAX (1u << 20)
 #define GW_SERVER_NAME "Hamster"
 
@@ -802,13 +813,39 @@ static enum MHD_Result gw_begin(gw_req *r, const char *url)
     return gw_route(r);
 }
 
+typedef struct {
+    size_t bytes;
+} gw_hdr_sum;
+
+static enum MHD_Result gw_sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    gw_hdr_sum *s = cls;
+    /* "name: value\r\n"; saturating, so a count of huge lines cannot wrap. */
+    size_t line = strlen(key) + (value != NULL ? strlen(value) : 0) + 4u;
+    s->bytes = line > SIZE_MAX - s->bytes ? SIZE_MAX : s->bytes + line;
+    return MHD_YES;
+}
+
+/* Bytes of the request's header section as sent: the request line and
+ * every header line (RFC 9112 section 2.1).  libmicrohttpd admits any
+ * section that fits the connection pool (GW_CONNECTION_MEMORY_BYTES); S3's
+ * own bound is checked against this. */
+static size_t gw_header_section_bytes(struct MHD_Connection *conn, const char *method,
+                                      const char *uri, const char *version)
+{
+    gw_hdr_sum s = {.bytes = strlen(method) + strlen(uri) + strlen(version) + 4u};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, gw_sum_header, &s);
+    return s.bytes;
+}
+
 static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
                                  void **con_cls)
 {
     (void)cls;
-    (void)version;
     gw_req *r = *con_cls;
     if (r == NULL || r->uri == NULL) {
         /* The context could not be allocated: shed load. */
@@ -825,6 +862,11 @@ static enum MHD_Result gw_access(void *cls, struct MHD_Connection *conn, const c
         r->conn = conn;
         r->method = method;
         r->is_head = strcmp(method, "HEAD") == 0;
+        /* Refused before anything reads the headers.  Answered in this
+         * first call, so libmicrohttpd closes the connection after the
+         * answer and drops whatever body follows. */
+        if (gw_header_section_bytes(conn, method, r->uri, version) > HM_HTTP_HEADERS_BYTES_MAX)
+            return gw_send_error(r, HM_S3_REQUEST_HEADER_TOO_LARGE, NULL, NULL, 0);
         /* libmicrohttpd 0.9.75 closes the connection after a response
          * queued in a request's first call; a bodiless request (every GET,
          * HEAD and most DELETEs) is therefore handled in its final call, so

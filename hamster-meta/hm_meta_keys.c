@@ -66,6 +66,28 @@ int hm_meta_names_key(uint64_t bucket_id, const void *key, size_t len,
     return 0;
 }
 
+void hm_meta_names_cont_key(const uint8_t head[HM_META_NAMES_HEAD_KEY_BYTES_MAX], uint32_t seq,
+                            uint8_t out[HM_META_NAMES_CONT_KEY_BYTES])
+{
+    memcpy(out, head, HM_META_NAMES_HEAD_KEY_BYTES_MAX);
+    uint8_t *p = out + HM_META_NAMES_HEAD_KEY_BYTES_MAX;
+    p[0] = (uint8_t)(seq >> 24);
+    p[1] = (uint8_t)(seq >> 16);
+    p[2] = (uint8_t)(seq >> 8);
+    p[3] = (uint8_t)seq;
+}
+
+bool hm_meta_names_key_is_cont(const void *k, size_t len, const uint8_t *head, size_t head_len,
+                               uint32_t *seq)
+{
+    if (head_len != HM_META_NAMES_HEAD_KEY_BYTES_MAX || len != HM_META_NAMES_CONT_KEY_BYTES ||
+        memcmp(k, head, head_len) != 0)
+        return false;
+    const uint8_t *p = (const uint8_t *)k + HM_META_NAMES_HEAD_KEY_BYTES_MAX;
+    *seq = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    return true;
+}
+
 void hm_meta_bucket_prefix(uint64_t bucket_id, uint8_t out[HM_META_BUCKET_ID_BYTES])
 {
     hm_meta_put_u64be(out, bucket_id);

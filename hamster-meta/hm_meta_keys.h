@@ -6,9 +6,17 @@
  * 00 FF, every other byte stays, a 00 terminates), and the names table is
  * keyed by bucket id (u64 big-endian) followed by at most
  * HM_NAMES_PREFIX_BYTES of that encoding.  Keys whose encodings share that
- * truncated prefix share one names-table value (a NameList sorted by key).
- * Because the encoding preserves order, so does its truncation (weakly), so
- * a cursor walk over the names table visits keys in S3 order.
+ * truncated prefix share one chain of names-table rows (NameLists sorted
+ * by key).  Because the encoding preserves order, so does its truncation
+ * (weakly), so a cursor walk over the names table visits keys in S3 order.
+ *
+ * A chain (ADR 13): its head row is keyed by the truncated prefix alone (the
+ * only key schema 2 wrote); when a row would pack to more than
+ * HM_NAMES_ROW_BYTES_MAX it is split, the upper part going to continuation
+ * rows keyed head key ‖ sequence (u32 BE).  A continuation key is the only
+ * names key of HM_META_NAMES_CONT_KEY_BYTES bytes, sorts right after its head
+ * and before every other prefix's rows, and sequences grow with the keys
+ * they hold, so the cursor walk still visits keys in order.
  *
  * The versions table is keyed by object id (16 bytes) followed by the
  * inverted version stamp (u64 big-endian of ~stamp, stamp = the log index
@@ -32,7 +40,15 @@
 #define HM_META_BUCKET_ID_BYTES 8u
 /* Longest full encoding: every byte a NUL, plus the terminator. */
 #define HM_META_KEY_ENC_BYTES_MAX (2u * HM_KEY_BYTES_MAX + 1u)
-#define HM_META_NAMES_KEY_BYTES_MAX (HM_META_BUCKET_ID_BYTES + HM_NAMES_PREFIX_BYTES)
+/* A head key: bucket id ‖ at most HM_NAMES_PREFIX_BYTES of the encoding. */
+#define HM_META_NAMES_HEAD_KEY_BYTES_MAX (HM_META_BUCKET_ID_BYTES + HM_NAMES_PREFIX_BYTES)
+/* A continuation key: a full-length head key ‖ sequence (u32 BE). */
+#define HM_META_NAMES_CONT_KEY_BYTES (HM_META_NAMES_HEAD_KEY_BYTES_MAX + 4u)
+#define HM_META_NAMES_KEY_BYTES_MAX HM_META_NAMES_CONT_KEY_BYTES
+/* NameList format versions: 1 is schema 2's single unbounded row, 2 a row of
+ * a bounded chain (ADR 13).  Readers take both. */
+#define HM_META_NAME_LIST_VERSION_MIN 1u
+#define HM_META_NAME_LIST_VERSION 2u
 #define HM_META_VERSIONS_KEY_BYTES (HM_META_OBJECT_ID_BYTES + 8u)
 #define HM_META_UPLOADS_KEY_BYTES_MAX (HM_META_BUCKET_ID_BYTES + HM_UPLOAD_ID_BYTES_MAX)
 /* bucket id | upload id | 00 | part number (u32 BE) */
@@ -55,11 +71,23 @@ _Static_assert(HM_META_PARTS_KEY_BYTES_MAX <= HM_KV_KEY_BYTES_MAX,
 int hm_meta_key_encode(const void *key, size_t len, uint8_t *out, size_t cap,
                        size_t *out_len);
 
-/* The names-table key of (bucket_id, key): 8 bytes of bucket id, big-endian,
- * then the first HM_NAMES_PREFIX_BYTES of the key's encoding.  out must hold
+/* The names-table head key of (bucket_id, key): 8 bytes of bucket id,
+ * big-endian, then the first HM_NAMES_PREFIX_BYTES of the key's encoding.
+ * Only a head key of HM_META_NAMES_HEAD_KEY_BYTES_MAX bytes (a truncated
+ * encoding) can have continuation rows.  out must hold
  * HM_META_NAMES_KEY_BYTES_MAX bytes.  HM_EINVAL if len > HM_KEY_BYTES_MAX. */
 int hm_meta_names_key(uint64_t bucket_id, const void *key, size_t len,
                       uint8_t out[HM_META_NAMES_KEY_BYTES_MAX], size_t *out_len);
+
+/* The continuation key of a chain: head (HM_META_NAMES_HEAD_KEY_BYTES_MAX
+ * bytes) ‖ seq as u32 big-endian, HM_META_NAMES_CONT_KEY_BYTES bytes. */
+void hm_meta_names_cont_key(const uint8_t head[HM_META_NAMES_HEAD_KEY_BYTES_MAX], uint32_t seq,
+                            uint8_t out[HM_META_NAMES_CONT_KEY_BYTES]);
+
+/* Is names-table key k[0..len) a continuation row of the chain whose head
+ * key is head[0..head_len)?  Then *seq gets its sequence. */
+bool hm_meta_names_key_is_cont(const void *k, size_t len, const uint8_t *head, size_t head_len,
+                               uint32_t *seq);
 
 /* The 8-byte prefix every names-table key of bucket_id starts with. */
 void hm_meta_bucket_prefix(uint64_t bucket_id, uint8_t out[HM_META_BUCKET_ID_BYTES]);

@@ -76,12 +76,19 @@ struct hm_meta_log {
     size_t buf_cap;
 };
 
-/* The planted bug (tests only): see hm_meta_log_plant_lenient_recovery. */
+/* The planted bugs (tests only): see hm_meta_log_plant_lenient_recovery
+ * and hm_meta_log_plant_skip_open_sync. */
 static atomic_bool log_plant_lenient;
+static atomic_bool log_plant_skip_open_sync;
 
 void hm_meta_log_plant_lenient_recovery(bool on)
 {
     atomic_store(&log_plant_lenient, on);
+}
+
+void hm_meta_log_plant_skip_open_sync(bool on)
+{
+    atomic_store(&log_plant_skip_open_sync, on);
 }
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -735,6 +742,24 @@ int hm_meta_log_open_opts(hm_meta_log **out, hm_env *env, const char *dir,
         else
             env->ops->close(f);
     }
+    /* What open found is what the caller will replay, apply and answer
+     * from, so it must be durable now (docs/adr/0012-meta-log-durable-bound.md).
+     * A process that died after writing a batch but before its sync
+     * returned (or whose sync failed) leaves that batch in the page cache:
+     * readable, valid, never durable.  Only the tail segment can hold such
+     * bytes (a segment is synced before the next one is started) and only
+     * the directory can hold such an entry (the tail's, when its roll did
+     * not finish). */
+    if (log->tail != NULL && !atomic_load(&log_plant_skip_open_sync)) {
+        rc = env->ops->sync(log->tail);
+        if (rc == 0)
+            rc = env->ops->sync_dir(env, dir);
+        if (rc != 0) {
+            hm_error("meta", NULL, "log: syncing the tail at open failed (%s)",
+                     hm_err_name(rc));
+            goto err;
+        }
+    }
     rc = log_hs_init(log);
     if (rc != 0)
         goto err;
@@ -1045,6 +1070,18 @@ static int log_hs_init(hm_meta_log *log)
     bool is_dir = false;
     rc = log->env->ops->exists(log->env, path, &is_dir);
     if (rc == 0) {
+        /* A save whose sync failed left its slot readable: make what load
+         * will return durable before anyone acts on it (a Raft vote). */
+        if (!atomic_load(&log_plant_skip_open_sync)) {
+            hm_file *f = NULL;
+            rc = log->env->ops->open(log->env, path, HM_O_RDWR, &f);
+            if (rc != 0)
+                return rc;
+            rc = log->env->ops->sync(f);
+            log->env->ops->close(f);
+            if (rc != 0)
+                return rc;
+        }
         hm_meta_hardstate hs;
         return hm_meta_log_hardstate_load(log, &hs);
     }

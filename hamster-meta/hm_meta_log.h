@@ -22,7 +22,10 @@
  * to format-2 segments only.
  *
  * Durability: hm_meta_log_append writes a batch with one pwrite and syncs
- * once (twice when it rolls into a new segment, plus the directory).  A
+ * once (twice when it rolls into a new segment, plus the directory).  Open
+ * syncs the tail segment and the directory before it returns, so every
+ * record it reports is durable, including one a dead process wrote and
+ * never synced (docs/adr/0012-meta-log-durable-bound.md).  A
  * crash can leave the batch in flight damaged anywhere (any subset of its
  * sectors lost or torn).  Open truncates that batch when it is the last
  * thing in the last segment and holds no index the caller says it
@@ -82,8 +85,10 @@ typedef struct hm_meta_log_opts {
 /* Open (creating) the log in dir and recover it: scan every segment,
  * truncate the batch a crash left unfinished at the end of the last
  * segment, refuse (HM_ECORRUPT, with the segment and offset in the log)
- * damage to anything durable before, or to an index <= durable_index.
- * I/O errors as the env reports them. */
+ * damage to anything durable before, or to an index <= durable_index,
+ * then sync the tail segment and the directory: every record open reports
+ * is durable when it returns.  I/O errors as the env reports them (a
+ * failed sync fails the open). */
 int hm_meta_log_open_opts(hm_meta_log **out, hm_env *env, const char *dir,
                           const hm_meta_log_opts *opts);
 
@@ -142,6 +147,13 @@ int hm_meta_log_batch_encode(const hm_meta_log_rec *recs, size_t n, uint64_t sal
  * unfinished tail and truncates there, acknowledged or not.  Never turned
  * on outside tests. */
 void hm_meta_log_plant_lenient_recovery(bool on);
+
+/* Planted bug, for the simulator's own test only (hamster-sim --plant
+ * skip-open-sync): when on, open does not sync the tail segment and the
+ * directory, so a batch that a dead process wrote but never synced is
+ * replayed and answered from while a power loss can still take it.  Never
+ * turned on outside tests. */
+void hm_meta_log_plant_skip_open_sync(bool on);
 
 /* The path of the segment starting at first_index, into out (cap bytes).
  * HM_ETOOBIG if it does not fit. */

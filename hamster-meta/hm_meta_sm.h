@@ -9,12 +9,15 @@
  * keyed by (object id, log index) so versioning adds rows, not a format.
  *
  * Tables (common/env/hm_env.h):
- *   HM_KV_SYS       "schema" -> u32 BE schema version (2),
+ *   HM_KV_SYS       "schema" -> u32 BE schema version (3),
  *                   "applied_index" -> u64 BE, "next_bucket_id" -> u64 BE,
  *                   "clock_ms" -> u64 BE, the committed clock (below),
  *                   "gc_lease" -> holder bytes | until (i64 BE, sign flipped)
  *   HM_KV_BUCKETS   bucket name -> BucketRecord
- *   HM_KV_NAMES     hm_meta_names_key -> NameList
+ *   HM_KV_NAMES     hm_meta_names_key (a chain's head) or
+ *                   hm_meta_names_cont_key (its continuation rows) ->
+ *                   NameList of at most HM_NAMES_ROW_BYTES_MAX bytes
+ *                   (schema 3, ADR 13; a schema-2 row is a chain's head)
  *   HM_KV_VERSIONS  hm_meta_versions_key -> ObjectVersion
  *   HM_KV_UPLOADS   hm_meta_uploads_key (bucket id | upload id) -> UploadRecord
  *   HM_KV_PARTS     hm_meta_parts_key (bucket id | upload id | 00 | part
@@ -69,7 +72,7 @@
 #include "hm_env.h"
 #include "hm_meta.pb-c.h"
 
-#define HM_META_SCHEMA_VERSION 2u
+#define HM_META_SCHEMA_VERSION 3u
 #define HM_META_GC_KEY_BYTES 20u
 
 /* Check the schema record on an open store, writing it (version 1) on a

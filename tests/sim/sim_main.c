@@ -94,6 +94,8 @@ typedef struct sim_opts {
     bool plant_intent_after_shard;   /* a shard is published before its intent */
     bool plant_lose_manifest; /* sim_net_plant_lose_manifest */
     bool plant_lenient_log; /* hm_meta_log_plant_lenient_recovery */
+    bool plant_skip_open_sync; /* hm_meta_log_plant_skip_open_sync; implies crash_after_restart */
+    bool crash_after_restart; /* a power loss right after each restart a disk fault forced */
     bool plant_wall_deadline; /* intents expire by the gateway's wall clock */
     bool plant_gc_ignores_leases; /* implies read_gc */
     bool read_gc; /* the gc grace passes, and gc runs, while GETs are open */
@@ -2431,6 +2433,13 @@ static void sim_faults_step(sim_run *r)
     }
     if (r->restart_due != 0 && r->step >= r->restart_due) {
         sim_restart(r, SIM_KILL);
+        /* --crash-after-restart: the power goes right after the supervisor
+         * restarted the node, before any new write.  What the restarted
+         * node found on its disk and answered from must survive that
+         * (docs/adr/0012-meta-log-durable-bound.md): a log batch whose sync
+         * failed is still in the page cache after the kill. */
+        if (r->o.crash_after_restart && !r->failed)
+            sim_restart(r, sim_rng_chance(g, 500) ? SIM_POWER_TORN : SIM_POWER_CLEAN);
         return;
     }
     if (sim_rng_chance(g, lp->crash)) {
@@ -2855,6 +2864,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     sim_rng_seed(&r->rng_fault, o->seed, 21);
     sim_rng_seed(&r->rng_rot, o->seed, 22);
     hm_meta_log_plant_lenient_recovery(o->plant_lenient_log);
+    hm_meta_log_plant_skip_open_sync(o->plant_skip_open_sync);
     sim_rng_seed(&r->rng_clock, o->seed, 23);
     for (int b = 0; b < SIM_BUCKETS; b++) {
         sim_cands_set(&r->m.bucket[b], &sim_absent);
@@ -2896,6 +2906,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
             sim_recover_check(r);
     }
     hm_meta_log_plant_lenient_recovery(false);
+    hm_meta_log_plant_skip_open_sync(false);
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
     *hash = h;
     int result = r->failed ? 1 : 0;
@@ -2956,8 +2967,10 @@ static void sim_usage(void)
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
             "                   [--plant ack-before-sync|lenient-log-recovery|\n"
             "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
-            "                            compact-past-durable|intent-after-shard|lose-manifest]\n"
-            "                   [--read-gc] [--akeys] [--trace] [--disks 1|2]\n"
+            "                            compact-past-durable|intent-after-shard|lose-manifest|\n"
+            "                            skip-open-sync]\n"
+            "                   [--read-gc] [--akeys] [--crash-after-restart] [--trace]\n"
+            "                   [--disks 1|2]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
 }
@@ -2972,6 +2985,7 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_compact_past_durable ? " --plant compact-past-durable"
            : o->plant_intent_after_shard ? " --plant intent-after-shard"
            : o->plant_lose_manifest ? " --plant lose-manifest"
+           : o->plant_skip_open_sync ? " --plant skip-open-sync"
                                     : "";
 }
 
@@ -2989,10 +3003,12 @@ static bool sim_parse_u64(const char *s, uint64_t *out)
 static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool shrink)
 {
     printf("FAIL seed %" PRIu64 " step %u: %s\n", o->seed, step, msg);
-    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s --disks %zu\n",
+    printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s%s --disks %zu\n",
            o->seed, o->steps, sim_level_name(o->faults),
            sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "",
-           o->akeys && !o->plant_keys_del_lost ? " --akeys" : "", o->disks);
+           o->akeys && !o->plant_keys_del_lost ? " --akeys" : "",
+           o->crash_after_restart && !o->plant_skip_open_sync ? " --crash-after-restart" : "",
+           o->disks);
     if (!shrink) return;
     /* Runs are prefixes of each other (independent streams), so a shorter
      * run replays the same first steps; binary search the shortest one that
@@ -3018,10 +3034,12 @@ static void sim_report(const sim_opts *o, uint32_t step, const char *msg, bool s
     uint32_t fs = 0;
     if (sim_run_once(&s, &h, &fs, m, sizeof(m)) != 0) {
         printf("  shrunk: %u steps fail at step %u: %s\n", hi, fs, m);
-        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s --disks %zu --trace\n",
+        printf("  replay: hamster-sim --seed %" PRIu64 " --steps %u --faults %s%s%s%s%s --disks %zu --trace\n",
                o->seed, hi, sim_level_name(o->faults),
                sim_plant_arg(o), o->read_gc && !o->plant_gc_ignores_leases ? " --read-gc" : "",
-           o->akeys && !o->plant_keys_del_lost ? " --akeys" : "", o->disks);
+               o->akeys && !o->plant_keys_del_lost ? " --akeys" : "",
+               o->crash_after_restart && !o->plant_skip_open_sync ? " --crash-after-restart" : "",
+               o->disks);
     }
 }
 
@@ -3094,6 +3112,12 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--read-gc") == 0) {
             o.read_gc = true;
+        } else if (strcmp(a, "--crash-after-restart") == 0) {
+            o.crash_after_restart = true;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "skip-open-sync") == 0) {
+            o.plant_skip_open_sync = true;
+            o.crash_after_restart = true;
+            i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL &&
                    strcmp(v, "compact-past-durable") == 0) {
             o.plant_compact_past_durable = true;

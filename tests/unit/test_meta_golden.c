@@ -1,5 +1,6 @@
 /* test_meta_golden.c - pins the exact bytes of every version-1 metadata
- * record (tests/golden/meta_*.bin) and checks that a version-1 reader keeps
+ * record, the version-2 names row and the schema-3 names-table keys
+ * (tests/golden/meta_*.bin) and checks that a version-1 reader keeps
  * fields it does not know.
  *
  * With HM_GOLDEN_UPDATE=1 the test writes the files from the fixed values
@@ -12,6 +13,7 @@
 
 #include "hm_limits.h"
 #include "hm_meta.pb-c.h"
+#include "hm_meta_keys.h"
 #include "hm_meta_log.h"
 
 static void golden(const char *name, const uint8_t *buf, size_t len)
@@ -280,6 +282,58 @@ START_TEST(test_golden_name_list)
 }
 END_TEST
 
+/* Version-2 NameList bytes (a row of a bounded chain, ADR 13) are pinned;
+ * the same fields as version 1, only the version differs. */
+START_TEST(test_golden_name_list_v2)
+{
+    Hm__NameEntry e1 = HM__NAME_ENTRY__INIT, e2 = HM__NAME_ENTRY__INIT;
+    e1.key = (char *)"a/b";
+    e1.has_object_id = true;
+    e1.object_id.data = oid;
+    e1.object_id.len = 16;
+    e2.key = (char *)"a/c";
+    e2.has_object_id = true;
+    e2.object_id.data = blob_id;
+    e2.object_id.len = 16;
+    Hm__NameEntry *es[2] = {&e1, &e2};
+    Hm__NameList nl = HM__NAME_LIST__INIT;
+    nl.has_format_version = true;
+    nl.format_version = HM_META_NAME_LIST_VERSION;
+    nl.n_entries = 2;
+    nl.entries = es;
+    uint8_t buf[256];
+    size_t len = pack(&nl.base, buf, sizeof buf);
+    golden("meta_name_list_v2.bin", buf, len);
+}
+END_TEST
+
+/* The names-table keys of schema 3 are pinned: the head key of a key whose
+ * encoding is cut at HM_NAMES_PREFIX_BYTES (bucket id 7; 1,000 bytes, a NUL
+ * escaped as 00 FF at byte 10) and the continuation key of its chain at
+ * sequence 0x00010000, then a short key's whole-encoding head key. */
+START_TEST(test_golden_names_keys)
+{
+    char key[1000];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (char)('a' + i % 26);
+    key[10] = '\0';
+    uint8_t head[HM_META_NAMES_KEY_BYTES_MAX];
+    size_t hl = 0;
+    ck_assert_int_eq(hm_meta_names_key(7, key, sizeof key, head, &hl), 0);
+    ck_assert_uint_eq(hl, HM_META_NAMES_HEAD_KEY_BYTES_MAX);
+    uint8_t buf[HM_META_NAMES_CONT_KEY_BYTES + HM_META_NAMES_HEAD_KEY_BYTES_MAX + 16];
+    hm_meta_names_cont_key(head, 0x00010000u, buf);
+    uint32_t seq = 0;
+    ck_assert(hm_meta_names_key_is_cont(buf, HM_META_NAMES_CONT_KEY_BYTES, head, hl, &seq));
+    ck_assert_uint_eq(seq, 0x00010000u);
+    ck_assert(!hm_meta_names_key_is_cont(head, hl, head, hl, &seq));
+    size_t sl = 0;
+    ck_assert_int_eq(hm_meta_names_key(7, "a/b", 3, buf + HM_META_NAMES_CONT_KEY_BYTES, &sl), 0);
+    ck_assert_uint_eq(sl, 8 + 4);
+    golden("meta_names_keys_v3.bin", buf, HM_META_NAMES_CONT_KEY_BYTES + sl);
+}
+END_TEST
+
 /* The fixed MetaCommand: an ObjectPut with condition, intent and grace. */
 typedef struct cmd_parts {
     ov_parts ov;
@@ -397,6 +451,8 @@ int main(void)
     tcase_add_test(tc, test_golden_bucket_record);
     tcase_add_test(tc, test_golden_object_version);
     tcase_add_test(tc, test_golden_name_list);
+    tcase_add_test(tc, test_golden_name_list_v2);
+    tcase_add_test(tc, test_golden_names_keys);
     tcase_add_test(tc, test_golden_upload_record);
     tcase_add_test(tc, test_golden_part_record);
     tcase_add_test(tc, test_golden_meta_command);

@@ -114,7 +114,7 @@ START_TEST(test_names_key_long)
     size_t n = 0, n2 = 0;
     memset(k, 0, sizeof k);
     ck_assert_int_eq(hm_meta_names_key(7, k, HM_KEY_BYTES_MAX, nk, &n), 0);
-    ck_assert_uint_eq(n, HM_META_NAMES_KEY_BYTES_MAX);
+    ck_assert_uint_eq(n, HM_META_NAMES_HEAD_KEY_BYTES_MAX);
     ck_assert_uint_le(n, HM_KV_KEY_BYTES_MAX);
     ck_assert_int_eq(hm_meta_names_key(7, k, HM_KEY_BYTES_MAX + 1, nk, &n), HM_EINVAL);
 

@@ -578,8 +578,8 @@ START_TEST(test_schema_version)
     ck_assert_int_eq(t->env->ops->kv_get(txn, HM_KV_SYS, "schema", 6, &v, &vl), 0);
     ck_assert_uint_eq(vl, 4);
     ck_assert_uint_eq(((const uint8_t *)v)[3], HM_META_SCHEMA_VERSION);
-    uint8_t three[4] = {0, 0, 0, 3};
-    ck_assert_int_eq(t->env->ops->kv_put(txn, HM_KV_SYS, "schema", 6, three, 4), 0);
+    uint8_t newer[4] = {0, 0, 0, HM_META_SCHEMA_VERSION + 1};
+    ck_assert_int_eq(t->env->ops->kv_put(txn, HM_KV_SYS, "schema", 6, newer, 4), 0);
     ck_assert_int_eq(hm_meta_sm_init(t->env, txn), HM_EVERSION);
     t->env->ops->kv_abort(txn);
     tmu_sm_close(t);
