@@ -911,10 +911,12 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     if (rc != 0) return rc;
     rc = store_writable(s);
     if (rc != 0) return rc;
-    if (shard_index == 0) {
-        /* A multipart object's manifest lives beside its first part's shard
-         * and goes with it (docs/adr/0005-self-describing-shards.md).  It
-         * goes first, durably: a crash in between leaves shard 0, which the
+    if (shard_index != HM_SHARD_INDEX_MANIFEST) {
+        /* A multipart object's manifest lives beside every shard of its
+         * first part's blob, and goes with the shard on this disk
+         * (docs/adr/0005-self-describing-shards.md; a disk holds one shard
+         * of a blob).  It
+         * goes first, durably: a crash in between leaves the shard, which the
          * collector deletes again, never a manifest without its part. */
         char mpath[SHARD_PATH_BYTES];
         rc = hm_shard_store_shard_path(s, blob_id, HM_SHARD_INDEX_MANIFEST, mpath,

@@ -695,6 +695,7 @@ static int sim_roles_open(sim_run *r)
         .shard_count = r->o.disks,
         .gc_grace_ms = SIM_GC_GRACE_MS,
         .intent_ttl_ms = SIM_INTENT_TTL_MS,
+        .serial_shards = true, /* deterministic: no shard threads */
         .plant_intent_after_shard = r->o.plant_intent_after_shard,
         .plant_gc_ignores_leases = r->o.plant_gc_ignores_leases,
     };

@@ -21,6 +21,8 @@
 #include "hm_shard_store.h"
 
 #define DISKS 2
+/* Shard files of one blob: two disks give the 1+1 profile. */
+#define SHARDS_PER_BLOB 2
 
 static char tmpdir[256];
 static hm_env *env;
