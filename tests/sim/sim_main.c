@@ -836,8 +836,10 @@ static void sim_restart(sim_run *r, enum sim_crash_kind kind)
 
 /* ---- reading through the checker --------------------------------------------- */
 
-/* Bad shards of blob b at rest (bit flips, lost or dead disks), counted
- * once per disk. */
+static int sim_disk_of(const sim_run *r, const char *disk_id);
+
+/* Bad shards of blob b at rest (bit flips, lost or dead disks, shards a
+ * degraded write was acknowledged without), counted once per disk. */
 static uint32_t sim_blob_bad(sim_run *r, const Hm__Blob *b)
 {
     if (b->blob_id.len != HM_BLOB_ID_BYTES) return 0;
@@ -850,6 +852,24 @@ static uint32_t sim_blob_bad(sim_run *r, const Hm__Blob *b)
             seen[r->rotted[j].disk] = true;
             n++;
         }
+    /* Shards the write was acknowledged without (a ref with no length, or
+     * one the floor checker saw absent) are as bad as lost ones until
+     * repaired (self-healing is not built yet). */
+    for (size_t j = 0; j < b->n_shards; j++) {
+        const Hm__ShardRef *ref = b->shards[j];
+        if (ref->has_length) continue;
+        int d = sim_disk_of(r, ref->disk_id);
+        if (d >= 0 && seen[d]) continue;
+        if (d >= 0) seen[d] = true;
+        n++;
+    }
+    for (size_t j = 0; j < r->nabsent; j++) {
+        if (strcmp(r->absent[j].hex, hex) != 0) continue;
+        int d = sim_disk_of(r, r->absent[j].disk_id);
+        if (d >= 0 && seen[d]) continue;
+        if (d >= 0) seen[d] = true;
+        n++;
+    }
     return n;
 }
 
@@ -879,6 +899,7 @@ static int sim_disk_of(const sim_run *r, const char *disk_id)
 static bool sim_shard_excused(const sim_run *r, const Hm__Blob *b, const Hm__ShardRef *ref,
                               const char *hex)
 {
+    if (!ref->has_length) return true; /* acknowledged without it: repair work */
     int d = sim_disk_of(r, ref->disk_id);
     if (d < 0 || r->dk[d].dead) return true; /* its disk is gone or was replaced */
     for (size_t j = 0; j < r->nrotted; j++)

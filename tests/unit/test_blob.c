@@ -20,6 +20,7 @@
 #include "hm_limits.h"
 #include "hm_shard_format.h"
 #include "hm_shard_store.h"
+#include "test_disk_util.h"
 
 #define DISKS_MAX 13
 
@@ -57,6 +58,7 @@ static void disks_open(size_t n)
         char p[512];
         snprintf(p, sizeof(p), "%s/disk%zu", tmpdir, i);
         mkdir(p, 0700);
+        ck_assert_int_eq(test_disk_format(env, p, (uint32_t)i), 0);
         ck_assert_int_eq(hm_shard_store_open(&stores[i], env, p), 0);
         ck_assert_int_eq(hm_shard_api_local_new(&apis[i], stores[i]), 0);
         ids[i] = hm_shard_store_disk_id(stores[i]);
