@@ -253,6 +253,16 @@ static void blob_shard_fail(hm_blob_writer *w, blob_shard *s, int rc, const char
             s->index, disk != NULL ? disk : "(unavailable)", what, hm_err_name(rc));
 }
 
+/* The error of a write below the floor: HM_ENOSPC when a disk ran out of
+ * space (the client is told InsufficientStorage, as on one disk), else
+ * HM_EUNAVAIL (503 SlowDown). */
+static int blob_floor_rc(const hm_blob_writer *w)
+{
+    for (uint32_t i = 0; i < w->plan.n; i++)
+        if (!w->shards[i].live && w->shards[i].rc == HM_ENOSPC) return HM_ENOSPC;
+    return HM_EUNAVAIL;
+}
+
 /* Wait until every live shard's job is done; a shard whose job has run
  * past the deadline is dropped (its thread finishes alone).  w->mu held. */
 static void blob_wait_idle_locked(hm_blob_writer *w)
@@ -352,7 +362,7 @@ static int blob_flush(hm_blob_writer *w, uint32_t chunk)
     blob_run_all(w, JOB_WRITE);
     w->fill = 0;
     w->stripes++;
-    return blob_live(w) >= hm_blob_floor(k, m) ? 0 : HM_EUNAVAIL;
+    return blob_live(w) >= hm_blob_floor(k, m) ? 0 : blob_floor_rc(w);
 }
 
 int hm_blob_writer_open(const hm_blob_write_args *a, hm_blob_writer **out)
@@ -412,7 +422,7 @@ int hm_blob_writer_open(const hm_blob_write_args *a, hm_blob_writer **out)
         s->live = true;
     }
     if (blob_live(w) < hm_blob_floor(plan->p.k, plan->p.m)) {
-        rc = HM_EUNAVAIL;
+        rc = blob_floor_rc(w);
         goto err;
     }
     if (!w->serial) {
@@ -430,8 +440,9 @@ int hm_blob_writer_open(const hm_blob_write_args *a, hm_blob_writer **out)
             s->has_thread = true;
         }
         if (blob_live(w) < hm_blob_floor(plan->p.k, plan->p.m)) {
+            rc = blob_floor_rc(w);
             hm_blob_writer_abort(w);
-            return HM_EUNAVAIL;
+            return rc;
         }
     }
     *out = w;
@@ -511,7 +522,7 @@ int hm_blob_writer_finish(hm_blob_writer *w, const Hm__ShardHeader *seal)
         hm_warn("blob", w->req_id[0] ? w->req_id : NULL,
                 "blob %s: %u of %u shards durable, below the floor of %u: refused", hex,
                 w->durable, w->plan.n, hm_blob_floor(k, m));
-        return HM_EUNAVAIL;
+        return blob_floor_rc(w);
     }
     return 0;
 }
