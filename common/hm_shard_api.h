@@ -12,6 +12,7 @@
 #ifndef HM_SHARD_API_H
 #define HM_SHARD_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,19 @@ struct hm_shard_api {
     const struct hm_shard_api_ops *ops;
     void *impl;
 };
+
+/* A disk that cannot serve: missing, unlabelled, foreign or failed at start
+ * (docs/adr/0011-disk-identity.md).  Every call returns HM_EUNAVAIL (info,
+ * put_open, get_open, del, stat; no stream is ever handed out), so the
+ * object service treats the disk like any unavailable shard and needs
+ * nothing else from the disk layer.  disk_id (the label's, or NULL when the
+ * disk has none) and reason are copied.  Free with api->ops->free(api). */
+int hm_shard_api_failed_new(hm_shard_api **out, const char *disk_id, const char *reason);
+
+/* If api was made by hm_shard_api_failed_new: true, with its disk id ("" if
+ * none) and reason (valid until the api is freed).  False otherwise. */
+bool hm_shard_api_failed_info(const hm_shard_api *api, const char **disk_id,
+                              const char **reason);
 
 /* RPC binding to a hamster-shard at addr.  tls is borrowed. */
 struct hm_tls;

@@ -22,6 +22,8 @@ static void hamster_usage(FILE *out)
             "  serve           run every role in one process (S3 on 127.0.0.1:9000)\n"
             "  cluster init    mint the cluster CA and this node's certificate\n"
             "  key             access keys and per-bucket grants (key -h)\n"
+            "  disk            the disks: list, add, replace (disk -h)\n"
+            "  status          disks with their state, and the erasure-coding profile\n"
             "  recover         rebuild deleted metadata from the shards (-from-shards DIR)\n"
             "  version         print the version and the formats it reads and writes\n"
             "Run a command with -h for its flags.\n");
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0) return hm_ctl_serve(argc - 2, argv + 2);
     if (strcmp(argv[1], "key") == 0) return hm_ctl_key(argc - 2, argv + 2);
+    if (strcmp(argv[1], "disk") == 0) return hm_ctl_disk(argc - 2, argv + 2);
+    if (strcmp(argv[1], "status") == 0) return hm_ctl_status(argc - 2, argv + 2);
     if (strcmp(argv[1], "recover") == 0) return hm_ctl_recover(argc - 2, argv + 2);
     if (strcmp(argv[1], "cluster") == 0 && argc >= 3 && strcmp(argv[2], "init") == 0)
         return hm_ctl_init(argc - 3, argv + 3);

@@ -26,6 +26,14 @@ int hm_ctl_serve(int argc, char **argv);
  * grants, over mTLS RPC to the running metadata service (hm_ctl_key.c). */
 int hm_ctl_key(int argc, char **argv);
 
+/* disk list|add|replace ...: the disk registry (hm_ctl_disk.c); add and
+ * replace format the new disk and queue its rebuild. */
+int hm_ctl_disk(int argc, char **argv);
+
+/* status -data-dir D: the node's disks (state, path, id, reason) and its
+ * erasure-coding profile with its tolerance. */
+int hm_ctl_status(int argc, char **argv);
+
 /* Read the root key from the environment; prints a message and returns
  * non-zero when either part is missing or unusable. */
 int hm_ctl_root_key(const char **access_key, const char **secret_key);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hm_blob.h"
 #include "hm_cluster.h"
 #include "hm_ctl.h"
 #include "hm_daemon.h"
@@ -54,6 +55,12 @@ typedef struct rc_shard {
     Hm__ShardHeader *h;
     Hm__ShardManifest *manifest;   /* ROLE_MANIFEST */
     bool used;                     /* a part named by a rebuilt object */
+    uint64_t size;                 /* logical bytes of the blob */
+    bool ec;                       /* not 1+0: the MD5 needs the whole blob */
+    bool dup;                      /* another shard of its blob stands for it */
+    struct rc_shard **members;     /* the representative: every good shard of
+                                    * the blob, one per index */
+    size_t n_members;
 } rc_shard;
 
 typedef struct rc_name {
@@ -181,9 +188,8 @@ static const char *rc_header_why(const Hm__ShardHeader *h, uint32_t index, uint3
             c->value.len == 0 || c->value.len > HM_OBJSVC_CHECKSUM_BYTES_MAX)
             return "bad checksum";
     }
-    if (h->has_k && h->k != 1) return "not a 1+0 shard";
-    if (h->has_m && h->m != 0) return "not a 1+0 shard";
     if (role == HM__SHARD_ROLE__SHARD_ROLE_MANIFEST) {
+        if ((h->has_k && h->k != 1) || (h->has_m && h->m != 0)) return "not a 1+0 manifest";
         if (index != HM_SHARD_INDEX_MANIFEST) return "manifest under a data shard's name";
         if (h->etag == NULL || strlen(h->etag) > HM_SHARD_SEAL_ETAG_BYTES_MAX)
             return "manifest without an ETag";
@@ -192,8 +198,21 @@ static const char *rc_header_why(const Hm__ShardHeader *h, uint32_t index, uint3
         if (h->data_length > HM_SHARD_MANIFEST_BYTES_MAX) return "manifest too large";
         return NULL;
     }
-    if (index != 0) return "not a 1+0 data shard";
-    if (h->has_blob_size && h->blob_size != h->data_length) return "blob size differs from data";
+    hm_ec_profile p;
+    hm_ec_layout l;
+    if (hm_ec_profile_check(h->has_k ? h->k : 1, h->has_m ? h->m : 0,
+                            h->has_stripe_bytes ? h->stripe_bytes : HM_STRIPE_BYTES, &p) != 0)
+        return "bad erasure-coding profile";
+    if (index >= p.k + p.m) return "shard index outside its profile";
+    if (p.k == 1 && p.m == 0) {
+        if (h->has_blob_size && h->blob_size != h->data_length)
+            return "blob size differs from data";
+    } else {
+        if (!h->has_blob_size || h->blob_size > HM_OBJECT_BYTES_MAX)
+            return "erasure-coded shard without a blob size";
+        if (hm_ec_layout_make(&p, h->blob_size, &l) != 0 || l.shard_bytes != h->data_length)
+            return "shard length differs from its profile's layout";
+    }
     if (h->etag != NULL && !rc_is_hex32(h->etag)) return "sealed ETag is not an MD5";
     if (role == HM__SHARD_ROLE__SHARD_ROLE_PART &&
         (!h->has_part_number || h->part_number < 1 || h->part_number > HM_PARTS_MAX))
@@ -210,6 +229,7 @@ static int rc_read(rc_ctx *cx, rc_shard *s, const char **why)
     uint8_t *buf = NULL, *mbuf = NULL;
     EVP_MD_CTX *md = NULL;
     bool manifest = s->role == HM__SHARD_ROLE__SHARD_ROLE_MANIFEST;
+    bool digest = !manifest && !s->ec;
     int rc = hm_shard_store_get_open(cx->stores[s->disk], s->blob, s->index, 0, UINT64_MAX,
                                      &g, &total, NULL);
     if (rc != 0) {
@@ -223,9 +243,10 @@ static int rc_read(rc_ctx *cx, rc_shard *s, const char **why)
     }
     buf = malloc(RECOVER_READ_BYTES);
     if (manifest) mbuf = malloc(total > 0 ? (size_t)total : 1);
-    else md = EVP_MD_CTX_new();
+    else if (digest) md = EVP_MD_CTX_new();
     if (buf == NULL || (manifest ? mbuf == NULL
-                                 : md == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1)) {
+                                 : digest && (md == NULL ||
+                                              EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1))) {
         rc = HM_ENOMEM;
         *why = hm_err_msg(rc);
         goto out;
@@ -245,7 +266,7 @@ static int rc_read(rc_ctx *cx, rc_shard *s, const char **why)
             goto out;
         }
         if (manifest) memcpy(mbuf + at, buf, got);
-        else if (EVP_DigestUpdate(md, buf, got) != 1) {
+        else if (digest && EVP_DigestUpdate(md, buf, got) != 1) {
             rc = HM_EINTERNAL;
             *why = hm_err_msg(rc);
             goto out;
@@ -260,7 +281,7 @@ static int rc_read(rc_ctx *cx, rc_shard *s, const char **why)
     if (manifest) {
         rc = hm_shard_manifest_decode(mbuf, (size_t)total, &s->manifest);
         if (rc != 0) *why = "manifest data does not decode";
-    } else {
+    } else if (digest) {
         uint8_t d[EVP_MAX_MD_SIZE];
         unsigned dl = 0;
         if (EVP_DigestFinal_ex(md, d, &dl) != 1 || dl != 16) {
@@ -324,6 +345,9 @@ static int rc_scan_one(rc_ctx *cx, size_t d, const rc_name *n)
     s->role = role;
     s->h = h;
     s->stamp = h->has_committed_ms ? h->committed_ms : h->has_created_ms ? h->created_ms : 0;
+    s->ec = role != HM__SHARD_ROLE__SHARD_ROLE_MANIFEST &&
+            ((h->has_k && h->k != 1) || (h->has_m && h->m != 0));
+    s->size = s->ec ? h->blob_size : h->data_length;
     rc = rc_read(cx, s, &why);
     if (rc == HM_ENOMEM) {
         hm__shard_header__free_unpacked(h, NULL);
@@ -409,7 +433,7 @@ static const char *rc_manifest_why(rc_ctx *cx, const rc_shard *m, rc_shard **fou
         const Hm__ManifestPart *p = mf->parts[i];
         rc_shard *s = rc_part_find(cx, p->blob->blob_id.data);
         if (s == NULL) why = "a part's shard is missing or failed its checks";
-        else if (s->h->data_length != p->size) why = "a part's size differs";
+        else if (s->size != p->size) why = "a part's size differs";
         else if (strcmp(s->md5, p->etag) != 0) why = "a part's MD5 differs";
         else if (m->h->upload_id != NULL && s->h->upload_id != NULL &&
                  strcmp(m->h->upload_id, s->h->upload_id) != 0)
@@ -433,6 +457,152 @@ static const char *rc_manifest_why(rc_ctx *cx, const rc_shard *m, rc_shard **fou
     snprintf(etag + 32, sizeof etag - 32, "-%zu", mf->n_parts);
     if (strcmp(etag, m->h->etag) != 0) return "multipart ETag differs from its parts";
     return NULL;
+}
+
+static void rc_blob(rc_ctx *cx, const rc_shard *s, Hm__Blob *b, Hm__ShardRef *refs,
+                    Hm__ShardRef **rp);
+
+/* ---- blobs ------------------------------------------------------------------- */
+
+static int rc_group_cmp(const void *a, const void *b)
+{
+    const rc_shard *x = *(rc_shard *const *)a, *y = *(rc_shard *const *)b;
+    int c = memcmp(x->blob, y->blob, HM_BLOB_ID_BYTES);
+    if (c != 0) return c;
+    if (x->index != y->index) return x->index < y->index ? -1 : 1;
+    return x->disk < y->disk ? -1 : x->disk > y->disk;
+}
+
+typedef struct rc_find_ctx {
+    rc_ctx *cx;
+    hm_shard_api **apis;
+} rc_find_ctx;
+
+static int rc_find(void *ctx, const char *disk_id, hm_shard_api **out)
+{
+    rc_find_ctx *f = ctx;
+    for (size_t d = 0; d < f->cx->n_stores; d++) {
+        if (f->apis[d] != NULL && strcmp(hm_shard_store_disk_id(f->cx->stores[d]), disk_id) == 0) {
+            *out = f->apis[d];
+            return 0;
+        }
+    }
+    return HM_EUNAVAIL;
+}
+
+/* The MD5 of an erasure-coded blob, read (and decoded where shards are
+ * missing) from the shards found. */
+static int rc_blob_md5(rc_ctx *cx, rc_find_ctx *f, rc_shard *s)
+{
+    Hm__Blob b;
+    Hm__ShardRef refs[HM_EC_SHARDS_MAX];
+    Hm__ShardRef *rp[HM_EC_SHARDS_MAX];
+    rc_blob(cx, s, &b, refs, rp);
+    hm_blob_reader *r = NULL;
+    int rc = hm_blob_reader_open(&b, 0, b.size, rc_find, f, NULL, &r);
+    if (rc != 0) return rc;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(RECOVER_READ_BYTES);
+    if (md == NULL || buf == NULL || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) rc = HM_ENOMEM;
+    uint64_t at = 0;
+    while (rc == 0) {
+        size_t got = 0;
+        rc = hm_blob_reader_read(r, buf, RECOVER_READ_BYTES, &got);
+        if (rc != 0 || got == 0) break;
+        at += got;
+        if (EVP_DigestUpdate(md, buf, got) != 1) rc = HM_EINTERNAL;
+    }
+    if (rc == 0 && at != b.size) rc = HM_ECORRUPT;
+    uint8_t d[EVP_MAX_MD_SIZE];
+    unsigned dl = 0;
+    if (rc == 0 && (EVP_DigestFinal_ex(md, d, &dl) != 1 || dl != 16)) rc = HM_EINTERNAL;
+    if (rc == 0) rc_hex(d, 16, s->md5);
+    EVP_MD_CTX_free(md);
+    free(buf);
+    hm_blob_reader_close(r);
+    return rc;
+}
+
+/* Two shards claim to be of one blob: they must agree on what it is. */
+static bool rc_same_blob(const rc_shard *a, const rc_shard *b)
+{
+    const Hm__ShardHeader *x = a->h, *y = b->h;
+    return a->role == b->role && a->size == b->size && x->k == y->k && x->m == y->m &&
+           x->stripe_bytes == y->stripe_bytes && strcmp(x->bucket, y->bucket) == 0 &&
+           strcmp(x->key, y->key) == 0 && a->index != b->index;
+}
+
+/* One representative per blob (per manifest: one copy), standing for every
+ * good shard of it; a blob with fewer than k shards is skipped. */
+static int rc_group(rc_ctx *cx)
+{
+    rc_shard **all = calloc(cx->n_shards + 1, sizeof *all);
+    hm_shard_api **apis = calloc(cx->n_stores + 1, sizeof *apis);
+    if (all == NULL || apis == NULL) {
+        free(all);
+        free(apis);
+        return HM_ENOMEM;
+    }
+    for (size_t d = 0; d < cx->n_stores; d++)
+        if (hm_shard_api_local_new(&apis[d], cx->stores[d]) != 0) apis[d] = NULL;
+    rc_find_ctx f = {.cx = cx, .apis = apis};
+    for (size_t i = 0; i < cx->n_shards; i++) all[i] = &cx->shards[i];
+    qsort(all, cx->n_shards, sizeof *all, rc_group_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < cx->n_shards && rc == 0;) {
+        size_t j = i + 1;
+        while (j < cx->n_shards && memcmp(all[j]->blob, all[i]->blob, HM_BLOB_ID_BYTES) == 0)
+            j++;
+        rc_shard *rep = all[i];
+        if (rep->role == HM__SHARD_ROLE__SHARD_ROLE_MANIFEST) {
+            /* copies of one manifest beside each shard of the first part */
+            for (size_t k = i + 1; k < j; k++) all[k]->dup = true;
+            i = j;
+            continue;
+        }
+        rep->members = calloc(HM_EC_SHARDS_MAX, sizeof *rep->members);
+        if (rep->members == NULL) {
+            rc = HM_ENOMEM;
+            break;
+        }
+        for (size_t k = i; k < j; k++) {
+            rc_shard *s = all[k];
+            if (s->role == HM__SHARD_ROLE__SHARD_ROLE_MANIFEST) {
+                s->dup = s != all[i] && all[k - 1]->role == HM__SHARD_ROLE__SHARD_ROLE_MANIFEST;
+                continue;
+            }
+            if (s != rep) {
+                s->dup = true;
+                if (!rc_same_blob(rep, s) || rep->n_members >= HM_EC_SHARDS_MAX) {
+                    cx->st.corrupt++;
+                    rc_skip(cx, s->disk, s->blob, s->index, "disagrees with its blob's other shards");
+                    continue;
+                }
+            }
+            rep->members[rep->n_members++] = s;
+        }
+        uint32_t k = rep->h->has_k ? rep->h->k : 1;
+        const char *why = NULL;
+        if (rep->n_members < k) why = "fewer than k shards of its blob survive";
+        else if (rep->ec) {
+            int r = rc_blob_md5(cx, &f, rep);
+            if (r == HM_ENOMEM) rc = r;
+            if (r != 0) why = hm_err_msg(r);
+            else if (rep->h->etag != NULL && strcmp(rep->h->etag, rep->md5) != 0)
+                why = "data MD5 differs from the sealed ETag";
+        }
+        if (why != NULL) {
+            rep->dup = true;
+            cx->st.corrupt++;
+            rc_skip(cx, rep->disk, rep->blob, rep->index, why);
+        }
+        i = j;
+    }
+    for (size_t d = 0; d < cx->n_stores; d++)
+        if (apis[d] != NULL) apis[d]->ops->free(apis[d]);
+    free(apis);
+    free(all);
+    return rc;
 }
 
 /* ---- rebuild ------------------------------------------------------------------ */
@@ -473,33 +643,37 @@ static int rc_bucket(rc_ctx *cx, const char *name, int64_t created_ms, const cha
     return rc == HM_EEXIST ? 0 : rc;
 }
 
-/* The 1+0 blob of data shard s, as a version names it. */
-static void rc_blob(rc_ctx *cx, const rc_shard *s, Hm__Blob *b, Hm__ShardRef *ref,
-                    Hm__ShardRef **refs)
+/* The blob of representative shard s, as a version names it: every shard
+ * of it that was found (refs: HM_EC_SHARDS_MAX). */
+static void rc_blob(rc_ctx *cx, const rc_shard *s, Hm__Blob *b, Hm__ShardRef *refs,
+                    Hm__ShardRef **rp)
 {
     hm__blob__init(b);
-    hm__shard_ref__init(ref);
     b->has_blob_id = true;
     b->blob_id.data = (uint8_t *)s->blob;
     b->blob_id.len = HM_BLOB_ID_BYTES;
     b->has_size = true;
-    b->size = s->h->data_length;
+    b->size = s->size;
     b->has_k = true;
-    b->k = 1;
+    b->k = s->h->has_k ? s->h->k : 1;
     b->has_m = true;
-    b->m = 0;
+    b->m = s->h->has_m ? s->h->m : 0;
     b->has_stripe_bytes = true;
     b->stripe_bytes = s->h->has_stripe_bytes ? s->h->stripe_bytes : HM_STRIPE_BYTES;
-    ref->has_index = true;
-    ref->index = 0;
-    ref->disk_id = (char *)hm_shard_store_disk_id(cx->stores[s->disk]);
-    ref->has_length = true;
-    ref->length = s->h->data_length;
-    ref->has_crc32c = true;
-    ref->crc32c = s->h->data_crc32c;
-    refs[0] = ref;
-    b->n_shards = 1;
-    b->shards = refs;
+    for (size_t i = 0; i < s->n_members; i++) {
+        const rc_shard *m = s->members[i];
+        hm__shard_ref__init(&refs[i]);
+        refs[i].has_index = true;
+        refs[i].index = m->index;
+        refs[i].disk_id = (char *)hm_shard_store_disk_id(cx->stores[m->disk]);
+        refs[i].has_length = true;
+        refs[i].length = m->h->data_length;
+        refs[i].has_crc32c = true;
+        refs[i].crc32c = m->h->data_crc32c;
+        rp[i] = &refs[i];
+    }
+    b->n_shards = s->n_members;
+    b->shards = rp;
 }
 
 /* Write the version described by candidate c (a data shard, or a manifest
@@ -511,16 +685,16 @@ static int rc_put(rc_ctx *cx, const rc_shard *c, rc_shard **found)
     size_t n = multi ? c->manifest->n_parts : 1;
     Hm__Blob *blobs = calloc(n, sizeof *blobs);
     Hm__Blob **bp = calloc(n, sizeof *bp);
-    Hm__ShardRef *refs = calloc(n, sizeof *refs);
-    Hm__ShardRef **rp = calloc(n, sizeof *rp);
+    Hm__ShardRef *refs = calloc(n * HM_EC_SHARDS_MAX, sizeof *refs);
+    Hm__ShardRef **rp = calloc(n * HM_EC_SHARDS_MAX, sizeof *rp);
     uint64_t *sizes = calloc(n, sizeof *sizes);
     int rc = HM_ENOMEM;
     if (blobs == NULL || bp == NULL || refs == NULL || rp == NULL || sizes == NULL) goto out;
     for (size_t i = 0; i < n; i++) {
         const rc_shard *s = multi ? found[i] : c;
-        rc_blob(cx, s, &blobs[i], &refs[i], &rp[i]);
+        rc_blob(cx, s, &blobs[i], &refs[i * HM_EC_SHARDS_MAX], &rp[i * HM_EC_SHARDS_MAX]);
         bp[i] = &blobs[i];
-        sizes[i] = s->h->data_length;
+        sizes[i] = s->size;
     }
     Hm__ObjectVersion v = HM__OBJECT_VERSION__INIT;
     v.has_format_version = true;
@@ -533,7 +707,7 @@ static int rc_put(rc_ctx *cx, const rc_shard *c, rc_shard **found)
     }
     v.version_id = h->version_id != NULL ? h->version_id : "null";
     v.has_size = true;
-    v.size = multi ? h->object_size : h->data_length;
+    v.size = multi ? h->object_size : c->size;
     v.etag = multi ? h->etag : (char *)c->md5;
     v.content_type = h->content_type;
     v.n_user_meta = h->n_user_meta;
@@ -593,6 +767,7 @@ static int rc_rebuild(rc_ctx *cx, const char *owner, const char *region)
     size_t nc = 0;
     for (size_t i = 0; i < cx->n_shards; i++) {
         rc_shard *s = &cx->shards[i];
+        if (s->dup) continue;
         if (s->role == HM__SHARD_ROLE__SHARD_ROLE_PART) cx->parts[cx->n_parts++] = s;
         else cand[nc++] = s;
     }
@@ -654,8 +829,10 @@ int hm_recover_from_shards(hm_env *env, hm_shard_store *const *stores, size_t n_
     rc_ctx cx = {.env = env, .stores = stores, .n_stores = n_stores, .meta = meta,
                  .report = report};
     int rc = rc_scan(&cx);
+    if (rc == 0) rc = rc_group(&cx);
     if (rc == 0) rc = rc_rebuild(&cx, owner, region);
     for (size_t i = 0; i < cx.n_shards; i++) {
+        free(cx.shards[i].members);
         hm__shard_header__free_unpacked(cx.shards[i].h, NULL);
         if (cx.shards[i].manifest != NULL)
             hm__shard_manifest__free_unpacked(cx.shards[i].manifest, NULL);

@@ -22,6 +22,7 @@
 #include "hm_cluster.h"
 #include "hm_ctl.h"
 #include "hm_daemon.h"
+#include "hm_disk_label.h"
 #include "hm_env.h"
 #include "hm_limits.h"
 #include "hm_err.h"
@@ -29,6 +30,7 @@
 #include "hm_gw.h"
 #include "hm_listen.h"
 #include "hm_log.h"
+#include "hm_meta_disks.h"
 #include "hm_meta_node.h"
 #include "hm_rpc.h"
 #include "hm_shard_store.h"
@@ -111,6 +113,161 @@ static int serve_claim_dir(serve_state *st, const char *dir, const char *what)
         return rc;
     }
     return serve_lock(st, dir);
+}
+
+/* Lock a configured disk if its directory exists.  A missing one is left
+ * alone (not created: it is opened as failed); only another process
+ * holding the disk stops the start. */
+static int serve_claim_disk(serve_state *st, const char *dir, bool *locked)
+{
+    bool is_dir = false;
+    int rc = st->env->ops->exists(st->env, dir, &is_dir);
+    if (rc == HM_ENOENT || (rc == 0 && !is_dir)) return 0;
+    if (rc != 0) return 0; /* unreachable: refused with its reason at open */
+    char why[1024];
+    int fd = -1;
+    rc = hm_daemon_lock(dir, &fd, why, sizeof why);
+    if (rc == HM_EBUSY) {
+        fprintf(stderr, "hamster: disk: %s\n", why);
+        return rc;
+    }
+    if (rc != 0) {
+        hm_warn("serve", NULL, "disk %s: %s", dir, why);
+        return 0;
+    }
+    st->locks[st->lock_count++] = fd;
+    *locked = true;
+    return 0;
+}
+
+/* The registry's record of every slot (DiskList), or NULL when it cannot
+ * be read (then ids of missing disks are unknown; nothing else changes). */
+static Hm__MetaResponse *serve_registry_fetch(serve_state *st)
+{
+    Hm__DiskList dl = HM__DISK_LIST__INIT;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.has_format_version = true;
+    req.format_version = HM_FORMAT_VERSION;
+    req.request_id = (char *)"serve-disks";
+    req.op_case = HM__META_REQUEST__OP_DISK_LIST;
+    req.disk_list = &dl;
+    Hm__MetaResponse *resp = NULL;
+    int rc = hm_meta_call(st->meta, &req, &resp);
+    if (rc == 0 && resp->has_err && resp->err != 0) rc = resp->err;
+    if (rc == 0 && resp->result_case != HM__META_RESPONSE__RESULT_DISKS) rc = HM_EPROTO;
+    if (rc != 0) {
+        hm_warn("serve", NULL, "disk registry not readable: %s", hm_err_msg(rc));
+        if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
+        return NULL;
+    }
+    return resp;
+}
+
+static const Hm__DiskRecord *serve_registry_slot(const Hm__MetaResponse *reg, size_t slot)
+{
+    for (size_t i = 0; reg != NULL && i < reg->disks->n_disks; i++)
+        if (reg->disks->disks[i]->slot == slot) return reg->disks->disks[i];
+    return NULL;
+}
+
+static bool serve_str_eq(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+/* Record what this start found on slot in the registry, when it differs
+ * from the stored record (compare-and-set on its version; a lost race is
+ * only logged: the other writer's record stands until the next start). */
+static void serve_registry_report(serve_state *st, const Hm__DiskRecord *cur, size_t slot,
+                                  const char *path, const char *disk_id, uint32_t state,
+                                  const char *reason)
+{
+    if (cur != NULL && cur->state == state && serve_str_eq(cur->disk_id, disk_id) &&
+        serve_str_eq(cur->path, path) && serve_str_eq(cur->reason, reason))
+        return;
+    Hm__DiskRecord rec = HM__DISK_RECORD__INIT;
+    rec.has_slot = true;
+    rec.slot = (uint32_t)slot;
+    rec.disk_id = (char *)disk_id;
+    rec.path = (char *)path;
+    rec.has_state = true;
+    rec.state = state;
+    rec.reason = (char *)reason;
+    rec.has_since_ms = true;
+    rec.since_ms = cur != NULL && cur->state == state && cur->has_since_ms
+                       ? cur->since_ms
+                       : hm_wall_ms(st->env);
+    Hm__DiskSet ds = HM__DISK_SET__INIT;
+    ds.disk = &rec;
+    ds.has_expect_version = true;
+    ds.expect_version = cur != NULL && cur->has_version ? cur->version : 0;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.has_format_version = true;
+    cmd.format_version = HM_FORMAT_VERSION;
+    cmd.op_case = HM__META_COMMAND__OP_DISK_SET;
+    cmd.disk_set = &ds;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.has_format_version = true;
+    req.format_version = HM_FORMAT_VERSION;
+    req.request_id = (char *)"serve-disks";
+    req.op_case = HM__META_REQUEST__OP_COMMAND;
+    req.command = &cmd;
+    Hm__MetaResponse *resp = NULL;
+    int rc = hm_meta_call(st->meta, &req, &resp);
+    if (rc == 0 && resp->has_err && resp->err != 0) rc = resp->err;
+    if (rc != 0)
+        hm_warn("serve", NULL, "disk registry: slot %zu not recorded: %s", slot,
+                hm_err_msg(rc));
+    if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
+}
+
+/* Open every configured disk, checked against this cluster and its slot.
+ * A disk that is refused keeps its slot as a failed api (every call
+ * HM_EUNAVAIL) and is named in a warning with its path, id (the label's,
+ * else the registry's) and reason: the node serves degraded rather than
+ * formatting it.  Every slot's state goes to the registry.  Errors only
+ * for memory. */
+static int serve_open_disks(serve_state *st, char **paths, const char *cluster_id)
+{
+    size_t bad = 0;
+    Hm__MetaResponse *reg = serve_registry_fetch(st);
+    for (size_t i = 0; i < st->disk_count; i++) {
+        char reason[HM_DISK_REASON_BYTES];
+        const Hm__DiskRecord *cur = serve_registry_slot(reg, i);
+        int rc = hm_shard_store_open_checked(&st->stores[i], st->env, paths[i], cluster_id,
+                                             (uint32_t)i, reason, sizeof reason);
+        if (rc == 0) {
+            rc = hm_shard_api_local_new(&st->shards[i], st->stores[i]);
+            if (rc != 0) goto err;
+            serve_registry_report(st, cur, i, paths[i], hm_shard_store_disk_id(st->stores[i]),
+                                  HM_DISK_STATE_HEALTHY, "");
+            continue;
+        }
+        st->stores[i] = NULL;
+        uint32_t state = rc == HM_ENOENT ? HM_DISK_STATE_MISSING : HM_DISK_STATE_FAILED;
+        hm_disk_label lab;
+        const char *id = "";
+        if (hm_disk_label_read(st->env, paths[i], &lab) == 0) id = lab.disk_id;
+        else if (cur != NULL && cur->disk_id != NULL) id = cur->disk_id;
+        bad++;
+        hm_warn("serve", NULL, "disk %s (slot %zu, id %s) is not served: %s", paths[i], i,
+                id[0] != '\0' ? id : "unknown", reason);
+        rc = hm_shard_api_failed_new(&st->shards[i], id, reason);
+        if (rc != 0) goto err;
+        /* A replaced slot keeps its registry record until its new disk is
+         * found healthy. */
+        if (cur == NULL || cur->state != HM_DISK_STATE_REPLACING)
+            serve_registry_report(st, cur, i, paths[i], id, state, reason);
+    }
+    if (bad > 0)
+        hm_warn("serve", NULL, "serving degraded: %zu of %zu disk(s) unavailable; nothing was "
+                "formatted (see `hamster status`, `hamster disk replace`)", bad,
+                st->disk_count);
+    if (reg != NULL) hm__meta_response__free_unpacked(reg, NULL);
+    return 0;
+err:
+    if (reg != NULL) hm__meta_response__free_unpacked(reg, NULL);
+    return HM_ENOMEM;
 }
 
 int hm_ctl_serve(int argc, char **argv)
@@ -214,7 +371,13 @@ int hm_ctl_serve(int argc, char **argv)
             fprintf(stderr, "hamster: -disks takes 1 to %d directories\n", SERVE_DISKS_MAX);
             goto out;
         }
-        for (size_t i = 0; i < st.disk_count; i++) {
+        /* Before the first start formats them, every disk must be usable;
+         * later a bad one is served as failed (serve_open_disks). */
+        char cpb[PATH_MAX];
+        bool initialised = snprintf(cpb, sizeof cpb, "%s/cluster.pb", data_dir) <
+                               (int)sizeof cpb &&
+                           access(cpb, F_OK) == 0;
+        for (size_t i = 0; !initialised && i < st.disk_count; i++) {
             rc = hm_daemon_check_dir(disk_paths[i], true, why, sizeof why);
             if (rc != 0) {
                 fprintf(stderr, "hamster: disk: %s\n", why);
@@ -264,19 +427,56 @@ int hm_ctl_serve(int argc, char **argv)
     rc = serve_lock(&st, meta_dir);
     if (rc != 0) goto out;
 
+    char cluster_id[HM_DISK_ID_HEX_BYTES + 1];
+    {
+        Hm__ClusterIdentity *cid = NULL;
+        rc = hm_cluster_check(st.env, data_dir, ak, sk, &cid);
+        if (rc != 0 || cid->cluster_id == NULL ||
+            strlen(cid->cluster_id) != HM_DISK_ID_HEX_BYTES) {
+            fprintf(stderr, "hamster: %s/cluster.pb names no usable cluster id\n", data_dir);
+            if (cid != NULL) hm__cluster_identity__free_unpacked(cid, NULL);
+            goto out;
+        }
+        memcpy(cluster_id, cid->cluster_id, sizeof cluster_id);
+        hm__cluster_identity__free_unpacked(cid, NULL);
+    }
     if (disks == NULL) {
         char disks_dir[PATH_MAX];
         snprintf(disks_dir, sizeof disks_dir, "%s/disks", data_dir);
-        rc = st.env->ops->mkdir(st.env, disks_dir);
-        if (rc != 0 && rc != HM_EEXIST) {
-            fprintf(stderr, "hamster: cannot create %s: %s\n", disks_dir, hm_err_msg(rc));
-            goto out;
+        if (created) {
+            rc = st.env->ops->mkdir(st.env, disks_dir);
+            if (rc != 0 && rc != HM_EEXIST) {
+                fprintf(stderr, "hamster: cannot create %s: %s\n", disks_dir, hm_err_msg(rc));
+                goto out;
+            }
         }
         disk_paths[0] = default_disk;
         st.disk_count = 1;
     }
+    /* Lock the disks that exist before anything is written to them, so a
+     * disk another process holds is refused, not formatted. */
+    bool locked[SERVE_DISKS_MAX] = {false};
     for (size_t i = 0; i < st.disk_count; i++) {
-        rc = serve_claim_dir(&st, disk_paths[i], "disk");
+        rc = serve_claim_disk(&st, disk_paths[i], &locked[i]);
+        if (rc != 0) goto out;
+    }
+    /* Creating the store is formatting its disks, once, on the first
+     * start; later starts never format (docs/adr/0011-disk-identity.md). */
+    for (size_t i = 0; created && i < st.disk_count; i++) {
+        char reason[HM_DISK_REASON_BYTES];
+        hm_disk_label lab;
+        rc = hm_disk_format(st.env, disk_paths[i], cluster_id, (uint32_t)i, &lab, reason,
+                            sizeof reason);
+        if (rc != 0) {
+            fprintf(stderr, "hamster: disk %s: %s\n", disk_paths[i], reason);
+            goto out;
+        }
+        hm_info("serve", NULL, "formatted disk %s as slot %zu (id %s)", disk_paths[i], i,
+                lab.disk_id);
+    }
+    for (size_t i = 0; i < st.disk_count; i++) {
+        if (locked[i]) continue;
+        rc = serve_claim_disk(&st, disk_paths[i], &locked[i]);
         if (rc != 0) goto out;
     }
 
@@ -306,15 +506,8 @@ int hm_ctl_serve(int argc, char **argv)
             hm_info("serve", NULL, "metadata RPC (mTLS, for hamster key) on %s", ident->listen);
         if (ident != NULL) hm__cluster_identity__free_unpacked(ident, NULL);
     }
-    for (size_t i = 0; i < st.disk_count; i++) {
-        rc = hm_shard_store_open(&st.stores[i], st.env, disk_paths[i]);
-        if (rc != 0) {
-            fprintf(stderr, "hamster: disk %s: %s\n", disk_paths[i], hm_err_msg(rc));
-            goto out;
-        }
-        rc = hm_shard_api_local_new(&st.shards[i], st.stores[i]);
-        if (rc != 0) goto fail;
-    }
+    rc = serve_open_disks(&st, disk_paths, cluster_id);
+    if (rc != 0) goto fail;
 
     hm_gw_config cfg = {
         .s3_addr = s3_addr,
@@ -328,6 +521,7 @@ int hm_ctl_serve(int argc, char **argv)
         .meta = st.meta,
         .shards = st.shards,
         .shard_count = st.disk_count,
+        .disk_paths = (const char *const *)disk_paths,
         .gc_grace_ms = gc_grace_ms,
         .s3_listen_fd_set = true,
         .s3_listen_fd = st.s3_fd,

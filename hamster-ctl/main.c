@@ -18,6 +18,8 @@ static void ctl_usage(FILE *out)
                  "verbs:\n"
                  "  init      mint the cluster CA and this node's certificate\n"
                  "  key       access keys and per-bucket grants (key -h)\n"
+                 "  disk      the disks: list, add, replace (disk -h)\n"
+                 "  status    disks with their state, and the erasure-coding profile\n"
                  "  recover   rebuild deleted metadata from the shards (-from-shards DIR)\n"
                  "  version   print the version and the formats it reads and writes\n"
                  "Run a verb with -h for its flags.\n");
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "init") == 0) return hm_ctl_init(argc - 2, argv + 2);
     if (strcmp(argv[1], "recover") == 0) return hm_ctl_recover(argc - 2, argv + 2);
     if (strcmp(argv[1], "key") == 0) return hm_ctl_key(argc - 2, argv + 2);
+    if (strcmp(argv[1], "disk") == 0) return hm_ctl_disk(argc - 2, argv + 2);
+    if (strcmp(argv[1], "status") == 0) return hm_ctl_status(argc - 2, argv + 2);
     const char *a = argv[1];
     if (strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0 ||
         strcmp(a, "help") == 0) {

@@ -25,6 +25,7 @@ typedef struct hm_gw_config {
     hm_meta_api *meta;          /* borrowed */
     hm_shard_api **shards;      /* borrowed; one per disk, 1+0 placement */
     size_t shard_count;
+    const char *const *disk_paths; /* optional, shard_count paths: named by readiness */
     int64_t gc_grace_ms;        /* read grace before replaced or aborted blobs are
                                  * deleted; 0: HM_GC_GRACE_MS (tests set it small) */
     /* A socket from hm_listen (hm_listen.h) for s3_addr (taken over: closed by stop),

@@ -224,6 +224,13 @@ enum MHD_Result gw_health_maybe(gw_req *r, bool *handled);
 /* True when every disk answers (the readiness rule). */
 bool gw_ready(hm_gw *gw);
 
+/* Readiness with its explanation: ready while at least k disks (k of the
+ * erasure-coding profile for the configured disk count) answer, so the
+ * node can read; body (cap bytes, optional) gets one line per disk that
+ * does not, naming its slot, path, id and reason, and stays empty when
+ * every disk answers. */
+bool gw_ready_report(hm_gw *gw, char *body, size_t cap, size_t *len);
+
 /* The gateway's families for its -metrics listener (an hm_metrics_render_fn
  * over the hm_gw), and its readiness for the listener's /health/ready. */
 int gw_metrics_render(void *arg, hm_metrics_buf *b);

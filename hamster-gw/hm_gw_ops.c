@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "hm_ec.h"
 #include "hm_err.h"
 #include "hm_log.h"
 #include "hm_listen.h"
@@ -415,16 +416,34 @@ void gw_stats_request(gw_req *r, bool cut)
 
 /* ---- health ------------------------------------------------------------------ */
 
-bool gw_ready(hm_gw *gw)
+bool gw_ready_report(hm_gw *gw, char *body, size_t cap, size_t *len)
 {
-    for (size_t i = 0; i < gw->cfg.shard_count; i++) {
+    size_t healthy = 0, n = gw->cfg.shard_count, used = 0;
+    if (body != NULL && cap > 0) body[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
         Hm__ShardInfoResp *info = NULL;
         int rc = gw->cfg.shards[i]->ops->info(gw->cfg.shards[i], &info);
+        char id[40] = "";
+        if (info != NULL && info->disk_id != NULL) snprintf(id, sizeof id, "%s", info->disk_id);
         if (info != NULL) hm__shard_info_resp__free_unpacked(info, NULL);
-        if (rc != 0) return false;
+        if (rc == 0) {
+            healthy++;
+            continue;
+        }
+        const char *fid = NULL, *why = NULL;
+        if (hm_shard_api_failed_info(gw->cfg.shards[i], &fid, &why)) snprintf(id, sizeof id, "%s", fid);
+        if (body == NULL || used + 1 >= cap) continue;
+        int w = snprintf(body + used, cap - used, "degraded: disk %zu path %s id %s: %s\n", i,
+                         gw->cfg.disk_paths != NULL ? gw->cfg.disk_paths[i] : "-",
+                         id[0] != '\0' ? id : "unknown", why != NULL ? why : hm_err_msg(rc));
+        if (w > 0) used = (size_t)w < cap - used ? used + (size_t)w : cap - 1;
     }
-    return true;
+    if (len != NULL) *len = used;
+    /* The node reads while k of its disks answer (docs/adr/0011). */
+    return n == 0 || healthy >= hm_ec_profile_for_domains(n).k;
 }
+
+bool gw_ready(hm_gw *gw) { return gw_ready_report(gw, NULL, 0, NULL); }
 
 static bool gw_has_credentials(gw_req *r)
 {
@@ -442,9 +461,15 @@ enum MHD_Result gw_health_maybe(gw_req *r, bool *handled)
         return MHD_YES;
     *handled = true;
     r->health = true;
-    unsigned status = kind == 1 || gw_ready(r->gw) ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+    char body[4096];
+    size_t blen = 0;
+    unsigned status = kind == 1 || gw_ready_report(r->gw, body, sizeof body, &blen)
+                          ? MHD_HTTP_OK
+                          : MHD_HTTP_SERVICE_UNAVAILABLE;
+    if (kind == 1) blen = 0;
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_create_response_from_buffer(blen, blen > 0 ? body : (void *)"",
+                                        blen > 0 ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
     if (resp == NULL) return MHD_NO;
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     return gw_send(r, status, resp);
@@ -537,6 +562,21 @@ static void gw_metrics_disks(hm_metrics_buf *b, hm_gw *gw)
                          : k == 2 ? d[i].free
                                   : (d[i].total > d[i].free ? d[i].total - d[i].free : 0);
             hm_metrics_sample_u64(b, names[k], labels, v);
+        }
+    }
+    hm_metrics_family(b, "hamster_disk_state", "gauge",
+                      "1 for the state each disk is in (healthy, failed), 0 for the others.");
+    for (size_t i = 0; i < n; i++) {
+        static const char *const states[] = {"healthy", "failed"};
+        const char *fid = NULL;
+        if (d[i].id == NULL && hm_shard_api_failed_info(gw->cfg.shards[i], &fid, NULL) &&
+            fid[0] != '\0')
+            d[i].id = fid;
+        hm_metrics_label_escape(d[i].id != NULL ? d[i].id : "", esc, sizeof esc);
+        for (size_t s = 0; s < 2; s++) {
+            snprintf(labels, sizeof labels, "disk=\"%zu\",disk_id=\"%s\",state=\"%s\"", i, esc,
+                     states[s]);
+            hm_metrics_sample_u64(b, "hamster_disk_state", labels, (s == 0) == d[i].up);
         }
     }
     for (size_t i = 0; i < n; i++)

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hm_blob.h"
 #include "hm_err.h"
 #include "hm_hash_pipe.h"
 #include "hm_limits.h"
@@ -113,9 +114,10 @@ struct hm_objsvc_put {
     bool intent_live;
     uint8_t intent_id[OBJSVC_ID_BYTES];
     uint8_t blob_id[HM_BLOB_ID_BYTES];
-    size_t disk_index;
-    char *disk_id;
-    hm_shard_put *shard;
+    const char **disk_ids;    /* [shard_count]: the disks as placed */
+    hm_blob_disks disks;
+    hm_blob_plan plan;
+    hm_blob_writer *bw;       /* the shard streams, once open */
     /* hm_objsvc_put_begin_unsized: size is the inline capacity until the
      * body outgrows it, then size_max; the length is known at finish. */
     bool unsized;
@@ -130,12 +132,11 @@ struct hm_objsvc_get {
     uint64_t end;             /* one past the last */
     bool started;
     bool leased;              /* every blob of v is leased from gc */
-    /* the open shard stream, for blob sg_blob, on store sg_api (looked up
-     * once when the stream opens, not per read) */
-    hm_shard_get *sg;
-    hm_shard_api *sg_api;
+    char req_id[64];
+    /* the open blob reader, for blob sg_blob, up to sg_left more bytes */
+    hm_blob_reader *sg;
     size_t sg_blob;
-    uint64_t sg_left;         /* bytes the open stream still owes */
+    uint64_t sg_left;         /* bytes the open reader still owes */
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -147,17 +148,6 @@ static char *objsvc_strdup(const char *s)
     char *d = malloc(n);
     if (d != NULL) memcpy(d, s, n);
     return d;
-}
-
-/* FNV-1a over the blob id: the 1+0 placement hash. */
-static size_t objsvc_place(const uint8_t id[HM_BLOB_ID_BYTES], size_t count)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < HM_BLOB_ID_BYTES; i++) {
-        h ^= id[i];
-        h *= 0x100000001b3ull;
-    }
-    return (size_t)(h % count);
 }
 
 static void objsvc_hex(const uint8_t *b, size_t n, char *out)
@@ -516,33 +506,26 @@ static void objsvc_put_free(hm_objsvc_put *p)
     free(p->if_match_etag);
     free(p->upload_id);
     free(p->inline_buf);
+    free(p->disk_ids);
     free(p);
 }
 
-/* The 1+0 blob this put writes, as the manifest and the intent record it;
- * shard_ref is filled by the caller. */
-static void objsvc_put_blob(hm_objsvc_put *p, Hm__Blob *blob, Hm__ShardRef *ref,
-                            Hm__ShardRef **refs)
+/* Ask every disk for its id (a disk that does not answer is unavailable)
+ * and place the blob's shards over them. */
+static int objsvc_put_place(hm_objsvc_put *p)
 {
-    hm__blob__init(blob);
-    hm__shard_ref__init(ref);
-    blob->has_blob_id = true;
-    blob->blob_id.data = p->blob_id;
-    blob->blob_id.len = HM_BLOB_ID_BYTES;
-    blob->has_size = true;
-    blob->size = p->size;
-    blob->has_k = true;
-    blob->k = 1;
-    blob->has_m = true;
-    blob->m = 0;
-    blob->has_stripe_bytes = true;
-    blob->stripe_bytes = HM_STRIPE_BYTES;
-    ref->has_index = true;
-    ref->index = 0;
-    ref->disk_id = p->disk_id;
-    refs[0] = ref;
-    blob->n_shards = 1;
-    blob->shards = refs;
+    hm_objsvc *svc = p->svc;
+    size_t n = svc->cfg.shard_count;
+    p->disk_ids = calloc(n, sizeof(*p->disk_ids));
+    if (p->disk_ids == NULL) return HM_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char *id = NULL;
+        if (objsvc_disk_id(svc, i, &id) == 0) p->disk_ids[i] = id;
+    }
+    p->disks.apis = svc->cfg.shards;
+    p->disks.disk_ids = p->disk_ids;
+    p->disks.count = n;
+    return hm_blob_plan_make(&p->disks, p->blob_id, &p->plan);
 }
 
 /* Record p's blob under p->intent_id, to expire ttl_ms from now in the
@@ -552,9 +535,9 @@ static int objsvc_intent_put(hm_objsvc_put *p, int64_t ttl_ms)
 {
     hm_objsvc *svc = p->svc;
     Hm__Blob blob;
-    Hm__ShardRef ref;
-    Hm__ShardRef *refs[1];
-    objsvc_put_blob(p, &blob, &ref, refs);
+    Hm__ShardRef refs[HM_EC_SHARDS_MAX];
+    Hm__ShardRef *ref_ptrs[HM_EC_SHARDS_MAX];
+    hm_blob_plan_blob(&p->plan, &p->disks, p->blob_id, p->size, &blob, refs, ref_ptrs);
     Hm__Blob *blobs[1] = {&blob};
     Hm__Intent in = HM__INTENT__INIT;
     in.has_format_version = true;
@@ -606,10 +589,15 @@ static void objsvc_intent_delete(hm_objsvc_put *p)
  * gc. */
 static void objsvc_put_orphaned(hm_objsvc_put *p)
 {
-    hm_shard_api *api = p->svc->cfg.shards[p->disk_index];
-    int rc = api->ops->del(api, p->blob_id, 0);
+    int rc = 0;
+    for (uint32_t i = 0; i < p->plan.n; i++) {
+        if (p->disk_ids[p->plan.disk[i]] == NULL) continue; /* never opened */
+        hm_shard_api *api = p->svc->cfg.shards[p->plan.disk[i]];
+        int r = api->ops->del(api, p->blob_id, i);
+        if (r != 0 && r != HM_ENOENT && rc == 0) rc = r;
+    }
     p->intent_live = false;
-    if (rc == 0 || rc == HM_ENOENT) return;
+    if (rc == 0) return;
     hm_warn("objsvc", p->req_id, "shard of an expired intent not deleted (%s); requeued",
             hm_err_name(rc));
     rc = objsvc_intent_put(p, 0);
@@ -627,14 +615,6 @@ static int objsvc_shard_open(hm_objsvc_put *p)
     h.has_blob_id = true;
     h.blob_id.data = p->blob_id;
     h.blob_id.len = HM_BLOB_ID_BYTES;
-    h.has_shard_index = true;
-    h.shard_index = 0;
-    h.has_k = true;
-    h.k = 1;
-    h.has_m = true;
-    h.m = 0;
-    h.has_stripe_bytes = true;
-    h.stripe_bytes = HM_STRIPE_BYTES;
     h.has_block_bytes = true;
     h.block_bytes = HM_SHARD_BLOCK_BYTES;
     h.has_blob_size = !p->unsized; /* unsized: not known before commit */
@@ -662,16 +642,22 @@ static int objsvc_shard_open(hm_objsvc_put *p)
     h.tags = p->tag_kv;
     h.has_created_ms = true;
     h.created_ms = hm_wall_ms(svc->cfg.env);
-    hm_shard_api *api = svc->cfg.shards[p->disk_index];
-    return api->ops->put_open(api, &h, &p->shard);
+    hm_blob_write_args a = {
+        .disks = &p->disks,
+        .plan = &p->plan,
+        .tmpl = &h,
+        .deadline_ms = svc->cfg.shard_deadline_ms,
+        .serial = svc->cfg.serial_shards,
+        .req_id = p->req_id,
+    };
+    return hm_blob_writer_open(&a, &p->bw);
 }
 
 /* The hash pipe's sink: the shard write, on the caller's thread. */
 static int objsvc_pipe_sink(void *ctx, const void *buf, size_t len)
 {
     hm_objsvc_put *p = ctx;
-    hm_shard_api *api = p->svc->cfg.shards[p->disk_index];
-    return api->ops->put_write(p->shard, buf, len);
+    return hm_blob_writer_write(p->bw, buf, len);
 }
 
 /* Give a large blob put a hash pipe if one is free; without one (or on any
@@ -798,8 +784,7 @@ static int objsvc_put_begin(hm_objsvc *svc, const char *req_id, const hm_objsvc_
     p->is_blob = true;
     hm_random(svc->cfg.env, p->intent_id, sizeof(p->intent_id));
     hm_random(svc->cfg.env, p->blob_id, sizeof(p->blob_id));
-    p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
-    rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
+    rc = objsvc_put_place(p);
     if (rc != 0) goto err_free;
     if (!svc->cfg.plant_intent_after_shard) {
         rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
@@ -884,8 +869,7 @@ static int objsvc_put_unsized_grow(hm_objsvc_put *p, size_t len)
     p->size = p->size_max; /* the intent's blob size: an upper bound */
     hm_random(svc->cfg.env, p->intent_id, sizeof(p->intent_id));
     hm_random(svc->cfg.env, p->blob_id, sizeof(p->blob_id));
-    p->disk_index = objsvc_place(p->blob_id, svc->cfg.shard_count);
-    rc = objsvc_disk_id(svc, p->disk_index, &p->disk_id);
+    rc = objsvc_put_place(p);
     if (rc != 0) return rc;
     if (!svc->cfg.plant_intent_after_shard) {
         rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
@@ -896,8 +880,7 @@ static int objsvc_put_unsized_grow(hm_objsvc_put *p, size_t len)
     if (rc != 0) return rc; /* put_abort deletes the intent */
     p->is_blob = true;
     if (p->written > 0) {
-        hm_shard_api *api = svc->cfg.shards[p->disk_index];
-        rc = api->ops->put_write(p->shard, p->inline_buf, (size_t)p->written);
+        rc = hm_blob_writer_write(p->bw, p->inline_buf, (size_t)p->written);
         if (rc != 0) return rc;
     }
     free(p->inline_buf);
@@ -935,8 +918,7 @@ int hm_objsvc_put_write(hm_objsvc_put *p, const void *buf, size_t len)
         return HM_EINTERNAL;
     }
     if (p->is_blob) {
-        hm_shard_api *api = p->svc->cfg.shards[p->disk_index];
-        int rc = api->ops->put_write(p->shard, buf, len);
+        int rc = hm_blob_writer_write(p->bw, buf, len);
         if (rc != 0) {
             p->failed = true;
             return rc;
@@ -963,10 +945,9 @@ int hm_objsvc_put_set_checksum(hm_objsvc_put *p, const char *algorithm, const ui
 void hm_objsvc_put_abort(hm_objsvc_put *p)
 {
     if (p == NULL) return;
-    if (p->shard != NULL) {
-        hm_shard_api *api = p->svc->cfg.shards[p->disk_index];
-        api->ops->put_abort(p->shard);
-        p->shard = NULL;
+    if (p->bw != NULL) {
+        hm_blob_writer_abort(p->bw);
+        p->bw = NULL;
     }
     if (p->intent_live) objsvc_intent_delete(p);
     objsvc_put_free(p);
@@ -1019,8 +1000,10 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
     if (rc != 0) goto err_abort;
 
     Hm__Blob blob;
-    Hm__ShardRef ref;
-    Hm__ShardRef *refs[1];
+    Hm__ShardRef refs[HM_EC_SHARDS_MAX];
+    Hm__ShardRef *ref_ptrs[HM_EC_SHARDS_MAX];
+    uint32_t missing[HM_EC_SHARDS_MAX];
+    size_t n_missing = 0;
     Hm__Blob *blobs[1] = {&blob};
 
     Hm__ObjectVersion v = HM__OBJECT_VERSION__INIT;
@@ -1071,42 +1054,24 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
     }
 
     if (p->is_blob) {
-        uint64_t length = 0;
-        uint32_t crc = 0;
-        hm_shard_api *api = svc->cfg.shards[p->disk_index];
-        hm_shard_put *sp = p->shard;
-        p->shard = NULL; /* commit frees it, success or not */
+        hm_blob_writer *bw = p->bw;
+        p->bw = NULL;
         Hm__ShardHeader seal = HM__SHARD_HEADER__INIT;
         seal.etag = etag;
         seal.n_checksums = v.n_checksums;
         seal.checksums = v.checksums;
         seal.has_committed_ms = true;
         seal.committed_ms = v.mtime_ms;
-        seal.has_blob_size = true;
-        seal.blob_size = p->size;
-        rc = api->ops->put_seal(sp, &seal);
-        if (rc != 0) {
-            api->ops->put_abort(sp);
-            goto err_abort;
-        }
-        rc = api->ops->put_commit(sp, &length, &crc);
+        rc = hm_blob_writer_finish(bw, &seal);
+        if (rc == 0 && hm_blob_writer_size(bw) != p->size) rc = HM_EINTERNAL;
+        if (rc == 0) hm_blob_writer_result(bw, &blob, refs, ref_ptrs, missing, &n_missing);
+        hm_blob_writer_free(bw);
         if (rc != 0) goto err_abort;
         if (svc->cfg.plant_intent_after_shard) {
             rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
             if (rc != 0) goto err_abort;
             p->intent_live = true;
         }
-        if (length != p->size) {
-            hm_error("objsvc", p->req_id, "shard store kept %llu bytes of %llu",
-                     (unsigned long long)length, (unsigned long long)p->size);
-            rc = HM_ECORRUPT;
-            goto err_abort;
-        }
-        objsvc_put_blob(p, &blob, &ref, refs);
-        ref.has_length = true;
-        ref.length = length;
-        ref.has_crc32c = true;
-        ref.crc32c = crc;
         v.n_blobs = 1;
         v.blobs = blobs;
         op.has_intent_id = true;
@@ -1352,16 +1317,15 @@ size_t hm_objsvc_leases(hm_objsvc *svc)
 /* ---- get --------------------------------------------------------------------- */
 
 /* Check a manifest before trusting it to size reads: blob sizes add up,
- * every blob is 1+0 with one shard. */
+ * every blob's profile and shard refs are sound (hm_blob_check). */
 static int objsvc_check_manifest(const Hm__ObjectVersion *v)
 {
     if (v->has_inline_data) return v->inline_data.len == v->size ? 0 : HM_ECORRUPT;
     uint64_t sum = 0;
     for (size_t i = 0; i < v->n_blobs; i++) {
         const Hm__Blob *b = v->blobs[i];
-        if (b->blob_id.len != HM_BLOB_ID_BYTES || b->k != 1 || b->m != 0 ||
-            b->n_shards != 1 || b->shards[0]->disk_id == NULL)
-            return HM_EVERSION;
+        int rc = hm_blob_check(b);
+        if (rc != 0) return rc;
         if (b->size > UINT64_MAX - sum) return HM_ECORRUPT;
         sum += b->size;
     }
@@ -1429,6 +1393,7 @@ int hm_objsvc_get_open(hm_objsvc *svc, const char *req_id, const char *bucket,
     hm_objsvc_get *g = calloc(1, sizeof(*g));
     if (g == NULL) return HM_ENOMEM;
     g->svc = svc;
+    if (req_id != NULL) snprintf(g->req_id, sizeof(g->req_id), "%s", req_id);
     int rc = objsvc_get_lookup(g, req_id, bucket, key);
     if (rc != 0) {
         free(g);
@@ -1453,12 +1418,16 @@ int hm_objsvc_get_set_span(hm_objsvc_get *g, uint64_t off, uint64_t len)
 static void objsvc_get_close_shard(hm_objsvc_get *g)
 {
     if (g->sg == NULL) return;
-    g->sg_api->ops->get_close(g->sg);
+    hm_blob_reader_close(g->sg);
     g->sg = NULL;
-    g->sg_api = NULL;
 }
 
-/* Open the shard holding object offset g->pos, reading up to g->end. */
+static int objsvc_find_cb(void *ctx, const char *disk_id, hm_shard_api **out)
+{
+    return objsvc_disk_find(ctx, disk_id, out);
+}
+
+/* Open a reader on the blob holding object offset g->pos, up to g->end. */
 static int objsvc_get_open_shard(hm_objsvc_get *g)
 {
     uint64_t start = 0;
@@ -1469,23 +1438,15 @@ static int objsvc_get_open_shard(hm_objsvc_get *g)
     }
     if (i == g->v->n_blobs) return HM_ECORRUPT;
     const Hm__Blob *b = g->v->blobs[i];
-    const Hm__ShardRef *ref = b->shards[0];
-    hm_shard_api *api = NULL;
-    int rc = objsvc_disk_find(g->svc, ref->disk_id, &api);
-    if (rc != 0) return rc;
     uint64_t off = g->pos - start;
     uint64_t len = b->size - off;
     if (len > g->end - g->pos) len = g->end - g->pos;
-    uint64_t total = 0;
-    rc = api->ops->get_open(api, b->blob_id.data, ref->index, off, len, &g->sg, &total,
-                            NULL);
-    if (rc != 0) return rc;
-    g->sg_api = api;
-    g->sg_blob = i;
-    if (total != len) {
-        objsvc_get_close_shard(g);
-        return HM_ECORRUPT;
+    int rc = hm_blob_reader_open(b, off, len, objsvc_find_cb, g->svc, g->req_id, &g->sg);
+    if (rc != 0) {
+        g->sg = NULL;
+        return rc;
     }
+    g->sg_blob = i;
     g->sg_left = len;
     return 0;
 }
@@ -1518,7 +1479,7 @@ int hm_objsvc_get_read(hm_objsvc_get *g, void *buf, size_t cap, size_t *got)
     }
     if (cap > g->sg_left) cap = (size_t)g->sg_left;
     size_t n = 0;
-    rc = g->sg_api->ops->get_read(g->sg, buf, cap, &n);
+    rc = hm_blob_reader_read(g->sg, buf, cap, &n);
     if (rc != 0) return rc;
     if (n == 0 || n > cap) return HM_ECORRUPT; /* the shard ended early */
     g->sg_left -= n;

@@ -5,12 +5,15 @@
  * this module; it reaches the world only through hm_env (clock, rng),
  * hm_meta_api and hm_shard_api, so a seeded world replays it exactly.
  *
- * Data placement is 1+0 for now: an object larger than HM_INLINE_BYTES_MAX
- * is one blob stored as one shard (k=1, m=0) on the disk whose index is a
- * hash of the blob id modulo the disk count.  The manifest records the disk
- * id the store reported through info(); reads find the disk by that id,
- * never by the current placement.  Smaller objects live inline in their
- * version record: one metadata commit, no shard write.
+ * Data placement (hm_blob.h): an object larger than HM_INLINE_BYTES_MAX is
+ * one blob erasure-coded k+m over the disks, the profile following their
+ * number (hm_ec_profile_for_domains) and recorded in the manifest with the
+ * disk id each shard store reported through info(); reads find the disks by
+ * those ids and that profile, never by the current placement.  A blob is
+ * acknowledged with all k+m shards durable, or degraded with at least
+ * min(k+m, k+1), the missing ones recorded as RepairItems in the same
+ * metadata commit (docs/storage-safety.md).  Smaller objects live inline in
+ * their version record: one metadata commit, no shard write.
  *
  * A put is intent-fenced: IntentPut, stream the
  * shard, commit it, then ObjectPut retiring the intent.  Any failure aborts
@@ -51,6 +54,10 @@ typedef struct hm_objsvc_config {
     hm_meta_api *meta;       /* borrowed */
     hm_shard_api **shards;   /* borrowed; one per disk; at least one */
     size_t shard_count;
+    int64_t shard_deadline_ms; /* a shard write slower than this is dropped
+                                * (hm_blob.h); <= 0: 30 s */
+    bool serial_shards;      /* write shards in the caller's thread, no
+                              * deadline (the deterministic simulator) */
     int64_t gc_grace_ms;     /* replaced blobs are deleted after this read
                               * grace; production: HM_GC_GRACE_MS */
     int64_t intent_ttl_ms;   /* an upload's intent lives this long;

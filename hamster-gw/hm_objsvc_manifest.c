@@ -9,9 +9,12 @@
  * data is a ShardManifest naming each part's blob, number, size and ETag.
  *
  * Shaping decision (docs/adr/0005-self-describing-shards.md): the manifest
- * is stored beside shard 0 of the first part's blob, under shard index
- * HM_SHARD_INDEX_MANIFEST, and the shard store removes it whenever it
- * removes that shard.  A Complete that surely did not apply removes its
+ * is stored beside every durable shard of the first part's blob, under
+ * shard index HM_SHARD_INDEX_MANIFEST, and each shard store removes its
+ * copy whenever it removes that blob's shard.  It is as durable as the
+ * part: the Complete goes on only with copies on at least the write-ack
+ * floor of disks (hm_blob_floor), the disks that lose it lose the part's
+ * shard with it.  A Complete that surely did not apply removes its
  * manifest again; one whose fate stayed unknown leaves it, and a rebuild
  * may then bring the object back as if the Complete had applied.  The first part's blob lives exactly as long as the
  * object, so the manifest needs no metadata record, no intent and no gc
@@ -20,28 +23,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hm_blob.h"
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
 #include "hm_objsvc.h"
 #include "hm_shard_format.h"
 
-/* The first part's blob and the store holding its shard 0. */
-static int manifest_home(hm_objsvc *svc, const Hm__ObjectVersion *v, hm_shard_api **api)
+/* The first part's blob, which the manifest goes beside. */
+static const Hm__Blob *manifest_blob(const Hm__ObjectVersion *v)
 {
     if (v->n_blobs == 0 || v->blobs[0]->blob_id.len != HM_BLOB_ID_BYTES ||
         v->blobs[0]->n_shards == 0)
-        return HM_EINVAL;
-    return hm_objsvc_disk_api(svc, v->blobs[0]->shards[0]->disk_id, api);
+        return NULL;
+    return v->blobs[0];
 }
 
 int hm_objsvc_manifest_write(hm_objsvc *svc, const char *req_id, const char *bucket,
                              const char *upload_id, const Hm__ObjectVersion *v,
                              const uint32_t *numbers, const char *const *etags)
 {
-    hm_shard_api *api = NULL;
-    int rc = manifest_home(svc, v, &api);
-    if (rc != 0) return rc;
+    const Hm__Blob *home = manifest_blob(v);
+    int rc = 0;
+    if (home == NULL) return HM_EINVAL;
     if (v->n_part_sizes != v->n_blobs) return HM_EINVAL;
     size_t n = v->n_blobs;
     Hm__ManifestPart *parts = calloc(n, sizeof *parts);
@@ -114,22 +118,35 @@ int hm_objsvc_manifest_write(hm_objsvc *svc, const char *req_id, const char *buc
     h.object_size = v->size;
     h.has_part_count = true;
     h.part_count = (uint32_t)n;
-    hm_shard_put *sp = NULL;
-    rc = api->ops->put_open(api, &h, &sp);
-    if (rc != 0) goto out;
     Hm__ShardHeader seal = HM__SHARD_HEADER__INIT;
     seal.etag = v->etag;
     seal.n_checksums = v->n_checksums;
     seal.checksums = v->checksums;
     seal.has_committed_ms = true;
     seal.committed_ms = v->mtime_ms;
-    rc = api->ops->put_write(sp, buf, len);
-    if (rc == 0) rc = api->ops->put_seal(sp, &seal);
-    if (rc != 0) {
-        api->ops->put_abort(sp);
-        goto out;
+    /* one copy beside every durable shard of the first part */
+    uint32_t written = 0, durable = 0;
+    for (size_t i = 0; i < home->n_shards; i++) {
+        const Hm__ShardRef *ref = home->shards[i];
+        if (!ref->has_length) continue;
+        durable++;
+        hm_shard_api *api = NULL;
+        hm_shard_put *sp = NULL;
+        int r = hm_objsvc_disk_api(svc, ref->disk_id, &api);
+        if (r == 0) r = api->ops->put_open(api, &h, &sp);
+        if (r == 0) {
+            r = api->ops->put_write(sp, buf, len);
+            if (r == 0) r = api->ops->put_seal(sp, &seal);
+            if (r != 0) api->ops->put_abort(sp);
+            else r = api->ops->put_commit(sp, NULL, NULL);
+        }
+        if (r == 0) written++;
+        else if (rc == 0) rc = r;
     }
-    rc = api->ops->put_commit(sp, NULL, NULL);
+    uint32_t floor = hm_blob_floor(home->k, home->m);
+    if (floor > durable) floor = durable;
+    if (written >= floor && written > 0) rc = 0;
+    else if (rc == 0) rc = HM_EUNAVAIL;
 out:
     if (rc != 0)
         hm_warn("objsvc", req_id, "manifest shard of upload %s not written: %s", upload_id,
@@ -155,19 +172,23 @@ void hm_objsvc_manifest_settle(hm_objsvc *svc, const char *req_id, const char *b
             return;
         hm__meta_response__free_unpacked(r, NULL);
     }
-    hm_shard_api *api = NULL;
-    if (manifest_home(svc, v, &api) != 0) return;
-    const uint8_t *blob = v->blobs[0]->blob_id.data;
-    Hm__ShardHeader *h = NULL;
-    if (api->ops->stat(api, blob, HM_SHARD_INDEX_MANIFEST, &h) != 0) return;
-    /* A concurrent Complete of the same upload may have replaced it with
-     * its own: only ours goes. */
-    bool ours = h->object_id.len == v->object_id.len &&
-                memcmp(h->object_id.data, v->object_id.data, v->object_id.len) == 0;
-    hm__shard_header__free_unpacked(h, NULL);
-    if (!ours) return;
-    int rc = api->ops->del(api, blob, HM_SHARD_INDEX_MANIFEST);
-    if (rc != 0 && rc != HM_ENOENT)
-        hm_warn("objsvc", req_id, "manifest shard of a refused Complete left behind: %s",
-                hm_err_name(rc));
+    const Hm__Blob *home = manifest_blob(v);
+    if (home == NULL) return;
+    const uint8_t *blob = home->blob_id.data;
+    for (size_t i = 0; i < home->n_shards; i++) {
+        hm_shard_api *api = NULL;
+        if (hm_objsvc_disk_api(svc, home->shards[i]->disk_id, &api) != 0) continue;
+        Hm__ShardHeader *h = NULL;
+        if (api->ops->stat(api, blob, HM_SHARD_INDEX_MANIFEST, &h) != 0) continue;
+        /* A concurrent Complete of the same upload may have replaced it
+         * with its own: only ours goes. */
+        bool ours = h->object_id.len == v->object_id.len &&
+                    memcmp(h->object_id.data, v->object_id.data, v->object_id.len) == 0;
+        hm__shard_header__free_unpacked(h, NULL);
+        if (!ours) continue;
+        int rc = api->ops->del(api, blob, HM_SHARD_INDEX_MANIFEST);
+        if (rc != 0 && rc != HM_ENOENT)
+            hm_warn("objsvc", req_id, "manifest shard of a refused Complete left behind: %s",
+                    hm_err_name(rc));
+    }
 }

@@ -18,6 +18,7 @@
  * (hm_meta_sm_gc.c).
  */
 #include "hm_meta_sm_int.h"
+#include "hm_meta_disks.h"
 
 static const char sm_key_schema[] = "schema";
 
@@ -331,6 +332,9 @@ int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
         case HM__META_COMMAND__OP_KEY_GRANT:
             rc = hm_meta_akeys_apply(env, txn, cmd, resp);
             break;
+        case HM__META_COMMAND__OP_DISK_SET:
+            rc = hm_meta_disks_apply(env, txn, cmd, resp);
+            break;
         case HM__META_COMMAND__OP_OBJECT_PUT:
             rc = sm_object_put(&cx, cmd->object_put, resp);
             break;
@@ -409,6 +413,8 @@ int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
     case HM__META_REQUEST__OP_KEY_GET:
     case HM__META_REQUEST__OP_KEY_LIST:
         return hm_meta_akeys_query(env, txn, req, resp);
+    case HM__META_REQUEST__OP_DISK_LIST:
+        return hm_meta_disks_query(env, txn, req, resp);
     default:
         return HM_EINVAL;
     }

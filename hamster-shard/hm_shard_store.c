@@ -46,8 +46,6 @@
 #define SHARD_COMP "shard"
 #define SHARD_PATH_BYTES 4096u
 #define SHARD_DIR_BYTES_MAX 3072u        /* disk_dir length we accept */
-#define SHARD_DISK_FILE "hamster-disk"
-#define SHARD_IDENTITY_BYTES_MAX 4096u
 #define SHARD_ID_HEX_BYTES (2u * HM_BLOB_ID_BYTES)
 #define SHARD_NAME_BYTES 48u             /* "<32 hex>.<u32>" + NUL */
 #define SHARD_CRC_BATCH 1024u            /* CRC entries read at once by a get */
@@ -63,6 +61,7 @@ struct hm_shard_store {
     char *shards_dir;
     char *tmp_dir;
     char disk_id[SHARD_ID_HEX_BYTES + 1];
+    hm_disk_label label;
     pthread_mutex_t mu;
     atomic_int failed;    /* 0, or the error of the first failed sync */
     /* Fan-out directories whose entries this process has made durable,
@@ -211,50 +210,6 @@ static int store_sync_parent(hm_env *env, const char *path)
     return env->ops->sync_dir(env, parent);
 }
 
-static int store_identity_load(hm_shard_store *s, const char *path)
-{
-    void *buf = NULL;
-    size_t len = 0;
-    int rc = hm_env_read_file(s->env, path, SHARD_IDENTITY_BYTES_MAX, &buf, &len);
-    if (rc != 0) return rc;
-    Hm__DiskIdentity *id = hm__disk_identity__unpack(NULL, len, buf);
-    free(buf);
-    if (id == NULL) return HM_ECORRUPT;
-    if (!id->has_format_version || id->format_version < HM_FORMAT_VERSION_MIN ||
-        id->format_version > HM_FORMAT_VERSION_MAX) {
-        rc = id->has_format_version ? HM_EVERSION : HM_ECORRUPT;
-        goto done;
-    }
-    if (id->disk_id == NULL || strlen(id->disk_id) != SHARD_ID_HEX_BYTES ||
-        !store_is_hex(id->disk_id, SHARD_ID_HEX_BYTES)) {
-        rc = HM_ECORRUPT;
-        goto done;
-    }
-    memcpy(s->disk_id, id->disk_id, SHARD_ID_HEX_BYTES + 1);
-    rc = 0;
-done:
-    hm__disk_identity__free_unpacked(id, NULL);
-    return rc;
-}
-
-static int store_identity_create(hm_shard_store *s, const char *path)
-{
-    uint8_t raw[HM_BLOB_ID_BYTES];
-    hm_random(s->env, raw, sizeof raw);
-    store_hex(raw, sizeof raw, s->disk_id);
-    Hm__DiskIdentity id = HM__DISK_IDENTITY__INIT;
-    id.has_format_version = true;
-    id.format_version = HM_FORMAT_VERSION;
-    id.disk_id = s->disk_id;
-    id.has_created_ms = true;
-    id.created_ms = hm_wall_ms(s->env);
-    uint8_t buf[256];
-    size_t n = hm__disk_identity__get_packed_size(&id);
-    if (n > sizeof buf) return HM_EINTERNAL;
-    hm__disk_identity__pack(&id, buf);
-    return hm_env_write_file_atomic(s->env, path, buf, n);
-}
-
 typedef struct store_walk {
     hm_shard_store *s;
     const char *dir;
@@ -286,11 +241,24 @@ static char *store_path_dup(const char *a, const char *b)
 
 int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
 {
-    char path[SHARD_PATH_BYTES];
-    bool created = false;
+    char reason[HM_DISK_REASON_BYTES];
+    int rc = hm_shard_store_open_checked(out, env, disk_dir, NULL, HM_DISK_SLOT_ANY, reason,
+                                         sizeof reason);
+    if (rc != 0) hm_error(SHARD_COMP, NULL, "disk %s refused: %s", disk_dir, reason);
+    return rc;
+}
+
+int hm_shard_store_open_checked(hm_shard_store **out, hm_env *env, const char *disk_dir,
+                                const char *cluster_id, uint32_t slot, char *reason,
+                                size_t reason_cap)
+{
     int rc;
     size_t dir_len = strlen(disk_dir);
-    if (dir_len == 0 || dir_len > SHARD_DIR_BYTES_MAX) return HM_EINVAL;
+    if (reason != NULL && reason_cap > 0) reason[0] = '\0';
+    if (dir_len == 0 || dir_len > SHARD_DIR_BYTES_MAX) {
+        if (reason != NULL) snprintf(reason, reason_cap, "disk path empty or too long");
+        return HM_EINVAL;
+    }
 
     hm_shard_store *s = calloc(1, sizeof *s);
     if (s == NULL) return HM_ENOMEM;
@@ -311,28 +279,11 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
         goto err_after_alloc;
     }
 
-    rc = store_mkdir(env, s->dir, &created);
-    if (rc == 0 && created) rc = store_sync_parent(env, s->dir);
+    /* Nothing is created here: a disk is formatted only by hm_disk_format,
+     * so a missing or foreign one is refused, never re-created empty. */
+    rc = hm_disk_check(env, disk_dir, cluster_id, slot, &s->label, reason, reason_cap);
     if (rc != 0) goto err_after_mutex;
-
-    rc = store_join(path, sizeof path, s->dir, SHARD_DISK_FILE);
-    if (rc != 0) goto err_after_mutex;
-    rc = store_identity_load(s, path);
-    if (rc == HM_ENOENT) rc = store_identity_create(s, path);
-    if (rc != 0) {
-        hm_error(SHARD_COMP, NULL, "disk identity %s unusable: %s", path,
-                 hm_err_msg(rc));
-        goto err_after_mutex;
-    }
-
-    /* After the identity, whose atomic write syncs the disk directory for
-     * its own entry: shards/ and tmp/ get the directory sync that makes
-     * theirs durable. */
-    bool made_shards = false, made_tmp = false;
-    rc = store_mkdir(env, s->shards_dir, &made_shards);
-    if (rc == 0) rc = store_mkdir(env, s->tmp_dir, &made_tmp);
-    if (rc == 0 && (made_shards || made_tmp)) rc = env->ops->sync_dir(env, s->dir);
-    if (rc != 0) goto err_after_mutex;
+    memcpy(s->disk_id, s->label.disk_id, SHARD_ID_HEX_BYTES + 1);
 
     store_walk w = {.s = s, .dir = s->tmp_dir, .count = 0, .err = 0};
     rc = env->ops->list_dir(env, s->tmp_dir, store_tmp_clean_cb, &w);
@@ -342,7 +293,11 @@ int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir)
                 (unsigned long long)w.count, s->tmp_dir);
         rc = env->ops->sync_dir(env, s->tmp_dir);
     }
-    if (rc != 0) goto err_after_mutex;
+    if (rc != 0) {
+        if (reason != NULL)
+            snprintf(reason, reason_cap, "cannot clean %s: %s", s->tmp_dir, hm_err_msg(rc));
+        goto err_after_mutex;
+    }
 
     *out = s;
     return 0;
@@ -370,6 +325,8 @@ void hm_shard_store_close(hm_shard_store *s)
 }
 
 const char *hm_shard_store_disk_id(const hm_shard_store *s) { return s->disk_id; }
+
+const hm_disk_label *hm_shard_store_label(const hm_shard_store *s) { return &s->label; }
 
 int hm_shard_store_info(hm_shard_store *s, Hm__ShardInfoResp **out)
 {
@@ -954,10 +911,12 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     if (rc != 0) return rc;
     rc = store_writable(s);
     if (rc != 0) return rc;
-    if (shard_index == 0) {
-        /* A multipart object's manifest lives beside its first part's shard
-         * and goes with it (docs/adr/0005-self-describing-shards.md).  It
-         * goes first, durably: a crash in between leaves shard 0, which the
+    if (shard_index != HM_SHARD_INDEX_MANIFEST) {
+        /* A multipart object's manifest lives beside every shard of its
+         * first part's blob, and goes with the shard on this disk
+         * (docs/adr/0005-self-describing-shards.md; a disk holds one shard
+         * of a blob).  It
+         * goes first, durably: a crash in between leaves the shard, which the
          * collector deletes again, never a manifest without its part. */
         char mpath[SHARD_PATH_BYTES];
         rc = hm_shard_store_shard_path(s, blob_id, HM_SHARD_INDEX_MANIFEST, mpath,

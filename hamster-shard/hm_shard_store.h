@@ -1,7 +1,8 @@
 /* hm_shard_store.h - one disk's shard store.
  *
  * Layout under the disk directory:
- *   hamster-disk          DiskIdentity (written once, atomically)
+ *   hamster-disk          the disk's label (hm_disk_label.h), written once by
+ *                         hm_disk_format, never by the store
  *   shards/ab/cd/<blob-id-hex>.<index>   shard files (names from ids only)
  *   tmp/                  uploads in progress, emptied at open
  *
@@ -12,6 +13,7 @@
 #ifndef HM_SHARD_STORE_H
 #define HM_SHARD_STORE_H
 
+#include "hm_disk_label.h"
 #include "hm_env.h"
 #include "hm_rpc.h"
 #include "hm_shard_api.h"
@@ -20,13 +22,22 @@ typedef struct hm_shard_store hm_shard_store;
 typedef struct hm_shard_store_put hm_shard_store_put;
 typedef struct hm_shard_store_get hm_shard_store_get;
 
-/* Open the store at disk_dir (creating its identity on first use, removing
- * leftovers in tmp/).  env is borrowed and must outlive the store.  Creates
- * disk_dir, shards/ and tmp/ (0700) if absent.  Walks tmp/ only, never the
- * shards, so opening takes the same time whatever the store holds.
- * HM_ECORRUPT if hamster-disk exists but does not parse, HM_EVERSION if it
- * was written by a newer format, HM_EIO / HM_ENOMEM / HM_EPERM from the disk.
- * Thread-safe once open: any number of puts and gets may run at once. */
+/* Open the formatted store at disk_dir, checked against cluster_id (NULL:
+ * any) and slot (HM_DISK_SLOT_ANY: any), removing leftovers in tmp/.  env
+ * is borrowed and must outlive the store.  Nothing is created or labelled:
+ * a missing, empty, unlabelled, foreign-cluster or wrong-slot disk is
+ * refused with the error and reason of hm_disk_check (reason: reason_cap
+ * bytes, optional), so a lost disk is never re-created empty; only
+ * hm_disk_format makes a store.  Walks tmp/ only, never the shards, so
+ * opening takes the same time whatever the store holds.  HM_EIO /
+ * HM_ENOMEM / HM_EPERM from the disk.  Thread-safe once open: any number of
+ * puts and gets may run at once. */
+int hm_shard_store_open_checked(hm_shard_store **out, hm_env *env, const char *disk_dir,
+                                const char *cluster_id, uint32_t slot, char *reason,
+                                size_t reason_cap);
+
+/* hm_shard_store_open_checked for any cluster and slot; a refusal is
+ * logged with its reason. */
 int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir);
 
 /* A failed fsync fails the disk: after any sync or sync_dir of the store
@@ -40,6 +51,9 @@ void hm_shard_store_close(hm_shard_store *s);
 
 /* The disk id (32 hex characters), valid until close. */
 const char *hm_shard_store_disk_id(const hm_shard_store *s);
+
+/* The disk's label as read at open, valid until close. */
+const hm_disk_label *hm_shard_store_label(const hm_shard_store *s);
 
 /* Identity and capacity: disk id, statfs totals.  shard_count is not set
  * (counting would mean walking every shard; the metadata knows the blobs).

@@ -1,6 +1,13 @@
 /* main.c - hamster-shard: serve one disk's shard store over mutual-TLS RPC.
  *
- *   hamster-shard -data-dir D -disk PATH -listen ADDR [-metrics ADDR]
+ *   hamster-shard -data-dir D -disk PATH -listen ADDR [-slot N] [-format] [-metrics ADDR]
+ *
+ * The disk must have been formatted: -format formats it first (it must be
+ * new or empty; the operator's act of creating the store), as slot -slot
+ * of the node's cluster.  Without -format a missing, empty, unlabelled,
+ * foreign or wrong-slot disk is refused with its reason and the daemon
+ * exits: it never formats on its own, and the gateway serves degraded
+ * without it.
  *
  * A thin shell: claim its -metrics port, check the node's cluster identity
  * and root key, load its certificates, open the store, serve (and
@@ -12,9 +19,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "hm_cluster.h"
+
 #include "hm_daemon.h"
+#include "hm_disk_label.h"
 #include "hm_err.h"
 #include "hm_flags.h"
 #include "hm_listen.h"
@@ -63,7 +74,13 @@ static bool main_metrics_ready(void *arg) { return !hm_shard_store_failed(arg); 
 int main(int argc, char **argv)
 {
     const char *data_dir = NULL, *disk = NULL, *listen = NULL, *metrics_addr = NULL;
+    int64_t slot = -1;
+    bool format = false;
     const hm_flag flags[] = {
+        {"slot", HM_FLAG_INT, &slot,
+         "the disk's slot (position in the node's disk list); checked against its label"},
+        {"format", HM_FLAG_BOOL, &format,
+         "format the disk first (new or empty directory only; needs -slot)"},
         {"data-dir", HM_FLAG_STR, &data_dir, "node data directory (from hamster-ctl init)"},
         {"disk", HM_FLAG_STR, &disk, "directory of the disk this daemon serves"},
         {"listen", HM_FLAG_STR, &listen, "RPC address host:port"},
@@ -71,7 +88,8 @@ int main(int argc, char **argv)
          "serve Prometheus /metrics and the health paths on this address (off when unset)"},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
-    const char *synopsis = "hamster-shard -data-dir D -disk PATH -listen ADDR [-metrics ADDR]";
+    const char *synopsis =
+        "hamster-shard -data-dir D -disk PATH -listen ADDR [-slot N] [-format] [-metrics ADDR]";
     hm_env *env = NULL;
     hm_tls *tls = NULL;
     hm_shard_store *store = NULL;
@@ -89,6 +107,11 @@ int main(int argc, char **argv)
         return 2;
     }
     (void)rest;
+    if (slot < -1 || slot > (int64_t)HM_DISK_SLOT_MAX || (format && slot < 0)) {
+        fprintf(stderr, "hamster-shard: -slot takes 0..%u, and -format needs it\n",
+                HM_DISK_SLOT_MAX);
+        return 2;
+    }
     /* Ports first: a port in use fails before the disk is touched. */
     if (metrics_addr != NULL && metrics_addr[0] != '\0') {
         rc = hm_listen(metrics_addr, &metrics_fd, metrics_bound, sizeof metrics_bound, why,
@@ -109,21 +132,48 @@ int main(int argc, char **argv)
         return 1;
     }
     if (hm_daemon_identity(env, MAIN_COMP, data_dir, &tls) != 0) goto out_env;
-    /* One process per disk: check it, create it if missing, lock it. */
-    rc = hm_daemon_check_dir(disk, true, why, sizeof why);
-    if (rc == 0) {
-        rc = env->ops->mkdir(env, disk);
-        if (rc == HM_EEXIST) rc = 0;
-        if (rc != 0) snprintf(why, sizeof why, "cannot create %s: %s", disk, hm_err_msg(rc));
+    char cluster_id[HM_DISK_ID_HEX_BYTES + 1];
+    {
+        Hm__ClusterIdentity *cid = NULL;
+        rc = hm_cluster_check(env, data_dir, getenv("HAMSTER_ACCESS_KEY_ID"),
+                              getenv("HAMSTER_SECRET_ACCESS_KEY"), &cid);
+        if (rc != 0 || cid->cluster_id == NULL ||
+            strlen(cid->cluster_id) != HM_DISK_ID_HEX_BYTES) {
+            hm_error(MAIN_COMP, NULL, "%s/cluster.pb names no usable cluster id", data_dir);
+            if (cid != NULL) hm__cluster_identity__free_unpacked(cid, NULL);
+            goto out_tls;
+        }
+        memcpy(cluster_id, cid->cluster_id, sizeof cluster_id);
+        hm__cluster_identity__free_unpacked(cid, NULL);
     }
-    if (rc == 0) rc = hm_daemon_lock(disk, &lock_fd, why, sizeof why);
+    /* One process per disk: format it when asked (which creates it), lock
+     * it, open it checked against the cluster and slot. */
+    if (format) {
+        hm_disk_label lab;
+        rc = hm_daemon_check_dir(disk, true, why, sizeof why);
+        if (rc == 0)
+            rc = hm_disk_format(env, disk, cluster_id, (uint32_t)slot, &lab, why, sizeof why);
+        if (rc != 0) {
+            hm_error(MAIN_COMP, NULL, "format %s: %s", disk, why);
+            goto out_tls;
+        }
+        hm_info(MAIN_COMP, NULL, "formatted disk %s as slot %lld (id %s)", disk,
+                (long long)slot, lab.disk_id);
+    }
+    bool is_dir = false;
+    rc = env->ops->exists(env, disk, &is_dir);
+    if (rc == 0 && is_dir) rc = hm_daemon_lock(disk, &lock_fd, why, sizeof why);
+    else rc = 0; /* refused below with the reason */
     if (rc != 0) {
         hm_error(MAIN_COMP, NULL, "disk: %s", why);
         goto out_tls;
     }
-    rc = hm_shard_store_open(&store, env, disk);
+    rc = hm_shard_store_open_checked(&store, env, disk, cluster_id,
+                                     slot < 0 ? HM_DISK_SLOT_ANY : (uint32_t)slot, why,
+                                     sizeof why);
     if (rc != 0) {
-        hm_error(MAIN_COMP, NULL, "shard store %s: %s", disk, hm_err_msg(rc));
+        hm_error(MAIN_COMP, NULL, "disk %s refused (not formatted again; -format creates a "
+                 "new store): %s", disk, why);
         goto out_tls;
     }
     rc = hm_rpc_server_start(&srv, tls, listen, hm_shard_service_handle, store);

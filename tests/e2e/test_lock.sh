@@ -67,7 +67,8 @@ pass "after SIGKILL the next start takes the lock"
 stop_pid "$SERVE_PID"
 "$B/hamster-ctl" init -data-dir split -node n1 >/dev/null
 sp=$(free_port)
-"$B/hamster-shard" -data-dir split -disk split/disk0 -listen "127.0.0.1:$sp" 2>shard.log &
+"$B/hamster-shard" -data-dir split -disk split/disk0 -listen "127.0.0.1:$sp" -slot 0 -format \
+  2>shard.log &
 SERVE_PID=$!; E2E_PIDS+=("$SERVE_PID")
 wait_tcp "$sp"
 expect_refused o6 -- "$B/hamster-shard" -data-dir split -disk split/disk0 -listen 127.0.0.1:0

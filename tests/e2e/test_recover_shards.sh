@@ -117,7 +117,7 @@ grep -q "recovered: 2 bucket(s), 5 object(s) (1 multipart), 16852216 bytes" "$E2
   fail "recover summary"
 [ "$(grep -c '^skipped .*abcd00000000000000000000000000' "$E2E_TMP/out")" -eq 2 ] ||
   fail "the two bad shards were not reported"
-grep -q "12 seen, 2 failed their checks, 1 superseded" "$E2E_TMP/out" || fail "recover counts"
+grep -q "22 seen, 2 failed their checks, 1 superseded" "$E2E_TMP/out" || fail "recover counts"
 grep -q "1 part(s) of no object" "$E2E_TMP/out" || fail "the pending upload's part"
 [ -d "$data/meta" ] || fail "no meta directory after recover"
 if recover > /dev/null 2>&1; then fail "a second recover ran over the rebuilt meta"; fi

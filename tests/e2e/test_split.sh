@@ -17,13 +17,18 @@ B=$HM_BUILD_DIR
 [ "$(stat -c %a "$data/tls")" = 700 ] || fail "tls dir mode"
 pass "init wrote the CA and node certificate with private modes"
 
+# The first start formats the disk (the operator's act of creating the
+# store); later starts only open it, checked against the cluster and slot.
+shard_flags="-slot 0 -format"
 start_daemons() {
   "$B/hamster-meta" -data-dir "$data" -listen "127.0.0.1:$meta_port" \
     -metrics "127.0.0.1:$meta_mport" 2>>"$data.meta.log" &
   META_PID=$!; E2E_PIDS+=("$META_PID")
+  # shellcheck disable=SC2086
   "$B/hamster-shard" -data-dir "$data" -disk "$data/disk0" -listen "127.0.0.1:$shard_port" \
-    -metrics "127.0.0.1:$shard_mport" 2>>"$data.shard.log" &
+    -metrics "127.0.0.1:$shard_mport" $shard_flags 2>>"$data.shard.log" &
   SHARD_PID=$!; E2E_PIDS+=("$SHARD_PID")
+  shard_flags="-slot 0"
   wait_tcp "$meta_port"; wait_tcp "$shard_port"; wait_tcp "$meta_mport"; wait_tcp "$shard_mport"
   "$B/hamster-gw" -data-dir "$data" -s3 "127.0.0.1:$s3_port" -meta "127.0.0.1:$meta_port" \
     -shards "127.0.0.1:$shard_port" 2>>"$data.gw.log" &

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_disk_util.h"
 #include "hm_cluster.h"
 #include "hm_err.h"
 #include "hm_limits.h"
@@ -384,7 +385,7 @@ static hm_shard_store *store_recover(hm_env *env, const char *dir, store_model *
 {
     static uint8_t got[STORE_DATA_MAX];
     hm_shard_store *s = NULL;
-    int rc = hm_shard_store_open(&s, env, dir);
+    int rc = test_store_open(&s, env, dir);
     ck_assert_msg(rc == 0, "store open after a crash failed: %s", hm_err_name(rc));
     for (int i = 0; i < STORE_SLOTS; i++) {
         store_slot *sl = &m->slot[i];
@@ -440,7 +441,7 @@ static void store_leftover_removed(hm_env *env, sim_world *w, hm_shard_store *s,
     hm_shard_store_put_abort(p);
     hm_shard_store_close(s);
     sim_world_thaw(w); /* the process died; the page cache kept everything */
-    ck_assert_int_eq(hm_shard_store_open(&s, env, dir), 0);
+    ck_assert_int_eq(test_store_open(&s, env, dir), 0);
     hm_shard_store_close(s);
     sim_world_crash(w, SIM_CRASH_TORN);
     int after = 0;
@@ -471,7 +472,7 @@ START_TEST(test_crash_shard_store)
             sim_rng_seed(&g, seed, 11);
             sim_world_freeze_after(w, n);
             hm_shard_store *s = NULL;
-            bool done = hm_shard_store_open(&s, env, dir) == 0 && store_workload(s, &m, &g, 10);
+            bool done = test_store_open(&s, env, dir) == 0 && store_workload(s, &m, &g, 10);
             hm_shard_store_close(s);
             sim_world_crash(w, crash_mode(n));
             s = store_recover(env, dir, &m);
@@ -515,7 +516,7 @@ START_TEST(test_crash_cluster_init)
         bool inited = hm_cluster_init(env, real, "node1", "127.0.0.1:7000", "root-id", "secret",
                                       &created) == 0;
         hm_shard_store *s = NULL;
-        bool done = inited && hm_shard_store_open(&s, env, disk) == 0 &&
+        bool done = inited && test_store_open(&s, env, disk) == 0 &&
                     store_workload(s, &m, &g, 2);
         hm_shard_store_close(s);
         sim_world_crash(w, crash_mode(n));

@@ -77,13 +77,13 @@ START_TEST(test_one_collector)
     ck_assert_int_eq(hm_objsvc_put_write(p, data, 10000), 0);
     free(data);
     ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, NULL), 0);
-    ck_assert_int_eq(shard_files(), 1);
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB);
     ck_assert_int_eq(hm_objsvc_delete(svc, "t", "bkt", "big"), 0);
     usleep(2000);
     ck_assert_int_eq(hm_objsvc_gc_run(other, &n), 0);
     ck_assert(!hm_objsvc_gc_is_collector(other));
     ck_assert_uint_eq(n, 0);
-    ck_assert_int_eq(shard_files(), 1);
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB);
     ck_assert_int_eq(hm_objsvc_gc_run(svc, &n), 0);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(shard_files(), 0);
@@ -125,17 +125,17 @@ START_TEST(test_abandoned_upload_expires)
 {
     hm_objsvc *quick = second_service(1000);
     char *old = strdup(upload_with_part(quick, "abandoned"));
-    ck_assert_int_eq(shard_files(), 1);
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB);
     usleep(1100 * 1000);
     char *young = strdup(upload_with_part(quick, "fresh"));
-    ck_assert_int_eq(shard_files(), 2);
+    ck_assert_int_eq(shard_files(), 2 * SHARDS_PER_BLOB);
     size_t n = 0;
     ck_assert_int_eq(hm_objsvc_gc_run(quick, &n), 0);
     ck_assert(hm_objsvc_gc_is_collector(quick));
     ck_assert_int_eq(list_parts(quick, "abandoned", old), HM_ENOUPLOAD);
     ck_assert_int_eq(list_parts(quick, "fresh", young), 0);
     ck_assert_uint_eq(n, 1);
-    ck_assert_int_eq(shard_files(), 1);
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB);
     hm_objsvc_free(quick);
 
     /* expiry off (< 0): nothing is aborted, however old */
@@ -144,7 +144,7 @@ START_TEST(test_abandoned_upload_expires)
     ck_assert_int_eq(hm_objsvc_gc_run(never, &n), 0);
     ck_assert(hm_objsvc_gc_is_collector(never)); /* quick's lease ran out */
     ck_assert_int_eq(list_parts(never, "fresh", young), 0);
-    ck_assert_int_eq(shard_files(), 1);
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB);
     hm_objsvc_free(never);
     /* the default (7 days) keeps it too */
     usleep(60 * 1000);

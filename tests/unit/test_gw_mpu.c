@@ -408,7 +408,7 @@ START_TEST(test_no_orphans)
     ck_assert_int_eq(part("k", uid, 1, d, 6 * MIB, e1), 0);
     ck_assert_int_eq(part("k", uid, 2, d, 100, e2), 0);
     ck_assert_int_eq(part("k", uid, 2, d, 200, e2), 0); /* replaces */
-    ck_assert_int_eq(shard_files(), before + 3);
+    ck_assert_int_eq(shard_files(), before + 3 * SHARDS_PER_BLOB);
     ck_assert_int_eq(hm_objsvc_mpu_abort(svc, "t", "bkt", "k", uid), 0);
     ck_assert_int_eq(hm_objsvc_mpu_abort(svc, "t", "bkt", "k", uid), HM_ENOUPLOAD);
     gc_all();
@@ -425,7 +425,7 @@ START_TEST(test_no_orphans)
     ck_assert_int_eq(hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f), 0);
     gc_all();
     /* the two parts and the object's manifest beside part 1 */
-    ck_assert_int_eq(shard_files(), before + 3);
+    ck_assert_int_eq(shard_files(), before + 3 * SHARDS_PER_BLOB);
     ck_assert_int_eq(hm_objsvc_delete(svc, "t", "bkt", "k"), 0);
     gc_all();
     ck_assert_int_eq(shard_files(), before);
@@ -625,7 +625,7 @@ START_TEST(test_bucket_delete_with_upload)
     ck_assert_int_eq(hm_objsvc_part_begin(svc, "t", &pa, &p), 0);
     ck_assert_int_eq(hm_objsvc_put_write(p, d, 5000), 0);
     ck_assert_int_eq(hm_objsvc_put_finish(p, NULL, NULL), 0);
-    ck_assert_int_eq(shard_files(), before + 1);
+    ck_assert_int_eq(shard_files(), before + SHARDS_PER_BLOB);
     ck_assert_int_eq(hm_objsvc_bucket_delete(svc, "t", "tmpb"), 0);
     gc_all();
     ck_assert_int_eq(shard_files(), before);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_disk_util.h"
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_meta_node.h"
@@ -116,7 +117,7 @@ START_TEST(test_roundtrip_sizes)
 {
     size_t sizes[] = {0, 1, HM_INLINE_BYTES_MAX, HM_INLINE_BYTES_MAX + 1, 3u << 20};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) check_roundtrip(sizes[i]);
-    ck_assert_int_eq(shard_files(), 2);
+    ck_assert_int_eq(shard_files(), 2 * SHARDS_PER_BLOB);
 }
 END_TEST
 
@@ -301,11 +302,11 @@ START_TEST(test_overwrite_collects_old_blob)
     ck_assert_uint_eq(got, n);
     ck_assert(memcmp(back, b, n) == 0);
     free(back);
-    ck_assert_int_eq(shard_files(), 2);
+    ck_assert_int_eq(shard_files(), 2 * SHARDS_PER_BLOB);
     size_t deleted = 0;
     ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
     ck_assert_uint_eq(deleted, 1);
-    ck_assert_int_eq(shard_files(), 1);
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB);
     ck_assert_int_eq(get_bytes("k", 0, UINT64_MAX, &back, &got), 0);
     ck_assert(memcmp(back, b, n) == 0);
     free(back);
@@ -381,14 +382,14 @@ START_TEST(test_read_outlives_overwrite)
     ck_assert_int_eq(put_bytes("one", b, n, NULL, NULL), 0);
     ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
     ck_assert_uint_eq(deleted, 0);
-    ck_assert_int_eq(shard_files(), 2);
+    ck_assert_int_eq(shard_files(), 2 * SHARDS_PER_BLOB);
     ck_assert_uint_eq(read_some(g, back + 1000, n), n - 1000);
     ck_assert(memcmp(back, a, n) == 0);
     hm_objsvc_get_close(g);
     ck_assert_uint_eq(hm_objsvc_leases(svc), 0);
     ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
     ck_assert_uint_eq(deleted, 1);
-    ck_assert_int_eq(shard_files(), 1);
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB);
     free(back);
 
     /* multipart: a whole read and a range across parts 1-2, both open
@@ -421,7 +422,7 @@ START_TEST(test_read_outlives_overwrite)
     ck_assert_uint_eq(hm_objsvc_leases(svc), 0);
     ck_assert_int_eq(hm_objsvc_gc_run(svc, &deleted), 0);
     ck_assert_uint_eq(deleted, 3);
-    ck_assert_int_eq(shard_files(), 1); /* only "one"'s current blob */
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB); /* only "one"'s current blob */
     free(back);
     free(m);
     free(a);
@@ -507,7 +508,7 @@ START_TEST(test_failed_disk)
         shards[i]->ops->free(shards[i]);
         hm_shard_store_close(stores[i]);
         snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
-        ck_assert_int_eq(hm_shard_store_open(&stores[i], &sync_env, p), 0);
+        ck_assert_int_eq(test_store_open(&stores[i], &sync_env, p), 0);
         ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
     }
     hm_objsvc_config cfg = {.env = env, .meta = meta, .shards = shards,
@@ -536,7 +537,7 @@ START_TEST(test_failed_disk)
         ck_assert_msg(rc == HM_EUNAVAIL, "put after the failure: %s", hm_err_name(rc));
         ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SERVICE_UNAVAILABLE);
     }
-    ck_assert_int_eq(shard_files(), 1); /* nothing partial left behind */
+    ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB); /* nothing partial left behind */
     uint8_t *back = NULL;
     size_t got = 0;
     ck_assert_int_eq(get_bytes("keep", 0, UINT64_MAX, &back, &got), 0);
@@ -548,7 +549,7 @@ START_TEST(test_failed_disk)
         shards[i]->ops->free(shards[i]);
         hm_shard_store_close(stores[i]);
         snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
-        ck_assert_int_eq(hm_shard_store_open(&stores[i], &sync_env, p), 0);
+        ck_assert_int_eq(test_store_open(&stores[i], &sync_env, p), 0);
         ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0); /* same slot */
     }
     ck_assert_int_eq(put_bytes("after", data, n, NULL, NULL), 0);

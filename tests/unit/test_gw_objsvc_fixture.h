@@ -14,12 +14,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_disk_util.h"
 #include "hm_limits.h"
 #include "hm_meta_node.h"
 #include "hm_objsvc.h"
 #include "hm_shard_store.h"
 
 #define DISKS 2
+/* Shard files of one blob: two disks give the 1+1 profile. */
+#define SHARDS_PER_BLOB 2
 
 static char tmpdir[256];
 static hm_env *env;
@@ -96,7 +99,7 @@ static void objsvc_fixture_setup(const char *tmpl)
     for (int i = 0; i < DISKS; i++) {
         snprintf(p, sizeof(p), "%s/disk%d", tmpdir, i);
         mkdir(p, 0700);
-        ck_assert_int_eq(hm_shard_store_open(&stores[i], env, p), 0);
+        ck_assert_int_eq(test_store_open(&stores[i], env, p), 0);
         ck_assert_int_eq(hm_shard_api_local_new(&shards[i], stores[i]), 0);
     }
     hm_objsvc_config cfg = {

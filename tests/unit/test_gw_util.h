@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_disk_util.h"
 #include "hm_err.h"
 #include "hm_gw.h"
 #include "hm_meta_node.h"
@@ -69,7 +70,7 @@ static void tgw_setup(void)
     ck_assert_int_eq(hm_meta_api_local_new(&tgw_meta, tgw_node), 0);
     snprintf(p, sizeof(p), "%s/disk0", tgw_dir);
     mkdir(p, 0700);
-    ck_assert_int_eq(hm_shard_store_open(&tgw_store, tgw_env, p), 0);
+    ck_assert_int_eq(test_store_open(&tgw_store, tgw_env, p), 0);
     ck_assert_int_eq(hm_shard_api_local_new(&tgw_shard, tgw_store), 0);
     hm_gw_config cfg = {
         .s3_addr = "127.0.0.1:0",

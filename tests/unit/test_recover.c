@@ -151,7 +151,7 @@ START_TEST(test_rebuild_objects)
     put("bkt", "photos/a.jpg", 10000, 3, "image/jpeg", meta_kv, 2, tags, 2, e_small);
     put("bkt", "tiny", 100, 4, "text/plain", NULL, 0, NULL, 0, e_inline);
     put_multipart("movie.mp4", e_multi);
-    ck_assert_int_eq(shard_files(), 4); /* a blob, two parts, a manifest */
+    ck_assert_int_eq(shard_files(), 4 * SHARDS_PER_BLOB); /* a blob, two parts, a manifest */
 
     hm_recover_stats st;
     ck_assert_int_eq(rebuild(&st), 0);
@@ -159,7 +159,7 @@ START_TEST(test_rebuild_objects)
     ck_assert_uint_eq(st.objects, 2);
     ck_assert_uint_eq(st.multipart, 1);
     ck_assert_uint_eq(st.corrupt, 0);
-    ck_assert_uint_eq(st.shards, 4); /* a blob, two parts, a manifest */
+    ck_assert_uint_eq(st.shards, 4 * SHARDS_PER_BLOB); /* a blob, two parts, a manifest */
     ck_assert_uint_eq(st.bytes, 10000 + 5 * MIB + 1000);
 
     hm_objsvc_get *g = NULL;
@@ -314,7 +314,7 @@ START_TEST(test_hostile_shards)
     /* 7. a key that is not valid UTF-8. */
     plant_header(&h, "\xff\xfe");
     plant(&h, d, 5000, NULL, 1);
-    /* 8. an erasure-coded shard (not 1+0). */
+    /* 8. an erasure-coded shard that does not say how big its blob is. */
     plant_header(&h, "ec");
     h.k = 4;
     h.m = 2;
@@ -382,7 +382,7 @@ START_TEST(test_hostile_shards)
     ck_assert_ptr_nonnull(strstr(report_buf, "bad bucket name"));
     ck_assert_ptr_nonnull(strstr(report_buf, "bad user metadata"));
     ck_assert_ptr_nonnull(strstr(report_buf, "bad key"));
-    ck_assert_ptr_nonnull(strstr(report_buf, "not a 1+0 shard"));
+    ck_assert_ptr_nonnull(strstr(report_buf, "erasure-coded shard without a blob size"));
     ck_assert_ptr_nonnull(strstr(report_buf, "manifest data does not decode"));
     ck_assert_ptr_nonnull(strstr(report_buf, "a part's shard is missing"));
     ck_assert_ptr_nonnull(strstr(report_buf, "fails its CRC32C"));

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "test_disk_util.h"
 #include "hm_env.h"
 #include "hm_err.h"
 #include "hm_shard_store.h"
@@ -116,14 +117,14 @@ START_TEST(test_enoent_after_failed_dir_sync_is_durable)
     hm_shard_store *s = NULL;
     uint8_t id[HM_BLOB_ID_BYTES];
     for (unsigned i = 0; i < HM_BLOB_ID_BYTES; i++) id[i] = (uint8_t)(0x40 + i);
-    ck_assert_int_eq(hm_shard_store_open(&s, &wrap_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &wrap_env, disk), 0);
     put_shard(s, id);
     ck_assert_int_eq(n_dirty, 0);
     fail_sync_dir = 1;
     ck_assert_int_ne(hm_shard_store_delete(s, id, 0), 0);
     ck_assert_int_eq(n_dirty, 1); /* the unlink happened, its fsync did not */
     hm_shard_store_close(s);
-    ck_assert_int_eq(hm_shard_store_open(&s, &wrap_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &wrap_env, disk), 0);
     ck_assert_int_eq(hm_shard_store_delete(s, id, 0), HM_ENOENT);
     ck_assert_msg(n_dirty == 0, "HM_ENOENT answered while the unlink is not durable");
     hm_shard_store_close(s);
@@ -137,19 +138,19 @@ START_TEST(test_enoent_not_answered_while_dir_sync_fails)
     hm_shard_store *s = NULL;
     uint8_t id[HM_BLOB_ID_BYTES];
     for (unsigned i = 0; i < HM_BLOB_ID_BYTES; i++) id[i] = (uint8_t)(0x80 + i);
-    ck_assert_int_eq(hm_shard_store_open(&s, &wrap_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &wrap_env, disk), 0);
     put_shard(s, id);
     fail_sync_dir = 1;
     ck_assert_int_ne(hm_shard_store_delete(s, id, 0), 0);
     hm_shard_store_close(s);
-    ck_assert_int_eq(hm_shard_store_open(&s, &wrap_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &wrap_env, disk), 0);
     fail_sync_dir = 1;
     int rc = hm_shard_store_delete(s, id, 0);
     ck_assert_msg(rc != 0 && rc != HM_ENOENT, "delete answered %s", hm_err_name(rc));
     /* A failed fsync fails the disk until restart: the next try is after one. */
     ck_assert_int_eq(hm_shard_store_delete(s, id, 0), HM_EUNAVAIL);
     hm_shard_store_close(s);
-    ck_assert_int_eq(hm_shard_store_open(&s, &wrap_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &wrap_env, disk), 0);
     ck_assert_int_eq(hm_shard_store_delete(s, id, 0), HM_ENOENT);
     ck_assert_int_eq(n_dirty, 0);
     hm_shard_store_close(s);
@@ -162,7 +163,7 @@ START_TEST(test_delete_then_absent)
     hm_shard_store *s = NULL;
     uint8_t id[HM_BLOB_ID_BYTES];
     for (unsigned i = 0; i < HM_BLOB_ID_BYTES; i++) id[i] = (uint8_t)(0xc0 + i);
-    ck_assert_int_eq(hm_shard_store_open(&s, &wrap_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &wrap_env, disk), 0);
     put_shard(s, id);
     ck_assert_int_eq(hm_shard_store_delete(s, id, 0), 0);
     ck_assert_int_eq(n_dirty, 0);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "test_disk_util.h"
 #include "hm_crc.h"
 #include "hm_env.h"
 #include "hm_err.h"
@@ -215,7 +216,7 @@ START_TEST(test_put_faults)
     const size_t len = 2 * B + 5;
     uint8_t *data = malloc(len);
     for (size_t i = 0; i < len; i++) data[i] = (uint8_t)(i ^ (i >> 8));
-    ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
     blob_of(id, 1);
     long n;
     for (n = 1; n < 1000; n++) {
@@ -237,7 +238,7 @@ START_TEST(test_put_faults)
         if (sync_fault) {
             ck_assert_int_eq(try_put(s, 1, data, len), HM_EUNAVAIL);
             hm_shard_store_close(s); /* a restart */
-            ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+            ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
         }
     }
     ck_assert_int_gt(n, 8); /* open, writes, syncs, mkdirs, rename, dir syncs */
@@ -247,7 +248,7 @@ START_TEST(test_put_faults)
     hm__shard_header__free_unpacked(st, NULL);
     hm_shard_store_close(s);
     /* A reopen agrees with what the store said. */
-    ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
     ck_assert_uint_eq(shards_on_disk(), 1);
     hm_shard_store_close(s);
     free(data);
@@ -285,7 +286,7 @@ START_TEST(test_failed_sync_fails_disk)
         unsigned blob = 10 + c; /* a fresh fan-out directory each time */
         uint8_t id[HM_BLOB_ID_BYTES];
         blob_of(id, blob);
-        ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+        ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
         if (c == 0) ck_assert_int_eq(try_put(s, 99, data, len), 0);
         if (cases[c].on_delete) ck_assert_int_eq(try_put(s, blob, data, len), 0);
         fault_any = false;
@@ -319,7 +320,7 @@ START_TEST(test_failed_sync_fails_disk)
         ck_assert(memcmp(back, data, len) == 0);
         hm_shard_store_close(s);
         /* a restart takes writes again */
-        ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+        ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
         ck_assert(!hm_shard_store_failed(s));
         ck_assert_int_eq(try_put(s, 50 + c, data, len), 0);
         hm_shard_store_close(s);
@@ -338,7 +339,7 @@ START_TEST(test_get_faults)
     const size_t len = 3 * B + 1;
     uint8_t *data = malloc(len), *back = malloc(len + 1);
     for (size_t i = 0; i < len; i++) data[i] = (uint8_t)(i * 13);
-    ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
     ck_assert_int_eq(try_put(s, 2, data, len), 0);
     blob_of(id, 2);
     long n;
@@ -374,8 +375,9 @@ START_TEST(test_get_faults)
 }
 END_TEST
 
-/* Opening a fresh store fails cleanly at every disk fault, and a later
- * fault-free open succeeds with one disk id. */
+/* Formatting and opening a fresh store fails cleanly at every disk fault
+ * (a format cut short can be formatted again), and a later fault-free open
+ * succeeds with one disk id. */
 START_TEST(test_open_faults)
 {
     hm_shard_store *s = NULL;
@@ -383,7 +385,7 @@ START_TEST(test_open_faults)
     for (n = 1; n < 1000; n++) {
         fault_fired = false;
         fault_countdown = n;
-        int rc = hm_shard_store_open(&s, &fault_env, disk);
+        int rc = test_store_open(&s, &fault_env, disk);
         fault_countdown = 0;
         if (!fault_fired) {
             ck_assert_int_eq(rc, 0);
@@ -395,7 +397,7 @@ START_TEST(test_open_faults)
     char id[40];
     snprintf(id, sizeof id, "%s", hm_shard_store_disk_id(s));
     hm_shard_store_close(s);
-    ck_assert_int_eq(hm_shard_store_open(&s, &fault_env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
     ck_assert_str_eq(hm_shard_store_disk_id(s), id);
     hm_shard_store_close(s);
 }

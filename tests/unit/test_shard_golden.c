@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "test_disk_util.h"
 #include "hm_crc.h"
 #include "hm_env.h"
 #include "hm_err.h"
@@ -223,7 +224,7 @@ END_TEST
 START_TEST(test_golden_v1_reads_back)
 {
     hm_shard_store *s = NULL;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     golden_place(s, GOLDEN_V1);
     Hm__ShardHeader *h = golden_read(s);
     ck_assert_uint_eq(h->format_version, 1);
@@ -249,7 +250,7 @@ START_TEST(test_golden_v2_bytes)
     hm_shard_store_put *p = NULL;
     char path[512];
     uint8_t data[GOLDEN_DATA_BYTES];
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     golden_data(data);
 
     Hm__ShardHeader h;
@@ -304,7 +305,7 @@ END_TEST
 START_TEST(test_golden_v2_reads_back)
 {
     hm_shard_store *s = NULL;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     golden_place(s, GOLDEN_V2);
     Hm__ShardHeader *h = golden_read(s);
     ck_assert_uint_eq(h->format_version, 2);

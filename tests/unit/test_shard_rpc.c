@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_disk_util.h"
 #include "hm_cluster.h"
 #include "hm_crc.h"
 #include "hm_env.h"
@@ -69,7 +70,7 @@ static void setup(void)
     ck_assert_int_eq(hm_tls_new(&srv_tls, ca, scert, skey), 0);
     ck_assert_int_eq(hm_tls_new(&cli_tls, ca, ccert, ckey), 0);
 
-    ck_assert_int_eq(hm_shard_store_open(&store, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&store, env, disk), 0);
     ck_assert_int_eq(hm_rpc_server_start(&srv, srv_tls, "127.0.0.1:0",
                                          hm_shard_service_handle, store), 0);
     snprintf(addr, sizeof addr, "127.0.0.1:%d", hm_rpc_server_bound_port(srv));

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_disk_util.h"
 #include "hm_crc.h"
 #include "hm_env.h"
 #include "hm_err.h"
@@ -171,7 +172,7 @@ static uint64_t shards_on_disk(void)
 START_TEST(test_put_get_sizes)
 {
     hm_shard_store *s = NULL;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     const size_t sizes[] = {0, 1, B - 1, B, B + 1, 3 * B + 17};
     const size_t chunks[] = {0, 1000, B, 7 * 1024 + 3};
     unsigned blob = 0;
@@ -202,7 +203,7 @@ START_TEST(test_file_layout)
     uint8_t id[HM_BLOB_ID_BYTES];
     char path[512];
     struct stat st;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     uint8_t *data = pattern(2 * B + 5, 9);
     put_data(s, 9, 4, data, 2 * B + 5, 0);
     blob_of(id, 9);
@@ -243,7 +244,7 @@ START_TEST(test_range_reads)
 {
     hm_shard_store *s = NULL;
     const size_t len = 3 * B + 100;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     uint8_t *data = pattern(len, 3);
     put_data(s, 3, 0, data, len, 0);
     const struct { uint64_t off, len; } r[] = {
@@ -288,7 +289,7 @@ START_TEST(test_flipped_bit)
     hm_shard_store *s = NULL;
     uint8_t id[HM_BLOB_ID_BYTES];
     char path[512];
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     uint8_t *data = pattern(3 * B, 5);
     put_data(s, 5, 2, data, 3 * B, 0);
     blob_of(id, 5);
@@ -336,7 +337,7 @@ START_TEST(test_corrupt_metadata)
     hm_shard_store_get *g = NULL;
     Hm__ShardHeader *h = NULL;
     uint64_t total = 0;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     uint8_t *data = pattern(2 * B, 6);
     for (unsigned i = 0; i < 3; i++) {
         put_data(s, 6, i, data, 2 * B, 0);
@@ -380,7 +381,7 @@ START_TEST(test_abort_leaves_nothing)
     Hm__ShardHeader h;
     hm_shard_store_put *p = NULL;
     Hm__ShardHeader *st = NULL;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     blob_of(id, 7);
     header_of(&h, id, 0);
     uint8_t *data = pattern(B + 3, 7);
@@ -403,7 +404,7 @@ START_TEST(test_put_bad_header)
     uint8_t id[HM_BLOB_ID_BYTES];
     Hm__ShardHeader h;
     hm_shard_store_put *p = NULL;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     blob_of(id, 1);
     header_of(&h, id, 0);
     h.blob_id.len = 8;
@@ -429,7 +430,7 @@ START_TEST(test_reopen)
 {
     hm_shard_store *s = NULL;
     char id1[64], path[512];
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     snprintf(id1, sizeof id1, "%s", hm_shard_store_disk_id(s));
     ck_assert_uint_eq(strlen(id1), 32);
     uint8_t *data = pattern(B + 1, 8);
@@ -444,7 +445,7 @@ START_TEST(test_reopen)
     fclose(f);
     ck_assert_int_eq(tmp_entries(), 1);
 
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     ck_assert_int_eq(tmp_entries(), 0);
     ck_assert_str_eq(hm_shard_store_disk_id(s), id1);
     ck_assert_uint_eq(shards_on_disk(), 2);
@@ -465,8 +466,8 @@ START_TEST(test_disk_identity)
     hm_shard_store *a = NULL, *b = NULL;
     char other[400], path[512];
     snprintf(other, sizeof other, "%s/disk1", root);
-    ck_assert_int_eq(hm_shard_store_open(&a, env, disk), 0);
-    ck_assert_int_eq(hm_shard_store_open(&b, env, other), 0);
+    ck_assert_int_eq(test_store_open(&a, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&b, env, other), 0);
     ck_assert_str_ne(hm_shard_store_disk_id(a), hm_shard_store_disk_id(b));
     hm_shard_store_close(a);
     hm_shard_store_close(b);
@@ -474,7 +475,7 @@ START_TEST(test_disk_identity)
     FILE *f = fopen(path, "wb");
     fputs("\xff\xff\xff", f);
     fclose(f);
-    ck_assert_int_eq(hm_shard_store_open(&b, env, other), HM_ECORRUPT);
+    ck_assert_int_eq(test_store_open(&b, env, other), HM_ECORRUPT);
 }
 END_TEST
 
@@ -493,7 +494,7 @@ START_TEST(test_delete)
     Hm__ShardHeader *h = NULL;
     hm_shard_store_get *g = NULL;
     uint64_t total = 0;
-    ck_assert_int_eq(hm_shard_store_open(&s, senv, "/disk0"), 0);
+    ck_assert_int_eq(test_store_open(&s, senv, "/disk0"), 0);
     uint8_t *data = pattern(100, 4);
     put_data(s, 4, 0, data, 100, 0);
     put_data(s, 4, 1, data, 100, 0);
@@ -509,7 +510,7 @@ START_TEST(test_delete)
     sim_world_freeze(w);
     hm_shard_store_close(s);
     sim_world_crash(w, SIM_CRASH_CLEAN);
-    ck_assert_int_eq(hm_shard_store_open(&s, senv, "/disk0"), 0);
+    ck_assert_int_eq(test_store_open(&s, senv, "/disk0"), 0);
     ck_assert_int_eq(hm_shard_store_stat(s, id, 0, &h), HM_ENOENT);
     ck_assert_int_eq(hm_shard_store_stat(s, id, 1, &h), 0);
     ck_assert_uint_eq(h->data_length, 100);
@@ -532,7 +533,7 @@ START_TEST(test_info_counts)
     hm_shard_store *s = NULL;
     uint8_t id[HM_BLOB_ID_BYTES];
     Hm__ShardInfoResp *r = NULL;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     uint8_t *data = pattern(300, 2);
     for (unsigned i = 0; i < 3; i++) put_data(s, 20 + i, 0, data, 100 + i, 0);
     ck_assert_uint_eq(shards_on_disk(), 3);
@@ -553,7 +554,7 @@ START_TEST(test_info_counts)
     ck_assert(!r->has_shard_count);
     hm__shard_info_resp__free_unpacked(r, NULL);
     hm_shard_store_close(s);
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     ck_assert_uint_eq(shards_on_disk(), 2);
     free(data);
     hm_shard_store_close(s);
@@ -580,7 +581,7 @@ START_TEST(test_concurrent_puts)
     hm_shard_store *s = NULL;
     pthread_t t[4];
     put_job jobs[4];
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     for (unsigned i = 0; i < 4; i++) {
         jobs[i] = (put_job){s, 100 + 8 * i};
         ck_assert_int_eq(pthread_create(&t[i], NULL, put_thread, &jobs[i]), 0);
@@ -634,7 +635,7 @@ START_TEST(test_range_reads_only_its_crcs)
     uint8_t id[HM_BLOB_ID_BYTES];
     const unsigned blocks = 300;
     size_t len = (size_t)blocks * B;
-    ck_assert_int_eq(hm_shard_store_open(&s, counting_env(), disk), 0);
+    ck_assert_int_eq(test_store_open(&s, counting_env(), disk), 0);
     uint8_t *data = pattern(len, 21);
     put_data(s, 21, 0, data, len, 0);
     blob_of(id, 21);
@@ -672,17 +673,17 @@ END_TEST
 START_TEST(test_open_cost_flat)
 {
     hm_shard_store *s = NULL;
-    ck_assert_int_eq(hm_shard_store_open(&s, counting_env(), disk), 0);
+    ck_assert_int_eq(test_store_open(&s, counting_env(), disk), 0);
     hm_shard_store_close(s);
     list_dirs = 0;
-    ck_assert_int_eq(hm_shard_store_open(&s, counting_env(), disk), 0);
+    ck_assert_int_eq(test_store_open(&s, counting_env(), disk), 0);
     unsigned empty = list_dirs;
     uint8_t *data = pattern(10, 1);
     for (unsigned i = 0; i < 40; i++) put_data(s, 400 + i, 0, data, 10, 0);
     hm_shard_store_close(s);
     ck_assert_uint_eq(shards_on_disk(), 40);
     list_dirs = 0;
-    ck_assert_int_eq(hm_shard_store_open(&s, counting_env(), disk), 0);
+    ck_assert_int_eq(test_store_open(&s, counting_env(), disk), 0);
     ck_assert_uint_eq(list_dirs, empty);
     ck_assert_uint_le(list_dirs, 1);
     free(data);
@@ -704,7 +705,7 @@ START_TEST(test_local_api)
     uint64_t len = 0, total = 0;
     uint32_t crc = 0;
     size_t got = 0;
-    ck_assert_int_eq(hm_shard_store_open(&s, env, disk), 0);
+    ck_assert_int_eq(test_store_open(&s, env, disk), 0);
     ck_assert_int_eq(hm_shard_api_local_new(&api, s), 0);
     blob_of(id, 30);
     header_of(&h, id, 5);
