@@ -111,7 +111,8 @@ int hm_blob_writer_finish(hm_blob_writer *w, const Hm__ShardHeader *seal);
  * manifest records it (refs of durable shards carry length and CRC32C;
  * a shard not durable keeps a ref without them, or none when its disk is
  * unknown).  missing[] (HM_EC_SHARDS_MAX) gets the indexes not durable,
- * *n_missing their count. */
+ * *n_missing their count.  blob->blob_id points into the writer: repoint
+ * it at the caller's copy before hm_blob_writer_free. */
 uint64_t hm_blob_writer_size(const hm_blob_writer *w);
 void hm_blob_writer_result(const hm_blob_writer *w, Hm__Blob *blob, Hm__ShardRef *refs,
                            Hm__ShardRef **ref_ptrs, uint32_t *missing, size_t *n_missing);

@@ -1064,7 +1064,10 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         seal.committed_ms = v.mtime_ms;
         rc = hm_blob_writer_finish(bw, &seal);
         if (rc == 0 && hm_blob_writer_size(bw) != p->size) rc = HM_EINTERNAL;
-        if (rc == 0) hm_blob_writer_result(bw, &blob, refs, ref_ptrs, missing, &n_missing);
+        if (rc == 0) {
+            hm_blob_writer_result(bw, &blob, refs, ref_ptrs, missing, &n_missing);
+            blob.blob_id.data = p->blob_id; /* the writer's copy goes with it */
+        }
         hm_blob_writer_free(bw);
         if (rc != 0) goto err_abort;
         if (svc->cfg.plant_intent_after_shard) {
