@@ -917,6 +917,40 @@ static int rc_disk_path_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Build beside, rename into place when done: a rebuild that stops half-way
+ * (an error, a crash, a power loss) leaves no meta directory for a server
+ * to start on, and one that returned 0 leaves a durable one.  The rename is
+ * atomic; the directory sync after it is what makes a returned 0 survive a
+ * power loss (tests/sim/test_sim_crash.c, test_crash_recover_into). */
+int hm_recover_into(hm_env *env, const char *data_dir, hm_shard_store *const *stores,
+                    size_t n_stores, const char *owner, const char *region, FILE *report,
+                    hm_recover_stats *out)
+{
+    char meta_dir[RECOVER_PATH_BYTES], build_dir[RECOVER_PATH_BYTES];
+    if (snprintf(meta_dir, sizeof meta_dir, "%s/meta", data_dir) >= (int)sizeof meta_dir ||
+        snprintf(build_dir, sizeof build_dir, "%s/meta.recovering", data_dir) >=
+            (int)sizeof build_dir)
+        return HM_ETOOBIG;
+    bool is_dir = false;
+    if (env->ops->exists(env, meta_dir, &is_dir) == 0 ||
+        env->ops->exists(env, build_dir, &is_dir) == 0)
+        return HM_EEXIST;
+    hm_meta_node *node = NULL;
+    hm_meta_api *meta = NULL;
+    int rc = hm_meta_node_open(&node, env, build_dir);
+    if (rc == 0) rc = hm_meta_api_local_new(&meta, node);
+    if (rc == 0) rc = hm_recover_from_shards(env, stores, n_stores, meta, owner, region, report,
+                                             out);
+    if (meta != NULL) meta->ops->free(meta);
+    /* Closing the node ends its commit thread; every command it answered
+     * was durable before its answer. */
+    if (node != NULL) hm_meta_node_close(node);
+    if (rc != 0) return rc;
+    rc = env->ops->rename(env, build_dir, meta_dir);
+    if (rc == 0) rc = env->ops->sync_dir(env, data_dir);
+    return rc;
+}
+
 int hm_ctl_recover(int argc, char **argv)
 {
     const char *data_dir = NULL;
@@ -945,8 +979,6 @@ int hm_ctl_recover(int argc, char **argv)
     hm_shard_store *stores[RECOVER_DISKS_MAX] = {0};
     rc_disks dl = {.n = 0};
     char *disk_list = NULL;
-    hm_meta_node *node = NULL;
-    hm_meta_api *meta = NULL;
     char real[PATH_MAX], meta_dir[RECOVER_PATH_BYTES], build_dir[RECOVER_PATH_BYTES];
     char disks_dir[RECOVER_PATH_BYTES];
     bool is_dir = false;
@@ -1065,31 +1097,19 @@ int hm_ctl_recover(int argc, char **argv)
         }
     }
 
-    /* Build beside, rename into place when done: a rebuild that stops
-     * half-way leaves no meta directory for a server to start on. */
-    if (env->ops->exists(env, build_dir, &is_dir) == 0) {
+    printf("recover: rebuilding the metadata of %s from %zu disk(s)\n", real, dl.n);
+    hm_recover_stats st;
+    rc = hm_recover_into(env, real, stores, dl.n, ak, region, stdout, &st);
+    if (rc == HM_EEXIST) {
         fprintf(stderr, "recover: %s exists (an earlier recover stopped); remove it first\n",
                 build_dir);
         goto out;
     }
-    rc = hm_meta_node_open(&node, env, build_dir);
-    if (rc == 0) rc = hm_meta_api_local_new(&meta, node);
-    if (rc != 0) goto fail;
-    hm_recover_stats st;
-    printf("recover: rebuilding the metadata of %s from %zu disk(s)\n", real, dl.n);
-    rc = hm_recover_from_shards(env, stores, dl.n, meta, ak, region, stdout, &st);
-    meta->ops->free(meta);
-    meta = NULL;
-    hm_meta_node_close(node);
-    node = NULL;
     if (rc != 0) {
-        fprintf(stderr, "recover: stopped: %s; %s left for inspection, %s not created\n",
-                hm_err_msg(rc), build_dir, meta_dir);
+        fprintf(stderr, "recover: stopped: %s; %s not created (%s, if present, is left for "
+                "inspection)\n", hm_err_msg(rc), meta_dir, build_dir);
         goto out;
     }
-    rc = env->ops->rename(env, build_dir, meta_dir);
-    if (rc == 0) rc = env->ops->sync_dir(env, real);
-    if (rc != 0) goto fail;
     printf("recovered: %llu bucket(s), %llu object(s) (%llu multipart), %llu bytes\n",
            (unsigned long long)st.buckets, (unsigned long long)st.objects,
            (unsigned long long)st.multipart, (unsigned long long)st.bytes);
@@ -1108,8 +1128,6 @@ int hm_ctl_recover(int argc, char **argv)
 fail:
     fprintf(stderr, "recover: %s\n", hm_err_msg(rc));
 out:
-    if (meta != NULL) meta->ops->free(meta);
-    if (node != NULL) hm_meta_node_close(node);
     for (size_t i = 0; i < dl.n; i++) {
         if (stores[i] != NULL) hm_shard_store_close(stores[i]);
         free(dl.paths[i]);

@@ -46,6 +46,19 @@ int hm_recover_from_shards(hm_env *env, hm_shard_store *const *stores, size_t n_
                            hm_meta_api *meta, const char *owner, const char *region,
                            FILE *report, hm_recover_stats *out);
 
+/* Rebuild the metadata of data_dir, whose meta directory must be absent,
+ * from stores[0..n): into data_dir/meta.recovering first (a fresh metadata
+ * node), which is renamed to data_dir/meta only when the rebuild finished,
+ * and data_dir is synced after the rename.  Returns 0 once data_dir/meta is
+ * complete and durable; on any error, and after a crash or power loss at
+ * any point before that, data_dir/meta is absent or complete, never
+ * partial (data_dir/meta.recovering may be left: the caller removes it).
+ * HM_EEXIST when data_dir/meta or data_dir/meta.recovering exists,
+ * HM_ETOOBIG for a path too long, else the first metadata or disk error. */
+int hm_recover_into(hm_env *env, const char *data_dir, hm_shard_store *const *stores,
+                    size_t n_stores, const char *owner, const char *region, FILE *report,
+                    hm_recover_stats *out);
+
 /* The verb: recover -from-shards DATA-DIR [-disks P,P] [-region R].  Refuses
  * while DATA-DIR/meta exists or while any process holds a file under
  * DATA-DIR open; builds the new metadata beside it and renames it into

@@ -195,7 +195,9 @@ static int store_mkdir(hm_env *env, const char *path, bool *created)
     return is_dir ? 0 : HM_EEXIST;
 }
 
-/* fsync the directory holding path, so a new entry for path persists. */
+/* fsync the directory holding path, so a new entry for path persists.
+ * path is a shard's (hm_shard_store_shard_path: DISK/shards/xx/yy/NAME), so
+ * it always names its directory; a bare name has none to sync here. */
 static int store_sync_parent(hm_env *env, const char *path)
 {
     char parent[SHARD_PATH_BYTES];
@@ -203,7 +205,8 @@ static int store_sync_parent(hm_env *env, const char *path)
     while (n > 1 && path[n - 1] == '/') n--;
     while (n > 0 && path[n - 1] != '/') n--;
     while (n > 1 && path[n - 1] == '/') n--;
-    if (n == 0) return env->ops->sync_dir(env, ".");
+    assert(n > 0);
+    if (n == 0) return HM_EINVAL;
     if (n >= sizeof parent) return HM_ETOOBIG;
     memcpy(parent, path, n);
     parent[n] = '\0';

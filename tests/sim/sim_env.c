@@ -163,7 +163,8 @@ typedef struct sim_table {
 } sim_table;
 
 typedef struct sim_kvstore {
-    char *dir;
+    char *dir;      /* the path it was last opened at (traces, fault prefixes) */
+    sim_node *node; /* its directory: the store moves with a rename of it */
     sim_table *cur[HM_KV_TABLE_COUNT];
     sim_table *dur[HM_KV_TABLE_COUNT];
     bool writer_active;
@@ -1228,10 +1229,10 @@ static size_t sim_table_lower(const sim_table *t, const void *key, size_t len, b
     return lo;
 }
 
-static sim_kvstore *sim_store_find(sim_world *w, const char *dir)
+static sim_kvstore *sim_store_find(sim_world *w, const sim_node *node)
 {
     for (sim_kvstore *s = w->stores; s != NULL; s = s->next)
-        if (strcmp(s->dir, dir) == 0) return s;
+        if (s->node == node) return s;
     return NULL;
 }
 
@@ -1247,7 +1248,8 @@ static void sim_store_free(sim_kvstore *s)
 
 /* The store's directory is created (and made durable at once: the LMDB
  * files a real store keeps there are not modelled) when absent.  The
- * store itself lives in the world under dir, across handles and crashes. */
+ * store itself lives in the world with that directory, across handles and
+ * crashes, and follows it through a rename (as LMDB's files would). */
 static int sim_kv_open(hm_env *env, const char *dir, hm_kv **out)
 {
     sim_world *w = sim_of(env);
@@ -1269,10 +1271,22 @@ static int sim_kv_open(hm_env *env, const char *dir, hm_kv **out)
     if (rc == 0 && !node->is_dir) rc = HM_EINVAL;
     sim_kvstore *s = NULL;
     if (rc == 0) {
-        s = sim_store_find(w, dir);
-        if (s == NULL) {
+        /* The store belongs to the directory, not to its name: a store
+         * built in one directory and renamed into place is found at its
+         * new name, and one whose directory entry a crash took is gone. */
+        s = sim_store_find(w, node);
+        if (s != NULL && strcmp(s->dir, dir) != 0) {
+            char *d = strdup(dir);
+            if (d == NULL) {
+                rc = HM_ENOMEM;
+            } else {
+                free(s->dir);
+                s->dir = d;
+            }
+        } else if (s == NULL) {
             s = calloc(1, sizeof(*s));
             if (s == NULL || (s->dir = strdup(dir)) == NULL) rc = HM_ENOMEM;
+            else s->node = node;
             for (int t = 0; rc == 0 && t < HM_KV_TABLE_COUNT; t++) {
                 s->cur[t] = sim_table_new();
                 if (s->cur[t] == NULL) rc = HM_ENOMEM;
@@ -1781,6 +1795,9 @@ static void sim_gc_locked(sim_world *w)
         sim_mark(w->ns[i].dir, 0);
         sim_mark(w->ns[i].node, 0);
     }
+    /* A store keeps its directory node (unreachable or not), so no new
+     * directory can take its address and be taken for it. */
+    for (sim_kvstore *s = w->stores; s != NULL; s = s->next) sim_mark(s->node, 0);
     sim_node **pp = &w->all;
     uint64_t live = 0;
     while (*pp != NULL) {
