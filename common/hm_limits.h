@@ -52,6 +52,7 @@
 #define HM_INTENT_TTL_MS (24ll * 3600 * 1000)  /* an upload may take this long */
 #define HM_MPU_EXPIRY_MS (7ll * 24 * 3600 * 1000) /* abandoned multipart uploads */
 #define HM_GC_LEASE_MS (30ll * 1000)           /* the one collector's lease */
+#define HM_INTENT_RETIRED_MS (5ll * 60 * 1000) /* a retired intent's tombstone */
 
 /* ---- RPC ---------------------------------------------------------------- */
 #define HM_RPC_FRAME_HDR_BYTES 32u
@@ -59,6 +60,8 @@
 #define HM_RPC_BULK_BYTES_MAX (1u << 20)       /* bulk bytes in one frame */
 #define HM_RPC_CALL_TIMEOUT_MS 30000
 #define HM_RPC_CONNECT_TIMEOUT_MS 5000
+_Static_assert(HM_INTENT_RETIRED_MS >= 4ll * (HM_RPC_CALL_TIMEOUT_MS + HM_RPC_CONNECT_TIMEOUT_MS),
+               "a retried IntentPut arrives well inside its tombstone's life");
 #define HM_RPC_POOL_IDLE_MAX 64u               /* idle connections kept per peer */
 #define HM_RPC_SERVER_CONNS_MAX 1024u
 #define HM_RPC_PEER_NAME_BYTES_MAX 64u         /* X.509 ub-common-name */

@@ -112,4 +112,10 @@ int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
 int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
                      Hm__MetaResponse *resp);
 
+/* Planted bug, for the simulator's own test only (hamster-sim --plant
+ * revive-retired-intent): IntentPut ignores a retired intent's tombstone,
+ * so a late duplicate brings the intent back with its blobs, and the
+ * collector later deletes the blobs of a committed write. */
+void hm_meta_sm_plant_revive_retired_intent(bool on);
+
 #endif

@@ -20,13 +20,20 @@
 
 /* HM_KV_INDEX rows: a kind byte, then the kind's key; values are empty.
  *   SM_IX_INTENT_DUE  deadline (i64, sign flipped, BE) | intent id
+ *   SM_IX_INTENT_RETIRED  collection time (i64, sign flipped, BE) | intent id:
+ *                     a retired intent's tombstone (hm_meta_sm_gc.c)
  *   SM_IX_UPLOAD_AGE  created clock (i64, sign flipped, BE) | bucket id | upload id
  *   SM_IX_UPLOAD_KEY  bucket id | the first SM_UPLOAD_KEY_ENC_BYTES of the
  *                     object key's encoding | upload id | upload id length (u8)
  * The intent index lets IntentScan read only the due intents; the upload
  * indexes let ListMultipartUploads seek to its markers and the expiry scan
  * read only the expired uploads. */
-enum { SM_IX_INTENT_DUE = 1, SM_IX_UPLOAD_AGE = 2, SM_IX_UPLOAD_KEY = 3 };
+enum {
+    SM_IX_INTENT_DUE = 1,
+    SM_IX_UPLOAD_AGE = 2,
+    SM_IX_UPLOAD_KEY = 3,
+    SM_IX_INTENT_RETIRED = 4
+};
 
 #define SM_UPLOAD_KEY_ENC_BYTES 400u
 

@@ -205,17 +205,10 @@ int sm_object_put(sm_ctx *cx, const Hm__ObjectPut *c, Hm__MetaResponse *resp)
     if (rc != 0 || resp->err != 0)
         goto out;
     if (c->has_intent_id) {
-        const void *v = NULL;
-        size_t vl = 0;
-        rc = c->intent_id.len == 0
-                 ? HM_ENOENT
-                 : cx->env->ops->kv_get(cx->txn, HM_KV_INTENTS, c->intent_id.data,
-                                        c->intent_id.len, &v, &vl);
-        if (rc == HM_ENOENT) {
-            rc = sm_reject(resp, HM_EINTENT, NULL);
-            goto out;
-        }
-        if (rc != 0)
+        /* A retired intent (its tombstone) counts as none: a late copy of
+         * this ObjectPut must not apply twice. */
+        rc = sm_intent_check(cx, &c->intent_id, resp);
+        if (rc != 0 || resp->err != 0)
             goto out;
     }
 

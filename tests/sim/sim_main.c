@@ -40,6 +40,7 @@
 #include "hm_log.h"
 #include "hm_meta_log.h"
 #include "hm_meta_node.h"
+#include "hm_meta_sm.h"
 #include "hm_meta_akeys.h"
 #include "hm_objsvc.h"
 #include "hm_recover.h"
@@ -114,6 +115,8 @@ typedef struct sim_opts {
     bool disk_stall; /* every call on a disk takes seconds, for a while */
     bool disk_full;  /* a disk answers ENOSPC, for a while */
     bool plant_gc_deletes_named; /* a collector that deletes a named shard */
+    bool late_dups; /* intent commands also arrive again, late (sim_net.h) */
+    bool plant_revive_retired; /* tombstones ignored; implies late_dups */
 } sim_opts;
 
 /* ---- reference model ------------------------------------------------------ */
@@ -3311,6 +3314,8 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     if (rc != 0) sim_fail(r, "first open of the roles: %s", hm_err_name(rc));
     if (o->plant_ack_before_sync) sim_world_set_sync_noop(r->w, true);
     sim_net_plant_lose_manifest(r->net, o->plant_lose_manifest);
+    sim_net_set_late_dups(r->net, o->late_dups);
+    hm_meta_sm_plant_revive_retired_intent(o->plant_revive_retired);
 
     for (r->step = 1; r->step <= o->steps && !r->failed; r->step++) {
         sim_disk_faults_step(r);
@@ -3343,6 +3348,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     }
     hm_meta_log_plant_lenient_recovery(false);
     hm_meta_log_plant_skip_open_sync(false);
+    hm_meta_sm_plant_revive_retired_intent(false);
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
     *hash = h;
     int result = r->failed ? 1 : 0;
@@ -3416,8 +3422,10 @@ static void sim_usage(void)
             "                   [--plant ack-before-sync|lenient-log-recovery|\n"
             "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
             "                            compact-past-durable|intent-after-shard|lose-manifest|\n"
-            "                            skip-open-sync|gc-deletes-named]\n"
-            "                   [--read-gc] [--akeys] [--crash-after-restart] [--trace]\n"
+            "                            skip-open-sync|gc-deletes-named|\n"
+            "                            revive-retired-intent]\n"
+            "                   [--read-gc] [--akeys] [--crash-after-restart] [--late-dups]\n"
+            "                   [--trace]\n"
             "                   [--disks 1..8] [--disk-loss] [--disk-rot] [--disk-stall]\n"
             "                   [--disk-full]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
@@ -3436,6 +3444,7 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_lose_manifest ? " --plant lose-manifest"
            : o->plant_skip_open_sync ? " --plant skip-open-sync"
            : o->plant_gc_deletes_named ? " --plant gc-deletes-named"
+           : o->plant_revive_retired ? " --plant revive-retired-intent"
                                     : "";
 }
 
@@ -3446,12 +3455,13 @@ static void sim_heavy_disks(sim_opts *o)
     o->disk_loss = o->disk_rot = o->disk_stall = o->disk_full = true;
 }
 
-/* The per-disk fault flags, for a replay command. */
+/* The per-disk fault flags (and --late-dups), for a replay command. */
 static const char *sim_disk_args(const sim_opts *o, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s%s%s%s", o->disk_loss ? " --disk-loss" : "",
+    snprintf(buf, cap, "%s%s%s%s%s", o->disk_loss ? " --disk-loss" : "",
              o->disk_rot ? " --disk-rot" : "", o->disk_stall ? " --disk-stall" : "",
-             o->disk_full ? " --disk-full" : "");
+             o->disk_full ? " --disk-full" : "",
+             o->late_dups && !o->plant_revive_retired ? " --late-dups" : "");
     return buf;
 }
 
@@ -3597,6 +3607,12 @@ int main(int argc, char **argv)
                    strcmp(v, "gc-deletes-named") == 0) {
             o.plant_gc_deletes_named = true;
             i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "revive-retired-intent") == 0) {
+            o.plant_revive_retired = o.late_dups = true;
+            i++;
+        } else if (strcmp(a, "--late-dups") == 0) {
+            o.late_dups = true;
         } else if (strcmp(a, "--disk-loss") == 0) {
             o.disk_loss = true;
         } else if (strcmp(a, "--disk-rot") == 0) {

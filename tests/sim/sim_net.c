@@ -17,6 +17,21 @@
 
 #define SIM_NET_EPS (1u + SIM_NET_SHARDS_MAX)
 #define SIM_NET_REFUSE_MS 1 /* a refused connection answers at once */
+#define SIM_NET_LATE_MAX 16u /* late copies in flight at once */
+#define SIM_NET_LATE_CALLS_MAX 8u /* a late copy arrives within this many calls */
+/* A late copy older than this is dropped, as a real network's packets
+ * outlive no bound (TCP's maximum segment lifetime): a retried RPC arrives
+ * well inside an intent tombstone's life (hm_limits.h). */
+#define SIM_NET_LATE_MS_MAX (HM_INTENT_RETIRED_MS / 2)
+#define SIM_NET_LATE_PERMILLE 50u /* intent commands copied late, --late-dups */
+
+/* A duplicated command held back by the network (--late-dups). */
+typedef struct sim_late {
+    uint8_t *buf; /* the packed MetaRequest */
+    size_t len;
+    uint32_t calls_left; /* delivered before the call that makes it 0 */
+    int64_t sent_ms;
+} sim_late;
 
 typedef struct sim_stream sim_stream;
 
@@ -48,6 +63,11 @@ struct sim_net {
     hm_shard_api shard_api[SIM_NET_SHARDS_MAX];
     size_t shard_ep[SIM_NET_SHARDS_MAX]; /* impl of shard_api[i] points here */
     bool plant_lose_manifest;
+    bool late_dups;
+    sim_rng rng_late; /* its own stream: pinned seeds keep theirs */
+    sim_late late[SIM_NET_LATE_MAX];
+    size_t nlate;
+    uint64_t late_delivered;
 };
 
 /* The fate of one message. */
@@ -137,13 +157,64 @@ static int sim_stream_enter(sim_stream *s)
 
 /* ---- meta ------------------------------------------------------------------ */
 
+/* --late-dups: deliver the held-back copies whose turn has come, before
+ * the call in hand; their answers go nowhere. */
+static void sim_late_deliver(sim_net *n, hm_meta_api *meta)
+{
+    int64_t now = sim_world_now_ms(n->w);
+    size_t keep = 0;
+    for (size_t i = 0; i < n->nlate; i++) {
+        sim_late *l = &n->late[i];
+        if (now - l->sent_ms > SIM_NET_LATE_MS_MAX) {
+            free(l->buf); /* outlived the network: lost */
+            continue;
+        }
+        if (--l->calls_left > 0) {
+            n->late[keep++] = *l;
+            continue;
+        }
+        Hm__MetaRequest *req = hm__meta_request__unpack(NULL, l->len, l->buf);
+        Hm__MetaResponse *r = NULL;
+        if (req != NULL && hm_meta_call(meta, req, &r) == 0)
+            hm__meta_response__free_unpacked(r, NULL);
+        if (req != NULL) hm__meta_request__free_unpacked(req, NULL);
+        free(l->buf);
+        n->late_delivered++;
+    }
+    n->nlate = keep;
+}
+
+/* --late-dups: hold a copy of an intent command back, to arrive a few
+ * calls later (a retried RPC whose first try was only slow): true when it
+ * was taken. */
+static bool sim_late_hold(sim_net *n, const Hm__MetaRequest *req)
+{
+    if (!n->late_dups || req->command == NULL) return false;
+    Hm__MetaCommand__OpCase op = req->command->op_case;
+    if (op != HM__META_COMMAND__OP_INTENT_PUT && op != HM__META_COMMAND__OP_INTENT_DELETE)
+        return false;
+    if (!sim_rng_chance(&n->rng_late, SIM_NET_LATE_PERMILLE) || n->nlate == SIM_NET_LATE_MAX)
+        return false;
+    sim_late *l = &n->late[n->nlate];
+    l->len = hm__meta_request__get_packed_size(req);
+    l->buf = malloc(l->len);
+    if (l->buf == NULL) return false;
+    hm__meta_request__pack(req, l->buf);
+    l->calls_left = 1 + (uint32_t)sim_rng_below(&n->rng_late, SIM_NET_LATE_CALLS_MAX);
+    l->sent_ms = sim_world_now_ms(n->w);
+    n->nlate++;
+    return true;
+}
+
 static int sim_meta_call(hm_meta_api *api, const Hm__MetaRequest *req,
                          Hm__MetaResponse **resp)
 {
     sim_net *n = api->impl;
     sim_ep *ep = &n->ep[0];
     if (ep->meta == NULL || ep->partitioned) return sim_net_refused(n);
+    if (n->nlate > 0) sim_late_deliver(n, ep->meta);
     bool mutation = req->op_case == HM__META_REQUEST__OP_COMMAND;
+    if (mutation) (void)sim_late_hold(n, req);
     sim_fate fate = sim_net_fate(n, mutation);
     if (fate.drop_request) return sim_net_timeout(n);
     Hm__MetaResponse *r = NULL;
@@ -408,6 +479,7 @@ int sim_net_new(sim_net **out, sim_world *w, uint64_t seed)
     if (n == NULL) return HM_ENOMEM;
     n->w = w;
     sim_rng_seed(&n->rng, seed, 10);
+    sim_rng_seed(&n->rng_late, seed, 12);
     n->meta_api.ops = &sim_meta_ops;
     n->meta_api.impl = n;
     for (size_t i = 0; i < SIM_NET_SHARDS_MAX; i++) {
@@ -424,6 +496,7 @@ void sim_net_free(sim_net *n)
     if (n == NULL) return;
     for (size_t e = 0; e < SIM_NET_EPS; e++)
         while (n->ep[e].streams != NULL) sim_stream_free(n->ep[e].streams);
+    for (size_t i = 0; i < n->nlate; i++) free(n->late[i].buf);
     free(n);
 }
 
@@ -432,6 +505,10 @@ void sim_net_set_faults(sim_net *n, const sim_net_faults *f) { n->f = *f; }
 hm_meta_api *sim_net_meta(sim_net *n) { return &n->meta_api; }
 
 void sim_net_plant_lose_manifest(sim_net *n, bool on) { n->plant_lose_manifest = on; }
+
+void sim_net_set_late_dups(sim_net *n, bool on) { n->late_dups = on; }
+
+uint64_t sim_net_late_delivered(const sim_net *n) { return n->late_delivered; }
 
 hm_shard_api *sim_net_shard(sim_net *n, size_t index)
 {

@@ -64,6 +64,15 @@ hm_shard_api *sim_net_shard(sim_net *n, size_t index); /* index < SIM_NET_SHARDS
  * is acknowledged but never written (hamster-sim --plant lose-manifest). */
 void sim_net_plant_lose_manifest(sim_net *n, bool on);
 
+/* --late-dups: an intent command (IntentPut, IntentDelete) is, with its own
+ * small probability, also copied and the copy delivered 1..8 meta calls
+ * later (a retried RPC whose first try was only slow), unless it is older
+ * than half an intent tombstone's life by then.  Off by default, so pinned
+ * seeds keep their runs.  sim_net_late_delivered counts the copies that
+ * arrived. */
+void sim_net_set_late_dups(sim_net *n, bool on);
+uint64_t sim_net_late_delivered(const sim_net *n);
+
 /* Put a role behind endpoint ep (0: meta, 1 + i: shard i).  inner is
  * borrowed until sim_net_detach. */
 void sim_net_attach_meta(sim_net *n, hm_meta_api *inner);

@@ -258,6 +258,34 @@ START_TEST(test_golden_part_record)
 }
 END_TEST
 
+/* A version-1 Intent record that is a retired intent's tombstone (id,
+ * retired_ms, collection deadline, no blobs) is pinned and read back. */
+START_TEST(test_golden_intent_retired)
+{
+    Hm__Intent in = HM__INTENT__INIT;
+    in.has_format_version = true;
+    in.format_version = 1;
+    in.has_intent_id = true;
+    in.intent_id.data = blob_id;
+    in.intent_id.len = sizeof blob_id;
+    in.has_retired_ms = true;
+    in.retired_ms = 1764063159123;
+    in.has_deadline_ms = true;
+    in.deadline_ms = 1764063159123 + HM_INTENT_RETIRED_MS;
+    uint8_t buf[256];
+    size_t len = pack(&in.base, buf, sizeof buf);
+    golden("meta_intent_retired_v1.bin", buf, len);
+    Hm__Intent *back = hm__intent__unpack(NULL, len, buf);
+    ck_assert_ptr_nonnull(back);
+    ck_assert(back->has_retired_ms);
+    ck_assert_int_eq(back->retired_ms, 1764063159123);
+    ck_assert_int_eq(back->deadline_ms, 1764063159123 + 300000);
+    ck_assert_uint_eq(back->n_blobs, 0);
+    ck_assert_mem_eq(back->intent_id.data, blob_id, sizeof blob_id);
+    hm__intent__free_unpacked(back, NULL);
+}
+END_TEST
+
 /* Version-1 NameList bytes are pinned. */
 START_TEST(test_golden_name_list)
 {
@@ -496,6 +524,7 @@ int main(void)
     tcase_add_test(tc, test_golden_names_keys);
     tcase_add_test(tc, test_golden_upload_record);
     tcase_add_test(tc, test_golden_part_record);
+    tcase_add_test(tc, test_golden_intent_retired);
     tcase_add_test(tc, test_golden_meta_command);
     tcase_add_test(tc, test_golden_meta_scans);
     tcase_add_test(tc, test_golden_log_entry);

@@ -11,9 +11,17 @@
 #include "hm_meta_sm.h"
 #include "test_meta_util.h"
 
+/* The committed clock t_apply stamps on a command (as the node does); 0:
+ * none. */
+static int64_t t_clock_ms;
+
 /* Apply cmd at the next index, which the response must carry. */
 static Hm__MetaResponse *t_apply(tmu_sm *t, Hm__MetaCommand *cmd)
 {
+    if (t_clock_ms != 0) {
+        cmd->has_clock_ms = true;
+        cmd->clock_ms = t_clock_ms;
+    }
     Hm__MetaResponse *r = tmu_sm_apply(t, cmd);
     ck_assert_uint_eq(r->log_index, t->index);
     return r;
@@ -542,6 +550,99 @@ START_TEST(test_intent_scan)
 }
 END_TEST
 
+/* IntentDelete of id at now (an abort, an expiry, or the collection of a
+ * due tombstone). */
+static Hm__MetaResponse *intent_delete(tmu_sm *t, const char *id, int64_t now)
+{
+    Hm__IntentDelete d = HM__INTENT_DELETE__INIT;
+    d.has_intent_id = true;
+    d.intent_id.data = (uint8_t *)id;
+    d.intent_id.len = strlen(id);
+    d.has_now_ms = true;
+    d.now_ms = now;
+    Hm__MetaCommand c = HM__META_COMMAND__INIT;
+    c.op_case = HM__META_COMMAND__OP_INTENT_DELETE;
+    c.intent_delete = &d;
+    return t_apply(t, &c);
+}
+
+/* Once an intent is retired (its write committed, or it was aborted or
+ * expired), a late duplicate IntentPut of its id is refused for
+ * HM_INTENT_RETIRED_MS of committed time, so it cannot bring back blobs a
+ * committed write names; the tombstone holds no blobs, is not counted as a
+ * live intent, survives a late duplicate IntentDelete, and is collected by
+ * the collector's IntentDelete once due. */
+START_TEST(test_late_intent_put_refused)
+{
+    tmu_sm *t = tmu_sm_open();
+    const int64_t t0 = 1764063159000;
+    t_clock_ms = t0;
+    ck_assert_int_eq(tmu_done(bucket_create(t, "bkt")), 0);
+
+    /* Committed: the PUT's intent is retired by its ObjectPut. */
+    ck_assert_int_eq(tmu_done(intent_put(t, "i1", 0x61)), 0);
+    put_opts o = {.oid = 1, .blobs = 1, .blob_seed = 0x61, .intent = "i1"};
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), 0);
+    t_clock_ms = t0 + 1000;
+    ck_assert_int_eq(tmu_done(intent_put(t, "i1", 0x61)), HM_EINTENT);
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k", &o)), HM_EINTENT);
+
+    /* Aborted: the intent's blob goes to gc, the id stays refused, and a
+     * late copy of the abort changes nothing. */
+    ck_assert_int_eq(tmu_done(intent_put(t, "i2", 0x62)), 0);
+    ck_assert_int_eq(tmu_done(intent_delete(t, "i2", t0 + 1000)), 0);
+    ck_assert_int_eq(tmu_done(intent_delete(t, "i2", t0 + 1000)), 0);
+    ck_assert_int_eq(tmu_done(intent_put(t, "i2", 0x62)), HM_EINTENT);
+    Hm__MetaResponse *r = gc_scan_all(t);
+    ck_assert_uint_eq(r->gc->n_items, 1);
+    ck_assert_uint_eq(r->gc->items[0]->blobs[0]->blob_id.data[0], 0x62);
+    tmu_done(r);
+
+    /* Tombstones are no writes in flight, and not due before their time. */
+    r = intent_scan_all(t);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 0);
+    tmu_done(r);
+    r = intent_scan(t, t0 + 1000 + HM_INTENT_RETIRED_MS - 1, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 1);
+    ck_assert(intent_ids_eq(r->intents, 0, "i1"));
+    tmu_done(r);
+    t_clock_ms = t0 + HM_INTENT_RETIRED_MS - 1;
+    ck_assert_int_eq(tmu_done(intent_delete(t, "i2", t_clock_ms)), 0);
+    ck_assert_int_eq(tmu_done(intent_put(t, "i2", 0x62)), HM_EINTENT);
+
+    /* Due: the collector's scan lists both, its IntentDelete collects
+     * them, and only then is the id free again. */
+    t_clock_ms = t0 + 1000 + HM_INTENT_RETIRED_MS;
+    r = intent_scan(t, t_clock_ms, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 2);
+    ck_assert(intent_ids_eq(r->intents, 0, "i1"));
+    ck_assert(intent_ids_eq(r->intents, 1, "i2"));
+    tmu_done(r);
+    ck_assert_int_eq(tmu_done(intent_delete(t, "i1", t_clock_ms)), 0);
+    ck_assert_int_eq(tmu_done(intent_delete(t, "i2", t_clock_ms)), 0);
+    r = intent_scan(t, t_clock_ms, 0);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 0);
+    tmu_done(r);
+    r = gc_scan_all(t);
+    ck_assert_uint_eq(r->gc->n_items, 1); /* collecting a tombstone frees nothing */
+    tmu_done(r);
+    ck_assert_int_eq(tmu_done(intent_put(t, "i1", 0x61)), 0);
+
+    /* The planted bug lets the late duplicate through. */
+    ck_assert_int_eq(tmu_done(intent_put(t, "i3", 0x63)), 0);
+    o.intent = "i3";
+    ck_assert_int_eq(tmu_done(object_put(t, "bkt", "k3", &o)), 0);
+    hm_meta_sm_plant_revive_retired_intent(true);
+    ck_assert_int_eq(tmu_done(intent_put(t, "i3", 0x63)), 0);
+    hm_meta_sm_plant_revive_retired_intent(false);
+    r = intent_scan_all(t);
+    ck_assert_uint_eq(r->intents->n_intent_ids, 2);
+    tmu_done(r);
+    t_clock_ms = 0;
+    tmu_sm_close(t);
+}
+END_TEST
+
 /* Deleting a key removes it (name and version) and queues its blobs for GC
  * at now + grace; deleting an absent key succeeds; a missing bucket is
  * HM_ENOBUCKET. */
@@ -737,6 +838,7 @@ int main(void)
     tcase_add_test(tc, test_schema_version);
     tcase_add_test(tc, test_bad_records);
     tcase_add_test(tc, test_deterministic);
+    tcase_add_test(tc, test_late_intent_put_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
