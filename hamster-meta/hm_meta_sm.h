@@ -112,4 +112,9 @@ int hm_meta_sm_apply(hm_env *env, hm_kv_txn *txn, uint64_t index,
 int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
                      Hm__MetaResponse *resp);
 
+/* Test only, a planted bug the simulator must catch (hamster-sim --plant
+ * repair-item-lost); never set outside tests: ObjectPut and UploadPartPut
+ * commit a degraded write without its repair items. */
+extern bool hm_meta_sm_plant_repair_lost;
+
 #endif
