@@ -566,7 +566,7 @@ static enum sim_outcome sim_classify(int rc)
     case 0: return SIM_OUT_OK;
     case HM_ETIMEDOUT: case HM_ECONN: return SIM_OUT_MAYBE;
     case HM_EIO: case HM_ENOSPC: case HM_EPOISONED: case HM_EINTERNAL: case HM_EUNAVAIL:
-    case HM_ECLOSED: case HM_ENOMEM:
+    case HM_ECLOSED: case HM_ENOMEM: case HM_EFLOOR:
         return SIM_OUT_PHANTOM;
     default: return SIM_OUT_NO;
     }
