@@ -37,13 +37,14 @@
     X(HM_ECANCELED,     -24, "canceled")                                   \
     X(HM_EUNAVAIL,      -25, "service unavailable")                        \
     X(HM_ENOUPLOAD,     -26, "no such upload")                             \
-    X(HM_EINTERNAL,     -27, "internal error")
+    X(HM_EINTERNAL,     -27, "internal error")                             \
+    X(HM_EFLOOR,        -28, "fewer shards durable than the write-ack floor")
 
 enum hm_err {
 #define HM_ERR_ENUM(name, value, msg) name = (value),
     HM_ERRORS(HM_ERR_ENUM)
 #undef HM_ERR_ENUM
-    HM_ERR_LAST = -27
+    HM_ERR_LAST = -28
 };
 
 /* Symbolic name of an error code ("HM_ENOENT"); "HM_E?" for unknown codes. */

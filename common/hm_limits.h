@@ -53,6 +53,9 @@
 #define HM_MPU_EXPIRY_MS (7ll * 24 * 3600 * 1000) /* abandoned multipart uploads */
 #define HM_GC_LEASE_MS (30ll * 1000)           /* the one collector's lease */
 #define HM_INTENT_RETIRED_MS (5ll * 60 * 1000) /* a retired intent's tombstone */
+#define HM_REPAIR_ITEMS_PER_WRITE_MAX 20u      /* repair items in one ObjectPut/part:
+                                                * HM_EC_SHARDS_MAX of one blob */
+#define HM_REPAIR_DISK_ID_BYTES_MAX 64u        /* a repair item's disk id */
 
 /* ---- RPC ---------------------------------------------------------------- */
 #define HM_RPC_FRAME_HDR_BYTES 32u

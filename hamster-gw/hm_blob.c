@@ -254,13 +254,13 @@ static void blob_shard_fail(hm_blob_writer *w, blob_shard *s, int rc, const char
 }
 
 /* The error of a write below the floor: HM_ENOSPC when a disk ran out of
- * space (the client is told InsufficientStorage, as on one disk), else
- * HM_EUNAVAIL (503 SlowDown). */
+ * space (the client is told 507 InsufficientStorage, as on one disk), else
+ * HM_EFLOOR (503 SlowDown); hm_s3err_from_hm maps both. */
 static int blob_floor_rc(const hm_blob_writer *w)
 {
     for (uint32_t i = 0; i < w->plan.n; i++)
         if (!w->shards[i].live && w->shards[i].rc == HM_ENOSPC) return HM_ENOSPC;
-    return HM_EUNAVAIL;
+    return HM_EFLOOR;
 }
 
 /* Wait until every live shard's job is done; a shard whose job has run
@@ -527,32 +527,36 @@ int hm_blob_writer_finish(hm_blob_writer *w, const Hm__ShardHeader *seal)
     return 0;
 }
 
-void hm_blob_writer_result(const hm_blob_writer *w, Hm__Blob *blob, Hm__ShardRef *refs,
-                           Hm__ShardRef **ref_ptrs, uint32_t *missing, size_t *n_missing)
+void hm_blob_writer_result(const hm_blob_writer *w, hm_blob_result *out)
 {
-    blob_init(&w->plan.p, w->blob_id, w->written, blob);
+    memcpy(out->blob_id, w->blob_id, HM_BLOB_ID_BYTES);
+    blob_init(&w->plan.p, out->blob_id, w->written, &out->blob);
     size_t n = 0, miss = 0;
     for (uint32_t i = 0; i < w->plan.n; i++) {
         const blob_shard *s = &w->shards[i];
         const char *id = w->disks->disk_ids[w->plan.disk[i]];
-        if (!s->live) missing[miss++] = i;
-        if (id == NULL) continue;
-        hm__shard_ref__init(&refs[n]);
-        refs[n].has_index = true;
-        refs[n].index = i;
-        refs[n].disk_id = (char *)id;
-        if (s->live) {
-            refs[n].has_length = true;
-            refs[n].length = s->length;
-            refs[n].has_crc32c = true;
-            refs[n].crc32c = s->crc32c;
+        if (!s->live) {
+            out->missing_disk[miss] = id;
+            out->missing[miss++] = i;
         }
-        ref_ptrs[n] = &refs[n];
+        if (id == NULL) continue;
+        Hm__ShardRef *ref = &out->refs[n];
+        hm__shard_ref__init(ref);
+        ref->has_index = true;
+        ref->index = i;
+        ref->disk_id = (char *)id;
+        if (s->live) {
+            ref->has_length = true;
+            ref->length = s->length;
+            ref->has_crc32c = true;
+            ref->crc32c = s->crc32c;
+        }
+        out->ref_ptrs[n] = ref;
         n++;
     }
-    blob->n_shards = n;
-    blob->shards = ref_ptrs;
-    *n_missing = miss;
+    out->blob.n_shards = n;
+    out->blob.shards = out->ref_ptrs;
+    out->n_missing = miss;
 }
 
 /* Stop every thread (those dropped finish alone) and drop the owner's

@@ -21,8 +21,8 @@
  * without it.  The write-ack rule (docs/storage-safety.md): the blob is
  * good only with at least hm_blob_floor(k, m) = min(k+m, k+1) shards
  * durable; the caller records the others as repair work in the same
- * metadata commit.  Below the floor hm_blob_writer_finish fails with
- * HM_EUNAVAIL.
+ * metadata commit (docs/adr/0010-write-ack-rule.md).  Below the floor the
+ * writer fails with HM_EFLOOR, or HM_ENOSPC when a disk ran out of space.
  *
  * Reads (hm_blob_reader): the k data shards are read stripe by stripe, no
  * decode when they are all good.  Every shard's header identity (blob id,
@@ -107,15 +107,29 @@ int hm_blob_writer_write(hm_blob_writer *w, const void *buf, size_t len);
  * the intent's gc).  Either way call hm_blob_writer_free afterwards. */
 int hm_blob_writer_finish(hm_blob_writer *w, const Hm__ShardHeader *seal);
 
-/* After a successful finish: the bytes written, and the blob as the
- * manifest records it (refs of durable shards carry length and CRC32C;
- * a shard not durable keeps a ref without them, or none when its disk is
- * unknown).  missing[] (HM_EC_SHARDS_MAX) gets the indexes not durable,
- * *n_missing their count.  blob->blob_id points into the writer: repoint
- * it at the caller's copy before hm_blob_writer_free. */
+/* What a finished writer hands back, all in storage the caller owns, so it
+ * stays valid after hm_blob_writer_free: blob is the blob as the manifest
+ * records it (refs of durable shards carry length and CRC32C; a shard not
+ * durable keeps a ref without them, or none when its disk is unknown), and
+ * its blob id and shard refs point into this struct (blob_id, refs,
+ * ref_ptrs): do not copy or move the struct while blob is in use.  Disk ids
+ * are borrowed from the writer's hm_blob_disks (the caller's too).
+ * missing[0..n_missing) are the shard indexes not durable, in order, and
+ * missing_disk[i] the id of the disk the plan put missing[i] on (NULL when
+ * that disk is unknown): the write's repair work. */
+typedef struct hm_blob_result {
+    Hm__Blob blob;
+    uint8_t blob_id[HM_BLOB_ID_BYTES];
+    Hm__ShardRef refs[HM_EC_SHARDS_MAX];
+    Hm__ShardRef *ref_ptrs[HM_EC_SHARDS_MAX];
+    uint32_t missing[HM_EC_SHARDS_MAX];
+    const char *missing_disk[HM_EC_SHARDS_MAX];
+    size_t n_missing;
+} hm_blob_result;
+
+/* After a successful finish: the bytes written, and the result (above). */
 uint64_t hm_blob_writer_size(const hm_blob_writer *w);
-void hm_blob_writer_result(const hm_blob_writer *w, Hm__Blob *blob, Hm__ShardRef *refs,
-                           Hm__ShardRef **ref_ptrs, uint32_t *missing, size_t *n_missing);
+void hm_blob_writer_result(const hm_blob_writer *w, hm_blob_result *out);
 
 /* Abort every stream still open (nothing becomes visible) and free. */
 void hm_blob_writer_abort(hm_blob_writer *w);

@@ -618,6 +618,37 @@ static int64_t gw_metrics_scan(hm_gw *gw, bool intents)
     return n;
 }
 
+/* hamster_repair_items: the repair items queued (shards of acknowledged
+ * degraded writes still to re-create), in all and per disk, from the
+ * disk registry's counts; -1 when the metadata cannot be reached. */
+static void gw_metrics_repairs(hm_metrics_buf *b, hm_gw *gw)
+{
+    Hm__DiskList dl = HM__DISK_LIST__INIT;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_DISK_LIST;
+    req.disk_list = &dl;
+    Hm__MetaResponse *resp = NULL;
+    hm_metrics_family(b, "hamster_repair_items", "gauge",
+                      "Shards of acknowledged degraded writes still to re-create (repair "
+                      "items), in all (no label) and by the disk they were placed on; -1: "
+                      "metadata unreachable.");
+    int rc = hm_meta_call(gw->meta, &req, &resp);
+    if (rc != 0 || resp->err != 0 || resp->result_case != HM__META_RESPONSE__RESULT_DISKS) {
+        hm_metrics_sample(b, "hamster_repair_items", "", -1.0);
+        if (rc == 0) hm__meta_response__free_unpacked(resp, NULL);
+        return;
+    }
+    hm_metrics_sample_u64(b, "hamster_repair_items", "", resp->disks->repair_total);
+    char labels[128], esc[80];
+    for (size_t i = 0; i < resp->disks->n_repair_counts; i++) {
+        const Hm__RepairCount *c = resp->disks->repair_counts[i];
+        hm_metrics_label_escape(c->disk_id != NULL ? c->disk_id : "", esc, sizeof esc);
+        snprintf(labels, sizeof labels, "disk_id=\"%s\"", esc);
+        hm_metrics_sample_u64(b, "hamster_repair_items", labels, c->count);
+    }
+    hm__meta_response__free_unpacked(resp, NULL);
+}
+
 int gw_metrics_render(void *arg, hm_metrics_buf *b)
 {
     hm_gw *gw = arg;
@@ -649,6 +680,7 @@ int gw_metrics_render(void *arg, hm_metrics_buf *b)
                       "Write intents in the metadata (uploads in flight or expired, counted "
                       "up to 1000; -1: metadata unreachable).");
     hm_metrics_sample(b, "hamster_intents_live", "", (double)intents);
+    gw_metrics_repairs(b, gw);
     if (gw->cfg.meta_log_dir != NULL) { /* the metadata node runs in this process */
         hm_metrics_write_meta(b);
         hm_metrics_write_meta_log(b, gw->cfg.env, gw->cfg.meta_log_dir);

@@ -953,6 +953,26 @@ void hm_objsvc_put_abort(hm_objsvc_put *p)
     objsvc_put_free(p);
 }
 
+
+/* The repair work of a degraded write: one RepairItem per shard of r that
+ * did not become durable, in items[] (HM_EC_SHARDS_MAX), pointed to by
+ * ptrs[]; borrows r.  The state machine fills in the profile and the
+ * committed clock.  Returns the count (0 for a write with every shard). */
+static size_t objsvc_repair_items(hm_blob_result *r, Hm__RepairItem *items,
+                                  Hm__RepairItem **ptrs)
+{
+    for (size_t i = 0; i < r->n_missing; i++) {
+        hm__repair_item__init(&items[i]);
+        items[i].has_blob_id = true;
+        items[i].blob_id = r->blob.blob_id;
+        items[i].has_shard_index = true;
+        items[i].shard_index = r->missing[i];
+        items[i].disk_id = (char *)(r->missing_disk[i] != NULL ? r->missing_disk[i] : "");
+        ptrs[i] = &items[i];
+    }
+    return r->n_missing;
+}
+
 /* Compare the body's digests against what the client declared. */
 static int objsvc_put_check(hm_objsvc_put *p, char etag[HM_OBJSVC_ETAG_HEX_BYTES + 1],
                             enum hm_objsvc_fault *fault)
@@ -999,12 +1019,11 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
     rc = objsvc_put_check(p, etag, &fault);
     if (rc != 0) goto err_abort;
 
-    Hm__Blob blob;
-    Hm__ShardRef refs[HM_EC_SHARDS_MAX];
-    Hm__ShardRef *ref_ptrs[HM_EC_SHARDS_MAX];
-    uint32_t missing[HM_EC_SHARDS_MAX];
-    size_t n_missing = 0;
-    Hm__Blob *blobs[1] = {&blob};
+    hm_blob_result res; /* owns the blob id: outlives the writer */
+    Hm__Blob *blobs[1] = {&res.blob};
+    Hm__RepairItem repair[HM_EC_SHARDS_MAX];
+    Hm__RepairItem *repair_ptrs[HM_EC_SHARDS_MAX];
+    size_t n_repair = 0;
 
     Hm__ObjectVersion v = HM__OBJECT_VERSION__INIT;
     v.has_format_version = true;
@@ -1064,12 +1083,12 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         seal.committed_ms = v.mtime_ms;
         rc = hm_blob_writer_finish(bw, &seal);
         if (rc == 0 && hm_blob_writer_size(bw) != p->size) rc = HM_EINTERNAL;
-        if (rc == 0) {
-            hm_blob_writer_result(bw, &blob, refs, ref_ptrs, missing, &n_missing);
-            blob.blob_id.data = p->blob_id; /* the writer's copy goes with it */
-        }
+        if (rc == 0) hm_blob_writer_result(bw, &res);
         hm_blob_writer_free(bw);
         if (rc != 0) goto err_abort;
+        n_repair = objsvc_repair_items(&res, repair, repair_ptrs);
+        op.n_repairs = n_repair;
+        op.repairs = repair_ptrs;
         if (svc->cfg.plant_intent_after_shard) {
             rc = objsvc_intent_put(p, svc->cfg.intent_ttl_ms);
             if (rc != 0) goto err_abort;
@@ -1102,7 +1121,7 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         part.etag = etag;
         part.has_mtime_ms = true;
         part.mtime_ms = v.mtime_ms;
-        part.blob = &blob;
+        part.blob = &res.blob;
         part.n_checksums = v.n_checksums;
         part.checksums = v.checksums;
         pp.bucket = p->bucket;
@@ -1112,6 +1131,8 @@ int hm_objsvc_put_finish(hm_objsvc_put *p, char *etag_out, enum hm_objsvc_fault 
         pp.has_intent_id = op.has_intent_id;
         pp.has_gc_grace_ms = true;
         pp.gc_grace_ms = svc->cfg.gc_grace_ms;
+        pp.n_repairs = op.n_repairs;
+        pp.repairs = op.repairs;
         cmd.op_case = HM__META_COMMAND__OP_UPLOAD_PART_PUT;
         cmd.upload_part_put = &pp;
     }

@@ -69,6 +69,10 @@ hm_s3err hm_s3err_from_hm(int err)
     case HM_EPRECOND: return HM_S3_PRECONDITION_FAILED;
     case HM_EPERM: return HM_S3_ACCESS_DENIED;
     case HM_EBUSY: return HM_S3_SLOW_DOWN;
+    /* A write below the write-ack floor (too few disks took its shards):
+     * SlowDown, which every SDK retries with back-off, and nothing became
+     * visible (docs/adr/0010-write-ack-rule.md). */
+    case HM_EFLOOR: return HM_S3_SLOW_DOWN;
     /* A full disk: the client may retry once space is freed (the GC runs
      * without its read grace while a disk is short of space). */
     case HM_ENOSPC: return HM_S3_INSUFFICIENT_STORAGE;

@@ -169,7 +169,11 @@ int hm_s3err_by_code(const char *code, hm_s3err *out);
  *   HM_EBUCKETEXISTS -> BucketAlreadyOwnedByYou (one namespace, one owner)
  *   HM_EPRECOND -> PreconditionFailed  HM_EPERM -> AccessDenied
  *   HM_EBUSY -> SlowDown (back-pressure: the client should back off)
- *   HM_EUNAVAIL, HM_ENOSPC, HM_ENOMEM, HM_ETIMEDOUT, HM_ECONN
+ *   HM_EFLOOR -> SlowDown (a write below the write-ack floor: fewer disks
+ *     took its shards than it needs; nothing became visible)
+ *   HM_ENOSPC -> InsufficientStorage (507: a disk is full, one disk or
+ *     below the floor of several)
+ *   HM_EUNAVAIL, HM_ENOMEM, HM_ETIMEDOUT, HM_ECONN
  *     -> ServiceUnavailable (503, retried by every SDK)
  *   anything else (0 included, which is a caller bug) -> InternalError.
  * Request-shape errors (InvalidArgument, EntityTooLarge, ...) are chosen by

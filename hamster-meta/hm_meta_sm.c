@@ -15,7 +15,7 @@
  * CORS (hm_meta_sm_bucket.c), names rows (hm_meta_sm_names.c), object
  * versions, tags and lookups (hm_meta_sm_object.c), listing
  * (hm_meta_sm_list.c), multipart (hm_meta_sm_mpu.c), intents and gc
- * (hm_meta_sm_gc.c).
+ * (hm_meta_sm_gc.c), repair work of degraded writes (hm_meta_sm_repair.c).
  */
 #include "hm_meta_sm_int.h"
 #include "hm_meta_disks.h"
@@ -413,8 +413,14 @@ int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
     case HM__META_REQUEST__OP_KEY_GET:
     case HM__META_REQUEST__OP_KEY_LIST:
         return hm_meta_akeys_query(env, txn, req, resp);
-    case HM__META_REQUEST__OP_DISK_LIST:
-        return hm_meta_disks_query(env, txn, req, resp);
+    case HM__META_REQUEST__OP_DISK_LIST: {
+        int rc = hm_meta_disks_query(env, txn, req, resp);
+        if (rc == 0 && resp->result_case == HM__META_RESPONSE__RESULT_DISKS)
+            rc = sm_repair_counts(&cx, resp->disks);
+        return rc;
+    }
+    case HM__META_REQUEST__OP_REPAIR_LIST:
+        return sm_q_repair_list(&cx, req->repair_list, resp);
     default:
         return HM_EINVAL;
     }

@@ -117,5 +117,9 @@ int hm_meta_sm_query(hm_env *env, hm_kv_txn *txn, const Hm__MetaRequest *req,
  * so a late duplicate brings the intent back with its blobs, and the
  * collector later deletes the blobs of a committed write. */
 void hm_meta_sm_plant_revive_retired_intent(bool on);
+/* Test only, a planted bug the simulator must catch (hamster-sim --plant
+ * repair-item-lost); never set outside tests: ObjectPut and UploadPartPut
+ * commit a degraded write without its repair items. */
+extern bool hm_meta_sm_plant_repair_lost;
 
 #endif

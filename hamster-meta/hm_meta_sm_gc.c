@@ -1,6 +1,7 @@
 /* hm_meta_sm_gc.c - write intents and garbage collection in the metadata
  * state machine: IntentPut / IntentDelete, the gc queue, the gc lease,
- * GcDone, and the IntentScan / GcScan queries. */
+ * GcDone (which also drops the deleted blobs' repair items), and the
+ * IntentScan / GcScan queries. */
 #include <stdatomic.h>
 
 #include "hm_meta_sm_int.h"
@@ -285,8 +286,20 @@ int sm_gc_done(sm_ctx *cx, const Hm__GcDone *c, Hm__MetaResponse *resp)
     for (size_t i = 0; c != NULL && i < c->n_gc_keys; i++) {
         if (c->gc_keys[i].len != HM_META_GC_KEY_BYTES)
             continue; /* not a key we handed out: nothing to remove */
-        int rc = cx->env->ops->kv_del(cx->txn, HM_KV_GC, c->gc_keys[i].data,
-                                      c->gc_keys[i].len);
+        /* The blobs are deleted: their repair work goes with them. */
+        Hm__GcItem *it = NULL;
+        int rc = sm_get_msg(cx, HM_KV_GC, c->gc_keys[i].data, c->gc_keys[i].len,
+                            &hm__gc_item__descriptor, (ProtobufCMessage **)&it);
+        if (rc == HM_ENOENT)
+            continue; /* done twice (a repeated message) */
+        if (rc != 0)
+            return rc;
+        for (size_t b = 0; rc == 0 && b < it->n_blobs; b++)
+            rc = sm_repair_drop_blob(cx, it->blobs[b]);
+        hm__gc_item__free_unpacked(it, NULL);
+        if (rc != 0)
+            return rc;
+        rc = cx->env->ops->kv_del(cx->txn, HM_KV_GC, c->gc_keys[i].data, c->gc_keys[i].len);
         if (rc != 0 && rc != HM_ENOENT)
             return rc;
     }

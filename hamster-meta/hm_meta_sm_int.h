@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hm_ec.h"
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_meta_akeys.h"
+#include "hm_meta_disks.h"
 #include "hm_meta_keys.h"
 #include "hm_meta_sm.h"
 
@@ -162,5 +164,14 @@ int sm_gc_lease(sm_ctx *cx, const Hm__GcLease *c, Hm__MetaResponse *resp);
 int sm_gc_done(sm_ctx *cx, const Hm__GcDone *c, Hm__MetaResponse *resp);
 int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp);
 int sm_q_intent_scan(sm_ctx *cx, const Hm__IntentScan *q, Hm__MetaResponse *resp);
+
+/* hm_meta_sm_repair.c */
+int sm_repair_check(sm_ctx *cx, Hm__RepairItem *const *items, size_t n,
+                    Hm__Blob *const *blobs, size_t n_blobs, Hm__MetaResponse *resp);
+int sm_repair_add(sm_ctx *cx, Hm__RepairItem *const *items, size_t n, Hm__Blob *const *blobs,
+                  size_t n_blobs);
+int sm_repair_drop_blob(sm_ctx *cx, const Hm__Blob *b);
+int sm_repair_counts(sm_ctx *cx, Hm__DiskListResult *r);
+int sm_q_repair_list(sm_ctx *cx, const Hm__RepairList *q, Hm__MetaResponse *resp);
 
 #endif

@@ -374,6 +374,10 @@ int sm_upload_part_put(sm_ctx *cx, const Hm__UploadPartPut *c, Hm__MetaResponse 
                     (ProtobufCMessage **)&old);
     if (rc != 0 && rc != HM_ENOENT)
         goto out;
+    Hm__Blob *pblob[1] = {part->blob};
+    rc = sm_repair_check(cx, c->repairs, c->n_repairs, pblob, part->blob != NULL ? 1 : 0, resp);
+    if (rc != 0 || resp->err != 0)
+        goto out;
 
     /* ---- every check passed: write */
     if (c->has_intent_id) {
@@ -391,6 +395,8 @@ int sm_upload_part_put(sm_ctx *cx, const Hm__UploadPartPut *c, Hm__MetaResponse 
     w.has_format_version = true;
     w.format_version = HM_FORMAT_VERSION;
     rc = sm_put_msg(cx, HM_KV_PARTS, pk, pkl, &w.base);
+    if (rc == 0) /* the repair work of a degraded part commits with it */
+        rc = sm_repair_add(cx, c->repairs, c->n_repairs, pblob, part->blob != NULL ? 1 : 0);
     if (rc != 0)
         goto out;
     resp->result_case = HM__META_RESPONSE__RESULT_UPLOAD;

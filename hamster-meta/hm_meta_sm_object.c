@@ -211,6 +211,10 @@ int sm_object_put(sm_ctx *cx, const Hm__ObjectPut *c, Hm__MetaResponse *resp)
         if (rc != 0 || resp->err != 0)
             goto out;
     }
+    rc = sm_repair_check(cx, c->repairs, c->n_repairs, c->version->blobs,
+                         c->version->n_blobs, resp);
+    if (rc != 0 || resp->err != 0)
+        goto out;
 
     /* ---- every check passed: write */
     if (c->has_intent_id) {
@@ -220,6 +224,10 @@ int sm_object_put(sm_ctx *cx, const Hm__ObjectPut *c, Hm__MetaResponse *resp)
     }
     rc = sm_put_commit(cx, &p, c->key, c->version,
                        c->has_gc_grace_ms ? c->gc_grace_ms : HM_GC_GRACE_MS, resp);
+    /* the repair work of a degraded write commits with its version */
+    if (rc == 0)
+        rc = sm_repair_add(cx, c->repairs, c->n_repairs, c->version->blobs,
+                           c->version->n_blobs);
 out:
     sm_put_release(&p);
     hm__bucket_record__free_unpacked(b, NULL);

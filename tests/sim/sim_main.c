@@ -42,6 +42,7 @@
 #include "hm_meta_node.h"
 #include "hm_meta_sm.h"
 #include "hm_meta_akeys.h"
+#include "hm_ec.h"
 #include "hm_objsvc.h"
 #include "hm_recover.h"
 #include "hm_shard_store.h"
@@ -98,6 +99,7 @@ typedef struct sim_opts {
     bool plant_lose_manifest; /* sim_net_plant_lose_manifest */
     bool plant_lenient_log; /* hm_meta_log_plant_lenient_recovery */
     bool plant_skip_open_sync; /* hm_meta_log_plant_skip_open_sync; implies crash_after_restart */
+    bool plant_repair_lost; /* hm_meta_sm_plant_repair_lost: degraded writes lose repair items */
     bool crash_after_restart; /* a power loss right after each restart a disk fault forced */
     bool plant_wall_deadline; /* intents expire by the gateway's wall clock */
     bool plant_gc_ignores_leases; /* implies read_gc */
@@ -569,7 +571,7 @@ static enum sim_outcome sim_classify(int rc)
     case 0: return SIM_OUT_OK;
     case HM_ETIMEDOUT: case HM_ECONN: return SIM_OUT_MAYBE;
     case HM_EIO: case HM_ENOSPC: case HM_EPOISONED: case HM_EINTERNAL: case HM_EUNAVAIL:
-    case HM_ECLOSED: case HM_ENOMEM:
+    case HM_ECLOSED: case HM_ENOMEM: case HM_EFLOOR:
         return SIM_OUT_PHANTOM;
     default: return SIM_OUT_NO;
     }
@@ -935,6 +937,44 @@ static uint32_t sim_floor(uint32_t k, uint32_t m) { return m == 0 ? k : k + 1; }
  * every blob of the version it made has at least the floor of its shards
  * durable (or made bad since by a disk fault); the others are remembered
  * as repair work the gc check does not ask for. */
+/* The repair checker (docs/adr/0010-write-ack-rule.md): an acknowledged
+ * blob's repair items are exactly the shards its manifest records as not
+ * durable (a ref without a length, or no ref), committed with it. */
+static void sim_repair_check(sim_run *r, const char *what, const Hm__Blob *bl, const char *hex)
+{
+    bool want[HM_EC_SHARDS_MAX] = {false}, have[HM_EC_SHARDS_MAX] = {false};
+    uint32_t n = bl->k + bl->m < HM_EC_SHARDS_MAX ? bl->k + bl->m : HM_EC_SHARDS_MAX;
+    for (uint32_t i = 0; i < n; i++) want[i] = true;
+    for (size_t s = 0; s < bl->n_shards; s++)
+        if (bl->shards[s]->index < n && bl->shards[s]->has_length)
+            want[bl->shards[s]->index] = false;
+    Hm__RepairList rl = HM__REPAIR_LIST__INIT;
+    rl.has_start_after = true;
+    rl.start_after = bl->blob_id; /* this blob's items sort right after its id */
+    rl.has_max = true;
+    rl.max = HM_EC_SHARDS_MAX;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_REPAIR_LIST;
+    req.repair_list = &rl;
+    Hm__MetaResponse *resp = NULL;
+    if (hm_objsvc_meta_query(r->check, "sim-check", &req, HM__META_RESPONSE__RESULT_REPAIRS,
+                             &resp) != 0)
+        return; /* the metadata is not reachable now: nothing to judge */
+    for (size_t i = 0; i < resp->repairs->n_items; i++) {
+        const Hm__RepairItem *it = resp->repairs->items[i];
+        if (it->blob_id.len != HM_BLOB_ID_BYTES ||
+            memcmp(it->blob_id.data, bl->blob_id.data, HM_BLOB_ID_BYTES) != 0)
+            break;
+        if (it->shard_index < n) have[it->shard_index] = true;
+    }
+    hm__meta_response__free_unpacked(resp, NULL);
+    for (uint32_t i = 0; i < n; i++)
+        if (want[i] != have[i])
+            sim_fail(r, "%s: blob %.16s shard %u %s", what, hex, i,
+                     want[i] ? "is not durable but has no repair item"
+                             : "is durable but has a repair item");
+}
+
 static void sim_ack_check(sim_run *r, int b, int k, const char *etag)
 {
     hm_objsvc_get *g = NULL;
@@ -974,6 +1014,7 @@ static void sim_ack_check(sim_run *r, int b, int k, const char *etag)
                 r->nabsent++;
             }
         }
+        sim_repair_check(r, sim_keys[k], bl, hex);
         uint32_t floor = sim_floor(bl->k, bl->m);
         if (good < floor || bl->n_shards < floor)
             sim_fail(r, "%s/%s: write acknowledged with %u of %zu shards of blob %.16s (%u+%u) "
@@ -3301,6 +3342,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     sim_rng_seed(&r->rng_rot, o->seed, 22);
     hm_meta_log_plant_lenient_recovery(o->plant_lenient_log);
     hm_meta_log_plant_skip_open_sync(o->plant_skip_open_sync);
+    hm_meta_sm_plant_repair_lost = o->plant_repair_lost;
     sim_rng_seed(&r->rng_clock, o->seed, 23);
     sim_rng_seed(&r->rng_disk, o->seed, 24);
     for (int b = 0; b < SIM_BUCKETS; b++) {
@@ -3349,6 +3391,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     hm_meta_log_plant_lenient_recovery(false);
     hm_meta_log_plant_skip_open_sync(false);
     hm_meta_sm_plant_revive_retired_intent(false);
+    hm_meta_sm_plant_repair_lost = false;
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
     *hash = h;
     int result = r->failed ? 1 : 0;
@@ -3423,7 +3466,7 @@ static void sim_usage(void)
             "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
             "                            compact-past-durable|intent-after-shard|lose-manifest|\n"
             "                            skip-open-sync|gc-deletes-named|\n"
-            "                            revive-retired-intent]\n"
+            "                            revive-retired-intent|repair-item-lost]\n"
             "                   [--read-gc] [--akeys] [--crash-after-restart] [--late-dups]\n"
             "                   [--trace]\n"
             "                   [--disks 1..8] [--disk-loss] [--disk-rot] [--disk-stall]\n"
@@ -3445,6 +3488,7 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_skip_open_sync ? " --plant skip-open-sync"
            : o->plant_gc_deletes_named ? " --plant gc-deletes-named"
            : o->plant_revive_retired ? " --plant revive-retired-intent"
+           : o->plant_repair_lost ? " --plant repair-item-lost"
                                     : "";
 }
 
@@ -3591,6 +3635,9 @@ int main(int argc, char **argv)
             o.read_gc = true;
         } else if (strcmp(a, "--crash-after-restart") == 0) {
             o.crash_after_restart = true;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "repair-item-lost") == 0) {
+            o.plant_repair_lost = true;
+            i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "skip-open-sync") == 0) {
             o.plant_skip_open_sync = true;
             o.crash_after_restart = true;

@@ -152,11 +152,7 @@ static int stall_put_write(hm_shard_put *p, const void *buf, size_t len)
 
 typedef struct written {
     uint8_t id[HM_BLOB_ID_BYTES];
-    Hm__Blob blob;
-    Hm__ShardRef refs[HM_EC_SHARDS_MAX];
-    Hm__ShardRef *rp[HM_EC_SHARDS_MAX];
-    uint32_t missing[HM_EC_SHARDS_MAX];
-    size_t n_missing;
+    hm_blob_result r;  /* the writer's result, in storage the test owns */
     hm_blob_plan plan;
 } written;
 
@@ -201,10 +197,15 @@ static int write_blob(hm_shard_api *const *api_set, const char *const *id_set, s
     rc = hm_blob_writer_finish(bw, NULL);
     if (rc == 0) {
         ck_assert_uint_eq(hm_blob_writer_size(bw), n);
-        hm_blob_writer_result(bw, &w->blob, w->refs, w->rp, w->missing, &w->n_missing);
-        w->blob.blob_id.data = w->id; /* the writer's copy goes with it */
+        hm_blob_writer_result(bw, &w->r);
     }
     hm_blob_writer_free(bw);
+    if (rc == 0) {
+        /* the result owns its blob id: nothing points into the freed writer */
+        ck_assert_ptr_eq(w->r.blob.blob_id.data, w->r.blob_id);
+        ck_assert_mem_eq(w->r.blob.blob_id.data, w->id, HM_BLOB_ID_BYTES);
+        ck_assert_ptr_eq(w->r.blob.shards, w->r.ref_ptrs);
+    }
     return rc;
 }
 
@@ -217,7 +218,7 @@ static int write_default(const uint8_t *data, size_t n, unsigned seed, written *
 static int read_blob(const written *w, uint64_t off, uint64_t len, uint8_t **out)
 {
     hm_blob_reader *r = NULL;
-    int rc = hm_blob_reader_open(&w->blob, off, len, find, NULL, "t", &r);
+    int rc = hm_blob_reader_open(&w->r.blob, off, len, find, NULL, "t", &r);
     if (rc != 0) return rc;
     uint8_t *b = malloc(len + 1);
     size_t n = 0;
@@ -264,18 +265,18 @@ START_TEST(test_every_profile_roundtrip)
             uint8_t *data = pattern(sizes[s], (unsigned)(d * 10 + s));
             written w;
             ck_assert_int_eq(write_default(data, sizes[s], (unsigned)(d * 10 + s), &w), 0);
-            ck_assert_uint_eq(w.blob.k, p.k);
-            ck_assert_uint_eq(w.blob.m, p.m);
-            ck_assert_uint_eq(w.blob.stripe_bytes, p.stripe_bytes);
-            ck_assert_uint_eq(w.blob.n_shards, p.k + p.m);
-            ck_assert_uint_eq(w.n_missing, 0);
+            ck_assert_uint_eq(w.r.blob.k, p.k);
+            ck_assert_uint_eq(w.r.blob.m, p.m);
+            ck_assert_uint_eq(w.r.blob.stripe_bytes, p.stripe_bytes);
+            ck_assert_uint_eq(w.r.blob.n_shards, p.k + p.m);
+            ck_assert_uint_eq(w.r.n_missing, 0);
             bool used[DISKS_MAX] = {false};
             for (uint32_t i = 0; i < p.k + p.m; i++) {
                 ck_assert(!used[disk_of(&w, i)]); /* distinct disks */
                 used[disk_of(&w, i)] = true;
-                ck_assert(w.refs[i].has_length && w.refs[i].has_crc32c);
+                ck_assert(w.r.refs[i].has_length && w.r.refs[i].has_crc32c);
             }
-            ck_assert_int_eq(hm_blob_check(&w.blob), 0);
+            ck_assert_int_eq(hm_blob_check(&w.r.blob), 0);
             assert_reads(&w, data, sizes[s]);
             free(data);
         }
@@ -315,8 +316,8 @@ START_TEST(test_lose_up_to_m)
     uint8_t *data = pattern(n, 5);
     written w;
     ck_assert_int_eq(write_default(data, n, 5, &w), 0);
-    ck_assert_uint_eq(w.blob.k, 3);
-    ck_assert_uint_eq(w.blob.m, 2);
+    ck_assert_uint_eq(w.r.blob.k, 3);
+    ck_assert_uint_eq(w.r.blob.m, 2);
     for (uint32_t a = 0; a < 5; a++) {
         for (uint32_t b = a + 1; b < 5; b++) {
             memset(lost, 0, sizeof lost);
@@ -430,8 +431,9 @@ START_TEST(test_range_counts_stripes)
 END_TEST
 
 /* Six disks (3+2, floor 4).  Two disks failed at run time: written with
- * four shards, the missing one reported.  Three failed: refused with
- * HM_EUNAVAIL, nothing left on the disks that took shards. */
+ * four shards, the missing one reported with its disk (unknown here: the
+ * failed disks never told their id).  Three failed: refused with
+ * HM_EFLOOR, nothing left on the disks that took shards. */
 START_TEST(test_degraded_write_floor)
 {
     disks_open(6);
@@ -447,18 +449,19 @@ START_TEST(test_degraded_write_floor)
     idset[1] = idset[4] = NULL;
     written w;
     ck_assert_int_eq(write_blob(set, idset, 6, data, n, 12, 0, false, &w), 0);
-    ck_assert_uint_eq(w.n_missing, 1);
-    uint32_t miss = w.missing[0];
+    ck_assert_uint_eq(w.r.n_missing, 1);
+    uint32_t miss = w.r.missing[0];
     ck_assert(disk_of(&w, miss) == 1 || disk_of(&w, miss) == 4);
+    ck_assert_ptr_null(w.r.missing_disk[0]);
     size_t durable = 0;
-    for (size_t i = 0; i < w.blob.n_shards; i++) durable += w.blob.shards[i]->has_length;
+    for (size_t i = 0; i < w.r.blob.n_shards; i++) durable += w.r.blob.shards[i]->has_length;
     ck_assert_uint_eq(durable, 4);
-    ck_assert_int_eq(hm_blob_check(&w.blob), 0);
+    ck_assert_int_eq(hm_blob_check(&w.r.blob), 0);
     assert_reads(&w, data, n);
 
     /* three failed: below the floor */
     set[2] = &failed_api;
-    ck_assert_int_eq(write_blob(set, idset, 6, data, n, 13, 0, false, &w), HM_EUNAVAIL);
+    ck_assert_int_eq(write_blob(set, idset, 6, data, n, 13, 0, false, &w), HM_EFLOOR);
     for (size_t d = 0; d < 6; d++) {
         Hm__ShardHeader *h = NULL;
         for (uint32_t i = 0; i < 5; i++) {
@@ -468,7 +471,7 @@ START_TEST(test_degraded_write_floor)
     /* the planted bug acknowledges with k */
     hm_blob_plant_ack_with_k = true;
     ck_assert_int_eq(write_blob(set, idset, 6, data, n, 14, 0, false, &w), 0);
-    ck_assert_uint_eq(w.n_missing, 2);
+    ck_assert_uint_eq(w.r.n_missing, 2);
     hm_blob_plant_ack_with_k = false;
     free(data);
 }
@@ -495,12 +498,13 @@ START_TEST(test_stalled_disk_dropped)
     bool on0 = false;
     for (uint32_t i = 0; i < w.plan.n; i++) on0 = on0 || disk_of(&w, i) == 0;
     if (on0) {
-        ck_assert_uint_eq(w.n_missing, 1);
-        ck_assert_uint_eq(disk_of(&w, w.missing[0]), 0);
+        ck_assert_uint_eq(w.r.n_missing, 1);
+        ck_assert_uint_eq(disk_of(&w, w.r.missing[0]), 0);
+        ck_assert_str_eq(w.r.missing_disk[0], ids[0]); /* its repair item's disk */
     }
     assert_reads(&w, data, n);
     ck_assert_int_eq(write_blob(apis, ids, 6, data, n, 17, 0, true, &w), 0);
-    ck_assert_uint_eq(w.n_missing, 0);
+    ck_assert_uint_eq(w.r.n_missing, 0);
     assert_reads(&w, data, n);
     sleep(2); /* let the dropped thread finish before its store closes */
     free(data);
@@ -516,23 +520,23 @@ START_TEST(test_check_hostile)
     uint8_t *data = pattern(n, 18);
     written w;
     ck_assert_int_eq(write_default(data, n, 18, &w), 0);
-    ck_assert_int_eq(hm_blob_check(&w.blob), 0);
-    Hm__Blob b = w.blob;
+    ck_assert_int_eq(hm_blob_check(&w.r.blob), 0);
+    Hm__Blob b = w.r.blob;
     b.k = 99;
     ck_assert_int_ne(hm_blob_check(&b), 0);
-    b = w.blob;
+    b = w.r.blob;
     b.stripe_bytes = 1000;
     ck_assert_int_ne(hm_blob_check(&b), 0);
-    b = w.blob;
-    Hm__ShardRef r1 = *w.rp[1];
-    r1.index = w.rp[0]->index;
-    Hm__ShardRef *rp[3] = {w.rp[0], &r1, w.rp[2]};
+    b = w.r.blob;
+    Hm__ShardRef r1 = *w.r.ref_ptrs[1];
+    r1.index = w.r.ref_ptrs[0]->index;
+    Hm__ShardRef *rp[3] = {w.r.ref_ptrs[0], &r1, w.r.ref_ptrs[2]};
     b.shards = rp;
     ck_assert_int_eq(hm_blob_check(&b), HM_ECORRUPT);
-    r1 = *w.rp[1];
+    r1 = *w.r.ref_ptrs[1];
     r1.length += 1;
     ck_assert_int_eq(hm_blob_check(&b), HM_ECORRUPT);
-    b.shards = w.rp;
+    b.shards = w.r.ref_ptrs;
     b.n_shards = 1; /* 2+1 with one shard */
     ck_assert_int_eq(hm_blob_check(&b), HM_ECORRUPT);
     free(data);

@@ -487,8 +487,9 @@ static int sf_sync_dir(hm_env *e, const char *path)
     return sync_fails ? HM_EIO : env->ops->sync_dir(env, path);
 }
 
-/* A put whose shard fsync fails is a 503 (ServiceUnavailable), never a
- * 500, and so is every later put to that disk although its syncs work
+/* A put whose shard fsyncs fail below the write-ack floor is a 503
+ * (SlowDown, HM_EFLOOR), never a 500, and so is every later put to those
+ * disks although their syncs work
  * again; objects already stored are still read.  A restart (reopening the
  * store) takes writes again. */
 START_TEST(test_failed_disk)
@@ -525,8 +526,8 @@ START_TEST(test_failed_disk)
         ck_assert_int_lt(tries, 200);
         snprintf(key, sizeof key, "f%d", tries++);
         int rc = put_bytes(key, data, n, NULL, NULL);
-        ck_assert_msg(rc == HM_EUNAVAIL, "put: %s", hm_err_name(rc));
-        ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SERVICE_UNAVAILABLE);
+        ck_assert_msg(rc == HM_EFLOOR, "put: %s", hm_err_name(rc));
+        ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SLOW_DOWN);
         all_failed = true;
         for (int i = 0; i < DISKS; i++) all_failed = all_failed && hm_shard_store_failed(stores[i]);
     }
@@ -534,8 +535,8 @@ START_TEST(test_failed_disk)
     for (int i = 0; i < 8; i++) {
         snprintf(key, sizeof key, "g%d", i);
         int rc = put_bytes(key, data, n, NULL, NULL);
-        ck_assert_msg(rc == HM_EUNAVAIL, "put after the failure: %s", hm_err_name(rc));
-        ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SERVICE_UNAVAILABLE);
+        ck_assert_msg(rc == HM_EFLOOR, "put after the failure: %s", hm_err_name(rc));
+        ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SLOW_DOWN);
     }
     ck_assert_int_eq(shard_files(), SHARDS_PER_BLOB); /* nothing partial left behind */
     uint8_t *back = NULL;

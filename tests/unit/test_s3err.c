@@ -106,6 +106,8 @@ START_TEST(from_hm)
     ck_assert_int_eq(hm_s3err_from_hm(HM_ENOUPLOAD), HM_S3_NO_SUCH_UPLOAD);
     ck_assert_int_eq(hm_s3err_from_hm(HM_EPERM), HM_S3_ACCESS_DENIED);
     ck_assert_int_eq(hm_s3err_from_hm(HM_EBUSY), HM_S3_SLOW_DOWN);
+    ck_assert_int_eq(hm_s3err_from_hm(HM_EFLOOR), HM_S3_SLOW_DOWN);
+    ck_assert_int_eq(hm_s3err_from_hm(HM_ENOSPC), HM_S3_INSUFFICIENT_STORAGE);
     ck_assert_int_eq(hm_s3err_from_hm(HM_EUNAVAIL), HM_S3_SERVICE_UNAVAILABLE);
     /* A full disk is never a 500: 507, which clients retry later. */
     ck_assert_int_eq(hm_s3err_from_hm(HM_ENOSPC), HM_S3_INSUFFICIENT_STORAGE);
