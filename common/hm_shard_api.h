@@ -25,7 +25,10 @@ typedef struct hm_shard_get hm_shard_get;
 #define HM_BLOB_ID_BYTES 16
 
 struct hm_shard_api_ops {
-    /* Identity and capacity of the store. */
+    /* Identity and capacity of the store.  Also the disk's state: 0 healthy,
+     * HM_ENOENT missing (its directory gone, at start or at run time), any
+     * other error failed (an I/O error or failed sync, until restart) or
+     * unreachable (a shard daemon that does not answer). */
     int (*info)(hm_shard_api *api, Hm__ShardInfoResp **out);
 
     /* Start writing shard (hdr->blob_id, hdr->shard_index).  hdr is copied.
@@ -78,6 +81,10 @@ struct hm_shard_api {
  * nothing else from the disk layer.  disk_id (the label's, or NULL when the
  * disk has none) and reason are copied.  Free with api->ops->free(api). */
 int hm_shard_api_failed_new(hm_shard_api **out, const char *disk_id, const char *reason);
+
+/* As hm_shard_api_failed_new for a disk that is missing (its directory or
+ * label absent): info returns HM_ENOENT, every other call HM_EUNAVAIL. */
+int hm_shard_api_missing_new(hm_shard_api **out, const char *disk_id, const char *reason);
 
 /* If api was made by hm_shard_api_failed_new: true, with its disk id ("" if
  * none) and reason (valid until the api is freed).  False otherwise. */

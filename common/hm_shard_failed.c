@@ -16,13 +16,14 @@
 typedef struct failed_disk {
     char *disk_id;
     char *reason;
+    bool missing;
 } failed_disk;
 
 static int failed_info(hm_shard_api *api, Hm__ShardInfoResp **out)
 {
-    (void)api;
+    const failed_disk *d = api->impl;
     (void)out;
-    return HM_EUNAVAIL;
+    return d->missing ? HM_ENOENT : HM_EUNAVAIL;
 }
 
 static int failed_put_open(hm_shard_api *api, const Hm__ShardHeader *hdr, hm_shard_put **out)
@@ -130,7 +131,8 @@ static const struct hm_shard_api_ops failed_ops = {
     .free = failed_free,
 };
 
-int hm_shard_api_failed_new(hm_shard_api **out, const char *disk_id, const char *reason)
+static int failed_new(hm_shard_api **out, const char *disk_id, const char *reason,
+                      bool missing)
 {
     hm_shard_api *api = malloc(sizeof *api);
     failed_disk *d = calloc(1, sizeof *d);
@@ -138,6 +140,7 @@ int hm_shard_api_failed_new(hm_shard_api **out, const char *disk_id, const char 
     d->disk_id = strdup(disk_id != NULL ? disk_id : "");
     d->reason = strdup(reason != NULL ? reason : "unavailable");
     if (d->disk_id == NULL || d->reason == NULL) goto err;
+    d->missing = missing;
     api->ops = &failed_ops;
     api->impl = d;
     *out = api;
@@ -150,6 +153,16 @@ err:
     free(d);
     free(api);
     return HM_ENOMEM;
+}
+
+int hm_shard_api_failed_new(hm_shard_api **out, const char *disk_id, const char *reason)
+{
+    return failed_new(out, disk_id, reason, false);
+}
+
+int hm_shard_api_missing_new(hm_shard_api **out, const char *disk_id, const char *reason)
+{
+    return failed_new(out, disk_id, reason, true);
 }
 
 bool hm_shard_api_failed_info(const hm_shard_api *api, const char **disk_id,

@@ -231,6 +231,14 @@ bool gw_ready(hm_gw *gw);
  * every disk answers. */
 bool gw_ready_report(hm_gw *gw, char *body, size_t cap, size_t *len);
 
+/* "healthy", "missing" or "failed" for what a disk's info answered (0,
+ * HM_ENOENT, anything else): hm_shard_api.h. */
+const char *gw_disk_state_name(int info_rc);
+
+/* Disk i's id into out: its failed api's, else the last one its info
+ * answered ("" when none yet). */
+void gw_shard_disk_id(hm_gw *gw, size_t i, char *out, size_t cap);
+
 /* The gateway's families for its -metrics listener (an hm_metrics_render_fn
  * over the hm_gw), and its readiness for the listener's /health/ready. */
 int gw_metrics_render(void *arg, hm_metrics_buf *b);

@@ -16,6 +16,7 @@
 #include "hm_gw_int.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -147,10 +148,15 @@ struct gw_stats {
 
 /* ---- counting shard wrappers ------------------------------------------------ */
 
-/* Each wrapper copies its inner binding's ops (puts, deletes and stats go
- * straight through: their handles are the inner ones) and takes over the
- * reads, so every read error and every corruption found is counted,
- * whichever binding (in-process or RPC) is underneath. */
+/* Each wrapper copies its inner binding's ops and takes over every op that
+ * takes the api itself (info, put_open, get_open, del, stat, free: each
+ * must reach the inner binding with the inner api, never the wrapper) and
+ * the reads, so every read error and every corruption found is counted,
+ * whichever binding (in-process or RPC) is underneath.  The put stream ops
+ * go straight through: their handles are the inner ones.  A disk that
+ * fails or disappears at run time answers every op with an error (the
+ * store marks it, hamster-shard/hm_shard_store.h): the wrapper only counts
+ * and logs. */
 typedef struct gw_wrap {
     hm_shard_api api;
     struct hm_shard_api_ops ops;
@@ -159,6 +165,8 @@ typedef struct gw_wrap {
     hm_env *env;
     char name[256];             /* the disk's path or the shard daemon's address */
     _Atomic int64_t logged_ms;  /* last "unreachable" line, to keep it to one a second */
+    pthread_mutex_t id_mu;
+    char disk_id[40];           /* from the last info that answered, under id_mu */
 } gw_wrap;
 
 /* A transport failure: the peer is down, unreachable or too slow. */
@@ -190,7 +198,27 @@ static int gw_wrap_info(hm_shard_api *api, Hm__ShardInfoResp **out)
     gw_wrap *w = api->impl;
     int rc = w->inner->ops->info(w->inner, out);
     if (rc != 0) gw_peer_log(w->env, &w->logged_ms, "shard store", w->name, "info", rc);
+    else if (*out != NULL && (*out)->disk_id != NULL) {
+        pthread_mutex_lock(&w->id_mu);
+        snprintf(w->disk_id, sizeof w->disk_id, "%s", (*out)->disk_id);
+        pthread_mutex_unlock(&w->id_mu);
+    }
     return rc;
+}
+
+void gw_shard_disk_id(hm_gw *gw, size_t i, char *out, size_t cap)
+{
+    const char *fid = NULL;
+    if (cap == 0) return;
+    out[0] = '\0';
+    if (hm_shard_api_failed_info(gw->cfg.shards[i], &fid, NULL)) {
+        snprintf(out, cap, "%s", fid);
+        return;
+    }
+    gw_wrap *w = gw->shards[i]->impl;
+    pthread_mutex_lock(&w->id_mu);
+    snprintf(out, cap, "%s", w->disk_id);
+    pthread_mutex_unlock(&w->id_mu);
 }
 
 static int gw_wrap_put_open(hm_shard_api *api, const Hm__ShardHeader *hdr, hm_shard_put **out)
@@ -209,6 +237,18 @@ static int gw_wrap_del(hm_shard_api *api, const uint8_t blob_id[HM_BLOB_ID_BYTES
     int rc = w->inner->ops->del(w->inner, blob_id, shard_index);
     if (gw_unreachable(rc))
         gw_peer_log(w->env, &w->logged_ms, "shard store", w->name, "delete", rc);
+    return rc;
+}
+
+static int gw_wrap_stat(hm_shard_api *api, const uint8_t blob_id[HM_BLOB_ID_BYTES],
+                        uint32_t shard_index, Hm__ShardHeader **out)
+{
+    gw_wrap *w = api->impl;
+    int rc = w->inner->ops->stat(w->inner, blob_id, shard_index, out);
+    if (rc == HM_ECORRUPT)
+        atomic_fetch_add_explicit(&w->stats->shard_corruptions, 1, memory_order_relaxed);
+    if (rc == HM_ECORRUPT || gw_unreachable(rc))
+        gw_peer_log(w->env, &w->logged_ms, "shard store", w->name, "stat", rc);
     return rc;
 }
 
@@ -284,7 +324,9 @@ static void gw_wrap_get_close(hm_shard_get *hg)
 
 static void gw_wrap_free(hm_shard_api *api)
 {
-    free(api->impl); /* the inner api belongs to the caller */
+    gw_wrap *w = api->impl;
+    pthread_mutex_destroy(&w->id_mu);
+    free(w); /* the inner api belongs to the caller */
 }
 
 int gw_stats_new(hm_gw *gw)
@@ -299,6 +341,10 @@ int gw_stats_new(hm_gw *gw)
     for (size_t i = 0; i < gw->cfg.shard_count; i++) {
         gw_wrap *w = calloc(1, sizeof *w);
         if (w == NULL) return HM_ENOMEM;
+        if (pthread_mutex_init(&w->id_mu, NULL) != 0) {
+            free(w);
+            return HM_ENOMEM;
+        }
         w->inner = gw->cfg.shards[i];
         w->stats = gw->stats;
         w->env = gw->cfg.env;
@@ -309,6 +355,7 @@ int gw_stats_new(hm_gw *gw)
         w->ops.info = gw_wrap_info;
         w->ops.put_open = gw_wrap_put_open;
         w->ops.del = gw_wrap_del;
+        w->ops.stat = gw_wrap_stat;
         w->ops.get_open = gw_wrap_get_open;
         w->ops.get_read = gw_wrap_get_read;
         w->ops.get_close = gw_wrap_get_close;
@@ -316,6 +363,12 @@ int gw_stats_new(hm_gw *gw)
         w->api.ops = &w->ops;
         w->api.impl = w;
         gw->shards[i] = &w->api;
+        /* Learn the disk id now, so a disk that dies before the first probe
+         * is still named by it (a refused one has no id to learn). */
+        Hm__ShardInfoResp *info = NULL;
+        if (w->inner->ops->info(w->inner, &info) == 0 && info != NULL && info->disk_id != NULL)
+            snprintf(w->disk_id, sizeof w->disk_id, "%s", info->disk_id);
+        if (info != NULL) hm__shard_info_resp__free_unpacked(info, NULL);
     }
     gw_meta_wrap *m = calloc(1, sizeof *m);
     if (m == NULL) return HM_ENOMEM;
@@ -416,26 +469,37 @@ void gw_stats_request(gw_req *r, bool cut)
 
 /* ---- health ------------------------------------------------------------------ */
 
+const char *gw_disk_state_name(int info_rc)
+{
+    return info_rc == 0 ? "healthy" : info_rc == HM_ENOENT ? "missing" : "failed";
+}
+
 bool gw_ready_report(hm_gw *gw, char *body, size_t cap, size_t *len)
 {
     size_t healthy = 0, n = gw->cfg.shard_count, used = 0;
     if (body != NULL && cap > 0) body[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         Hm__ShardInfoResp *info = NULL;
-        int rc = gw->cfg.shards[i]->ops->info(gw->cfg.shards[i], &info);
-        char id[40] = "";
-        if (info != NULL && info->disk_id != NULL) snprintf(id, sizeof id, "%s", info->disk_id);
+        int rc = gw->shards[i]->ops->info(gw->shards[i], &info);
         if (info != NULL) hm__shard_info_resp__free_unpacked(info, NULL);
         if (rc == 0) {
             healthy++;
             continue;
         }
-        const char *fid = NULL, *why = NULL;
-        if (hm_shard_api_failed_info(gw->cfg.shards[i], &fid, &why)) snprintf(id, sizeof id, "%s", fid);
+        char id[40];
+        gw_shard_disk_id(gw, i, id, sizeof id);
+        const char *why = NULL;
+        (void)hm_shard_api_failed_info(gw->cfg.shards[i], NULL, &why);
         if (body == NULL || used + 1 >= cap) continue;
-        int w = snprintf(body + used, cap - used, "degraded: disk %zu path %s id %s: %s\n", i,
-                         gw->cfg.disk_paths != NULL ? gw->cfg.disk_paths[i] : "-",
-                         id[0] != '\0' ? id : "unknown", why != NULL ? why : hm_err_msg(rc));
+        /* A disk lost at run time has no failed api: say what its store
+         * answered (the log names the path and the first error). */
+        if (why == NULL)
+            why = rc == HM_ENOENT    ? "directory gone or emptied at run time"
+                  : rc == HM_EUNAVAIL ? "I/O error or failed sync; writes refused until restart"
+                                      : hm_err_msg(rc);
+        int w = snprintf(body + used, cap - used, "degraded: disk %zu path %s id %s: %s: %s\n",
+                         i, gw->cfg.disk_paths != NULL ? gw->cfg.disk_paths[i] : "-",
+                         id[0] != '\0' ? id : "unknown", gw_disk_state_name(rc), why);
         if (w > 0) used = (size_t)w < cap - used ? used + (size_t)w : cap - 1;
     }
     if (len != NULL) *len = used;
@@ -532,12 +596,15 @@ static void gw_metrics_disks(hm_metrics_buf *b, hm_gw *gw)
         const char *id;
         uint64_t total, free;
         bool up;
+        int rc;
     } d[64];
+    char ids[64][40];
     size_t n = gw->cfg.shard_count < 64 ? gw->cfg.shard_count : 64;
     Hm__ShardInfoResp *infos[64] = {0};
     for (size_t i = 0; i < n; i++) {
-        int rc = gw->cfg.shards[i]->ops->info(gw->cfg.shards[i], &infos[i]);
+        int rc = gw->shards[i]->ops->info(gw->shards[i], &infos[i]);
         d[i].up = rc == 0 && infos[i] != NULL;
+        d[i].rc = d[i].up ? 0 : rc != 0 ? rc : HM_EUNAVAIL;
         d[i].id = d[i].up && infos[i]->disk_id != NULL ? infos[i]->disk_id : NULL;
         d[i].total = d[i].up ? infos[i]->bytes_total : 0;
         d[i].free = d[i].up ? infos[i]->bytes_free : 0;
@@ -565,18 +632,20 @@ static void gw_metrics_disks(hm_metrics_buf *b, hm_gw *gw)
         }
     }
     hm_metrics_family(b, "hamster_disk_state", "gauge",
-                      "1 for the state each disk is in (healthy, failed), 0 for the others.");
+                      "1 for the state each disk is in (healthy, failed, missing), 0 for the "
+                      "others.");
     for (size_t i = 0; i < n; i++) {
-        static const char *const states[] = {"healthy", "failed"};
-        const char *fid = NULL;
-        if (d[i].id == NULL && hm_shard_api_failed_info(gw->cfg.shards[i], &fid, NULL) &&
-            fid[0] != '\0')
-            d[i].id = fid;
-        hm_metrics_label_escape(d[i].id != NULL ? d[i].id : "", esc, sizeof esc);
-        for (size_t s = 0; s < 2; s++) {
+        static const char *const states[] = {"healthy", "failed", "missing"};
+        if (d[i].id == NULL) {
+            gw_shard_disk_id(gw, i, ids[i], sizeof ids[i]);
+            d[i].id = ids[i];
+        }
+        hm_metrics_label_escape(d[i].id, esc, sizeof esc);
+        const char *now = gw_disk_state_name(d[i].rc);
+        for (size_t s = 0; s < 3; s++) {
             snprintf(labels, sizeof labels, "disk=\"%zu\",disk_id=\"%s\",state=\"%s\"", i, esc,
                      states[s]);
-            hm_metrics_sample_u64(b, "hamster_disk_state", labels, (s == 0) == d[i].up);
+            hm_metrics_sample_u64(b, "hamster_disk_state", labels, strcmp(states[s], now) == 0);
         }
     }
     for (size_t i = 0; i < n; i++)

@@ -24,7 +24,19 @@
  * "succeed" over lost writeback.  After the first failed sync or sync_dir
  * the store refuses every put and delete with HM_EUNAVAIL (a 503 to S3
  * clients) until the process restarts and reopens it; gets go on, each
- * block still checked against its CRC32C.
+ * block still checked against its CRC32C.  An I/O error (EIO) from any
+ * other disk call (open, read, write, rename, mkdir, unlink) fails the disk
+ * the same way: the disk is dying.  A full disk (ENOSPC) is not a failure:
+ * that put fails, the disk stays healthy.
+ *
+ * A disk whose directory disappears at run time (removed, or its contents
+ * deleted) is "missing", as at start: once its label, shards/ or tmp/ is
+ * found gone, every call returns HM_EUNAVAIL and info HM_ENOENT, so nothing
+ * is written into a directory that no longer holds the disk.  Presence is
+ * checked by info (every health probe), at each put_open, and whenever a
+ * disk call answers "not found" where the store's own directories should
+ * be.  Only the same disk coming back (its own label) ends it before a
+ * restart; an emptied directory stays missing.
  */
 #include "hm_shard_store.h"
 
@@ -63,7 +75,9 @@ struct hm_shard_store {
     char disk_id[SHARD_ID_HEX_BYTES + 1];
     hm_disk_label label;
     pthread_mutex_t mu;
-    atomic_int failed;    /* 0, or the error of the first failed sync */
+    atomic_int failed;    /* 0, or the error of the first failed sync or EIO */
+    atomic_bool missing;  /* its directory was found gone at run time */
+    char *label_path;
     /* Fan-out directories whose entries this process has made durable,
      * one bit per directory (l1: first two hex digits; l2: first four);
      * under mu. */
@@ -157,13 +171,78 @@ static int store_fail(hm_shard_store *s, int rc, const char *what, const char *n
     return HM_EUNAVAIL;
 }
 
-/* 0, or HM_EUNAVAIL once a sync has failed. */
+/* 0, or HM_EUNAVAIL once a sync has failed or the disk is missing. */
 static int store_writable(const hm_shard_store *s)
 {
-    return atomic_load(&s->failed) == 0 ? 0 : HM_EUNAVAIL;
+    return atomic_load(&s->failed) == 0 && !atomic_load(&s->missing) ? 0 : HM_EUNAVAIL;
 }
 
 bool hm_shard_store_failed(const hm_shard_store *s) { return store_writable(s) != 0; }
+
+bool hm_shard_store_missing(const hm_shard_store *s) { return atomic_load(&s->missing); }
+
+static int store_io(hm_shard_store *s, int rc, const char *what, const char *name);
+
+/* Is the disk still there: its label, shards/ and tmp/?  The first time
+ * one is found gone the disk is marked missing and named in the log.  A
+ * missing disk is served again once all three are back and the label is
+ * this disk's own (the directory was moved away and back): its shards are
+ * checked block by block when read, as always.  Another error from the
+ * check (EIO) fails the disk (store_io). */
+static bool store_present(hm_shard_store *s)
+{
+    bool was_missing = atomic_load(&s->missing);
+    const char *const paths[] = {s->label_path, s->shards_dir, s->tmp_dir};
+    const char *gone = NULL;
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0] && gone == NULL; i++) {
+        bool is_dir = false;
+        int rc = s->env->ops->exists(s->env, paths[i], &is_dir);
+        if (rc == 0 && is_dir == (i > 0)) continue;
+        if (rc != 0 && rc != HM_ENOENT) {
+            (void)store_io(s, rc, "check", paths[i]);
+            return !was_missing;
+        }
+        gone = paths[i];
+    }
+    if (gone == NULL && was_missing) {
+        hm_disk_label lab;
+        if (hm_disk_label_read(s->env, s->dir, &lab) != 0 ||
+            strcmp(lab.disk_id, s->disk_id) != 0) {
+            gone = s->label_path;
+        } else {
+            atomic_store(&s->missing, false);
+            hm_warn(SHARD_COMP, NULL, "disk %s is back at %s: serving it again", s->disk_id,
+                    s->dir);
+            return true;
+        }
+    }
+    if (gone == NULL) return true;
+    bool expected = false;
+    if (atomic_compare_exchange_strong(&s->missing, &expected, true))
+        hm_error(SHARD_COMP, NULL,
+                 "disk %s missing: %s is gone (directory removed or emptied); refusing every "
+                 "call until it is back or the process restarts",
+                 s->disk_id, gone);
+    return false;
+}
+
+/* Classify the result of a disk call on the store: HM_EIO fails the disk
+ * (and is returned as it is), "not found" where the store's directories
+ * should be checks that the disk is still there (HM_EUNAVAIL if not);
+ * anything else, ENOSPC included, is returned as it is. */
+static int store_io(hm_shard_store *s, int rc, const char *what, const char *name)
+{
+    if (rc == HM_EIO) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&s->failed, &expected, rc))
+            hm_error(SHARD_COMP, NULL,
+                     "disk %s failed: %s of %s: %s; refusing writes until restart",
+                     s->disk_id, what, name, hm_err_msg(rc));
+        return rc;
+    }
+    if (rc == HM_ENOENT && !store_present(s)) return HM_EUNAVAIL;
+    return rc;
+}
 
 int hm_shard_store_shard_path(const hm_shard_store *s,
                               const uint8_t blob_id[HM_BLOB_ID_BYTES],
@@ -269,7 +348,9 @@ int hm_shard_store_open_checked(hm_shard_store **out, hm_env *env, const char *d
     s->dir = strdup(disk_dir);
     s->shards_dir = store_path_dup(disk_dir, "shards");
     s->tmp_dir = store_path_dup(disk_dir, "tmp");
-    if (s->dir == NULL || s->shards_dir == NULL || s->tmp_dir == NULL) {
+    s->label_path = store_path_dup(disk_dir, HM_DISK_LABEL_FILE);
+    if (s->dir == NULL || s->shards_dir == NULL || s->tmp_dir == NULL ||
+        s->label_path == NULL) {
         rc = HM_ENOMEM;
         goto err_after_alloc;
     }
@@ -309,6 +390,7 @@ err_after_mutex:
     pthread_mutex_destroy(&s->mu);
 err_after_alloc:
     hm_dirsync_free(s->dirsync);
+    free(s->label_path);
     free(s->tmp_dir);
     free(s->shards_dir);
     free(s->dir);
@@ -321,6 +403,7 @@ void hm_shard_store_close(hm_shard_store *s)
     if (s == NULL) return;
     pthread_mutex_destroy(&s->mu);
     hm_dirsync_free(s->dirsync);
+    free(s->label_path);
     free(s->tmp_dir);
     free(s->shards_dir);
     free(s->dir);
@@ -334,8 +417,13 @@ const hm_disk_label *hm_shard_store_label(const hm_shard_store *s) { return &s->
 int hm_shard_store_info(hm_shard_store *s, Hm__ShardInfoResp **out)
 {
     uint64_t total = 0, avail = 0;
+    if (!store_present(s)) return HM_ENOENT;
+    if (atomic_load(&s->failed) != 0) return HM_EUNAVAIL;
     int rc = s->env->ops->statfs(s->env, s->dir, &total, &avail);
-    if (rc != 0) return rc;
+    if (rc != 0) {
+        rc = store_io(s, rc, "statfs", s->dir);
+        return hm_shard_store_missing(s) ? HM_ENOENT : rc;
+    }
     Hm__ShardInfoResp *r = malloc(sizeof *r);
     if (r == NULL) return HM_ENOMEM;
     hm__shard_info_resp__init(r);
@@ -388,6 +476,7 @@ int hm_shard_store_put_open(hm_shard_store *s, const Hm__ShardHeader *hdr,
         return HM_EINVAL;
     }
     int wrc = store_writable(s);
+    if (wrc == 0 && !store_present(s)) wrc = HM_EUNAVAIL;
     if (wrc != 0) return wrc;
     hm_shard_store_put *p = calloc(1, sizeof *p);
     if (p == NULL) return HM_ENOMEM;
@@ -441,13 +530,19 @@ int hm_shard_store_put_open(hm_shard_store *s, const Hm__ShardHeader *hdr,
     rc = store_join(p->tmp_path, sizeof p->tmp_path, s->tmp_dir, name);
     if (rc != 0) goto err_after_alloc;
     rc = env->ops->open(env, p->tmp_path, HM_O_RDWR | HM_O_CREAT | HM_O_EXCL, &p->f);
-    if (rc != 0) goto err_after_alloc;
+    if (rc != 0) {
+        rc = store_io(s, rc, "create", p->tmp_path);
+        goto err_after_alloc;
+    }
 
     /* Placeholder preamble and header; rewritten at commit. */
     hm_shard_preamble_encode(&pre, hbuf);
     p->placeholder_len = HM_SHARD_PREAMBLE_BYTES + pre.header_len;
     rc = env->ops->pwrite(p->f, hbuf, p->placeholder_len, 0);
-    if (rc != 0) goto err_after_open;
+    if (rc != 0) {
+        rc = store_io(s, rc, "write", p->tmp_path);
+        goto err_after_open;
+    }
 
     free(hbuf);
     *out = p;
@@ -508,7 +603,7 @@ static int store_put_blocks(hm_shard_store_put *p, const uint8_t *data, size_t n
         p->table_cap = cap;
     }
     int rc = env->ops->pwrite(p->f, data, n, HM_SHARD_DATA_OFFSET + p->written);
-    if (rc != 0) return rc;
+    if (rc != 0) return store_io(p->s, rc, "write", p->tmp_path);
     for (size_t off = 0; off < n; off += HM_SHARD_BLOCK_BYTES) {
         size_t len = n - off < HM_SHARD_BLOCK_BYTES ? n - off : HM_SHARD_BLOCK_BYTES;
         hm_shard_le32_put(p->table + p->table_len, hm_crc32c(0, data + off, len));
@@ -595,12 +690,12 @@ static int store_put_finish_file(hm_shard_store_put *p)
     }
     if (p->table_len > 0) {
         rc = env->ops->pwrite(p->f, p->table, p->table_len, lay.table_offset);
-        if (rc != 0) return rc;
+        if (rc != 0) return store_io(p->s, rc, "write", p->tmp_path);
     }
     hm_shard_footer_encode(lay.block_count, hm_crc32c(0, p->table, p->table_len),
                            footer);
     rc = env->ops->pwrite(p->f, footer, sizeof footer, lay.footer_offset);
-    if (rc != 0) return rc;
+    if (rc != 0) return store_io(p->s, rc, "write", p->tmp_path);
 
     p->hdr->data_length = p->written;
     p->hdr->data_crc32c = p->data_crc;
@@ -619,7 +714,7 @@ static int store_put_finish_file(hm_shard_store_put *p)
         rc = env->ops->pwrite(p->f, hbuf, n, 0);
     }
     free(hbuf);
-    if (rc != 0) return rc;
+    if (rc != 0) return store_io(p->s, rc, "write", p->tmp_path);
     /* Durable means fsync'd: the file first, then the rename, then the
      * directory. */
     rc = env->ops->sync(p->f);
@@ -661,7 +756,10 @@ int hm_shard_store_put_commit(hm_shard_store_put *p, uint64_t *length, uint32_t 
     rc = l1_known ? 0 : store_ensure_dir(s, l1);
     if (rc == 0 && !l2_known) rc = store_ensure_dir(s, l2);
     if (rc == 0) rc = env->ops->rename(env, p->tmp_path, target);
-    if (rc != 0) goto err;
+    if (rc != 0) {
+        rc = store_io(s, rc, "rename", target);
+        goto err;
+    }
 
     /* Durable: the file (synced above), then its entry, then the entries of
      * fan-out directories this process has not yet made durable. */
@@ -774,12 +872,16 @@ int hm_shard_store_get_open(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_
     Hm__ShardHeader *h = NULL;
     int rc = hm_shard_store_shard_path(s, blob_id, shard_index, path, sizeof path);
     if (rc != 0) return rc;
+    if (atomic_load(&s->missing)) return HM_EUNAVAIL;
     hm_shard_store_get *g = calloc(1, sizeof *g);
     if (g == NULL) return HM_ENOMEM;
     g->s = s;
     store_shard_name(blob_id, shard_index, g->name);
     rc = env->ops->open(env, path, HM_O_RDONLY, &g->f);
-    if (rc != 0) goto err_after_alloc;
+    if (rc != 0) {
+        rc = store_io(s, rc, "open", path);
+        goto err_after_alloc;
+    }
     /* Not the whole CRC table (320 KiB for a 5 GiB shard): a get reads
      * only the entries of the blocks its range covers, and a damaged entry
      * fails its block's check exactly as damaged data would.  The footer's
@@ -790,6 +892,7 @@ int hm_shard_store_get_open(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_
             hm_error(SHARD_COMP, NULL, "shard %s: file fails validation: %s", g->name,
                      hm_err_msg(rc));
         }
+        if (rc == HM_EIO) rc = store_io(s, rc, "read", path);
         goto err_after_open;
     }
     g->block = malloc(g->lay.block_bytes);
@@ -853,6 +956,7 @@ static int store_get_load(hm_shard_store_get *g)
     if (rc == 0) {
         rc = store_pread_full(g->s->env, g->f, g->block, n, g->lay.data_offset + start);
     }
+    if (rc == HM_EIO) rc = store_io(g->s, rc, "read", g->name);
     if (rc == 0 && hm_crc32c(0, g->block, n) != want) rc = HM_ECORRUPT;
     if (rc == HM_ECORRUPT) {
         hm_error(SHARD_COMP, NULL, "shard %s: block %u (bytes %llu..%llu) fails its CRC32C",
@@ -914,6 +1018,7 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
     if (rc != 0) return rc;
     rc = store_writable(s);
     if (rc != 0) return rc;
+    if (!store_present(s)) return HM_EUNAVAIL;
     if (shard_index != HM_SHARD_INDEX_MANIFEST) {
         /* A multipart object's manifest lives beside every shard of its
          * first part's blob, and goes with the shard on this disk
@@ -926,14 +1031,14 @@ int hm_shard_store_delete(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BY
                                        sizeof mpath);
         if (rc != 0) return rc;
         rc = s->env->ops->unlink(s->env, mpath);
-        if (rc != 0 && rc != HM_ENOENT) return rc;
+        if (rc != 0 && rc != HM_ENOENT) return store_io(s, rc, "unlink", mpath);
         if (rc == 0) {
             int msrc = store_sync_parent(s->env, mpath);
             if (msrc != 0) return store_fail(s, msrc, "directory", mpath);
         }
     }
     rc = s->env->ops->unlink(s->env, path);
-    if (rc != 0 && rc != HM_ENOENT) return rc;
+    if (rc != 0 && rc != HM_ENOENT) return store_io(s, rc, "unlink", path);
     /* Already gone is not yet durably gone: an earlier unlink (or a rename
      * whose directory sync failed) may still be undone by a crash, and the
      * caller forgets the blob once this returns.  Sync the directory in
@@ -952,10 +1057,12 @@ int hm_shard_store_stat(hm_shard_store *s, const uint8_t blob_id[HM_BLOB_ID_BYTE
     hm_shard_layout lay;
     int rc = hm_shard_store_shard_path(s, blob_id, shard_index, path, sizeof path);
     if (rc != 0) return rc;
+    if (atomic_load(&s->missing)) return HM_EUNAVAIL;
     rc = s->env->ops->open(s->env, path, HM_O_RDONLY, &f);
-    if (rc != 0) return rc;
+    if (rc != 0) return store_io(s, rc, "open", path);
     rc = store_read_meta(s->env, f, false, out, &lay, NULL);
     s->env->ops->close(f);
+    if (rc == HM_EIO) return store_io(s, rc, "read", path);
     if (rc == HM_ECORRUPT || rc == HM_EVERSION) {
         char name[SHARD_NAME_BYTES];
         store_shard_name(blob_id, shard_index, name);

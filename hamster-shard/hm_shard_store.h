@@ -41,10 +41,21 @@ int hm_shard_store_open_checked(hm_shard_store **out, hm_env *env, const char *d
 int hm_shard_store_open(hm_shard_store **out, hm_env *env, const char *disk_dir);
 
 /* A failed fsync fails the disk: after any sync or sync_dir of the store
- * fails, every put_open, put_commit and delete returns HM_EUNAVAIL (the
- * call whose sync failed too) until the store is closed and opened again,
- * normally by a restart.  Gets are still served.  True once failed. */
+ * fails, or any disk call answers HM_EIO, every put_open, put_commit and
+ * delete returns HM_EUNAVAIL (the call that failed with HM_EUNAVAIL after
+ * a sync, HM_EIO after another call) until the store is
+ * closed and opened again, normally by a restart.  Gets are still served,
+ * each block checked against its CRC32C; info returns HM_EUNAVAIL.  HM_ENOSPC
+ * fails only the call.  True once failed, and while missing. */
 bool hm_shard_store_failed(const hm_shard_store *s);
+
+/* A disk whose label, shards/ or tmp/ is found gone at run time (its
+ * directory removed or emptied) is missing: every call returns HM_EUNAVAIL,
+ * info HM_ENOENT.  Checked by info, by each put_open and after any "not
+ * found" from the disk.  It ends when the check finds all three back with
+ * this disk's own label (the directory moved away and back), or when the
+ * store is reopened.  True while missing. */
+bool hm_shard_store_missing(const hm_shard_store *s);
 
 /* Close the store.  Every put and get of it must be finished first. */
 void hm_shard_store_close(hm_shard_store *s);
@@ -57,6 +68,8 @@ const hm_disk_label *hm_shard_store_label(const hm_shard_store *s);
 
 /* Identity and capacity: disk id, statfs totals.  shard_count is not set
  * (counting would mean walking every shard; the metadata knows the blobs).
+ * HM_ENOENT when the disk is missing, HM_EUNAVAIL when it has failed
+ * (hm_shard_store_missing, hm_shard_store_failed).
  * *out is freed with hm__shard_info_resp__free_unpacked(*out, NULL). */
 int hm_shard_store_info(hm_shard_store *s, Hm__ShardInfoResp **out);
 

@@ -45,12 +45,23 @@ static int main_metrics_render(void *arg, hm_metrics_buf *b)
     Hm__ShardInfoResp *info = NULL;
     int rc = hm_shard_store_info(store, &info);
     bool up = rc == 0 && info != NULL && !hm_shard_store_failed(store);
+    const char *state = up ? "healthy" : hm_shard_store_missing(store) ? "missing" : "failed";
     char esc[80], labels[112];
     hm_metrics_label_escape(hm_shard_store_disk_id(store), esc, sizeof esc);
     snprintf(labels, sizeof labels, "disk_id=\"%s\"", esc);
     hm_metrics_family(b, "hamster_disk_up", "gauge",
-                      "1 when the disk serves writes, 0 when it has failed (a sync failed).");
+                      "1 when the disk serves writes, 0 when it has failed (a sync failed or "
+                      "an I/O error) or is missing (its directory gone).");
     hm_metrics_sample_u64(b, "hamster_disk_up", labels, up ? 1 : 0);
+    hm_metrics_family(b, "hamster_disk_state", "gauge",
+                      "1 for the state the disk is in (healthy, failed, missing), 0 for the "
+                      "others.");
+    static const char *const states[] = {"healthy", "failed", "missing"};
+    for (size_t i = 0; i < 3; i++) {
+        char sl[160];
+        snprintf(sl, sizeof sl, "%s,state=\"%s\"", labels, states[i]);
+        hm_metrics_sample_u64(b, "hamster_disk_state", sl, strcmp(states[i], state) == 0);
+    }
     if (rc == 0 && info != NULL) {
         uint64_t total = info->bytes_total, free_bytes = info->bytes_free;
         hm_metrics_family(b, "hamster_disk_size_bytes", "gauge",

@@ -42,8 +42,8 @@ code=$(curl -s -o ready -w '%{http_code}' "$ENDPOINT/health/ready")
 [ "$code" = 200 ] || fail "ready with 2 of 3 disks (k = 2): $code"
 grep -F "path d1 id $id1" ready >/dev/null || fail "ready body does not name d1: $(cat ready)"
 curl -sf "http://127.0.0.1:$mport/metrics" > m
-grep -E "^hamster_disk_state\{disk=\"1\",disk_id=\"$id1\",state=\"failed\"\} 1$" m >/dev/null ||
-  fail "no failed state for disk 1: $(grep disk_state m)"
+grep -E "^hamster_disk_state\{disk=\"1\",disk_id=\"$id1\",state=\"missing\"\} 1$" m >/dev/null ||
+  fail "no missing state for disk 1: $(grep disk_state m)"
 # No wrong byte: every object reads back whole or answers 503.
 for i in 1 2 3 4; do
   if s3 s3api get-object --bucket ids --key o$i back >/dev/null 2>err; then

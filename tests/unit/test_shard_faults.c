@@ -203,11 +203,11 @@ static int try_put(hm_shard_store *s, unsigned blob, const uint8_t *data, size_t
     return hm_shard_store_put_commit(p, NULL, NULL);
 }
 
-/* A put that meets a failing disk call at any point fails with that error,
- * leaves no shard and no temporary file, and the store goes on working;
- * the first fault-free put of the same shard succeeds.  A failed sync or
- * sync_dir is HM_EUNAVAIL instead and fails the disk: the next put is
- * refused until the store is reopened. */
+/* A put that meets a failing disk call at any point fails with that error
+ * (HM_EIO; a failed sync or sync_dir HM_EUNAVAIL instead) and leaves no
+ * shard and no temporary file.  Any of them fails the disk: the next put
+ * is refused until the store is reopened (a restart), and after that the
+ * first fault-free put of the same shard succeeds. */
 START_TEST(test_put_faults)
 {
     hm_shard_store *s = NULL;
@@ -234,12 +234,11 @@ START_TEST(test_put_faults)
         ck_assert_int_eq(hm_shard_store_stat(s, id, 0, &st), HM_ENOENT);
         ck_assert_int_eq(tmp_entries(), 0);
         ck_assert_uint_eq(shards_on_disk(), 0);
-        ck_assert(hm_shard_store_failed(s) == sync_fault);
-        if (sync_fault) {
-            ck_assert_int_eq(try_put(s, 1, data, len), HM_EUNAVAIL);
-            hm_shard_store_close(s); /* a restart */
-            ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
-        }
+        ck_assert(hm_shard_store_failed(s));
+        ck_assert(!hm_shard_store_missing(s));
+        ck_assert_int_eq(try_put(s, 1, data, len), HM_EUNAVAIL);
+        hm_shard_store_close(s); /* a restart */
+        ck_assert_int_eq(test_store_open(&s, &fault_env, disk), 0);
     }
     ck_assert_int_gt(n, 8); /* open, writes, syncs, mkdirs, rename, dir syncs */
     ck_assert_uint_eq(shards_on_disk(), 1);
@@ -331,7 +330,8 @@ START_TEST(test_failed_sync_fails_disk)
 END_TEST
 
 /* A get that meets a failing disk call returns the error and no wrong
- * bytes; once no fault is reached the data comes back whole. */
+ * bytes, and the disk is failed (gets still go on); once no fault is
+ * reached the data comes back whole. */
 START_TEST(test_get_faults)
 {
     hm_shard_store *s = NULL;
@@ -367,6 +367,7 @@ START_TEST(test_get_faults)
         }
         ck_assert_int_eq(rc, HM_EIO);
         ck_assert_uint_lt(done, len);
+        ck_assert(hm_shard_store_failed(s));
     }
     ck_assert_int_gt(n, 5);
     hm_shard_store_close(s);
