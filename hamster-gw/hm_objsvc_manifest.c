@@ -126,6 +126,7 @@ int hm_objsvc_manifest_write(hm_objsvc *svc, const char *req_id, const char *buc
     seal.committed_ms = v->mtime_ms;
     /* one copy beside every durable shard of the first part */
     uint32_t written = 0, durable = 0;
+    bool nospace = false;
     for (size_t i = 0; i < home->n_shards; i++) {
         const Hm__ShardRef *ref = home->shards[i];
         if (!ref->has_length) continue;
@@ -141,12 +142,14 @@ int hm_objsvc_manifest_write(hm_objsvc *svc, const char *req_id, const char *buc
             else r = api->ops->put_commit(sp, NULL, NULL);
         }
         if (r == 0) written++;
-        else if (rc == 0) rc = r;
+        else if (r == HM_ENOSPC) nospace = true;
     }
+    /* Below the floor the Complete is refused as a PUT below it is: the
+     * copies' own errors (a lost disk's HM_ENOENT, HM_EIO) would tell the
+     * client something else (InternalError, or an upload that is gone). */
     uint32_t floor = hm_blob_floor(home->k, home->m);
     if (floor > durable) floor = durable;
-    if (written >= floor && written > 0) rc = 0;
-    else if (rc == 0) rc = HM_EUNAVAIL;
+    if (written < floor || written == 0) rc = nospace ? HM_ENOSPC : HM_EUNAVAIL;
 out:
     if (rc != 0)
         hm_warn("objsvc", req_id, "manifest shard of upload %s not written: %s", upload_id,

@@ -35,6 +35,8 @@
 #include <time.h>
 
 #include "test_disk_util.h"
+#include "hm_blob.h"
+#include "hm_ec.h"
 #include "hm_err.h"
 #include "hm_limits.h"
 #include "hm_log.h"
@@ -94,6 +96,8 @@ typedef struct sim_opts {
     uint32_t steps;
     enum sim_level faults;
     bool plant_ack_before_sync;
+    bool plant_ack_with_k;      /* hm_blob_plant_ack_with_k: ack with k shards durable */
+    bool plant_ec_wrong_row;    /* hm_ec_plant_wrong_row: decode with a wrong matrix row */
     bool plant_compact_past_durable; /* the log forgets what the state may lose */
     bool plant_intent_after_shard;   /* a shard is published before its intent */
     bool plant_lose_manifest; /* sim_net_plant_lose_manifest */
@@ -110,6 +114,7 @@ typedef struct sim_opts {
     bool quiet; /* no per-run summary (shrinking reruns) */
     bool strict_gc; /* blobs held by expired intents fail the run too */
     size_t disks;
+    bool disks_cycle; /* --disks-cycle: each seed takes 3 + seed % 6 disks (every EC profile) */
     /* per-disk faults (their own stream of the seed; heavy faults turn
      * them all on from three disks) */
     bool disk_loss;  /* a disk dies, or loses its contents or its directory */
@@ -2750,8 +2755,8 @@ static bool sim_disk_faults_on(const sim_opts *o)
  * then fail to read, cleanly). */
 static uint32_t sim_loss_budget(sim_run *r)
 {
-    (void)r;
-    return 1;
+    uint32_t m = hm_ec_profile_for_domains(r->o.disks).m;
+    return m > 1 ? m : 1;
 }
 
 static void sim_disk_apply(sim_run *r, size_t i)
@@ -3318,6 +3323,8 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     if (r == NULL) return HM_ENOMEM;
     r->o = *o;
     r->hash = 0xcbf29ce484222325ull;
+    uint64_t stripes_read0 = atomic_load(&hm_blob_stripes_read);
+    uint64_t stripes_decoded0 = atomic_load(&hm_blob_stripes_decoded);
     r->buf = malloc(SIM_CHUNK_BYTES_MAX);
     r->buf2 = malloc(SIM_CHUNK_BYTES_MAX);
     int rc = r->buf == NULL || r->buf2 == NULL ? HM_ENOMEM : sim_world_new(&r->w, o->seed);
@@ -3343,6 +3350,8 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     hm_meta_log_plant_lenient_recovery(o->plant_lenient_log);
     hm_meta_log_plant_skip_open_sync(o->plant_skip_open_sync);
     hm_meta_sm_plant_repair_lost = o->plant_repair_lost;
+    hm_blob_plant_ack_with_k = o->plant_ack_with_k;
+    hm_ec_plant_wrong_row = o->plant_ec_wrong_row;
     sim_rng_seed(&r->rng_clock, o->seed, 23);
     sim_rng_seed(&r->rng_disk, o->seed, 24);
     for (int b = 0; b < SIM_BUCKETS; b++) {
@@ -3392,6 +3401,8 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     hm_meta_log_plant_skip_open_sync(false);
     hm_meta_sm_plant_revive_retired_intent(false);
     hm_meta_sm_plant_repair_lost = false;
+    hm_blob_plant_ack_with_k = false;
+    hm_ec_plant_wrong_row = false;
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
     *hash = h;
     int result = r->failed ? 1 : 0;
@@ -3434,8 +3445,12 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
                    r->st.disk_deaths, r->st.disk_losses, r->st.disk_rots, r->st.disk_stalls,
                    r->st.disk_fulls, refused, stalled);
         }
-        printf("  shards: %" PRIu64 " acknowledged writes checked against the floor, %zu "
-               "shards acknowledged absent%s\n", r->st.acks_checked, r->nabsent,
+        hm_ec_profile prof = hm_ec_profile_for_domains(o->disks);
+        printf("  shards: profile %u+%u; %" PRIu64 " acknowledged writes checked against the "
+               "floor, %zu shards acknowledged absent; %" PRIu64 " stripes read, %" PRIu64
+               " decoded from parity%s\n", prof.k, prof.m, r->st.acks_checked, r->nabsent,
+               (uint64_t)atomic_load(&hm_blob_stripes_read) - stripes_read0,
+               (uint64_t)atomic_load(&hm_blob_stripes_decoded) - stripes_decoded0,
                o->plant_gc_deletes_named ? "; planted: a collector deleted named shards" : "");
         printf("  final gc: %" PRIu64 " blobs collected, %" PRIu64 " shard files left, %" PRIu64
                " held only by expired intents\n",
@@ -3462,14 +3477,16 @@ static void sim_usage(void)
 {
     fprintf(stderr,
             "usage: hamster-sim [--seed N]... [--steps M] [--faults none|light|heavy]\n"
-            "                   [--plant ack-before-sync|lenient-log-recovery|\n"
+            "                   [--plant ack-before-sync|ack-with-k|ec-wrong-row|\n"
+            "                            lenient-log-recovery|\n"
             "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
             "                            compact-past-durable|intent-after-shard|lose-manifest|\n"
             "                            skip-open-sync|gc-deletes-named|\n"
             "                            revive-retired-intent|repair-item-lost]\n"
             "                   [--read-gc] [--akeys] [--crash-after-restart] [--late-dups]\n"
             "                   [--trace]\n"
-            "                   [--disks 1..8] [--disk-loss] [--disk-rot] [--disk-stall]\n"
+            "                   [--disks 1..8 | --disks-cycle] [--disk-loss] [--disk-rot]\n"
+            "                   [--disk-stall]\n"
             "                   [--disk-full]\n"
             "                   [--seeds K] [--no-shrink] [--check-determinism]\n"
             "                   [--expect-failure] [--soak] [--strict-gc]\n");
@@ -3478,6 +3495,8 @@ static void sim_usage(void)
 static const char *sim_plant_arg(const sim_opts *o)
 {
     return o->plant_ack_before_sync ? " --plant ack-before-sync"
+           : o->plant_ack_with_k    ? " --plant ack-with-k"
+           : o->plant_ec_wrong_row  ? " --plant ec-wrong-row"
            : o->plant_lenient_log   ? " --plant lenient-log-recovery"
            : o->plant_wall_deadline ? " --plant wall-clock-deadline"
            : o->plant_gc_ignores_leases ? " --plant gc-ignores-leases"
@@ -3492,9 +3511,11 @@ static const char *sim_plant_arg(const sim_opts *o)
                                     : "";
 }
 
-/* Heavy faults turn every per-disk fault on from three disks. */
+/* Heavy faults turn every per-disk fault on from three disks.  Also picks
+ * the disks of a seed: --disks-cycle runs 3 to 8 (2+1 to 5+2). */
 static void sim_heavy_disks(sim_opts *o)
 {
+    if (o->disks_cycle) o->disks = 3 + (size_t)(o->seed % 6);
     if (o->faults != SIM_FAULTS_HEAVY || o->disks < 3) return;
     o->disk_loss = o->disk_rot = o->disk_stall = o->disk_full = true;
 }
@@ -3609,6 +3630,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-before-sync") == 0) {
             o.plant_ack_before_sync = true;
             i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ack-with-k") == 0) {
+            o.plant_ack_with_k = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "ec-wrong-row") == 0) {
+            o.plant_ec_wrong_row = true;
+            i++;
         } else if (strcmp(a, "--plant") == 0 && v != NULL && strcmp(v, "keys-del-lost") == 0) {
             o.plant_keys_del_lost = true;
             o.akeys = true;
@@ -3660,6 +3687,8 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--late-dups") == 0) {
             o.late_dups = true;
+        } else if (strcmp(a, "--disks-cycle") == 0) {
+            o.disks_cycle = true;
         } else if (strcmp(a, "--disk-loss") == 0) {
             o.disk_loss = true;
         } else if (strcmp(a, "--disk-rot") == 0) {
@@ -3716,9 +3745,11 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        printf("soak: %" PRIu64 " seeds from %" PRIu64 " x %u steps, %zu disks, passed in %" PRIu64
+        char dn[32];
+        snprintf(dn, sizeof(dn), "%zu", o.disks != 0 ? o.disks : (size_t)SIM_DISKS_DEFAULT);
+        printf("soak: %" PRIu64 " seeds from %" PRIu64 " x %u steps, %s disks, passed in %" PRIu64
                " s\n",
-               runs, base, o.steps, o.disks != 0 ? o.disks : (size_t)SIM_DISKS_DEFAULT, secs);
+               runs, base, o.steps, o.disks_cycle ? "3 to 8" : dn, secs);
         return 0;
     }
 
@@ -3729,8 +3760,10 @@ int main(int argc, char **argv)
             s.seed = seeds[si] + c;
             if (s.disks == 0) s.disks = 1 + s.seed % SIM_DISKS_DEFAULT;
             sim_heavy_disks(&s);
-            printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu%s\n", s.seed,
-                   s.steps, sim_level_name(s.faults), s.disks,
+            /* the profile every blob of the run is written at (hm_blob) */
+            hm_ec_profile prof = hm_ec_profile_for_domains(s.disks);
+            printf("hamster-sim seed %" PRIu64 " steps %u faults %s disks %zu (profile %u+%u)%s\n",
+                   s.seed, s.steps, sim_level_name(s.faults), s.disks, prof.k, prof.m,
                    sim_plant_arg(&s));
             uint64_t h1, h2;
             uint32_t fs = 0;

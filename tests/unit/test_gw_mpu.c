@@ -13,6 +13,7 @@
 #include "hm_limits.h"
 #include "hm_meta_node.h"
 #include "hm_objsvc.h"
+#include "hm_s3err.h"
 #include "hm_shard_store.h"
 #include "test_gw_objsvc_fixture.h"
 
@@ -397,6 +398,41 @@ START_TEST(test_complete_faults)
 }
 END_TEST
 
+/* A Complete whose manifest shard cannot reach the write-ack floor (the
+ * disk of one of the first part's two shards lost its contents while the
+ * node runs, so its copy fails with HM_ENOENT) is refused as a PUT below
+ * the floor is, 503, not with the copy's own error (InternalError), and
+ * the upload is still there.  (hamster-sim at 5+2 with two disks emptied.) */
+START_TEST(test_complete_below_floor)
+{
+    char *uid = create("k");
+    uint8_t *d = pattern(1000, 5);
+    char e1[33];
+    ck_assert_int_eq(part("k", uid, 1, d, 1000, e1), 0);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/disk1", tmpdir);
+    rm_rf(p);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    hm_objsvc_part_ref refs[1] = {{.part_number = 1, .etag = e1}};
+    hm_objsvc_complete_args ca = {
+        .bucket = "bkt", .key = "k", .upload_id = uid, .parts = refs, .part_count = 1};
+    enum hm_objsvc_mpu_fault f;
+    int rc = hm_objsvc_mpu_complete(svc, "t", &ca, NULL, &f);
+    ck_assert_msg(rc == HM_EUNAVAIL, "complete: %s", hm_err_name(rc));
+    ck_assert_int_eq(hm_s3err_from_hm(rc), HM_S3_SERVICE_UNAVAILABLE);
+    /* not applied: the upload and its part are still listed, the key absent,
+     * and the manifest copy that did land was taken back */
+    Hm__MetaResponse *r = NULL;
+    ck_assert_int_eq(hm_objsvc_mpu_list_parts(svc, "t", "bkt", "k", uid, 0, 0, &r), 0);
+    hm__meta_response__free_unpacked(r, NULL);
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", "k", &g), HM_ENOKEY);
+    ck_assert_int_eq(shard_files(), 1); /* the part's shard on disk0 alone */
+    free(d);
+    free(uid);
+}
+END_TEST
+
 /* Aborting an upload and completing another with an unused part leave no
  * shard file behind once gc has run; the manifest goes with the object. */
 START_TEST(test_no_orphans)
@@ -643,6 +679,7 @@ int main(void)
     tcase_add_test(tc, test_part_replaced);
     tcase_add_test(tc, test_composite_checksum);
     tcase_add_test(tc, test_complete_faults);
+    tcase_add_test(tc, test_complete_below_floor);
     tcase_add_test(tc, test_no_orphans);
     tcase_add_test(tc, test_list_pagination);
     tcase_add_test(tc, test_copy);
