@@ -632,7 +632,8 @@ typedef struct blob_rshard {
     hm_shard_api *api;
     hm_shard_get *g;
     uint64_t next;            /* shard offset the open stream reads next */
-    bool bad;
+    bool bad;                 /* failed on an earlier stripe: tried last */
+    int bad_rc;               /* how it failed */
 } blob_rshard;
 
 struct hm_blob_reader {
@@ -661,7 +662,10 @@ static void blob_reader_bad(hm_blob_reader *r, uint32_t i, int rc)
 {
     blob_rshard *s = &r->sh[i];
     blob_rshard_close(s);
+    bool first = !s->bad;
     s->bad = true;
+    s->bad_rc = rc;
+    if (!first) return;
     char hex[2 * HM_BLOB_ID_BYTES + 1];
     blob_hex(r->b->blob_id.data, HM_BLOB_ID_BYTES, hex);
     hm_warn("blob", r->req_id[0] ? r->req_id : NULL,
@@ -726,6 +730,39 @@ static int blob_read_chunk(hm_blob_reader *r, uint32_t i, uint64_t s, uint32_t l
     return 0;
 }
 
+/* Read shard i's chunk of stripe s; on failure mark the shard bad. */
+static int blob_load_one(hm_blob_reader *r, uint32_t i, uint64_t s, uint32_t chunk,
+                         uint8_t *buf)
+{
+    int rc = blob_read_chunk(r, i, s, chunk, buf);
+    if (rc == 0) {
+        r->sh[i].bad = false;
+    } else if (rc != HM_ENOMEM) {
+        blob_reader_bad(r, i, rc);
+    }
+    return rc;
+}
+
+/* Why a stripe cannot be read: when every missing shard failed the same
+ * way, that is the answer (rot everywhere stays HM_ECORRUPT); a mix, or
+ * shards never there, is HM_EUNAVAIL. */
+static int blob_load_rc(const hm_blob_reader *r, const bool *present, uint32_t n)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (present[i]) continue;
+        const blob_rshard *sh = &r->sh[i];
+        if (sh->ref == NULL || !sh->bad) return HM_EUNAVAIL;
+        if (rc != 0 && rc != sh->bad_rc) return HM_EUNAVAIL;
+        rc = sh->bad_rc;
+    }
+    return rc != 0 ? rc : HM_EUNAVAIL;
+}
+
+/* Load stripe s: read k good chunks, the data shards first, and decode
+ * what is missing.  A shard that failed on an earlier stripe is tried
+ * again only when the others are not enough: rot is one block, not the
+ * whole shard, and a disk may come back. */
 static int blob_load(hm_blob_reader *r, uint64_t s)
 {
     uint32_t k = r->l.p.k, n = k + r->l.p.m;
@@ -734,30 +771,24 @@ static int blob_load(hm_blob_reader *r, uint64_t s)
     uint8_t *chunks[HM_EC_SHARDS_MAX];
     for (uint32_t i = 0; i < n; i++)
         chunks[i] = i < k ? r->stripe + (size_t)i * chunk : r->parity[i - k];
+    bool was_bad[HM_EC_SHARDS_MAX];
+    for (uint32_t i = 0; i < n; i++) was_bad[i] = r->sh[i].bad;
     uint32_t have = 0;
-    bool decode = false;
-    int fail_rc = 0;          /* the failures' common code, or HM_EUNAVAIL */
-    for (uint32_t i = 0; i < n && have < k; i++) {
-        blob_rshard *sh = &r->sh[i];
-        if (sh->ref == NULL || sh->bad) {
-            if (i < k) decode = true;
-            continue;
+    for (int pass = 0; pass < 2 && have < k; pass++) {
+        for (uint32_t i = 0; i < n && have < k; i++) {
+            blob_rshard *sh = &r->sh[i];
+            if (sh->ref == NULL || present[i] || was_bad[i] != (pass == 1)) continue;
+            if (i >= k && r->parity[i - k] == NULL) {
+                r->parity[i - k] = malloc(r->l.p.chunk_bytes);
+                if (r->parity[i - k] == NULL) return HM_ENOMEM;
+                chunks[i] = r->parity[i - k];
+            }
+            int rc = blob_load_one(r, i, s, chunk, chunks[i]);
+            if (rc == HM_ENOMEM) return rc;
+            if (rc != 0) continue;
+            present[i] = true;
+            have++;
         }
-        if (i >= k && r->parity[i - k] == NULL) {
-            r->parity[i - k] = malloc(r->l.p.chunk_bytes);
-            if (r->parity[i - k] == NULL) return HM_ENOMEM;
-            chunks[i] = r->parity[i - k];
-        }
-        int rc = blob_read_chunk(r, i, s, chunk, chunks[i]);
-        if (rc == HM_ENOMEM) return rc;
-        if (rc != 0) {
-            blob_reader_bad(r, i, rc);
-            fail_rc = fail_rc == 0 || fail_rc == rc ? rc : HM_EUNAVAIL;
-            if (i < k) decode = true;
-            continue;
-        }
-        present[i] = true;
-        have++;
     }
     if (have < k) {
         char hex[2 * HM_BLOB_ID_BYTES + 1];
@@ -765,11 +796,10 @@ static int blob_load(hm_blob_reader *r, uint64_t s)
         hm_error("blob", r->req_id[0] ? r->req_id : NULL,
                  "blob %s stripe %llu: %u good shards of the %u needed", hex,
                  (unsigned long long)s, have, k);
-        /* when every shard failed the same way, that is the answer (rot
-         * everywhere stays HM_ECORRUPT); a mix, or shards never there, is
-         * HM_EUNAVAIL */
-        return fail_rc != 0 ? fail_rc : HM_EUNAVAIL;
+        return blob_load_rc(r, present, n);
     }
+    bool decode = false;
+    for (uint32_t i = 0; i < k; i++) decode = decode || !present[i];
     if (decode) {
         bool want[HM_EC_SHARDS_MAX] = {false};
         for (uint32_t i = 0; i < k; i++) want[i] = !present[i];

@@ -62,7 +62,8 @@ pass "flipped bytes in $f: every GET right, the corruption logged"
 
 # Two disks lose their contents while the server runs and takes writes.
 # With four of six disks left a 4+2 write cannot reach its floor (k + 1
-# durable shards): it answers 503, or lands whole when it is inline.
+# durable shards): it answers 503 SlowDown (the write-ack floor,
+# docs/adr/0010-write-ack-rule.md), or lands whole when it is inline.
 rm -rf d1/* d4/*
 during=""
 for s in $sizes; do
@@ -70,7 +71,7 @@ for s in $sizes; do
   if s3 s3api put-object --bucket ecdisks --key "$n.during" --body "src.$n" >/dev/null 2>err; then
     during="$during $n"
   else
-    grep -q ServiceUnavailable err || fail "put $n.during: $(cat err)"
+    grep -q SlowDown err || fail "put $n.during: $(cat err)"
   fi
 done
 for _ in $(seq 1 50); do

@@ -379,6 +379,69 @@ START_TEST(test_corrupt_shard)
 }
 END_TEST
 
+/* Flip one byte in the middle of shard i's chunk of stripe s. */
+static void flip_chunk(const written *w, uint32_t i, uint64_t s)
+{
+    char path[600];
+    ck_assert_int_eq(hm_shard_store_shard_path(stores[disk_of(w, i)], w->id, i, path,
+                                               sizeof path), 0);
+    uint64_t chunk = w->r.blob.stripe_bytes / w->r.blob.k;
+    long at = (long)(HM_SHARD_DATA_OFFSET + s * chunk + chunk / 2);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, at, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, at, SEEK_SET);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+}
+
+/* Rot is one block, not a whole shard: with one disk gone and a different
+ * data shard rotted in each stripe, every stripe still has k good chunks,
+ * so a shard that failed on an earlier stripe is tried again. */
+START_TEST(test_rot_per_stripe)
+{
+    disks_open(6);
+    size_t n = 3 * (1u << 20);
+    uint8_t *data = pattern(n, 12);
+    written w;
+    ck_assert_int_eq(write_default(data, n, 12, &w), 0);
+    ck_assert_uint_eq(w.r.blob.k, 3);
+    flip_chunk(&w, 0, 0);
+    flip_chunk(&w, 1, 1);
+    flip_chunk(&w, 2, 2);
+    lost[disk_of(&w, 3)] = true;
+    assert_reads(&w, data, n);
+    free(data);
+}
+END_TEST
+
+/* A stripe short of k good chunks answers HM_ECORRUPT only when every
+ * missing chunk is rot; rot with an unreachable disk (which may come
+ * back) is HM_EUNAVAIL, also when the disk failed on an earlier stripe. */
+START_TEST(test_short_stripe_answer)
+{
+    disks_open(6);
+    size_t n = 2 * (1u << 20);
+    uint8_t *data = pattern(n, 13);
+    written w;
+    ck_assert_int_eq(write_default(data, n, 13, &w), 0);
+    flip_chunk(&w, 0, 0); /* stripe 0 reads parity 3 (lost) and 4 */
+    flip_chunk(&w, 1, 1);
+    flip_chunk(&w, 2, 1); /* stripe 1: 1, 2 rot, 3 unreachable */
+    lost[disk_of(&w, 3)] = true;
+    uint8_t *back = NULL;
+    ck_assert_int_eq(read_blob(&w, 0, n, &back), HM_EUNAVAIL);
+    /* the disk back: stripe 1 has 0, 3 and 4 */
+    lost[disk_of(&w, 3)] = false;
+    assert_reads(&w, data, n);
+    /* rot in three of five chunks of stripe 1, nothing unreachable */
+    flip_chunk(&w, 3, 1);
+    ck_assert_int_eq(read_blob(&w, 0, n, &back), HM_ECORRUPT);
+    free(data);
+}
+END_TEST
+
 /* A shard file holding another shard's bytes (here shard 2's under shard
  * 0's name) is caught by its header and read around. */
 START_TEST(test_swapped_shard)
@@ -554,6 +617,8 @@ static Suite *blob_suite(void)
     tcase_add_test(tc, test_lose_up_to_m);
     tcase_add_test(tc, test_healthy_no_decode);
     tcase_add_test(tc, test_corrupt_shard);
+    tcase_add_test(tc, test_rot_per_stripe);
+    tcase_add_test(tc, test_short_stripe_answer);
     tcase_add_test(tc, test_swapped_shard);
     tcase_add_test(tc, test_range_counts_stripes);
     tcase_add_test(tc, test_degraded_write_floor);
