@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hm_crc.h"
+#include "hm_pb.h"
 #include "hm_err.h"
 #include "hm_shard_api.h"
 
@@ -122,13 +123,12 @@ int hm_shard_header_decode(const hm_shard_preamble *pre, const uint8_t *buf,
     /* The CRC matched, so a failed unpack is bytes we never wrote (or no
      * memory; protobuf-c does not tell the two apart). */
     if (h == NULL) return HM_ECORRUPT;
-    /* An unknown field numbered 0 (sent as an over-long varint) unpacks but
-     * packs back into bytes protobuf-c refuses: not a header we wrote. */
-    for (unsigned i = 0; i < h->base.n_unknown_fields; i++) {
-        if (h->base.unknown_fields[i].tag == 0) {
-            hm__shard_header__free_unpacked(h, NULL);
-            return HM_ECORRUPT;
-        }
+    /* An unknown field numbered 0 (sent as an over-long varint), here or in
+     * a checksum inside, unpacks but packs back into bytes protobuf-c
+     * refuses: not a header we wrote. */
+    if (!hm_pb_tags_valid(&h->base)) {
+        hm__shard_header__free_unpacked(h, NULL);
+        return HM_ECORRUPT;
     }
     int rc = hm_shard_header_check(h);
     /* The preamble and the header it guards name one version. */
@@ -270,7 +270,8 @@ int hm_shard_manifest_decode(const uint8_t *buf, size_t len, Hm__ShardManifest *
     Hm__ShardManifest *m = hm__shard_manifest__unpack(NULL, len, buf);
     if (m == NULL) return HM_ECORRUPT;
     int rc = 0;
-    if (!m->has_format_version) rc = HM_ECORRUPT;
+    if (!hm_pb_tags_valid(&m->base)) rc = HM_ECORRUPT;
+    else if (!m->has_format_version) rc = HM_ECORRUPT;
     else if (m->format_version != HM_SHARD_MANIFEST_VERSION) rc = HM_EVERSION;
     else if (m->n_parts < 1 || m->n_parts > HM_PARTS_MAX) rc = HM_ECORRUPT;
     for (size_t i = 0; rc == 0 && i < m->n_parts; i++) {

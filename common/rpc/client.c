@@ -16,6 +16,7 @@
  * that hit the closing connection was never handled.
  */
 #include "hm_rpc.h"
+#include "hm_pb.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -129,42 +130,6 @@ void hm_rpc_client_release(hm_rpc_client *cl, hm_rpc_conn *c, bool reusable)
     hm_rpc_conn_close(c);
 }
 
-/* protobuf-c keeps an unknown field whose tag came as an over-long varint
- * of field number 0 (which protobuf forbids) and packs it back as the
- * single byte 00, which its own unpack then refuses: a message accepted
- * once would not read back after a read-modify-write.  False when m or any
- * message inside it holds such a field.  Nesting is bounded by the schema
- * (no proto in proto/ is recursive). */
-static bool rpc_tags_valid(const ProtobufCMessage *m)
-{
-    for (unsigned i = 0; i < m->n_unknown_fields; i++)
-        if (m->unknown_fields[i].tag == 0) return false;
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *fd = &d->fields[i];
-        if (fd->type != PROTOBUF_C_TYPE_MESSAGE) continue;
-        if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-            uint32_t which;
-            memcpy(&which, base + fd->quantifier_offset, sizeof(which));
-            if (which != fd->id) continue; /* the union holds another member */
-        }
-        if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n;
-            ProtobufCMessage **arr;
-            memcpy(&n, base + fd->quantifier_offset, sizeof(n));
-            memcpy(&arr, base + fd->offset, sizeof(arr));
-            for (size_t j = 0; j < n; j++)
-                if (!rpc_tags_valid(arr[j])) return false;
-        } else {
-            ProtobufCMessage *sub;
-            memcpy(&sub, base + fd->offset, sizeof(sub));
-            if (sub != NULL && !rpc_tags_valid(sub)) return false;
-        }
-    }
-    return true;
-}
-
 /* See hm_rpc.h.  Reads field 1 only when it is an optional uint32 (the
  * format_version convention of every proto in proto/). */
 int hm_rpc_unpack(const hm_frame *f, const ProtobufCMessageDescriptor *desc,
@@ -173,7 +138,7 @@ int hm_rpc_unpack(const hm_frame *f, const ProtobufCMessageDescriptor *desc,
     ProtobufCMessage *m =
         protobuf_c_message_unpack(desc, NULL, f->hdr.proto_len, f->proto);
     if (m == NULL) return HM_EPROTO;
-    if (!rpc_tags_valid(m)) {
+    if (!hm_pb_tags_valid(m)) {
         protobuf_c_message_free_unpacked(m, NULL);
         return HM_EPROTO;
     }
