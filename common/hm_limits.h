@@ -52,6 +52,8 @@
 #define HM_INTENT_TTL_MS (24ll * 3600 * 1000)  /* an upload may take this long */
 #define HM_MPU_EXPIRY_MS (7ll * 24 * 3600 * 1000) /* abandoned multipart uploads */
 #define HM_GC_LEASE_MS (30ll * 1000)           /* the one collector's lease */
+#define HM_DISK_AVOID_MS (2ll * 1000)          /* placement skips a disk dropped
+                                                * from a write this long */
 #define HM_INTENT_RETIRED_MS (5ll * 60 * 1000) /* a retired intent's tombstone */
 #define HM_REPAIR_ITEMS_PER_WRITE_MAX 20u      /* repair items in one ObjectPut/part:
                                                 * HM_EC_SHARDS_MAX of one blob */

@@ -71,12 +71,13 @@ int hm_blob_plan_make(const hm_blob_disks *d, const uint8_t blob_id[HM_BLOB_ID_B
     if (out->n > d->count || out->n > HM_EC_SHARDS_MAX) return HM_EINVAL;
     size_t start = blob_hash(blob_id, d->count);
     uint32_t placed = 0;
-    /* healthy disks in rotation order first, then the others */
-    for (int pass = 0; pass < 2 && placed < out->n; pass++) {
+    /* healthy disks in rotation order first, then those avoided, then
+     * those that did not answer */
+    for (int pass = 0; pass < 3 && placed < out->n; pass++) {
         for (size_t j = 0; j < d->count && placed < out->n; j++) {
             size_t i = (start + j) % d->count;
-            bool healthy = d->disk_ids[i] != NULL;
-            if (healthy != (pass == 0)) continue;
+            int rank = d->disk_ids[i] == NULL ? 2 : d->avoid != NULL && d->avoid[i] ? 1 : 0;
+            if (rank != pass) continue;
             out->disk[placed++] = i;
         }
     }
@@ -251,6 +252,8 @@ static void blob_shard_fail(hm_blob_writer *w, blob_shard *s, int rc, const char
     hm_warn("blob", w->req_id[0] ? w->req_id : NULL,
             "repair: blob %s shard %u on disk %s dropped from the write (%s: %s)", hex,
             s->index, disk != NULL ? disk : "(unavailable)", what, hm_err_name(rc));
+    if (disk != NULL && w->disks->dropped != NULL)
+        w->disks->dropped(w->disks->dropped_ctx, w->plan.disk[s->index], rc);
 }
 
 /* The error of a write below the floor: HM_ENOSPC when a disk ran out of

@@ -52,11 +52,20 @@
 uint32_t hm_blob_floor(uint32_t k, uint32_t m);
 
 /* The disks a writer may use: apis[i] with disk_ids[i] (NULL: the disk did
- * not answer, it is unavailable and used only when nothing else is left). */
+ * not answer, it is unavailable and used only when nothing else is left).
+ * avoid (optional): avoid[i] places disk i after every other disk with an
+ * id, still written when it is placed. */
 typedef struct hm_blob_disks {
     hm_shard_api *const *apis;
     const char *const *disk_ids;
+    const bool *avoid;
     size_t count;
+    /* Optional: told of each disk dropped from a write (its index here and
+     * the error), so that placement can avoid it for a while.  Called from
+     * the writer's or a shard's thread, maybe with the writer's lock held:
+     * it must not block or call into the writer. */
+    void (*dropped)(void *ctx, size_t disk, int rc);
+    void *dropped_ctx;
 } hm_blob_disks;
 
 typedef struct hm_blob_plan {

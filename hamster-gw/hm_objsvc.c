@@ -63,6 +63,8 @@ struct hm_objsvc {
     hm_objsvc_config cfg;
     pthread_mutex_t lock;     /* guards disk_ids */
     char **disk_ids;          /* [shard_count]; NULL until info() answered */
+    _Atomic int64_t *avoid_until; /* [shard_count]; monotonic ms: placement
+                                   * skips the disk until then */
     atomic_uint hash_pipes;   /* puts holding a hash pipe */
     pthread_mutex_t lease_lock; /* guards the lease table */
     objsvc_lease *leases;     /* open addressing, linear probing */
@@ -115,6 +117,7 @@ struct hm_objsvc_put {
     uint8_t intent_id[OBJSVC_ID_BYTES];
     uint8_t blob_id[HM_BLOB_ID_BYTES];
     const char **disk_ids;    /* [shard_count]: the disks as placed */
+    bool *avoid;              /* [shard_count]: avoided at placement */
     hm_blob_disks disks;
     hm_blob_plan plan;
     hm_blob_writer *bw;       /* the shard streams, once open */
@@ -298,12 +301,17 @@ int hm_objsvc_new(hm_objsvc **out, const hm_objsvc_config *cfg)
     if (svc->cfg.intent_ttl_ms <= 0) svc->cfg.intent_ttl_ms = HM_INTENT_TTL_MS;
     if (svc->cfg.mpu_expiry_ms == 0) svc->cfg.mpu_expiry_ms = HM_MPU_EXPIRY_MS;
     if (svc->cfg.gc_lease_ms <= 0) svc->cfg.gc_lease_ms = HM_GC_LEASE_MS;
+    if (svc->cfg.disk_avoid_ms <= 0) svc->cfg.disk_avoid_ms = HM_DISK_AVOID_MS;
     hm_random(cfg->env, svc->gc_holder, sizeof(svc->gc_holder));
     svc->disk_ids = calloc(cfg->shard_count, sizeof(char *));
-    if (svc->disk_ids == NULL) {
+    svc->avoid_until = calloc(cfg->shard_count, sizeof(*svc->avoid_until));
+    if (svc->disk_ids == NULL || svc->avoid_until == NULL) {
+        free(svc->disk_ids);
+        free(svc->avoid_until);
         free(svc);
         return HM_ENOMEM;
     }
+    for (size_t i = 0; i < cfg->shard_count; i++) atomic_init(&svc->avoid_until[i], 0);
     pthread_mutex_init(&svc->lock, NULL);
     pthread_mutex_init(&svc->lease_lock, NULL);
     atomic_init(&svc->gc_checks, 0);
@@ -323,6 +331,7 @@ void hm_objsvc_free(hm_objsvc *svc)
     if (svc == NULL) return;
     for (size_t i = 0; i < svc->cfg.shard_count; i++) free(svc->disk_ids[i]);
     free(svc->disk_ids);
+    free(svc->avoid_until);
     pthread_mutex_destroy(&svc->lock);
     free(svc->leases);
     pthread_mutex_destroy(&svc->lease_lock);
@@ -507,24 +516,52 @@ static void objsvc_put_free(hm_objsvc_put *p)
     free(p->upload_id);
     free(p->inline_buf);
     free(p->disk_ids);
+    free(p->avoid);
     free(p);
 }
 
-/* Ask every disk for its id (a disk that does not answer is unavailable)
- * and place the blob's shards over them. */
+/* A disk was dropped from a write.  When the disk is at fault (gone,
+ * failed, full, too slow, its daemon unreachable), later writes are placed
+ * on the others for cfg.disk_avoid_ms: with a spare disk a dead one costs
+ * one write its shard, not every write that would have been placed on it.
+ * Without a spare it is still written; reads still ask it. */
+static void objsvc_disk_dropped(void *ctx, size_t disk, int rc)
+{
+    hm_objsvc *svc = ctx;
+    switch (rc) {
+    case HM_EUNAVAIL: case HM_EIO: case HM_ENOSPC: case HM_ETIMEDOUT: case HM_ECONN:
+    case HM_ETLS: case HM_ECLOSED: case HM_EPERM: case HM_EPOISONED: case HM_EPROTO:
+        break;
+    default:
+        return; /* out of memory, canceled: not the disk */
+    }
+    if (disk >= svc->cfg.shard_count) return;
+    int64_t until = hm_mono_ms(svc->cfg.env) + svc->cfg.disk_avoid_ms;
+    atomic_store_explicit(&svc->avoid_until[disk], until, memory_order_relaxed);
+}
+
+/* Ask every disk for its id (a disk that does not answer is unavailable;
+ * one dropped from a recent write is placed after the others) and place the
+ * blob's shards over them. */
 static int objsvc_put_place(hm_objsvc_put *p)
 {
     hm_objsvc *svc = p->svc;
     size_t n = svc->cfg.shard_count;
     p->disk_ids = calloc(n, sizeof(*p->disk_ids));
-    if (p->disk_ids == NULL) return HM_ENOMEM;
+    p->avoid = calloc(n, sizeof(*p->avoid));
+    if (p->disk_ids == NULL || p->avoid == NULL) return HM_ENOMEM;
+    int64_t now = hm_mono_ms(svc->cfg.env);
     for (size_t i = 0; i < n; i++) {
         char *id = NULL;
         if (objsvc_disk_id(svc, i, &id) == 0) p->disk_ids[i] = id;
+        p->avoid[i] = now < atomic_load_explicit(&svc->avoid_until[i], memory_order_relaxed);
     }
     p->disks.apis = svc->cfg.shards;
     p->disks.disk_ids = p->disk_ids;
+    p->disks.avoid = p->avoid;
     p->disks.count = n;
+    p->disks.dropped = objsvc_disk_dropped;
+    p->disks.dropped_ctx = svc;
     return hm_blob_plan_make(&p->disks, p->blob_id, &p->plan);
 }
 

@@ -70,6 +70,9 @@ typedef struct hm_objsvc_config {
                               * (committed time); 0: HM_MPU_EXPIRY_MS;
                               * < 0: never */
     int64_t gc_lease_ms;     /* the collector's lease; <= 0: HM_GC_LEASE_MS */
+    int64_t disk_avoid_ms;   /* placement skips a disk dropped from a write
+                              * (gone, failed, full, too slow) this long;
+                              * <= 0: HM_DISK_AVOID_MS */
     bool plant_gc_ignores_leases; /* planted bug for the simulator's own
                                    * test: gc deletes blobs open gets read.
                                    * Never set outside tests. */

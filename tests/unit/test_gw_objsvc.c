@@ -558,6 +558,71 @@ START_TEST(test_failed_disk)
 }
 END_TEST
 
+/* ---- placement around a dropped disk ----------------------------------------- */
+
+#define AVOID_DISKS 4 /* the 2+1 profile: three shards, one spare disk */
+
+/* A disk lost while serving costs one write its shard: the write that finds
+ * it gone marks it avoided, and later writes are placed on the others (with
+ * one spare, whole).  Without that, each write placed on it (three in four)
+ * would fall below the floor, k+1 = 3 of 3 shards, and answer SlowDown.
+ * (test_failed_disk shows an avoided disk is still written when there is no
+ * spare.) */
+START_TEST(test_placement_avoids_dropped_disk)
+{
+    hm_shard_store *st[AVOID_DISKS];
+    hm_shard_api *api[AVOID_DISKS];
+    char p[512];
+    for (int i = 0; i < AVOID_DISKS; i++) {
+        snprintf(p, sizeof(p), "%s/avoid%d", tmpdir, i);
+        ck_assert_int_eq(test_store_open(&st[i], env, p), 0);
+        ck_assert_int_eq(hm_shard_api_local_new(&api[i], st[i]), 0);
+    }
+    hm_objsvc_config cfg = {.env = env, .meta = meta, .shards = api,
+                            .shard_count = AVOID_DISKS, .gc_grace_ms = 0,
+                            .intent_ttl_ms = HM_INTENT_TTL_MS,
+                            .disk_avoid_ms = 3600 * 1000}; /* the whole test */
+    hm_objsvc *mine = NULL;
+    ck_assert_int_eq(hm_objsvc_new(&mine, &cfg), 0);
+    hm_objsvc *fixture_svc = svc;
+    svc = mine;
+    size_t n = HM_INLINE_BYTES_MAX + 100;
+    uint8_t *data = pattern(n, 11);
+    char key[32];
+    ck_assert_int_eq(put_bytes("before", data, n, NULL, NULL), 0);
+    snprintf(p, sizeof(p), "%s/avoid2", tmpdir);
+    rm_rf(p); /* the disk is gone */
+    int refused = 0;
+    for (int i = 0; i < 16; i++) {
+        snprintf(key, sizeof key, "a%d", i);
+        int rc = put_bytes(key, data, n, NULL, NULL);
+        if (rc != 0) {
+            ck_assert_msg(rc == HM_EFLOOR, "put: %s", hm_err_name(rc));
+            refused++;
+        }
+    }
+    ck_assert_int_le(refused, 1);
+    for (int i = 0; i < 16; i++) {
+        snprintf(key, sizeof key, "a%d", i);
+        uint8_t *back = NULL;
+        size_t got = 0;
+        int rc = get_bytes(key, 0, UINT64_MAX, &back, &got);
+        if (rc == HM_ENOKEY) continue; /* the refused one */
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_eq(got, n);
+        ck_assert(memcmp(back, data, n) == 0);
+        free(back);
+    }
+    svc = fixture_svc;
+    hm_objsvc_free(mine);
+    for (int i = 0; i < AVOID_DISKS; i++) {
+        api[i]->ops->free(api[i]);
+        hm_shard_store_close(st[i]);
+    }
+    free(data);
+}
+END_TEST
+
 /* Range headers parse as RFC 7233 single byte ranges and resolve against
  * the size, with unsatisfiable ones refused. */
 START_TEST(test_range_parse_resolve)
@@ -946,6 +1011,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_read_outlives_overwrite);
     tcase_add_test(tc, test_lease_table);
     tcase_add_test(tc, test_failed_disk);
+    tcase_add_test(tc, test_placement_avoids_dropped_disk);
     tcase_add_test(tc, test_range_parse_resolve);
     tcase_add_test(tc, test_range_reads);
     tcase_add_test(tc, test_list);
