@@ -880,6 +880,9 @@ static uint32_t sim_blob_bad(sim_run *r, const Hm__Blob *b)
         if (d >= 0) seen[d] = true;
         n++;
     }
+    /* Shards placed on a disk that did not answer have no ref at all: the
+     * write never had them. */
+    if (b->n_shards < (size_t)b->k + b->m) n += (uint32_t)((size_t)b->k + b->m - b->n_shards);
     return n;
 }
 
