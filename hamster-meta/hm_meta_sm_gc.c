@@ -314,9 +314,7 @@ int sm_q_gc_scan(sm_ctx *cx, const Hm__GcScan *q, Hm__MetaResponse *resp)
     hm__gc_scan_result__init(r);
     resp->result_case = HM__META_RESPONSE__RESULT_GC;
     resp->gc = r;
-    uint32_t max = q != NULL && q->has_max && q->max > 0 ? q->max : HM_LIST_KEYS_MAX;
-    if (max > HM_LIST_KEYS_MAX)
-        max = HM_LIST_KEYS_MAX;
+    uint32_t max = q != NULL ? sm_page_max(q->has_max, q->max) : HM_LIST_KEYS_MAX;
     int64_t now = q != NULL ? q->now_ms : 0;
     bool all = q != NULL && q->has_all && q->all;
     r->gc_keys = calloc(max, sizeof *r->gc_keys);
@@ -420,9 +418,7 @@ int sm_q_intent_scan(sm_ctx *cx, const Hm__IntentScan *q, Hm__MetaResponse *resp
     hm__intent_scan_result__init(r);
     resp->result_case = HM__META_RESPONSE__RESULT_INTENTS;
     resp->intents = r;
-    uint32_t max = q != NULL && q->has_max && q->max > 0 ? q->max : HM_LIST_KEYS_MAX;
-    if (max > HM_LIST_KEYS_MAX)
-        max = HM_LIST_KEYS_MAX;
+    uint32_t max = q != NULL ? sm_page_max(q->has_max, q->max) : HM_LIST_KEYS_MAX;
     int64_t now = q != NULL ? q->now_ms : 0;
     bool all = q != NULL && q->has_all && q->all;
     r->intent_ids = calloc(max, sizeof *r->intent_ids);

@@ -89,6 +89,13 @@ typedef struct sm_put {
 
 /* hm_meta_sm.c */
 int sm_reject(Hm__MetaResponse *resp, int code, const char *msg);
+
+/* The page size a scan query asks for: its max when set and above 0, else
+ * HM_LIST_KEYS_MAX, and never more. */
+static inline uint32_t sm_page_max(bool has_max, uint32_t max)
+{
+    return has_max && max > 0 && max < HM_LIST_KEYS_MAX ? max : HM_LIST_KEYS_MAX;
+}
 int sm_cmp(const void *a, size_t alen, const void *b, size_t blen);
 bool sm_starts_with(const char *s, size_t slen, const char *p, size_t plen);
 int sm_put_msg(sm_ctx *cx, enum hm_kv_table t, const void *key, size_t klen,

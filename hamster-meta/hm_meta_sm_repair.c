@@ -302,9 +302,7 @@ int sm_q_repair_list(sm_ctx *cx, const Hm__RepairList *q, Hm__MetaResponse *resp
     hm__repair_list_result__init(r);
     resp->result_case = HM__META_RESPONSE__RESULT_REPAIRS;
     resp->repairs = r;
-    uint32_t max = q != NULL && q->has_max && q->max > 0 ? q->max : HM_LIST_KEYS_MAX;
-    if (max > HM_LIST_KEYS_MAX)
-        max = HM_LIST_KEYS_MAX;
+    uint32_t max = q != NULL ? sm_page_max(q->has_max, q->max) : HM_LIST_KEYS_MAX;
     r->items = calloc(max, sizeof *r->items);
     if (r->items == NULL)
         return HM_ENOMEM;
