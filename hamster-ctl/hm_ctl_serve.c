@@ -271,62 +271,6 @@ err:
     return HM_ENOMEM;
 }
 
-/* Watch the served disks while the node runs: a disk whose store finds
- * it missing or failed (hamster-shard/hm_shard_store.h) is recorded in the
- * registry as at start, so `hamster status` shows it, and a missing disk
- * that comes back is recorded healthy again; the store itself already
- * refuses a lost disk and logs why.  A disk refused at start is left
- * alone.  state[i] is what was last recorded for slot i. */
-static void serve_watch_disks(serve_state *st, char **paths, uint32_t *state)
-{
-    Hm__MetaResponse *reg = NULL;
-    for (size_t i = 0; i < st->disk_count; i++) {
-        if (st->stores[i] == NULL) continue;
-        Hm__ShardInfoResp *info = NULL;
-        int rc = hm_shard_store_info(st->stores[i], &info); /* checks presence too */
-        if (info != NULL) hm__shard_info_resp__free_unpacked(info, NULL);
-        uint32_t now = rc == 0 ? HM_DISK_STATE_HEALTHY
-                       : hm_shard_store_missing(st->stores[i]) ? HM_DISK_STATE_MISSING
-                       : hm_shard_store_failed(st->stores[i])  ? HM_DISK_STATE_FAILED
-                                                               : state[i];
-        if (now == state[i]) continue;
-        if (reg == NULL) reg = serve_registry_fetch(st);
-        if (reg == NULL) return; /* tried again at the next tick */
-        const char *id = hm_shard_store_disk_id(st->stores[i]);
-        const char *why = now == HM_DISK_STATE_MISSING
-                              ? "directory gone or emptied while serving; the node serves "
-                                "degraded until the disk is back or replaced"
-                          : now == HM_DISK_STATE_FAILED
-                              ? "I/O error or failed sync while serving; writes refused until "
-                                "restart"
-                              : "";
-        if (now == HM_DISK_STATE_HEALTHY)
-            hm_warn("serve", NULL, "disk %s (slot %zu, id %s) is back: healthy", paths[i], i, id);
-        else
-            hm_warn("serve", NULL, "disk %s (slot %zu, id %s) is %s: %s", paths[i], i, id,
-                    hm_disk_state_name(now), why);
-        serve_registry_report(st, serve_registry_slot(reg, i), i, paths[i], id, now, why);
-        state[i] = now;
-    }
-    if (reg != NULL) hm__meta_response__free_unpacked(reg, NULL);
-}
-
-/* Wait for a stop signal, watching the disks once a second meanwhile. */
-static void serve_wait(serve_state *st, char **paths, const sigset_t *sigs)
-{
-    uint32_t state[SERVE_DISKS_MAX];
-    for (size_t i = 0; i < SERVE_DISKS_MAX; i++) state[i] = HM_DISK_STATE_HEALTHY;
-    const struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
-    for (;;) {
-        int sig = sigtimedwait(sigs, NULL, &tick);
-        if (sig > 0) {
-            hm_info("serve", NULL, "signal %d: stopping", sig);
-            return;
-        }
-        serve_watch_disks(st, paths, state);
-    }
-}
-
 int hm_ctl_serve(int argc, char **argv)
 {
     const char *data_dir = "./data";
@@ -604,7 +548,9 @@ int hm_ctl_serve(int argc, char **argv)
             tls_cert != NULL ? "https" : "http", s3_bound, data_dir, st.disk_count,
             metrics_bound[0] != '\0' ? ", metrics on http://" : "", metrics_bound);
 
-    serve_wait(&st, disk_paths, &sigs);
+    /* Run-time disk states reach the registry from the gateway's disk
+     * watch (hamster-gw/hm_gw_disks.c), as in the split deployment. */
+    hm_daemon_wait(&sigs, "serve");
     exit_code = 0;
     goto out;
 

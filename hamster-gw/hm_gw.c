@@ -664,6 +664,20 @@ static void *gw_gc_main(void *arg)
 
 /* ---- start / stop ------------------------------------------------------------------ */
 
+/* Stop the background threads (the GC's, and the disk watch's when it
+ * runs) and wait for them. */
+static void gw_stop_threads(hm_gw *gw)
+{
+    pthread_mutex_lock(&gw->gc_lock);
+    gw->gc_stop = true;
+    pthread_cond_signal(&gw->gc_cond);
+    pthread_cond_signal(&gw->disks_cond);
+    pthread_mutex_unlock(&gw->gc_lock);
+    pthread_join(gw->gc_thread, NULL);
+    if (gw->disks_started) pthread_join(gw->disks_thread, NULL);
+    gw->disks_started = false;
+}
+
 static void gw_free(hm_gw *gw)
 {
     hm_objsvc_free(gw->svc);
@@ -797,6 +811,7 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&gw->gc_cond, &ca);
+    pthread_cond_init(&gw->disks_cond, &ca);
     pthread_condattr_destroy(&ca);
 
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -847,6 +862,15 @@ int hm_gw_start(hm_gw **out, const hm_gw_config *cfg)
         goto err_mhd;
     }
     gw->gc_started = true;
+    if (gw->cfg.disk_watch_ms >= 0) {
+        if (pthread_create(&gw->disks_thread, NULL, gw_disks_main, gw) != 0) {
+            hm_error("gw", NULL, "cannot start the disk watch thread");
+            gw_stop_threads(gw);
+            rc = HM_ENOMEM;
+            goto err_mhd;
+        }
+        gw->disks_started = true;
+    }
     *out = gw;
     return 0;
 
@@ -854,6 +878,7 @@ err_mhd:
     hm_metrics_server_stop(gw->metrics);
     MHD_stop_daemon(gw->mhd);
 err_sync:
+    pthread_cond_destroy(&gw->disks_cond);
     pthread_cond_destroy(&gw->gc_cond);
     pthread_mutex_destroy(&gw->gc_lock);
 err_free:
@@ -875,11 +900,8 @@ void hm_gw_stop(hm_gw *gw)
     hm_metrics_server_stop(gw->metrics);
     MHD_stop_daemon(gw->mhd);
     if (gw->gc_started) {
-        pthread_mutex_lock(&gw->gc_lock);
-        gw->gc_stop = true;
-        pthread_cond_signal(&gw->gc_cond);
-        pthread_mutex_unlock(&gw->gc_lock);
-        pthread_join(gw->gc_thread, NULL);
+        gw_stop_threads(gw);
+        pthread_cond_destroy(&gw->disks_cond);
         pthread_cond_destroy(&gw->gc_cond);
         pthread_mutex_destroy(&gw->gc_lock);
     }

@@ -42,6 +42,8 @@ typedef struct hm_gw_config {
     const char *const *shard_names; /* for logs: each disk's path or shard
                                  * daemon's address; NULL: by index */
     const char *meta_name;      /* for logs: the metadata address; NULL: in process */
+    int64_t disk_watch_ms;      /* how often each disk's state is checked and recorded
+                                 * in the disk registry; 0: every second; < 0: never */
     int64_t mpu_expiry_ms;      /* abandoned multipart uploads are aborted after
                                  * this; 0: HM_MPU_EXPIRY_MS; < 0: never */
 } hm_gw_config;

@@ -35,6 +35,7 @@
 
 #define GW_GET_BLOCK_BYTES (256u << 10)
 #define GW_GC_INTERVAL_MS 5000
+#define GW_DISK_WATCH_MS 1000
 /* A disk is short of space below either mark; the GC then collects
  * deleted bytes at once instead of after the read grace. */
 #define GW_DISK_LOW_FREE_BYTES (512ull << 20)
@@ -66,6 +67,10 @@ struct hm_gw {
     pthread_mutex_t gc_lock;
     pthread_cond_t gc_cond;
     bool gc_kick;               /* a PUT was refused for space: run now */
+    /* disk watch (hm_gw_disks.c): stopped by gc_stop under gc_lock */
+    pthread_t disks_thread;
+    bool disks_started;
+    pthread_cond_t disks_cond;
 };
 
 
@@ -195,6 +200,12 @@ enum MHD_Result gw_cors_preflight(gw_req *r);
  * (origin, method): add the Access-Control-* headers to resp.  Costs one
  * metadata query; does nothing without an Origin header. */
 void gw_cors_response_headers(gw_req *r, struct MHD_Response *resp);
+
+/* ---- hm_gw_disks.c ------------------------------------------------------------ */
+
+/* The disk watch thread: records each disk's state in the registry when
+ * it changes (hm_gw_disks.c says when and why). */
+void *gw_disks_main(void *arg);
 
 /* ---- hm_gw_ops.c: operation names, health, metrics, access log ------------- */
 

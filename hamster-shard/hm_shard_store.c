@@ -428,8 +428,9 @@ int hm_shard_store_info(hm_shard_store *s, Hm__ShardInfoResp **out)
     if (r == NULL) return HM_ENOMEM;
     hm__shard_info_resp__init(r);
     r->disk_id = strdup(s->disk_id);
-    if (r->disk_id == NULL) {
-        free(r);
+    r->path = strdup(s->dir);
+    if (r->disk_id == NULL || r->path == NULL) {
+        hm__shard_info_resp__free_unpacked(r, NULL);
         return HM_ENOMEM;
     }
     r->has_format_version = true;

@@ -276,6 +276,8 @@ START_TEST(test_stat_delete_info)
     hm__shard_header__free_unpacked(h, NULL);
     ck_assert_int_eq(api->ops->info(api, &r), 0);
     ck_assert_str_eq(r->disk_id, hm_shard_store_disk_id(store));
+    ck_assert_ptr_nonnull(r->path); /* the gateway records it in the disk registry */
+    ck_assert_str_eq(r->path, disk);
     ck_assert(!r->has_shard_count); /* not counted: see hm_shard_store_info */
     ck_assert_uint_gt(r->bytes_total, 0);
     hm__shard_info_resp__free_unpacked(r, NULL);
