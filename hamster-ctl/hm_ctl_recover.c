@@ -676,6 +676,30 @@ static void rc_blob(rc_ctx *cx, const rc_shard *s, Hm__Blob *b, Hm__ShardRef *re
     b->shards = rp;
 }
 
+/* A repair item (items[*n], pointers ip) for every shard index of blob b
+ * that no found shard holds: the rebuilt version is readable from the
+ * others, and self-healing re-creates the missing ones.  Where they were
+ * placed is not known ("").  items and ip hold HM_EC_SHARDS_MAX more. */
+static void rc_repairs(const Hm__Blob *b, const rc_shard *s, Hm__RepairItem *items,
+                       Hm__RepairItem **ip, size_t *n)
+{
+    uint32_t shards = b->k + b->m;
+    for (uint32_t idx = 0; idx < shards && idx < HM_EC_SHARDS_MAX; idx++) {
+        bool have = false;
+        for (size_t i = 0; i < s->n_members && !have; i++) have = s->members[i]->index == idx;
+        if (have) continue;
+        Hm__RepairItem *it = &items[*n];
+        hm__repair_item__init(it);
+        it->has_blob_id = true;
+        it->blob_id = b->blob_id;
+        it->has_shard_index = true;
+        it->shard_index = idx;
+        it->disk_id = (char *)"";
+        ip[*n] = it;
+        (*n)++;
+    }
+}
+
 /* Write the version described by candidate c (a data shard, or a manifest
  * whose parts are found[0..n)). */
 static int rc_put(rc_ctx *cx, const rc_shard *c, rc_shard **found)
@@ -688,11 +712,17 @@ static int rc_put(rc_ctx *cx, const rc_shard *c, rc_shard **found)
     Hm__ShardRef *refs = calloc(n * HM_EC_SHARDS_MAX, sizeof *refs);
     Hm__ShardRef **rp = calloc(n * HM_EC_SHARDS_MAX, sizeof *rp);
     uint64_t *sizes = calloc(n, sizeof *sizes);
+    Hm__RepairItem *items = calloc(n * HM_EC_SHARDS_MAX, sizeof *items);
+    Hm__RepairItem **ip = calloc(n * HM_EC_SHARDS_MAX, sizeof *ip);
+    size_t n_items = 0;
     int rc = HM_ENOMEM;
-    if (blobs == NULL || bp == NULL || refs == NULL || rp == NULL || sizes == NULL) goto out;
+    if (blobs == NULL || bp == NULL || refs == NULL || rp == NULL || sizes == NULL ||
+        items == NULL || ip == NULL)
+        goto out;
     for (size_t i = 0; i < n; i++) {
         const rc_shard *s = multi ? found[i] : c;
         rc_blob(cx, s, &blobs[i], &refs[i * HM_EC_SHARDS_MAX], &rp[i * HM_EC_SHARDS_MAX]);
+        rc_repairs(&blobs[i], s, items, ip, &n_items);
         bp[i] = &blobs[i];
         sizes[i] = s->size;
     }
@@ -735,6 +765,8 @@ static int rc_put(rc_ctx *cx, const rc_shard *c, rc_shard **found)
     op.key = h->key;
     op.version = &v;
     op.cond = &cond;
+    op.n_repairs = n_items;
+    op.repairs = ip;
     Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
     cmd.op_case = HM__META_COMMAND__OP_OBJECT_PUT;
     cmd.object_put = &op;
@@ -743,8 +775,11 @@ static int rc_put(rc_ctx *cx, const rc_shard *c, rc_shard **found)
         cx->st.objects++;
         cx->st.bytes += v.size;
         if (multi) cx->st.multipart++;
+        cx->st.repairs += n_items;
     }
 out:
+    free(items);
+    free(ip);
     free(blobs);
     free(bp);
     free(refs);
@@ -1119,6 +1154,10 @@ int hm_ctl_recover(int argc, char **argv)
            (unsigned long long)st.shards, (unsigned long long)st.corrupt,
            (unsigned long long)st.superseded, (unsigned long long)st.incomplete,
            (unsigned long long)st.unused_parts);
+    if (st.repairs > 0)
+        printf("repair items: %llu shard(s) that no disk holds, queued for self-healing "
+               "(`hamster disk list`); their objects read from the other shards\n",
+               (unsigned long long)st.repairs);
     printf("not recoverable from shards: objects of at most %u bytes (stored inline in the "
            "metadata), empty buckets, bucket settings, uploads in progress\n",
            (unsigned)HM_INLINE_BYTES_MAX);

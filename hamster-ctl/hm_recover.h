@@ -30,6 +30,7 @@ typedef struct hm_recover_stats {
     uint64_t objects;            /* object versions written (multipart included) */
     uint64_t multipart;          /* of which multipart */
     uint64_t bytes;              /* their logical bytes */
+    uint64_t repairs;            /* shards no disk holds, queued as repair items */
 } hm_recover_stats;
 
 /* Rebuild metadata into meta (an empty store) from stores[0..n): verify

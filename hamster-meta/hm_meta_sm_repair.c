@@ -94,52 +94,108 @@ static int sm_repair_count_add(sm_ctx *cx, const char *disk_id, int delta)
     return cx->env->ops->kv_put(cx->txn, HM_KV_LAYOUT, k, kl, b, sizeof b);
 }
 
-static const Hm__Blob *sm_repair_blob_of(const Hm__RepairItem *it, Hm__Blob *const *blobs,
-                                         size_t n_blobs)
+/* The write's blobs sorted by id, so that each item finds its blob in
+ * log(n_blobs): a rebuilt multipart version names up to HM_PARTS_MAX. */
+static int sm_repair_blob_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < n_blobs; i++) {
-        const Hm__Blob *b = blobs[i];
-        if (b != NULL && b->blob_id.len == SM_BLOB_ID_BYTES &&
-            memcmp(b->blob_id.data, it->blob_id.data, SM_BLOB_ID_BYTES) == 0)
-            return b;
-    }
-    return NULL;
+    const Hm__Blob *x = *(const Hm__Blob *const *)a, *y = *(const Hm__Blob *const *)b;
+    return memcmp(x->blob_id.data, y->blob_id.data, SM_BLOB_ID_BYTES);
+}
+
+/* Sorted copy of the blobs with a usable id (free it); NULL only when out
+ * of memory. */
+static const Hm__Blob **sm_repair_blobs_sorted(Hm__Blob *const *blobs, size_t n_blobs,
+                                               size_t *n_out)
+{
+    const Hm__Blob **v = malloc((n_blobs + 1) * sizeof *v);
+    size_t n = 0;
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < n_blobs; i++)
+        if (blobs[i] != NULL && blobs[i]->blob_id.len == SM_BLOB_ID_BYTES)
+            v[n++] = blobs[i];
+    qsort(v, n, sizeof *v, sm_repair_blob_cmp);
+    *n_out = n;
+    return v;
+}
+
+static const Hm__Blob *sm_repair_blob_of(const Hm__RepairItem *it, const Hm__Blob **sorted,
+                                         size_t n)
+{
+    Hm__Blob key = HM__BLOB__INIT;
+    const Hm__Blob *kp = &key;
+    key.blob_id = it->blob_id;
+    const Hm__Blob **hit = bsearch(&kp, sorted, n, sizeof *sorted, sm_repair_blob_cmp);
+    return hit != NULL ? *hit : NULL;
+}
+
+static int sm_repair_item_cmp(const void *a, const void *b)
+{
+    const Hm__RepairItem *x = *(const Hm__RepairItem *const *)a;
+    const Hm__RepairItem *y = *(const Hm__RepairItem *const *)b;
+    int c = memcmp(x->blob_id.data, y->blob_id.data, SM_BLOB_ID_BYTES);
+    if (c != 0)
+        return c;
+    return x->shard_index < y->shard_index ? -1 : x->shard_index > y->shard_index;
 }
 
 /* Check the repair items of a write whose blobs are blobs[0..n_blobs)
- * before anything is written: at most HM_REPAIR_ITEMS_PER_WRITE_MAX, each
- * naming a blob of the write, a shard index below its k + m, the blob's
- * profile, a disk id sm_repair_disk_id_ok takes, and no shard twice.  A
- * rejection (HM_EINVAL) lands in resp with a 0 return. */
+ * before anything is written: at most HM_REPAIR_ITEMS_PER_WRITE_MAX per
+ * blob of the write, each naming a blob of the write, a shard index below
+ * its k + m, the blob's profile, a disk id sm_repair_disk_id_ok takes, and
+ * no shard twice.  A rejection (HM_EINVAL) lands in resp with a 0 return.
+ * A gateway's write names one blob; a version rebuilt from shard files
+ * (hm_recover.h) names every part's. */
 int sm_repair_check(sm_ctx *cx, Hm__RepairItem *const *items, size_t n,
                     Hm__Blob *const *blobs, size_t n_blobs, Hm__MetaResponse *resp)
 {
     (void)cx;
     if (n == 0)
         return 0;
-    if (n > HM_REPAIR_ITEMS_PER_WRITE_MAX)
+    if (n > (uint64_t)HM_REPAIR_ITEMS_PER_WRITE_MAX * (n_blobs > 0 ? n_blobs : 1))
         return sm_reject(resp, HM_EINVAL, "too many repair items in one write");
+    size_t nb = 0;
+    const Hm__Blob **sorted = sm_repair_blobs_sorted(blobs, n_blobs, &nb);
+    const Hm__RepairItem **byid = malloc(n * sizeof *byid);
+    int rc = 0;
+    if (sorted == NULL || byid == NULL) {
+        rc = HM_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         const Hm__RepairItem *it = items[i];
+        const char *why = NULL;
+        const Hm__Blob *b = NULL;
         if (it == NULL || !it->has_blob_id || it->blob_id.len != SM_BLOB_ID_BYTES ||
             !it->has_shard_index)
-            return sm_reject(resp, HM_EINVAL, "repair item needs a blob id and a shard");
-        const Hm__Blob *b = sm_repair_blob_of(it, blobs, n_blobs);
-        if (b == NULL)
-            return sm_reject(resp, HM_EINVAL, "repair item names no blob of the write");
-        uint64_t shards = (uint64_t)b->k + b->m;
-        if (!b->has_k || b->k == 0 || shards > HM_EC_SHARDS_MAX || it->shard_index >= shards)
-            return sm_reject(resp, HM_EINVAL, "repair item shard index outside the profile");
-        if ((it->has_k && it->k != b->k) || (it->has_m && it->m != b->m))
-            return sm_reject(resp, HM_EINVAL, "repair item profile is not its blob's");
-        if (!sm_repair_disk_id_ok(it->disk_id))
-            return sm_reject(resp, HM_EINVAL, "repair item disk id is not a disk id");
-        for (size_t j = 0; j < i; j++)
-            if (items[j]->shard_index == it->shard_index &&
-                memcmp(items[j]->blob_id.data, it->blob_id.data, SM_BLOB_ID_BYTES) == 0)
-                return sm_reject(resp, HM_EINVAL, "repair item names a shard twice");
+            why = "repair item needs a blob id and a shard";
+        else if ((b = sm_repair_blob_of(it, sorted, nb)) == NULL)
+            why = "repair item names no blob of the write";
+        else if (!b->has_k || b->k == 0 || (uint64_t)b->k + b->m > HM_EC_SHARDS_MAX ||
+                 it->shard_index >= (uint64_t)b->k + b->m)
+            why = "repair item shard index outside the profile";
+        else if ((it->has_k && it->k != b->k) || (it->has_m && it->m != b->m))
+            why = "repair item profile is not its blob's";
+        else if (!sm_repair_disk_id_ok(it->disk_id))
+            why = "repair item disk id is not a disk id";
+        if (why != NULL) {
+            rc = sm_reject(resp, HM_EINVAL, why);
+            goto out;
+        }
+        byid[i] = it;
     }
-    return 0;
+    {
+        qsort(byid, n, sizeof *byid, sm_repair_item_cmp);
+        for (size_t i = 1; i < n; i++)
+            if (sm_repair_item_cmp(&byid[i - 1], &byid[i]) == 0) {
+                rc = sm_reject(resp, HM_EINVAL, "repair item names a shard twice");
+                break;
+            }
+    }
+out:
+    free(sorted);
+    free(byid);
+    return rc;
 }
 
 /* Write the checked items (sm_repair_check) with their blob's profile and
@@ -149,10 +205,15 @@ int sm_repair_check(sm_ctx *cx, Hm__RepairItem *const *items, size_t n,
 int sm_repair_add(sm_ctx *cx, Hm__RepairItem *const *items, size_t n, Hm__Blob *const *blobs,
                   size_t n_blobs)
 {
-    if (hm_meta_sm_plant_repair_lost)
+    if (hm_meta_sm_plant_repair_lost || n == 0)
         return 0; /* planted bug: the commit drops its repair work */
-    for (size_t i = 0; i < n; i++) {
-        const Hm__Blob *b = sm_repair_blob_of(items[i], blobs, n_blobs);
+    size_t nb = 0;
+    const Hm__Blob **sorted = sm_repair_blobs_sorted(blobs, n_blobs, &nb);
+    if (sorted == NULL)
+        return HM_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const Hm__Blob *b = sm_repair_blob_of(items[i], sorted, nb);
         assert(b != NULL); /* sm_repair_check ran */
         Hm__RepairItem w = *items[i];
         w.has_format_version = true;
@@ -171,27 +232,25 @@ int sm_repair_add(sm_ctx *cx, Hm__RepairItem *const *items, size_t n, Hm__Blob *
         size_t kl = sm_repair_key(k, w.blob_id.data, w.shard_index);
         const void *v = NULL;
         size_t vl = 0;
-        int rc = cx->env->ops->kv_get(cx->txn, HM_KV_LAYOUT, k, kl, &v, &vl);
+        rc = cx->env->ops->kv_get(cx->txn, HM_KV_LAYOUT, k, kl, &v, &vl);
         if (rc != 0 && rc != HM_ENOENT)
-            return rc;
-        bool fresh = rc == HM_ENOENT;
-        if (!fresh) {
+            break;
+        if (rc == 0) {
             Hm__RepairItem *old = NULL;
             rc = sm_unpack(&hm__repair_item__descriptor, v, vl, (ProtobufCMessage **)&old);
             if (rc != 0)
-                return rc;
+                break;
             rc = sm_repair_count_add(cx, old->disk_id, -1);
             hm__repair_item__free_unpacked(old, NULL);
             if (rc != 0)
-                return rc;
+                break;
         }
         rc = sm_put_msg(cx, HM_KV_LAYOUT, k, kl, &w.base);
         if (rc == 0)
             rc = sm_repair_count_add(cx, w.disk_id, +1);
-        if (rc != 0)
-            return rc;
     }
-    return 0;
+    free(sorted);
+    return rc;
 }
 
 /* Drop every repair item of blob b (gc deleted it: nothing is left to

@@ -315,6 +315,70 @@ START_TEST(test_hostile)
 }
 END_TEST
 
+/* A version rebuilt from shard files names every part's blob and may
+ * queue more than HM_REPAIR_ITEMS_PER_WRITE_MAX items in one ObjectPut:
+ * the cap is per blob of the write.  30 parts of 2+1 with two lost shards
+ * each: 60 items commit and count; one shard named twice among them, or
+ * an item naming a blob of no part, refuses the whole write. */
+START_TEST(test_many_blobs)
+{
+    enum { PARTS = 30, PER = 2 };
+    tmu_sm *t = tmu_sm_open();
+    bucket(t);
+    static wr parts[PARTS];
+    Hm__Blob *blobs[PARTS];
+    Hm__RepairItem *items[PARTS * PER];
+    for (size_t i = 0; i < PARTS; i++) {
+        wr_init(&parts[i], (uint8_t)(40 + 3 * i), PER, ID_B);
+        blobs[i] = &parts[i].blob;
+        for (size_t j = 0; j < PER; j++) items[j * PARTS + i] = &parts[i].items[j];
+    }
+    uint8_t oid[16] = {9};
+    Hm__ObjectVersion v = HM__OBJECT_VERSION__INIT;
+    v.has_object_id = true;
+    v.object_id.data = oid;
+    v.object_id.len = 16;
+    v.has_size = true;
+    v.size = 5000u * PARTS;
+    v.etag = (char *)"e-30";
+    v.n_blobs = PARTS;
+    v.blobs = blobs;
+    Hm__ObjectPut op = HM__OBJECT_PUT__INIT;
+    op.bucket = (char *)"bkt";
+    op.key = (char *)"rebuilt";
+    op.version = &v;
+    op.repairs = items;
+    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
+    cmd.op_case = HM__META_COMMAND__OP_OBJECT_PUT;
+    cmd.object_put = &op;
+
+    /* the same shard twice, far apart in the list */
+    Hm__RepairItem *keep = items[PARTS * PER - 1];
+    items[PARTS * PER - 1] = items[0];
+    op.n_repairs = PARTS * PER;
+    ck_assert_int_eq(tmu_done(tmu_sm_apply(t, &cmd)), HM_EINVAL);
+    items[PARTS * PER - 1] = keep;
+    /* a blob that is no part of the version */
+    uint8_t stray[16] = {1, 2, 3};
+    Hm__RepairItem other = *items[5];
+    other.blob_id.data = stray;
+    items[5] = &other;
+    ck_assert_int_eq(tmu_done(tmu_sm_apply(t, &cmd)), HM_EINVAL);
+    items[5] = &parts[5].items[0];
+    uint64_t pd = 0;
+    ck_assert_uint_eq(counts(t, ID_B, &pd), 0);
+
+    ck_assert_int_eq(tmu_done(tmu_sm_apply(t, &cmd)), 0);
+    ck_assert_uint_eq(counts(t, ID_B, &pd), PARTS * PER);
+    ck_assert_uint_eq(pd, PARTS * PER);
+    Hm__MetaResponse *r = repair_list(t, NULL, 0, 1000);
+    ck_assert_int_eq(r->err, 0);
+    ck_assert_uint_eq(r->repairs->n_items, PARTS * PER);
+    tmu_done(r);
+    tmu_sm_close(t);
+}
+END_TEST
+
 /* The planted bug drops the items: the version commits without them. */
 START_TEST(test_plant_drops)
 {
@@ -369,6 +433,7 @@ int main(void)
     tcase_add_test(tc, test_commit_and_page);
     tcase_add_test(tc, test_gc_removes);
     tcase_add_test(tc, test_hostile);
+    tcase_add_test(tc, test_many_blobs);
     tcase_add_test(tc, test_plant_drops);
     tcase_add_test(tc, test_golden_repair_item);
     suite_add_tcase(s, tc);

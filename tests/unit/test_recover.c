@@ -197,6 +197,92 @@ START_TEST(test_rebuild_objects)
 }
 END_TEST
 
+/* Remove shard index `index` of every blob of bucket/key's version from
+ * whichever disk holds it; how many were removed. */
+static int drop_shards(const char *key, uint32_t index)
+{
+    hm_objsvc_get *g = NULL;
+    ck_assert_int_eq(hm_objsvc_get_open(svc, "t", "bkt", key, &g), 0);
+    const Hm__ObjectVersion *v = hm_objsvc_get_version(g);
+    int dropped = 0;
+    for (size_t i = 0; i < v->n_blobs; i++)
+        for (int d = 0; d < DISKS; d++) {
+            /* only where it is: a delete also takes the disk's manifest copy */
+            Hm__ShardHeader *h = NULL;
+            if (shards[d]->ops->stat(shards[d], v->blobs[i]->blob_id.data, index, &h) != 0)
+                continue;
+            hm__shard_header__free_unpacked(h, NULL);
+            ck_assert_int_eq(shards[d]->ops->del(shards[d], v->blobs[i]->blob_id.data, index), 0);
+            dropped++;
+        }
+    hm_objsvc_get_close(g);
+    return dropped;
+}
+
+/* The repair items the metadata holds, in RepairList order. */
+static Hm__MetaResponse *repairs_now(void)
+{
+    Hm__RepairList rl = HM__REPAIR_LIST__INIT;
+    Hm__MetaRequest req = HM__META_REQUEST__INIT;
+    req.op_case = HM__META_REQUEST__OP_REPAIR_LIST;
+    req.repair_list = &rl;
+    Hm__MetaResponse *r = NULL;
+    ck_assert_int_eq(hm_meta_call(meta, &req, &r), 0);
+    ck_assert_int_eq(r->err, 0);
+    return r;
+}
+
+/* A blob that lost shards (a dead disk before the metadata was lost) comes
+ * back readable from the others, and every shard no disk holds is queued
+ * as a repair item with the version, for a simple object and for each part
+ * of a multipart one. */
+START_TEST(test_lost_shards_queued)
+{
+    char e_small[33], e_multi[HM_OBJSVC_MPU_ETAG_BYTES];
+    put("bkt", "photo", 10000, 5, "image/jpeg", NULL, 0, NULL, 0, e_small);
+    put_multipart("movie.mp4", e_multi);
+    ck_assert_int_eq(drop_shards("photo", 1), 1);
+    ck_assert_int_eq(drop_shards("movie.mp4", 0), 2); /* both parts */
+    ck_assert_int_eq(shard_files(), 4); /* the manifest copy went with part 1's shard */
+
+    hm_recover_stats st;
+    ck_assert_int_eq(rebuild(&st), 0);
+    ck_assert_msg(st.objects == 2, "objects %llu; report: %s", (unsigned long long)st.objects,
+                  report_buf);
+    ck_assert_uint_eq(st.repairs, 3);
+    Hm__MetaResponse *r = repairs_now();
+    ck_assert_uint_eq(r->repairs->n_items, 3);
+    size_t idx0 = 0, idx1 = 0;
+    for (size_t i = 0; i < r->repairs->n_items; i++) {
+        const Hm__RepairItem *it = r->repairs->items[i];
+        ck_assert_uint_eq(it->k + it->m, SHARDS_PER_BLOB);
+        ck_assert_str_eq(it->disk_id, "");
+        idx0 += it->shard_index == 0;
+        idx1 += it->shard_index == 1;
+    }
+    ck_assert_uint_eq(idx0, 2);
+    ck_assert_uint_eq(idx1, 1);
+    hm__meta_response__free_unpacked(r, NULL);
+
+    hm_objsvc_get *g = NULL;
+    uint8_t *b = NULL;
+    const Hm__ObjectVersion *v = get("bkt", "photo", &g, &b);
+    ck_assert_str_eq(v->etag, e_small);
+    uint8_t *want = pattern(10000, 5);
+    ck_assert(memcmp(b, want, 10000) == 0);
+    free(want);
+    free(b);
+    hm_objsvc_get_close(g);
+    v = get("bkt", "movie.mp4", &g, &b);
+    ck_assert_str_eq(v->etag, e_multi);
+    want = pattern(1000, 12);
+    ck_assert(memcmp(b + 5 * MIB, want, 1000) == 0);
+    free(want);
+    free(b);
+    hm_objsvc_get_close(g);
+}
+END_TEST
+
 /* When several shards claim a key, the newest commit wins, whatever disk
  * or order the walk finds them in; the older one is counted superseded. */
 START_TEST(test_newest_wins)
@@ -468,6 +554,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_rebuild_objects);
     tcase_add_test(tc, test_newest_wins);
+    tcase_add_test(tc, test_lost_shards_queued);
     tcase_add_test(tc, test_hostile_shards);
     tcase_add_test(tc, test_format_v1_shard);
     suite_add_tcase(s, tc);
