@@ -38,7 +38,8 @@
     X(HM_EUNAVAIL,      -25, "service unavailable")                        \
     X(HM_ENOUPLOAD,     -26, "no such upload")                             \
     X(HM_EINTERNAL,     -27, "internal error")                             \
-    X(HM_EFLOOR,        -28, "fewer shards durable than the write-ack floor")
+    X(HM_EFLOOR,        -28, "fewer shards durable than the write-ack floor") \
+    X(HM_ENOTLEADER,    -29, "not the Raft leader")
 
 enum hm_err {
 #define HM_ERR_ENUM(name, value, msg) name = (value),

@@ -1,0 +1,179 @@
+/* hm_raft.h - the Raft core: a pure state machine (docs/adr/0014-raft-core.md).
+ *
+ * No clock, socket, file or thread inside.  The shell that owns a core
+ * (the metadata node, or the simulator) drives it with four calls:
+ *
+ *   hm_raft_tick(r)         one unit of logical time passed
+ *   hm_raft_step(r, msg)    a message from a peer arrived
+ *   hm_raft_propose(r, ..)  a client command to replicate (leader only)
+ *   hm_raft_take_ready(r, &rd) what to do now, in this order:
+ *       1. send rd.early (may leave before step 2 is durable: a leader's
+ *          appends and heartbeats, pre-vote requests)
+ *       2. persist: rd.hs when rd.hs_changed; drop the log from
+ *          rd.truncate_from when it is not 0; append rd.entries; sync
+ *       3. send rd.msgs (votes, vote requests, append replies: they speak
+ *          for what step 2 made durable)
+ *       4. apply the log's entries (rd.apply_lo, rd.apply_hi], all durable
+ *          on this node
+ *   hm_raft_advance(r, &rd) step 1-4 are done
+ *
+ * Between hm_raft_take_ready returning true and hm_raft_advance, the shell calls
+ * nothing else on the core; a ready and its pointers stay valid until then.
+ *
+ * The core never reads the log.  It keeps the term of every index as runs
+ * (first index, term) and copies of the entries it has not yet handed out
+ * in a ready.  An append it sends names a range, (lo, hi]: the shell fills
+ * hm_raft_msg.entries from its own log (the entries of the current ready
+ * included, which step 2 wrote) before the message leaves.  A received
+ * append's entries are copied, so they need only live through the step.
+ *
+ * Rules (all on; ARCHITECTURE §4, ADR 0014): pre-vote with check-quorum;
+ * a node that heard from a leader within the election timeout ignores
+ * vote and pre-vote requests; term and vote are durable before any vote
+ * reply or vote request leaves (rd.msgs); a new leader appends a no-op of
+ * its term; a leader counts only entries of its term toward a commit and
+ * counts itself only for what is durable here; nothing is applied before
+ * it is durable here, with one voter too.
+ *
+ * Not yet here: membership changes and learners, ReadIndex, leadership
+ * transfer, snapshots and log compaction (ADR 0014 lists them).
+ */
+#ifndef HM_RAFT_H
+#define HM_RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hm_raft hm_raft;
+
+#define HM_RAFT_VOTERS_MAX 7u
+#define HM_RAFT_APPEND_ENTRIES_MAX 64u /* entries per append message, by default */
+
+enum hm_raft_role {
+    HM_RAFT_FOLLOWER = 1,
+    HM_RAFT_PRE_CANDIDATE,
+    HM_RAFT_CANDIDATE,
+    HM_RAFT_LEADER,
+};
+
+enum hm_raft_entry_kind { HM_RAFT_CMD = 1, HM_RAFT_NOOP = 2 };
+
+enum hm_raft_msg_type {
+    HM_RAFT_MSG_PREVOTE = 1,
+    HM_RAFT_MSG_PREVOTE_RESP,
+    HM_RAFT_MSG_VOTE,
+    HM_RAFT_MSG_VOTE_RESP,
+    HM_RAFT_MSG_APP,
+    HM_RAFT_MSG_APP_RESP,
+    HM_RAFT_MSG_HEARTBEAT,
+    HM_RAFT_MSG_HEARTBEAT_RESP,
+};
+
+typedef struct hm_raft_entry {
+    uint64_t term, index;
+    uint8_t kind;         /* enum hm_raft_entry_kind */
+    const void *data;
+    size_t len;
+} hm_raft_entry;
+
+typedef struct hm_raft_msg {
+    uint8_t type;         /* enum hm_raft_msg_type */
+    uint64_t from, to, term;
+    /* PREVOTE, VOTE: the candidate's last index and term.
+     * APP: the index and term before the entries. */
+    uint64_t log_index, log_term;
+    uint64_t commit;      /* APP, HEARTBEAT: the leader's commit for `to` */
+    /* APP as sent: entries (lo, hi] for the shell to fill in.  APP as
+     * received: entries[0..n_entries), indexes log_index + 1 onwards. */
+    uint64_t lo, hi;
+    const hm_raft_entry *entries;
+    size_t n_entries;
+    /* responses */
+    bool reject;
+    uint64_t match;       /* APP_RESP: last index matching the leader's log;
+                           * on reject, a hint: the follower's last index */
+} hm_raft_msg;
+
+typedef struct hm_raft_hardstate {
+    uint64_t term, vote, commit;
+} hm_raft_hardstate;
+
+typedef struct hm_raft_ready {
+    const hm_raft_msg *early;
+    size_t n_early;
+    bool hs_changed;
+    hm_raft_hardstate hs;
+    uint64_t truncate_from;       /* 0: none */
+    const hm_raft_entry *entries; /* valid until hm_raft_advance */
+    size_t n_entries;
+    const hm_raft_msg *msgs;
+    size_t n_msgs;
+    uint64_t apply_lo, apply_hi;  /* apply (lo, hi]; equal: nothing */
+} hm_raft_ready;
+
+typedef struct hm_raft_opts {
+    uint64_t id;                  /* this node, not 0 */
+    const uint64_t *voters;       /* every voter, this node included */
+    size_t n_voters;              /* 1..HM_RAFT_VOTERS_MAX */
+    uint32_t election_ticks;      /* election timeout: randomised in [t, 2t) */
+    uint32_t heartbeat_ticks;     /* < election_ticks */
+    uint64_t seed;                /* election jitter; a seed replays a run */
+    uint32_t append_entries_max;  /* entries per append; 0: HM_RAFT_APPEND_ENTRIES_MAX */
+} hm_raft_opts;
+
+/* What the node found on its disk at start: hard state and the term of
+ * every index of its log, as runs: run i covers indexes
+ * run_index[i] .. run_index[i + 1] - 1 (the last run up to last_index).
+ * applied: what its state machine already holds (<= last_index). */
+typedef struct hm_raft_boot {
+    hm_raft_hardstate hs;
+    uint64_t last_index;
+    const uint64_t *run_index, *run_term;
+    size_t n_runs;
+    uint64_t applied;
+} hm_raft_boot;
+
+/* Test-only planted bugs (docs/simulation.md): each breaks one rule so
+ * that the simulator's checkers are shown able to fail.  Never set
+ * outside tests. */
+enum hm_raft_plant {
+    HM_RAFT_PLANT_NONE = 0,
+    HM_RAFT_PLANT_VOTE_BEFORE_PERSIST, /* vote replies leave before the vote is durable */
+    HM_RAFT_PLANT_VOTE_IGNORES_LOG,    /* votes granted without the up-to-date check */
+    HM_RAFT_PLANT_APPEND_SKIPS_MATCH,  /* appends accepted without the previous-term check */
+    HM_RAFT_PLANT_COMMIT_ON_MINORITY,  /* a commit counts one voter too many */
+    HM_RAFT_PLANT_COMMIT_OLD_TERM,     /* earlier-term entries committed by counting */
+    HM_RAFT_PLANT_ACK_BEFORE_PERSIST,  /* append replies leave before the entries
+                                        * they acknowledge are durable */
+};
+extern enum hm_raft_plant hm_raft_plant;
+
+/* 0, HM_EINVAL (opts or boot inconsistent), HM_ENOMEM. */
+int hm_raft_new(hm_raft **out, const hm_raft_opts *o, const hm_raft_boot *b);
+void hm_raft_free(hm_raft *r);
+
+void hm_raft_tick(hm_raft *r);
+
+/* 0, or HM_EINVAL for a message that is malformed (unknown type, not for
+ * this node, from a non-voter, entries that do not follow log_index): it
+ * changes nothing.  HM_ENOMEM leaves the core as before the step. */
+int hm_raft_step(hm_raft *r, const hm_raft_msg *m);
+
+/* Append a command on the leader; *index gets its log index.  HM_ENOTLEADER
+ * when not the leader (lead tells who is), HM_ENOMEM. */
+int hm_raft_propose(hm_raft *r, const void *data, size_t len, uint64_t *index);
+
+/* True when there is something to do; fills rd (see the top). */
+bool hm_raft_take_ready(hm_raft *r, hm_raft_ready *rd);
+void hm_raft_advance(hm_raft *r, const hm_raft_ready *rd);
+
+enum hm_raft_role hm_raft_role_of(const hm_raft *r);
+uint64_t hm_raft_term(const hm_raft *r);
+uint64_t hm_raft_lead(const hm_raft *r);
+uint64_t hm_raft_commit(const hm_raft *r);
+uint64_t hm_raft_last_index(const hm_raft *r);
+/* The term of index (0 for 0 and for indexes past the log). */
+uint64_t hm_raft_term_at(const hm_raft *r, uint64_t index);
+
+#endif

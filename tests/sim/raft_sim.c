@@ -1,0 +1,683 @@
+/* raft_sim.c - hamster-raft-sim: the Raft core (hamster-meta/hm_raft.h)
+ * on N simulated nodes, one thread, one seed.
+ *
+ * Each node is a core plus what a real node keeps on disk (hard state and
+ * log, synced at each ready) and in memory (its state machine: the applied
+ * entries).  The network delays, drops, duplicates and reorders messages
+ * and partitions nodes; nodes crash (memory lost, disk kept) and restart,
+ * and a crash may strike in the middle of a ready: after its early
+ * messages left and before its writes are durable (a power loss: the
+ * ready's writes are lost).  Clients propose commands to whichever node
+ * leads; a command is acknowledged when the node it was proposed to
+ * applies it at the index it was given.
+ *
+ * Checkers, after every event (docs/simulation.md):
+ *   election safety     at most one leader per term, over the whole run
+ *   log matching        two durable logs with the same term at an index
+ *                       hold the same entries up to it (a hash chain)
+ *   leader completeness a new leader's log holds every entry any node
+ *                       applied
+ *   state machine       every node applies the same entry at each index
+ *   acknowledged writes at the end (network healed, every node up, quiet
+ *                       time), every node applied every acknowledged
+ *                       command at its index, and the nodes agree
+ * Planted bugs (--plant, hm_raft_plant) show each can fail.
+ *
+ *   hamster-raft-sim [--seed N | --seeds N | --soak] [--steps N] [--nodes N]
+ *                    [--plant NAME --expect-failure] [--check-determinism] [-v]
+ */
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hm_err.h"
+#include "hm_raft.h"
+
+#define SIM_NODES_MAX 7
+#define SIM_ELECTION_TICKS 10
+#define SIM_HEARTBEAT_TICKS 2
+
+static int verbose;
+
+/* ---- seeded randomness ------------------------------------------------------ */
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint64_t rnd_below(uint64_t n) { return n ? rnd() % n : 0; }
+static bool chance(unsigned per_mille) { return rnd_below(1000) < per_mille; }
+
+/* ---- failure reporting -------------------------------------------------------- */
+
+static char fail_msg[512];
+static bool failed;
+static uint64_t now;
+
+#define CHECK(cond, ...)                                                           \
+    do {                                                                           \
+        if (!(cond) && !failed) {                                                  \
+            failed = true;                                                         \
+            snprintf(fail_msg, sizeof fail_msg, __VA_ARGS__);                      \
+        }                                                                          \
+    } while (0)
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) {
+        fprintf(stderr, "hamster-raft-sim: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static uint64_t hash_entry(uint64_t prev, uint64_t term, uint8_t kind, const void *d, size_t n)
+{
+    uint8_t md[32];
+    unsigned ml = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c == NULL) exit(2);
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    EVP_DigestUpdate(c, &prev, sizeof prev);
+    EVP_DigestUpdate(c, &term, sizeof term);
+    EVP_DigestUpdate(c, &kind, 1);
+    if (n > 0) EVP_DigestUpdate(c, d, n);
+    EVP_DigestFinal_ex(c, md, &ml);
+    EVP_MD_CTX_free(c);
+    uint64_t h;
+    memcpy(&h, md, sizeof h);
+    return h;
+}
+
+/* ---- nodes ---------------------------------------------------------------------- */
+
+typedef struct sim_ent {
+    uint64_t term;
+    uint8_t kind;
+    uint8_t *data;
+    size_t len;
+    uint64_t chain;          /* hash of this entry and every one before it */
+} sim_ent;
+
+typedef struct sim_node {
+    uint64_t id;
+    hm_raft *r;              /* NULL while down */
+    uint64_t restart_at;
+    /* disk */
+    hm_raft_hardstate hs;
+    sim_ent *log;            /* log[i - 1] is index i */
+    size_t n_log, cap_log;
+    /* memory */
+    uint64_t applied;
+    uint64_t led_term;       /* last term checked for completeness as leader */
+} sim_node;
+
+static sim_node nodes[SIM_NODES_MAX];
+static size_t n_nodes;
+static uint64_t voters[SIM_NODES_MAX];
+static int group[SIM_NODES_MAX]; /* partition: nodes talk only within a group */
+static uint64_t heal_at;
+static uint32_t append_max; /* per run: 1..4 entries per append for half the seeds */
+
+/* What the state machines applied: index -> (term, chain). */
+typedef struct sim_applied {
+    uint64_t term, chain;
+    bool set;
+} sim_applied;
+static sim_applied *applied_at;
+static size_t cap_applied;
+
+/* Leaders by term. */
+static uint64_t *leader_of;
+static size_t cap_leader;
+
+/* (index, term) -> chain seen in any durable log. */
+typedef struct sim_seen {
+    uint64_t index, term, chain;
+} sim_seen;
+static sim_seen *seen;
+static size_t n_seen, cap_seen;
+
+/* Client commands. */
+typedef struct sim_cmd {
+    uint64_t node, index, term;
+    char data[32];
+    bool acked;
+} sim_cmd;
+static sim_cmd *cmds;
+static size_t n_cmds, cap_cmds;
+
+static void grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    void *n = realloc(*p, c * elem);
+    if (n == NULL) exit(2);
+    memset((char *)n + *cap * elem, 0, (c - *cap) * elem);
+    *p = n;
+    *cap = c;
+}
+
+static void seen_check(uint64_t index, uint64_t term, uint64_t chain, uint64_t node)
+{
+    for (size_t i = 0; i < n_seen; i++)
+        if (seen[i].index == index && seen[i].term == term) {
+            CHECK(seen[i].chain == chain,
+                  "log matching: node %llu index %llu term %llu differs from another log",
+                  (unsigned long long)node, (unsigned long long)index,
+                  (unsigned long long)term);
+            return;
+        }
+    grow((void **)&seen, &cap_seen, n_seen + 1, sizeof *seen);
+    seen[n_seen++] = (sim_seen){index, term, chain};
+}
+
+static void node_start(sim_node *n)
+{
+    uint64_t *ri = xmalloc((n->n_log + 1) * sizeof *ri), *rt = xmalloc((n->n_log + 1) * sizeof *rt);
+    size_t runs = 0;
+    for (size_t i = 0; i < n->n_log; i++)
+        if (runs == 0 || rt[runs - 1] != n->log[i].term) {
+            ri[runs] = i + 1;
+            rt[runs] = n->log[i].term;
+            runs++;
+        }
+    hm_raft_opts o = {.id = n->id, .voters = voters, .n_voters = n_nodes,
+                      .election_ticks = SIM_ELECTION_TICKS,
+                      .heartbeat_ticks = SIM_HEARTBEAT_TICKS, .seed = rnd(),
+                      .append_entries_max = append_max};
+    hm_raft_boot b = {.hs = n->hs, .last_index = n->n_log, .run_index = ri, .run_term = rt,
+                      .n_runs = runs, .applied = 0};
+    int rc = hm_raft_new(&n->r, &o, &b);
+    free(ri);
+    free(rt);
+    if (rc != 0) {
+        fprintf(stderr, "hamster-raft-sim: node %llu does not start: %s\n",
+                (unsigned long long)n->id, hm_err_msg(rc));
+        exit(2);
+    }
+    n->applied = 0; /* the state machine is rebuilt from the log */
+}
+
+static void node_crash(sim_node *n, const char *how)
+{
+    if (verbose) fprintf(stderr, "t=%llu node %llu %s\n", (unsigned long long)now,
+                         (unsigned long long)n->id, how);
+    hm_raft_free(n->r);
+    n->r = NULL;
+    n->restart_at = now + 5 + rnd_below(40);
+}
+
+static sim_node *node_of(uint64_t id) { return id >= 1 && id <= n_nodes ? &nodes[id - 1] : NULL; }
+
+/* ---- network --------------------------------------------------------------------- */
+
+typedef struct sim_msg {
+    hm_raft_msg m;
+    hm_raft_entry *ents;     /* owned, with owned data */
+    uint64_t at;
+} sim_msg;
+static sim_msg *net;
+static size_t n_net, cap_net;
+static unsigned drop_pm = 30, dup_pm = 20, delay_max = 3;
+
+static void msg_free(sim_msg *s)
+{
+    for (size_t i = 0; i < s->m.n_entries; i++) free((void *)s->ents[i].data);
+    free(s->ents);
+}
+
+/* Queue m, its entries (lo, hi] filled from node n's log and the ready's
+ * entries (which step 2 writes, or wrote). */
+static void net_send(sim_node *n, const hm_raft_msg *m, const hm_raft_ready *rd)
+{
+    if (chance(drop_pm)) return;
+    sim_msg s = {.m = *m, .at = now + rnd_below(delay_max + 1)};
+    if (m->type == HM_RAFT_MSG_APP && m->hi > m->lo) {
+        size_t cnt = (size_t)(m->hi - m->lo);
+        s.ents = xmalloc(cnt * sizeof *s.ents);
+        for (size_t i = 0; i < cnt; i++) {
+            uint64_t idx = m->lo + 1 + i;
+            const void *d = NULL;
+            size_t len = 0;
+            uint64_t term = 0;
+            uint8_t kind = 0;
+            if (rd->n_entries > 0 && idx >= rd->entries[0].index) {
+                const hm_raft_entry *e = &rd->entries[idx - rd->entries[0].index];
+                term = e->term, kind = e->kind, d = e->data, len = e->len;
+            } else {
+                const sim_ent *e = &n->log[idx - 1];
+                term = e->term, kind = e->kind, d = e->data, len = e->len;
+            }
+            void *copy = len ? xmalloc(len) : NULL;
+            if (len) memcpy(copy, d, len);
+            s.ents[i] = (hm_raft_entry){.term = term, .index = idx, .kind = kind, .data = copy,
+                                        .len = len};
+        }
+        s.m.entries = s.ents;
+        s.m.n_entries = cnt;
+    } else {
+        s.m.entries = NULL;
+        s.m.n_entries = 0;
+    }
+    int copies = chance(dup_pm) ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+        grow((void **)&net, &cap_net, n_net + 1, sizeof *net);
+        sim_msg t = s;
+        if (c == 1 && s.m.n_entries > 0) {
+            t.ents = xmalloc(s.m.n_entries * sizeof *t.ents);
+            for (size_t i = 0; i < s.m.n_entries; i++) {
+                t.ents[i] = s.ents[i];
+                void *copy = s.ents[i].len ? xmalloc(s.ents[i].len) : NULL;
+                if (s.ents[i].len) memcpy(copy, s.ents[i].data, s.ents[i].len);
+                t.ents[i].data = copy;
+            }
+            t.m.entries = t.ents;
+            t.at = now + rnd_below(delay_max + 3);
+        }
+        net[n_net++] = t;
+    }
+}
+
+/* ---- a node's ready ----------------------------------------------------------------- */
+
+static void check_leader(sim_node *n)
+{
+    if (hm_raft_role_of(n->r) != HM_RAFT_LEADER) return;
+    uint64_t t = hm_raft_term(n->r);
+    grow((void **)&leader_of, &cap_leader, t + 1, sizeof *leader_of);
+    CHECK(leader_of[t] == 0 || leader_of[t] == n->id,
+          "election safety: nodes %llu and %llu both lead term %llu",
+          (unsigned long long)leader_of[t], (unsigned long long)n->id, (unsigned long long)t);
+    leader_of[t] = n->id;
+}
+
+/* A leader that has written its log since it won holds every applied entry. */
+static void check_completeness(sim_node *n)
+{
+    if (hm_raft_role_of(n->r) != HM_RAFT_LEADER || n->led_term == hm_raft_term(n->r)) return;
+    n->led_term = hm_raft_term(n->r);
+    for (size_t i = 1; i < cap_applied; i++) {
+        if (!applied_at[i].set) continue;
+        CHECK(i <= n->n_log && n->log[i - 1].chain == applied_at[i].chain,
+              "leader completeness: node %llu leads term %llu without applied index %zu",
+              (unsigned long long)n->id, (unsigned long long)n->led_term, i);
+    }
+}
+
+static void apply(sim_node *n, uint64_t index)
+{
+    const sim_ent *e = &n->log[index - 1];
+    grow((void **)&applied_at, &cap_applied, index + 1, sizeof *applied_at);
+    sim_applied *a = &applied_at[index];
+    if (a->set)
+        CHECK(a->chain == e->chain && a->term == e->term,
+              "state machine safety: node %llu applies another entry at index %llu",
+              (unsigned long long)n->id, (unsigned long long)index);
+    else
+        *a = (sim_applied){.term = e->term, .chain = e->chain, .set = true};
+    for (size_t i = 0; i < n_cmds; i++) {
+        sim_cmd *c = &cmds[i];
+        if (c->node == n->id && c->index == index && c->term == e->term && !c->acked &&
+            e->len == strlen(c->data) && memcmp(e->data, c->data, e->len) == 0)
+            c->acked = true;
+    }
+    n->applied = index;
+}
+
+/* Carry out every ready of node n; false when it crashed meanwhile. */
+static bool node_drain(sim_node *n, unsigned crash_pm)
+{
+    hm_raft_ready rd;
+    while (n->r != NULL && hm_raft_take_ready(n->r, &rd)) {
+        check_leader(n);
+        for (size_t i = 0; i < rd.n_early; i++) net_send(n, &rd.early[i], &rd);
+        bool writes = rd.hs_changed || rd.truncate_from != 0 || rd.n_entries > 0;
+        if (writes && chance(crash_pm)) {
+            node_crash(n, "lost power before its writes were durable");
+            return false;
+        }
+        if (rd.hs_changed) n->hs = rd.hs;
+        n->hs.commit = rd.hs.commit;
+        if (rd.truncate_from != 0) {
+            while (n->n_log >= rd.truncate_from) {
+                free(n->log[n->n_log - 1].data);
+                n->n_log--;
+            }
+        }
+        for (size_t i = 0; i < rd.n_entries; i++) {
+            const hm_raft_entry *e = &rd.entries[i];
+            if (e->index != n->n_log + 1) {
+                CHECK(false, "node %llu: ready entry %llu does not follow its log (%zu)",
+                      (unsigned long long)n->id, (unsigned long long)e->index, n->n_log);
+                return false;
+            }
+            grow((void **)&n->log, &n->cap_log, n->n_log + 1, sizeof *n->log);
+            uint64_t prev = n->n_log ? n->log[n->n_log - 1].chain : 0;
+            uint8_t *d = e->len ? xmalloc(e->len) : NULL;
+            if (e->len) memcpy(d, e->data, e->len);
+            n->log[n->n_log] = (sim_ent){.term = e->term, .kind = e->kind, .data = d,
+                                         .len = e->len,
+                                         .chain = hash_entry(prev, e->term, e->kind, d, e->len)};
+            n->n_log++;
+            seen_check(e->index, e->term, n->log[n->n_log - 1].chain, n->id);
+        }
+        for (size_t i = 0; i < rd.n_msgs; i++) net_send(n, &rd.msgs[i], &rd);
+        for (uint64_t i = rd.apply_lo + 1; i <= rd.apply_hi; i++) {
+            if (i > n->n_log) {
+                CHECK(false, "node %llu: told to apply %llu, its log ends at %zu",
+                      (unsigned long long)n->id, (unsigned long long)i, n->n_log);
+                return false;
+            }
+            apply(n, i);
+        }
+        hm_raft_advance(n->r, &rd);
+        check_completeness(n);
+    }
+    return n->r != NULL;
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+static void deliver_due(unsigned crash_pm)
+{
+    /* every message due now, in a random order */
+    for (;;) {
+        size_t due = 0;
+        for (size_t i = 0; i < n_net; i++) due += net[i].at <= now;
+        if (due == 0) return;
+        size_t pick = rnd_below(due), k = 0;
+        for (size_t i = 0; i < n_net; i++) {
+            if (net[i].at > now) continue;
+            if (k++ != pick) continue;
+            sim_msg s = net[i];
+            net[i] = net[--n_net];
+            sim_node *to = node_of(s.m.to);
+            if (to != NULL && to->r != NULL && group[s.m.from - 1] == group[s.m.to - 1]) {
+                int rc = hm_raft_step(to->r, &s.m);
+                CHECK(rc == 0, "node %llu refused a message of type %u: %s",
+                      (unsigned long long)to->id, s.m.type, hm_err_msg(rc));
+                node_drain(to, crash_pm);
+            }
+            msg_free(&s);
+            break;
+        }
+    }
+}
+
+static void propose(void)
+{
+    for (size_t i = 0; i < n_nodes; i++) {
+        sim_node *n = &nodes[i];
+        if (n->r == NULL || hm_raft_role_of(n->r) != HM_RAFT_LEADER) continue;
+        grow((void **)&cmds, &cap_cmds, n_cmds + 1, sizeof *cmds);
+        sim_cmd *c = &cmds[n_cmds];
+        snprintf(c->data, sizeof c->data, "cmd-%zu", n_cmds);
+        uint64_t idx = 0;
+        if (hm_raft_propose(n->r, c->data, strlen(c->data), &idx) != 0) continue;
+        c->node = n->id;
+        c->index = idx;
+        c->term = hm_raft_term(n->r);
+        c->acked = false;
+        n_cmds++;
+        return;
+    }
+}
+
+static void reset_world(void)
+{
+    for (size_t i = 0; i < SIM_NODES_MAX; i++) {
+        hm_raft_free(nodes[i].r);
+        for (size_t j = 0; j < nodes[i].n_log; j++) free(nodes[i].log[j].data);
+        free(nodes[i].log);
+    }
+    memset(nodes, 0, sizeof nodes);
+    for (size_t i = 0; i < n_net; i++) msg_free(&net[i]);
+    free(net);
+    net = NULL;
+    n_net = cap_net = 0;
+    free(applied_at);
+    applied_at = NULL;
+    cap_applied = 0;
+    free(leader_of);
+    leader_of = NULL;
+    cap_leader = 0;
+    free(seen);
+    seen = NULL;
+    n_seen = cap_seen = 0;
+    free(cmds);
+    cmds = NULL;
+    n_cmds = cap_cmds = 0;
+    failed = false;
+    fail_msg[0] = '\0';
+}
+
+/* One seeded run; 0 when every checker held. */
+static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
+{
+    reset_world();
+    rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+    n_nodes = nn;
+    for (size_t i = 0; i < nn; i++) {
+        nodes[i].id = i + 1;
+        voters[i] = i + 1;
+        group[i] = 0;
+    }
+    /* short appends split a new leader's catch-up from its no-op, which
+     * is where counting earlier-term entries (Raft's Figure 8) shows */
+    append_max = rnd_below(2) ? (uint32_t)(1 + rnd_below(4)) : 0;
+    for (size_t i = 0; i < nn; i++) node_start(&nodes[i]);
+    heal_at = 0;
+    unsigned crash_pm = 30;
+    for (now = 1; now <= steps && !failed; now++) {
+        /* faults */
+        for (size_t i = 0; i < nn; i++) {
+            sim_node *n = &nodes[i];
+            if (n->r == NULL && now >= n->restart_at) node_start(n);
+            else if (n->r != NULL && chance(4)) node_crash(n, "crashed");
+        }
+        if (heal_at != 0 && now >= heal_at) {
+            for (size_t i = 0; i < nn; i++) group[i] = 0;
+            heal_at = 0;
+        } else if (heal_at == 0 && chance(8)) {
+            for (size_t i = 0; i < nn; i++) group[i] = (int)rnd_below(2);
+            heal_at = now + 20 + rnd_below(80);
+        }
+        for (size_t i = 0; i < nn; i++)
+            if (nodes[i].r != NULL) hm_raft_tick(nodes[i].r);
+        for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], crash_pm);
+        if (chance(300)) propose();
+        for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], crash_pm);
+        deliver_due(crash_pm);
+    }
+    /* quiet: every node up, the network whole and reliable, no crashes */
+    drop_pm = 0;
+    dup_pm = 0;
+    for (size_t i = 0; i < nn; i++) {
+        group[i] = 0;
+        if (nodes[i].r == NULL) node_start(&nodes[i]);
+    }
+    uint64_t end = now + 40 * SIM_ELECTION_TICKS;
+    for (; now <= end && !failed; now++) {
+        for (size_t i = 0; i < nn; i++) hm_raft_tick(nodes[i].r);
+        for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
+        deliver_due(0);
+    }
+    drop_pm = 30;
+    dup_pm = 20;
+    if (failed) return 1;
+    /* acknowledged writes, agreement */
+    uint64_t acked = 0;
+    for (size_t i = 0; i < n_cmds && !failed; i++) {
+        if (!cmds[i].acked) continue;
+        acked++;
+        for (size_t j = 0; j < nn; j++) {
+            sim_node *n = &nodes[j];
+            bool ok = cmds[i].index <= n->applied;
+            if (ok) {
+                const sim_ent *e = &n->log[cmds[i].index - 1];
+                ok = e->len == strlen(cmds[i].data) &&
+                     memcmp(e->data, cmds[i].data, e->len) == 0;
+            }
+            CHECK(ok, "acknowledged write lost: %s (index %llu) not applied on node %llu",
+                  cmds[i].data, (unsigned long long)cmds[i].index, (unsigned long long)n->id);
+        }
+    }
+    for (size_t j = 1; j < nn; j++)
+        CHECK(nodes[j].applied == nodes[0].applied,
+              "liveness: after quiet time node %zu applied %llu, node 1 %llu", j + 1,
+              (unsigned long long)nodes[j].applied, (unsigned long long)nodes[0].applied);
+    if (acked_out != NULL) *acked_out = acked;
+    return failed ? 1 : 0;
+}
+
+/* A digest of what a run did: every applied index's chain, the commands,
+ * every node's log.  Two runs of one seed must agree. */
+static uint64_t run_digest(void)
+{
+    uint64_t h = hash_entry(0, n_cmds, 0, NULL, 0);
+    for (size_t i = 1; i < cap_applied; i++)
+        if (applied_at[i].set) h = hash_entry(h, i, 1, &applied_at[i].chain, 8);
+    for (size_t i = 0; i < n_nodes; i++)
+        h = hash_entry(h, nodes[i].n_log, 2,
+                       nodes[i].n_log ? &nodes[i].log[nodes[i].n_log - 1].chain : NULL,
+                       nodes[i].n_log ? 8 : 0);
+    return h;
+}
+
+static const struct {
+    const char *name;
+    enum hm_raft_plant plant;
+} plants[] = {
+    {"vote-before-persist", HM_RAFT_PLANT_VOTE_BEFORE_PERSIST},
+    {"vote-ignores-log", HM_RAFT_PLANT_VOTE_IGNORES_LOG},
+    {"append-skips-match", HM_RAFT_PLANT_APPEND_SKIPS_MATCH},
+    {"commit-on-minority", HM_RAFT_PLANT_COMMIT_ON_MINORITY},
+    {"commit-old-term", HM_RAFT_PLANT_COMMIT_OLD_TERM},
+    {"ack-before-persist", HM_RAFT_PLANT_ACK_BEFORE_PERSIST},
+};
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: hamster-raft-sim [--seed N]... [--seeds N] [--soak] [--steps N] "
+            "[--nodes N] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
+            "plants:");
+    for (size_t i = 0; i < sizeof plants / sizeof plants[0]; i++)
+        fprintf(stderr, " %s", plants[i].name);
+    fprintf(stderr, "\n");
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seed_list[64];
+    size_t n_seeds = 0;
+    uint64_t seeds = 0, steps = 2000;
+    size_t nn = 3;
+    bool expect_failure = false, soak = false, determinism = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--seed") == 0 && v != NULL && n_seeds < 64) {
+            seed_list[n_seeds++] = strtoull(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--seeds") == 0 && v != NULL) {
+            seeds = strtoull(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--steps") == 0 && v != NULL) {
+            steps = strtoull(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--nodes") == 0 && v != NULL) {
+            nn = (size_t)strtoul(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL) {
+            size_t k = 0;
+            for (; k < sizeof plants / sizeof plants[0]; k++)
+                if (strcmp(plants[k].name, v) == 0) break;
+            if (k == sizeof plants / sizeof plants[0]) {
+                usage();
+                return 2;
+            }
+            hm_raft_plant = plants[k].plant;
+            i++;
+        } else if (strcmp(a, "--expect-failure") == 0) {
+            expect_failure = true;
+        } else if (strcmp(a, "--check-determinism") == 0) {
+            determinism = true;
+        } else if (strcmp(a, "--soak") == 0) {
+            soak = true;
+        } else if (strcmp(a, "-v") == 0) {
+            verbose = 1;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (nn < 1 || nn > SIM_NODES_MAX) {
+        usage();
+        return 2;
+    }
+    if (soak) {
+        const char *s = getenv("SIM_SOAK_SECONDS");
+        time_t stop = time(NULL) + (s != NULL ? atol(s) : 600);
+        uint64_t seed = (uint64_t)time(NULL), runs = 0;
+        while (time(NULL) < stop) {
+            size_t k = 3 + 2 * (size_t)(seed % 2);
+            if (run(seed, steps, k, NULL) != 0) {
+                printf("FAIL seed %llu nodes %zu: %s\n", (unsigned long long)seed, k, fail_msg);
+                return 1;
+            }
+            runs++;
+            seed++;
+        }
+        printf("soak: %llu seeds passed\n", (unsigned long long)runs);
+        return 0;
+    }
+    if (n_seeds == 0 && seeds == 0) seeds = 1;
+    uint64_t total = n_seeds > 0 ? n_seeds : seeds, fails = 0, acked_all = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        uint64_t seed = n_seeds > 0 ? seed_list[i] : i + 1, acked = 0;
+        int rc = run(seed, steps, nn, &acked);
+        if (determinism) {
+            uint64_t first = run_digest();
+            run(seed, steps, nn, NULL);
+            if (run_digest() != first) {
+                printf("seed %llu: two runs differ\n", (unsigned long long)seed);
+                rc = 1;
+            }
+        }
+        acked_all += acked;
+        if (rc != 0) {
+            fails++;
+            printf("seed %llu: FAIL at t=%llu: %s\n", (unsigned long long)seed,
+                   (unsigned long long)now, fail_msg);
+            if (expect_failure) break;
+        } else if (verbose || total <= 4) {
+            printf("seed %llu: ok, %llu acknowledged writes\n", (unsigned long long)seed,
+                   (unsigned long long)acked);
+        }
+    }
+    reset_world();
+    if (expect_failure) {
+        if (fails == 0) {
+            printf("planted bug not caught in %llu seeds\n", (unsigned long long)total);
+            return 1;
+        }
+        printf("planted bug caught\n");
+        return 0;
+    }
+    printf("%llu of %llu seeds passed, %llu acknowledged writes checked\n",
+           (unsigned long long)(total - fails), (unsigned long long)total,
+           (unsigned long long)acked_all);
+    return fails == 0 ? 0 : 1;
+}

@@ -1,0 +1,200 @@
+/* test_raft.c - the Raft core's contract (hamster-meta/hm_raft.h) on one
+ * core at a time: what it refuses, and the order its ready hands work out
+ * in.  Many nodes, faults and the safety checkers are the simulator's
+ * (tests/sim/raft_sim.c, hamster-raft-sim). */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hm_err.h"
+#include "hm_raft.h"
+
+static const uint64_t three[3] = {1, 2, 3};
+
+static hm_raft *make(uint64_t id, const uint64_t *voters, size_t n)
+{
+    hm_raft_opts o = {.id = id, .voters = voters, .n_voters = n, .election_ticks = 10,
+                      .heartbeat_ticks = 2, .seed = 7};
+    hm_raft_boot b = {0};
+    hm_raft *r = NULL;
+    ck_assert_int_eq(hm_raft_new(&r, &o, &b), 0);
+    return r;
+}
+
+/* Inconsistent options and boot states are refused. */
+START_TEST(test_refuses_bad_config)
+{
+    hm_raft *r = NULL;
+    uint64_t dup[2] = {1, 1}, other[2] = {2, 3};
+    hm_raft_opts o = {.id = 1, .voters = three, .n_voters = 3, .election_ticks = 10,
+                      .heartbeat_ticks = 2};
+    hm_raft_boot b = {0};
+    hm_raft_opts bad = o;
+    bad.voters = dup;
+    bad.n_voters = 2;
+    ck_assert_int_eq(hm_raft_new(&r, &bad, &b), HM_EINVAL);
+    bad = o;
+    bad.voters = other;
+    bad.n_voters = 2;
+    ck_assert_int_eq(hm_raft_new(&r, &bad, &b), HM_EINVAL); /* not a voter itself */
+    bad = o;
+    bad.heartbeat_ticks = 10;
+    ck_assert_int_eq(hm_raft_new(&r, &bad, &b), HM_EINVAL);
+    /* a log whose terms exceed the hard state's, or runs that go back */
+    uint64_t ri[2] = {1, 3}, rt[2] = {2, 5};
+    hm_raft_boot lb = {.hs = {.term = 4}, .last_index = 4, .run_index = ri, .run_term = rt,
+                       .n_runs = 2};
+    ck_assert_int_eq(hm_raft_new(&r, &o, &lb), HM_EINVAL);
+    lb.hs.term = 5;
+    lb.hs.commit = 9;
+    ck_assert_int_eq(hm_raft_new(&r, &o, &lb), HM_EINVAL);
+    lb.hs.commit = 2;
+    ck_assert_int_eq(hm_raft_new(&r, &o, &lb), 0);
+    ck_assert_uint_eq(hm_raft_term_at(r, 2), 2);
+    ck_assert_uint_eq(hm_raft_term_at(r, 3), 5);
+    ck_assert_uint_eq(hm_raft_term_at(r, 5), 0);
+    hm_raft_free(r);
+}
+END_TEST
+
+/* One voter: it elects itself, and an entry is applied only in a ready
+ * that also writes it, never before (apply comes after persist). */
+START_TEST(test_single_voter_applies_after_persist)
+{
+    uint64_t one[1] = {1};
+    hm_raft *r = make(1, one, 1);
+    hm_raft_ready rd;
+    for (int i = 0; i < 20 && hm_raft_role_of(r) != HM_RAFT_LEADER; i++) hm_raft_tick(r);
+    ck_assert_int_eq(hm_raft_role_of(r), HM_RAFT_LEADER);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert(rd.hs_changed);
+    ck_assert_uint_eq(rd.hs.vote, 1);
+    ck_assert_uint_eq(rd.n_entries, 1); /* the no-op of its term */
+    ck_assert_int_eq(rd.entries[0].kind, HM_RAFT_NOOP);
+    ck_assert_uint_eq(rd.apply_hi, rd.apply_lo); /* not durable yet: not committed */
+    hm_raft_advance(r, &rd);
+    ck_assert_uint_eq(hm_raft_commit(r), 1);
+    uint64_t idx = 0;
+    ck_assert_int_eq(hm_raft_propose(r, "abc", 3, &idx), 0);
+    ck_assert_uint_eq(idx, 2);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.n_entries, 1);
+    ck_assert_uint_eq(rd.entries[0].len, 3);
+    ck_assert(memcmp(rd.entries[0].data, "abc", 3) == 0);
+    ck_assert_uint_le(rd.apply_hi, 1); /* index 2 is written by this very ready */
+    hm_raft_advance(r, &rd);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.n_entries, 0);
+    ck_assert_uint_eq(rd.apply_hi, 2);
+    hm_raft_advance(r, &rd);
+    ck_assert(!hm_raft_take_ready(r, &rd));
+    hm_raft_free(r);
+}
+END_TEST
+
+/* A granted vote leaves only with the ready that makes it durable (msgs,
+ * with hs_changed), never among the early messages. */
+START_TEST(test_vote_reply_after_persist)
+{
+    hm_raft *r = make(2, three, 3);
+    hm_raft_msg m = {.type = HM_RAFT_MSG_VOTE, .from = 1, .to = 2, .term = 3,
+                     .log_index = 0, .log_term = 0};
+    ck_assert_int_eq(hm_raft_step(r, &m), 0);
+    hm_raft_ready rd;
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert(rd.hs_changed);
+    ck_assert_uint_eq(rd.hs.term, 3);
+    ck_assert_uint_eq(rd.hs.vote, 1);
+    ck_assert_uint_eq(rd.n_early, 0);
+    ck_assert_uint_eq(rd.n_msgs, 1);
+    ck_assert_int_eq(rd.msgs[0].type, HM_RAFT_MSG_VOTE_RESP);
+    ck_assert(!rd.msgs[0].reject);
+    hm_raft_advance(r, &rd);
+    /* a second candidate of the same term is refused */
+    m.from = 3;
+    ck_assert_int_eq(hm_raft_step(r, &m), 0);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.n_msgs, 1);
+    ck_assert(rd.msgs[0].reject);
+    hm_raft_advance(r, &rd);
+    hm_raft_free(r);
+}
+END_TEST
+
+/* Messages that are not for this node, from no voter, of no known type,
+ * or whose entries do not follow log_index are refused, changing nothing. */
+START_TEST(test_refuses_bad_messages)
+{
+    hm_raft *r = make(2, three, 3);
+    hm_raft_entry e[2] = {{.term = 1, .index = 1, .kind = HM_RAFT_CMD, .data = "x", .len = 1},
+                          {.term = 1, .index = 3, .kind = HM_RAFT_CMD, .data = "y", .len = 1}};
+    hm_raft_msg ok = {.type = HM_RAFT_MSG_APP, .from = 1, .to = 2, .term = 1,
+                      .entries = e, .n_entries = 1};
+    hm_raft_msg m = ok;
+    m.to = 3;
+    ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
+    m = ok;
+    m.from = 9;
+    ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
+    m = ok;
+    m.type = 99;
+    ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
+    m = ok;
+    m.n_entries = 2; /* index 3 after 1 */
+    ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
+    m = ok;
+    m.term = 0; /* an entry of a later term than the message */
+    ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
+    m = ok;
+    m.log_index = UINT64_MAX;
+    ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
+    ck_assert_uint_eq(hm_raft_term(r), 0);
+    ck_assert_uint_eq(hm_raft_last_index(r), 0);
+    /* the good one is taken, and answered only after the write */
+    ck_assert_int_eq(hm_raft_step(r, &ok), 0);
+    ck_assert_uint_eq(hm_raft_last_index(r), 1);
+    hm_raft_ready rd;
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.n_entries, 1);
+    ck_assert_uint_eq(rd.n_early, 0);
+    ck_assert_uint_eq(rd.n_msgs, 1);
+    ck_assert_int_eq(rd.msgs[0].type, HM_RAFT_MSG_APP_RESP);
+    ck_assert_uint_eq(rd.msgs[0].match, 1);
+    hm_raft_advance(r, &rd);
+    hm_raft_free(r);
+}
+END_TEST
+
+/* A follower that heard from its leader within the election timeout
+ * ignores a higher-term vote request (stickiness), and only a leader
+ * takes proposals. */
+START_TEST(test_sticky_and_propose)
+{
+    hm_raft *r = make(2, three, 3);
+    hm_raft_msg hb = {.type = HM_RAFT_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 2};
+    ck_assert_int_eq(hm_raft_step(r, &hb), 0);
+    ck_assert_uint_eq(hm_raft_lead(r), 1);
+    hm_raft_msg v = {.type = HM_RAFT_MSG_VOTE, .from = 3, .to = 2, .term = 5};
+    ck_assert_int_eq(hm_raft_step(r, &v), 0);
+    ck_assert_uint_eq(hm_raft_term(r), 2);
+    ck_assert_int_eq(hm_raft_propose(r, "x", 1, NULL), HM_ENOTLEADER);
+    hm_raft_free(r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("raft");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_refuses_bad_config);
+    tcase_add_test(tc, test_single_voter_applies_after_persist);
+    tcase_add_test(tc, test_vote_reply_after_persist);
+    tcase_add_test(tc, test_refuses_bad_messages);
+    tcase_add_test(tc, test_sticky_and_propose);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
