@@ -95,6 +95,12 @@ _Static_assert(HM_NAMES_PREFIX_BYTES + 8 + 16 <= HM_KV_KEY_BYTES_MAX,
  * object id, tags and lengths) must fit in that half with room to spare. */
 _Static_assert(4u * (HM_KEY_BYTES_MAX + 64u) <= HM_NAMES_ROW_BYTES_MAX,
                "a names row holds several of the longest entries");
+/* Tests may lower the cap (hm_meta_sm_test_names_bounds) so that rows of
+ * short keys split often, but not below two of the longest entries: a row
+ * still holds two of them and a split half one. */
+#define HM_NAMES_ROW_BYTES_TEST_MIN (2u * (HM_KEY_BYTES_MAX + 64u))
+_Static_assert(HM_NAMES_ROW_BYTES_TEST_MIN <= HM_NAMES_ROW_BYTES_MAX,
+               "the smallest test cap is a cap production could have");
 _Static_assert(HM_USER_META_BYTES_MAX < HM_HTTP_HEADERS_BYTES_MAX, "meta fits headers");
 _Static_assert(HM_HTTP_XML_BODY_BYTES_MAX < HM_RPC_PROTO_BYTES_MAX, "xml fits a message");
 

@@ -606,6 +606,20 @@ static int node_propose(hm_meta_node *node, const Hm__MetaCommand *cmd,
     return w.rc;
 }
 
+int hm_meta_node_names_audit(hm_meta_node *node, hm_meta_names_audit *out, char *msg,
+                             size_t msg_cap)
+{
+    if (node_is_poisoned(node))
+        return HM_EPOISONED;
+    hm_kv_txn *txn = NULL;
+    int rc = node->env->ops->kv_begin(node->kv, false, &txn);
+    if (rc != 0)
+        return rc;
+    rc = hm_meta_sm_names_audit(node->env, txn, out, msg, msg_cap);
+    node->env->ops->kv_abort(txn);
+    return rc;
+}
+
 int hm_meta_node_handle(hm_meta_node *node, const Hm__MetaRequest *req,
                         Hm__MetaResponse **out)
 {

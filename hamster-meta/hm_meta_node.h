@@ -15,6 +15,7 @@
 
 #include "hm_env.h"
 #include "hm_meta_api.h"
+#include "hm_meta_sm.h"
 #include "hm_rpc.h"
 
 typedef struct hm_meta_node hm_meta_node;
@@ -55,6 +56,12 @@ void hm_meta_node_close(hm_meta_node *node);
  * hm__meta_response__free_unpacked(resp, NULL)). */
 int hm_meta_node_handle(hm_meta_node *node, const Hm__MetaRequest *req,
                         Hm__MetaResponse **resp);
+
+/* Test only: hm_meta_sm_names_audit over a read snapshot of node's state
+ * (the simulator's names checker).  HM_EPOISONED when the node stopped
+ * after a failed write; otherwise as hm_meta_sm_names_audit. */
+int hm_meta_node_names_audit(hm_meta_node *node, hm_meta_names_audit *out, char *msg,
+                             size_t msg_cap);
 
 /* The in-process hm_meta_api binding over node (borrowed). */
 int hm_meta_api_local_new(hm_meta_api **out, hm_meta_node *node);

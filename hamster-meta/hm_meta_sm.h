@@ -67,6 +67,8 @@
 #ifndef HM_META_SM_H
 #define HM_META_SM_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hm_env.h"
@@ -121,5 +123,54 @@ void hm_meta_sm_plant_revive_retired_intent(bool on);
  * repair-item-lost); never set outside tests: ObjectPut and UploadPartPut
  * commit a degraded write without its repair items. */
 extern bool hm_meta_sm_plant_repair_lost;
+
+/* Test only, never set from production flags or the environment (the
+ * simulator's --long-names and unit tests): the names-row cap and the
+ * sequence step between continuation rows appended at a chain's end (ADR
+ * 13), so that rows of a few short keys split, and chains renumber, within
+ * a short run.  0 restores each default (HM_NAMES_ROW_BYTES_MAX, 2^16).
+ * HM_EINVAL unless row_bytes_max is 0 or within
+ * [HM_NAMES_ROW_BYTES_TEST_MIN, HM_NAMES_ROW_BYTES_MAX] and seq_step at most
+ * the default.  Set it while no state machine is applying commands; rows
+ * written under a larger cap stay as they are until their next write. */
+int hm_meta_sm_test_names_bounds(uint32_t row_bytes_max, uint32_t seq_step);
+
+/* Test only: rows split and chains renumbered by every state machine of
+ * this process since it started (the simulator reports them per run). */
+void hm_meta_sm_test_names_counts(uint64_t *splits, uint64_t *renumbers);
+
+/* What hm_meta_sm_names_audit saw: names rows, how many of them are
+ * continuation rows, entries, the most rows under one head key and the
+ * largest row in bytes. */
+typedef struct hm_meta_names_audit {
+    uint64_t rows;
+    uint64_t cont_rows;
+    uint64_t entries;
+    uint64_t chain_rows_max;
+    uint64_t row_bytes_max;
+} hm_meta_names_audit;
+
+/* Test only: check ADR 13's rules over every names row of txn (read or
+ * write): no row packs to more than the cap in force, none is empty, every
+ * entry's key has the row's head key, keys ascend strictly within a row and
+ * from each row to the next of its bucket (so a chain's rows are in
+ * sequence order), and the lookup every command uses finds each key's row.
+ * 0 with *out filled when all hold; HM_ECORRUPT with the first broken rule
+ * in msg[0..msg_cap); or a store error (HM_ENOMEM, HM_EVERSION for a row
+ * this code does not read). */
+int hm_meta_sm_names_audit(hm_env *env, hm_kv_txn *txn, hm_meta_names_audit *out, char *msg,
+                           size_t msg_cap);
+
+/* Planted bug, for the simulator's own test only (hamster-sim --plant
+ * names-split-loses-key): a names row that splits loses the last entry
+ * of its upper half, so an acknowledged key (the one being put, or a
+ * neighbour) vanishes from the names table. */
+void hm_meta_sm_plant_names_split_loses_key(bool on);
+
+/* Planted bug, for the simulator's own test only (hamster-sim --plant
+ * names-renumber-misorder): renumbering a chain writes its last two rows
+ * at each other's sequences, so the chain's order breaks (a listing walks
+ * keys out of order, a lookup's binary search lands in the wrong row). */
+void hm_meta_sm_plant_names_renumber_misorder(bool on);
 
 #endif

@@ -1,6 +1,10 @@
 /* hm_meta_sm_names.c - the names table of the metadata state machine:
  * finding the row that holds a key and writing it back, split into bounded
  * rows (ADR 13). */
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
 #include "hm_meta_sm_int.h"
 
 /* Names rows (ADR 13).  The keys whose encodings share one names-table head
@@ -22,6 +26,58 @@
 #define SM_NAMES_ROW_OVERHEAD 8u
 
 #define SM_NAMES_ENTRY_OVERHEAD 4u
+
+/* The test hooks of hm_meta_sm.h: a lowered cap and sequence step (0: the
+ * defaults), the split and renumber counts, and the planted bugs. */
+static _Atomic uint32_t sm_names_test_cap;
+static _Atomic uint32_t sm_names_test_step;
+static _Atomic uint64_t sm_names_splits;
+static _Atomic uint64_t sm_names_renumbers;
+static atomic_bool sm_plant_split_loses_key;
+static atomic_bool sm_plant_renumber_misorder;
+
+int hm_meta_sm_test_names_bounds(uint32_t row_bytes_max, uint32_t seq_step)
+{
+    if (row_bytes_max != 0 &&
+        (row_bytes_max < HM_NAMES_ROW_BYTES_TEST_MIN || row_bytes_max > HM_NAMES_ROW_BYTES_MAX))
+        return HM_EINVAL;
+    if (seq_step > SM_NAMES_SEQ_STEP)
+        return HM_EINVAL;
+    atomic_store(&sm_names_test_cap, row_bytes_max);
+    atomic_store(&sm_names_test_step, seq_step);
+    return 0;
+}
+
+void hm_meta_sm_test_names_counts(uint64_t *splits, uint64_t *renumbers)
+{
+    *splits = atomic_load(&sm_names_splits);
+    *renumbers = atomic_load(&sm_names_renumbers);
+}
+
+void hm_meta_sm_plant_names_split_loses_key(bool on)
+{
+    atomic_store(&sm_plant_split_loses_key, on);
+}
+
+void hm_meta_sm_plant_names_renumber_misorder(bool on)
+{
+    atomic_store(&sm_plant_renumber_misorder, on);
+}
+
+/* The cap rows are split at: HM_NAMES_ROW_BYTES_MAX unless a test lowered
+ * it (never below HM_NAMES_ROW_BYTES_TEST_MIN, so a split half still holds
+ * one of the longest entries). */
+static uint32_t sm_names_cap(void)
+{
+    uint32_t c = atomic_load(&sm_names_test_cap);
+    return c != 0 ? c : HM_NAMES_ROW_BYTES_MAX;
+}
+
+static uint32_t sm_names_step(void)
+{
+    uint32_t s = atomic_load(&sm_names_test_step);
+    return s != 0 ? s : SM_NAMES_SEQ_STEP;
+}
 
 /* Read one protobuf varint from *p (before end). */
 static int sm_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
@@ -258,7 +314,7 @@ static int sm_row_pack(const Hm__NameList *base, Hm__NameEntry **entries, size_t
     if (out->buf == NULL)
         return HM_ENOMEM;
     protobuf_c_message_pack(&nl.base, out->buf);
-    assert(out->len <= HM_NAMES_ROW_BYTES_MAX);
+    assert(out->len <= sm_names_cap());
     return 0;
 }
 
@@ -344,8 +400,8 @@ static int sm_name_renumber(sm_ctx *cx, const sm_name *n, const sm_row *repl, si
         goto out;
     }
     uint64_t spacing = (1ull << 32) / (total + 1);
-    if (spacing > SM_NAMES_SEQ_STEP)
-        spacing = SM_NAMES_SEQ_STEP;
+    if (spacing > sm_names_step())
+        spacing = sm_names_step();
     if (spacing == 0) {
         rc = HM_ETOOBIG; /* 2^32 rows under one prefix */
         goto out;
@@ -358,10 +414,16 @@ static int sm_name_renumber(sm_ctx *cx, const sm_name *n, const sm_row *repl, si
     if (rc == 0 && !cur_cont)
         rc = cx->env->ops->kv_put(cx->txn, HM_KV_NAMES, n->head, n->head_len, repl[0].buf,
                                   repl[0].len);
+    bool misorder = atomic_load(&sm_plant_renumber_misorder) && total >= 2;
     for (size_t i = 0; rc == 0 && i < total; i++) {
+        /* the planted bug: the chain's last two rows change places */
+        size_t src = misorder && i + 2 >= total ? 2 * total - 3 - i : i;
         hm_meta_names_cont_key(n->head, (uint32_t)((i + 1) * spacing), ck);
-        rc = cx->env->ops->kv_put(cx->txn, HM_KV_NAMES, ck, sizeof ck, fin[i]->buf, fin[i]->len);
+        rc = cx->env->ops->kv_put(cx->txn, HM_KV_NAMES, ck, sizeof ck, fin[src]->buf,
+                                  fin[src]->len);
     }
+    if (rc == 0)
+        atomic_fetch_add(&sm_names_renumbers, 1);
 out:
     free(fin);
     free(seqs);
@@ -376,6 +438,7 @@ out:
 static int sm_name_put_rows(sm_ctx *cx, const sm_name *n, const Hm__NameList *base,
                             Hm__NameEntry **arr, size_t m)
 {
+    const uint32_t cap = sm_names_cap();
     size_t total = SM_NAMES_ROW_OVERHEAD;
     for (size_t i = 0; i < m; i++)
         total += protobuf_c_message_get_packed_size(&arr[i]->base) + SM_NAMES_ENTRY_OVERHEAD;
@@ -384,12 +447,15 @@ static int sm_name_put_rows(sm_ctx *cx, const sm_name *n, const Hm__NameList *ba
         return HM_ENOMEM;
     size_t k = 0;
     starts[k++] = 0;
-    if (total > HM_NAMES_ROW_BYTES_MAX) {
+    if (total > cap) {
+        /* A row over the cap holds two entries at least (one fits half). */
+        if (atomic_load(&sm_plant_split_loses_key))
+            m--; /* the planted bug: the upper half loses its last entry */
         size_t acc = SM_NAMES_ROW_OVERHEAD;
         for (size_t i = 0; i < m; i++) {
             size_t sz = protobuf_c_message_get_packed_size(&arr[i]->base) +
                         SM_NAMES_ENTRY_OVERHEAD;
-            if (i > starts[k - 1] && acc + sz > HM_NAMES_ROW_BYTES_MAX / 2) {
+            if (i > starts[k - 1] && acc + sz > cap / 2) {
                 starts[k++] = i;
                 acc = SM_NAMES_ROW_OVERHEAD;
             }
@@ -445,8 +511,9 @@ static int sm_name_put_rows(sm_ctx *cx, const sm_name *n, const Hm__NameList *ba
             goto out;
     }
     uint64_t avail = hi - lo;
-    uint64_t step = has_next ? avail / k : avail / k < SM_NAMES_SEQ_STEP ? avail / k
-                                                                         : SM_NAMES_SEQ_STEP;
+    atomic_fetch_add(&sm_names_splits, 1);
+    uint64_t step = has_next ? avail / k : avail / k < sm_names_step() ? avail / k
+                                                                       : sm_names_step();
     if (step == 0) {
         rc = sm_name_renumber(cx, n, rows, k);
         goto out;
@@ -497,4 +564,129 @@ int sm_name_write(sm_ctx *cx, sm_name *n, Hm__NameEntry *ins, long del_pos)
         rc = sm_name_put_rows(cx, n, &nl, arr, m);
     free(arr);
     return rc;
+}
+
+/* The last (at most) 48 bytes of key, for a message about it: the keys
+ * that share a chain differ at their ends. */
+static const char *sm_names_tail(const char *key)
+{
+    size_t n = strlen(key);
+    return n > 48 ? key + n - 48 : key;
+}
+
+/* hm_meta_sm_names_audit's check of one row k[0..kl) = nl (v: vl bytes):
+ * *prev (strdup'd, NULL at a bucket's first row) is the last key before
+ * it, and becomes the row's last key. */
+static int sm_names_audit_row(sm_ctx *cx, const uint8_t *k, size_t kl, size_t vl,
+                              const Hm__NameList *nl, char **prev, char *msg, size_t msg_cap)
+{
+    bool cont = kl == HM_META_NAMES_CONT_KEY_BYTES;
+    size_t head_len = cont ? HM_META_NAMES_HEAD_KEY_BYTES_MAX : kl;
+    if (kl <= HM_META_BUCKET_ID_BYTES || (kl > HM_META_NAMES_HEAD_KEY_BYTES_MAX && !cont)) {
+        snprintf(msg, msg_cap, "names row key of %zu bytes", kl);
+        return HM_ECORRUPT;
+    }
+    if (vl > sm_names_cap()) {
+        snprintf(msg, msg_cap, "names row of %zu bytes over the cap of %u (%zu entries)", vl,
+                 sm_names_cap(), nl->n_entries);
+        return HM_ECORRUPT;
+    }
+    if (nl->n_entries == 0) {
+        snprintf(msg, msg_cap, "empty names row");
+        return HM_ECORRUPT;
+    }
+    uint64_t bucket_id = hm_meta_get_u64be(k);
+    for (size_t i = 0; i < nl->n_entries; i++) {
+        const Hm__NameEntry *e = nl->entries[i];
+        if (e->key == NULL || !e->has_object_id || e->object_id.len != HM_META_OBJECT_ID_BYTES) {
+            snprintf(msg, msg_cap, "names row entry %zu without key or object id", i);
+            return HM_ECORRUPT;
+        }
+        size_t klen = strlen(e->key);
+        uint8_t head[HM_META_NAMES_KEY_BYTES_MAX], nk[HM_META_NAMES_KEY_BYTES_MAX];
+        size_t hl = 0, nkl = 0;
+        int rc = hm_meta_names_key(bucket_id, e->key, klen, head, &hl);
+        if (rc != 0)
+            return rc;
+        if (hl != head_len || memcmp(head, k, hl) != 0) {
+            snprintf(msg, msg_cap, "key ...%s is in a row of another head key (%s row)",
+                     sm_names_tail(e->key), cont ? "continuation" : "head");
+            return HM_ECORRUPT;
+        }
+        if (*prev != NULL && strcmp(*prev, e->key) >= 0) {
+            snprintf(msg, msg_cap, "key ...%s follows ...%s (%s row, entry %zu): out of order",
+                     sm_names_tail(e->key), sm_names_tail(*prev), cont ? "continuation" : "head",
+                     i);
+            return HM_ECORRUPT;
+        }
+        rc = sm_name_locate(cx, head, hl, e->key, klen, nk, &nkl);
+        if (rc != 0)
+            return rc;
+        if (nkl != kl || memcmp(nk, k, kl) != 0) {
+            snprintf(msg, msg_cap, "the lookup of key ...%s finds another row than its own",
+                     sm_names_tail(e->key));
+            return HM_ECORRUPT;
+        }
+        free(*prev);
+        *prev = strdup(e->key);
+        if (*prev == NULL)
+            return HM_ENOMEM;
+    }
+    return 0;
+}
+
+int hm_meta_sm_names_audit(hm_env *env, hm_kv_txn *txn, hm_meta_names_audit *out, char *msg,
+                           size_t msg_cap)
+{
+    sm_ctx cx = {.env = env, .txn = txn};
+    memset(out, 0, sizeof *out);
+    if (msg_cap > 0)
+        msg[0] = '\0';
+    hm_kv_cursor *cur = NULL;
+    int rc = env->ops->kv_cursor_open(txn, HM_KV_NAMES, &cur);
+    if (rc != 0)
+        return rc;
+    char *prev = NULL;
+    uint8_t last_head[HM_META_NAMES_HEAD_KEY_BYTES_MAX];
+    size_t last_head_len = 0;
+    uint64_t chain = 0;
+    for (rc = env->ops->kv_cursor_seek(cur, NULL, 0); rc == 0; rc = env->ops->kv_cursor_next(cur)) {
+        const void *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        rc = env->ops->kv_cursor_get(cur, &k, &kl, &v, &vl);
+        if (rc != 0)
+            break;
+        /* A new bucket starts its own order. */
+        if (last_head_len > 0 &&
+            (kl < HM_META_BUCKET_ID_BYTES || memcmp(k, last_head, HM_META_BUCKET_ID_BYTES) != 0)) {
+            free(prev);
+            prev = NULL;
+        }
+        Hm__NameList *nl = NULL;
+        rc = sm_names_unpack(v, vl, &nl);
+        if (rc != 0) {
+            snprintf(msg, msg_cap, "names row %" PRIu64 " does not unpack: %d", out->rows, rc);
+            break;
+        }
+        rc = sm_names_audit_row(&cx, k, kl, vl, nl, &prev, msg, msg_cap);
+        size_t n_entries = nl->n_entries;
+        hm__name_list__free_unpacked(nl, NULL);
+        if (rc != 0)
+            break;
+        bool cont = kl == HM_META_NAMES_CONT_KEY_BYTES;
+        size_t hl = cont ? HM_META_NAMES_HEAD_KEY_BYTES_MAX : kl;
+        chain = hl == last_head_len && memcmp(k, last_head, hl) == 0 ? chain + 1 : 1;
+        memcpy(last_head, k, hl);
+        last_head_len = hl;
+        out->rows++;
+        out->cont_rows += cont;
+        out->entries += n_entries;
+        if (chain > out->chain_rows_max)
+            out->chain_rows_max = chain;
+        if (vl > out->row_bytes_max)
+            out->row_bytes_max = vl;
+    }
+    env->ops->kv_cursor_close(cur);
+    free(prev);
+    return rc == HM_ENOENT ? 0 : rc;
 }

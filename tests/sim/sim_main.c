@@ -52,7 +52,9 @@
 #include "sim_net.h"
 
 #define SIM_BUCKETS 3
-#define SIM_KEYS 12
+#define SIM_KEYS 12       /* the default key table */
+#define SIM_KEYS_MAX 32   /* any key table (--long-names: SIM_LONG_KEYS) */
+#define SIM_KEY_BYTES_MAX (HM_KEY_BYTES_MAX + 1)
 #define SIM_CANDS_MAX 12
 #define SIM_INFLIGHT_MAX 3
 #define SIM_DISKS_MAX 8
@@ -75,11 +77,132 @@
 #define SIM_AKEYS 2              /* access keys the model tracks */
 
 static const char *const sim_bucket_names[SIM_BUCKETS] = {"sim-a", "sim-b", "sim-c"};
-static const char *const sim_keys[SIM_KEYS] = {
+static const char *const sim_keys_short[SIM_KEYS] = {
     "a", "a/b", "a/c/d", "a/c/e", "b", "b/x", "dir/1", "dir/2", "dir/sub/3",
     "k\xc3\xa9", "z", "z/",
 };
-static const char *const sim_prefixes[] = {"", "a", "a/", "a/c/", "b", "dir/", "dir/sub", "k", "z", "q"};
+static const char *const sim_prefixes_short[] = {"", "a", "a/", "a/c/", "b", "dir/", "dir/sub", "k", "z", "q"};
+
+/* --long-names (docs/adr/0013-bounded-name-rows.md): keys whose encodings
+ * share the names table's 440-byte head, so they live in one chain of rows,
+ * with the row cap lowered (hm_meta_sm_test_names_bounds) so that chains
+ * split and renumber within a short run.  Chain A: 18 keys under a
+ * 1,000-byte directory, two to a row (a split leaves one per row).  Chain
+ * B: keys around the 440-byte boundary under 436 bytes of 'q', four to a
+ * row: B, B1, B12 and B123 are whole encodings (each its own head; B123
+ * encodes to exactly 440 bytes, a full-length head of one key), B1234 and
+ * the keys below it share a truncated head.  Three short keys sort before,
+ * between and after. */
+#define SIM_LONG_A_BYTES 1000
+#define SIM_LONG_B_BYTES 436
+#define SIM_LONG_KEYS 30
+static const char *const sim_long_suffix[SIM_LONG_KEYS] = {
+    /* chain A */
+    "a", "a/b", "a/c/d", "a/c/e", "b", "b/x", "c", "d/1", "d/2", "d/sub/3", "e", "f/", "g", "h",
+    "i/1", "i/2", "k\xc3\xa9", "z",
+    /* around the boundary */
+    "", "1", "12", "123", "1234", "1234/a", "1234/b", "1234/c/d", "12345",
+    /* short */
+    "a", "n/", "z",
+};
+/* Which prefix each suffix goes under: 'A', 'B' or none. */
+static const char sim_long_under[SIM_LONG_KEYS + 1] = "AAAAAAAAAAAAAAAAAABBBBBBBBB---";
+static const char *const sim_long_prefix_suffix[] = {
+    "-", "-a", "-n", "-n/", "A", "Aa", "Aa/", "Aa/c/", "Ad/", "Ai", "B", "B12", "B1234", "B1234/",
+    "-q", "-z",
+};
+#define SIM_LONG_PREFIXES (sizeof(sim_long_prefix_suffix) / sizeof(sim_long_prefix_suffix[0]))
+/* The row cap of --long-names and the sequence step between continuation
+ * rows appended at a chain's end: every split between two rows soon finds
+ * no free sequence and renumbers the chain. */
+#define SIM_LONG_ROW_BYTES HM_NAMES_ROW_BYTES_TEST_MIN
+#define SIM_LONG_SEQ_STEP 4u
+
+_Static_assert(SIM_LONG_A_BYTES + 8 <= HM_KEY_BYTES_MAX, "--long-names keys are S3 keys");
+_Static_assert(SIM_LONG_KEYS <= SIM_KEYS_MAX && SIM_KEYS <= SIM_KEYS_MAX, "key tables fit");
+_Static_assert(sizeof(sim_prefixes_short) / sizeof(sim_prefixes_short[0]) <= SIM_LONG_PREFIXES,
+               "prefix tables fit");
+
+/* The key table of the run (one run at a time in this process): the
+ * default or --long-names', and each key as messages show it (a long
+ * prefix abbreviated). */
+static const char *sim_keys[SIM_KEYS_MAX];
+static const char *sim_key_show[SIM_KEYS_MAX];
+static int sim_nkeys;
+static const char *sim_prefixes[SIM_LONG_PREFIXES];
+static size_t sim_nprefixes;
+static char sim_long_key[SIM_LONG_KEYS][SIM_KEY_BYTES_MAX];
+static char sim_long_show[SIM_LONG_KEYS][64];
+static char sim_long_prefix[SIM_LONG_PREFIXES][SIM_KEY_BYTES_MAX];
+
+/* Expand suffix sfx under 'A', 'B' or '-' (none) into out, and as shown. */
+static void sim_long_expand(char under, const char *sfx, char *out, char *show, size_t show_cap)
+{
+    size_t n = 0;
+    if (under == 'A') {
+        out[n++] = 'n';
+        out[n++] = '/';
+        while (n < SIM_LONG_A_BYTES - 1) out[n++] = 'x';
+        out[n++] = '/';
+        snprintf(show, show_cap, "n/x{%d}/%s", SIM_LONG_A_BYTES - 3, sfx);
+    } else if (under == 'B') {
+        while (n < SIM_LONG_B_BYTES) out[n++] = 'q';
+        snprintf(show, show_cap, "q{%d}%s", SIM_LONG_B_BYTES, sfx);
+    } else {
+        snprintf(show, show_cap, "%s", sfx);
+    }
+    snprintf(out + n, SIM_KEY_BYTES_MAX - n, "%s", sfx);
+}
+
+/* s as a message shows it: a run of eight or more equal bytes becomes
+ * "x{444}" (the long prefixes of --long-names); returns out. */
+#define SIM_SHOW_BYTES 96
+static const char *sim_abbrev(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; s[i] != '\0';) {
+        size_t j = i;
+        while (s[j] == s[i]) j++;
+        if (j - i >= 8) {
+            int w = snprintf(out + n, cap - n, "%c{%zu}", s[i], j - i);
+            if (w < 0 || (size_t)w >= cap - n) break;
+            n += (size_t)w;
+        } else {
+            if (n + (j - i) >= cap) break;
+            for (size_t c = i; c < j; c++) out[n++] = s[c];
+            out[n] = '\0';
+        }
+        i = j;
+    }
+    return out;
+}
+
+/* Install the key table and listing prefixes of a run. */
+static void sim_keys_install(bool long_names)
+{
+    if (!long_names) {
+        for (int k = 0; k < SIM_KEYS; k++) sim_keys[k] = sim_key_show[k] = sim_keys_short[k];
+        sim_nkeys = SIM_KEYS;
+        sim_nprefixes = sizeof(sim_prefixes_short) / sizeof(sim_prefixes_short[0]);
+        for (size_t i = 0; i < sim_nprefixes; i++) sim_prefixes[i] = sim_prefixes_short[i];
+        return;
+    }
+    for (int k = 0; k < SIM_LONG_KEYS; k++) {
+        sim_long_expand(sim_long_under[k], sim_long_suffix[k], sim_long_key[k], sim_long_show[k],
+                        sizeof(sim_long_show[k]));
+        sim_keys[k] = sim_long_key[k];
+        sim_key_show[k] = sim_long_show[k];
+    }
+    sim_nkeys = SIM_LONG_KEYS;
+    char show[64];
+    for (size_t i = 0; i < SIM_LONG_PREFIXES; i++) {
+        const char *ps = sim_long_prefix_suffix[i];
+        sim_long_expand(ps[0], ps + 1, sim_long_prefix[i], show, sizeof(show));
+        sim_prefixes[i] = sim_long_prefix[i];
+    }
+    sim_nprefixes = SIM_LONG_PREFIXES;
+}
 static const uint64_t sim_sizes[] = {
     0, 1, 100, HM_INLINE_BYTES_MAX, HM_INLINE_BYTES_MAX + 1, HM_SHARD_BLOCK_BYTES - 1,
     HM_SHARD_BLOCK_BYTES, HM_SHARD_BLOCK_BYTES + 1, 300000, HM_STRIPE_BYTES,
@@ -124,6 +247,9 @@ typedef struct sim_opts {
     bool plant_gc_deletes_named; /* a collector that deletes a named shard */
     bool late_dups; /* intent commands also arrive again, late (sim_net.h) */
     bool plant_revive_retired; /* tombstones ignored; implies late_dups */
+    bool long_names; /* keys sharing long prefixes, small names rows (ADR 13), names checker */
+    bool plant_names_split_loses_key; /* hm_meta_sm_plant_names_split_loses_key; implies long_names */
+    bool plant_names_misorder; /* hm_meta_sm_plant_names_renumber_misorder; implies long_names */
 } sim_opts;
 
 /* ---- reference model ------------------------------------------------------ */
@@ -187,7 +313,7 @@ typedef struct sim_akey {
 typedef struct sim_model {
     sim_akey akey[SIM_AKEYS];
     sim_cands bucket[SIM_BUCKETS];
-    sim_cands key[SIM_BUCKETS][SIM_KEYS];
+    sim_cands key[SIM_BUCKETS][SIM_KEYS_MAX];
     sim_upload up[SIM_UPLOADS_MAX];
     sim_pending pending[SIM_PENDING_MAX];
 } sim_model;
@@ -308,6 +434,7 @@ typedef struct sim_run {
     } rotted[SIM_ROTTED_MAX];
     size_t nrotted;
     sim_rng rng_disk; /* per-disk faults (own stream: the others replay as before) */
+    sim_rng rng_names; /* the names checker's listings (--long-names) */
     struct {
         bool dead, lost, failed_api;
         int64_t stall_ms;
@@ -340,7 +467,9 @@ typedef struct sim_run {
             completes_ok, completes_err, aborts, copies_ok, copies_err, tags, gc_blobs,
             shard_files, intent_leaks, acks_checked, named_deleted, log_rots, log_rots_refused, akeys_ok, akeys_err,
             recovered, recovered_multipart, recover_skipped, recover_unsettled, disk_deaths,
-            disk_losses, disk_rots, disk_stalls, disk_fulls;
+            disk_losses, disk_rots, disk_stalls, disk_fulls, names_audits, names_lists,
+            names_pages, names_rows_max, names_cont_rows_max, names_chain_max,
+            names_row_bytes_max;
     } st;
 } sim_run;
 
@@ -585,7 +714,7 @@ static enum sim_outcome sim_classify(int rc)
 /* A bucket's absence settles its keys and its uploads: all gone. */
 static void sim_bucket_gone(sim_run *r, int b)
 {
-    for (int k = 0; k < SIM_KEYS; k++) sim_cands_set(&r->m.key[b][k], &sim_absent);
+    for (int k = 0; k < sim_nkeys; k++) sim_cands_set(&r->m.key[b][k], &sim_absent);
     for (int i = 0; i < SIM_UPLOADS_MAX; i++)
         if (r->m.up[i].used && r->m.up[i].b == b) sim_cands_set(&r->m.up[i].state, &sim_absent);
     for (int i = 0; i < SIM_PENDING_MAX; i++)
@@ -747,6 +876,7 @@ static void sim_roles_close(sim_run *r)
 }
 
 static void sim_sweep(sim_run *r, bool after_crash);
+static void sim_names_check(sim_run *r, bool after_crash);
 static bool sim_akey_probe(sim_run *r, int a, bool after_crash);
 static int sim_pick_bucket(sim_run *r);
 
@@ -1022,11 +1152,11 @@ static void sim_ack_check(sim_run *r, int b, int k, const char *etag)
                 r->nabsent++;
             }
         }
-        sim_repair_check(r, sim_keys[k], bl, hex);
+        sim_repair_check(r, sim_key_show[k], bl, hex);
         uint32_t floor = sim_floor(bl->k, bl->m);
         if (good < floor || bl->n_shards < floor)
             sim_fail(r, "%s/%s: write acknowledged with %u of %zu shards of blob %.16s (%u+%u) "
-                     "durable, below the floor of %u", sim_bucket_names[b], sim_keys[k], good,
+                     "durable, below the floor of %u", sim_bucket_names[b], sim_key_show[k], good,
                      bl->n_shards, hex, bl->k, bl->m, floor);
     }
     hm_objsvc_get_close(g);
@@ -1068,7 +1198,7 @@ static bool sim_probe_key(sim_run *r, int b, int k, bool full, bool after_crash)
 {
     hm_objsvc_get *g = NULL;
     char what[160];
-    snprintf(what, sizeof(what), "%s/%s", sim_bucket_names[b], sim_keys[k]);
+    snprintf(what, sizeof(what), "%s/%s", sim_bucket_names[b], sim_key_show[k]);
     int rc = hm_objsvc_get_open(r->check, "sim-check", sim_bucket_names[b], sim_keys[k], &g);
     if (rc == HM_ENOKEY || rc == HM_ENOBUCKET) {
         if (rc == HM_ENOBUCKET &&
@@ -1133,7 +1263,7 @@ static bool sim_probe_bucket(sim_run *r, int b, bool after_crash)
 
 static int sim_key_index(const char *key)
 {
-    for (int k = 0; k < SIM_KEYS; k++)
+    for (int k = 0; k < sim_nkeys; k++)
         if (strcmp(sim_keys[k], key) == 0) return k;
     return -1;
 }
@@ -1256,7 +1386,7 @@ static bool sim_uploads_check(sim_run *r, int b, bool after_crash)
             break;
         }
         if (u->k != k) {
-            sim_fail(r, "%s: created for key %s", what, sim_keys[u->k]);
+            sim_fail(r, "%s: created for key %s", what, sim_key_show[u->k]);
             break;
         }
         seen[u - r->m.up] = true;
@@ -1299,7 +1429,7 @@ static bool sim_uploads_check(sim_run *r, int b, bool after_crash)
         if (!u->used || u->b != b || seen[i]) continue;
         char what[200];
         snprintf(what, sizeof(what), "upload %.8s of %s/%s", u->id, sim_bucket_names[b],
-                 sim_keys[u->k]);
+                 sim_key_show[u->k]);
         (void)sim_cands_observe(r, &u->state, &sim_absent, after_crash, what);
     }
     if (after_crash)
@@ -1333,21 +1463,169 @@ static void sim_sweep(sim_run *r, bool after_crash)
         }
         for (size_t i = 0; i < resp->list->n_entries; i++) {
             const char *key = resp->list->entries[i]->key;
+            char ks[SIM_SHOW_BYTES];
             if (key == NULL || sim_key_index(key) < 0)
                 sim_fail(r, "sweep: %s lists unknown key '%s'", sim_bucket_names[b],
-                         key != NULL ? key : "(null)");
+                         key != NULL ? sim_abbrev(key, ks, sizeof(ks)) : "(null)");
         }
         hm__meta_response__free_unpacked(resp, NULL);
-        for (int k = 0; k < SIM_KEYS && !r->failed; k++)
+        for (int k = 0; k < sim_nkeys && !r->failed; k++)
             if (!sim_probe_key(r, b, k, true, after_crash) && after_crash)
                 sim_fail(r, "sweep: %s/%s: the store did not answer", sim_bucket_names[b],
-                         sim_keys[k]);
+                         sim_key_show[k]);
         if (!r->failed && !sim_uploads_check(r, b, after_crash) && after_crash)
             sim_fail(r, "sweep: uploads of %s: the store did not answer", sim_bucket_names[b]);
     }
     for (int a = 0; a < SIM_AKEYS && r->o.akeys && !r->failed; a++)
         if (!sim_akey_probe(r, a, after_crash) && !after_crash) break;
+    sim_names_check(r, after_crash);
     sim_event(r, "sweep", -1, -1, after_crash, r->failed ? -1 : 0);
+}
+
+/* ---- names rows (--long-names) ------------------------------------------------ */
+
+/* List bucket b through the checker's path, with a prefix, a delimiter and
+ * a page size from rng_names, page after page (each starting after the
+ * last one's next_start_after): the pages must concatenate to exactly the
+ * model's entries in S3 order (each key under the prefix, rolled up at the
+ * delimiter): ascending, each at most once, none the model says cannot
+ * exist, every one it says surely exists, no page over its size.  false
+ * when the store did not answer. */
+static bool sim_names_list(sim_run *r, int b, bool after_crash)
+{
+    const char *prefix = sim_prefixes[sim_rng_below(&r->rng_names, sim_nprefixes)];
+    const char *delim = sim_rng_chance(&r->rng_names, 500) ? "/" : NULL;
+    uint32_t page = 1 + (uint32_t)sim_rng_below(&r->rng_names, 5);
+    if (sim_rng_chance(&r->rng_names, 200)) page = HM_LIST_KEYS_MAX;
+    char what[200], ps[SIM_SHOW_BYTES], ks[SIM_SHOW_BYTES], ks2[SIM_SHOW_BYTES];
+    snprintf(what, sizeof(what), "names: list %s prefix='%s' delim=%s page=%u",
+             sim_bucket_names[b], sim_abbrev(prefix, ps, sizeof(ps)), delim ? "/" : "none", page);
+    r->st.names_lists++;
+    static char ent[SIM_KEYS_MAX][SIM_KEY_BYTES_MAX];
+    bool sure[SIM_KEYS_MAX], maybe[SIM_KEYS_MAX], is_prefix[SIM_KEYS_MAX], seen[SIM_KEYS_MAX];
+    size_t nent = 0, plen = strlen(prefix);
+    for (int k = 0; k < sim_nkeys; k++) {
+        const char *key = sim_keys[k];
+        if (strncmp(key, prefix, plen) != 0) continue;
+        const char *d = delim != NULL ? strstr(key + plen, delim) : NULL;
+        char e[SIM_KEY_BYTES_MAX];
+        snprintf(e, sizeof(e), "%.*s", d != NULL ? (int)(d - key + 1) : (int)strlen(key), key);
+        size_t j;
+        for (j = 0; j < nent && strcmp(ent[j], e) != 0; j++) {
+        }
+        if (j == nent) {
+            snprintf(ent[nent], sizeof(ent[nent]), "%s", e);
+            sure[nent] = maybe[nent] = seen[nent] = false;
+            is_prefix[nent] = d != NULL;
+            nent++;
+        }
+        sure[j] = sure[j] || sim_cands_surely(&r->m.key[b][k]);
+        maybe[j] = maybe[j] || sim_cands_maybe(&r->m.key[b][k]);
+    }
+    char after[SIM_KEY_BYTES_MAX] = "", prev[SIM_KEY_BYTES_MAX] = "";
+    bool have_prev = false;
+    for (size_t pages = 0; !r->failed; pages++) {
+        if (pages > nent + 1) {
+            sim_fail(r, "%s: no end after %zu pages", what, pages);
+            return true;
+        }
+        hm_objsvc_list_args la = {.bucket = sim_bucket_names[b],
+                                  .prefix = prefix[0] != '\0' ? prefix : NULL,
+                                  .delimiter = delim,
+                                  .start_after = after[0] != '\0' ? after : NULL,
+                                  .max_keys = page};
+        Hm__MetaResponse *resp = NULL;
+        int rc = hm_objsvc_list(r->check, "sim-check", &la, &resp);
+        if (rc != 0 && !after_crash && sim_classify(rc) != SIM_OUT_NO) return false;
+        if (rc != 0) {
+            sim_fail(r, "%s: page %zu: %s", what, pages, hm_err_name(rc));
+            return true;
+        }
+        r->st.names_pages++;
+        const Hm__ObjectListResult *l = resp->list;
+        if (l->n_entries > page) sim_fail(r, "%s: page %zu has %zu entries", what, pages, l->n_entries);
+        for (size_t i = 0; i < l->n_entries && !r->failed; i++) {
+            const char *key = l->entries[i]->key != NULL ? l->entries[i]->key : "";
+            if (have_prev && strcmp(prev, key) >= 0) {
+                sim_fail(r, "%s: '%s' after '%s' (page %zu): not in S3 order", what,
+                         sim_abbrev(key, ks, sizeof(ks)), sim_abbrev(prev, ks2, sizeof(ks2)),
+                         pages);
+                break;
+            }
+            size_t j;
+            for (j = 0; j < nent && strcmp(ent[j], key) != 0; j++) {
+            }
+            if (j == nent || !maybe[j]) {
+                sim_fail(r, "%s: lists '%s', which the model says cannot exist", what,
+                         sim_abbrev(key, ks, sizeof(ks)));
+                break;
+            }
+            bool lp = l->entries[i]->has_is_prefix && l->entries[i]->is_prefix;
+            if (lp != is_prefix[j])
+                sim_fail(r, "%s: '%s' is_prefix=%d", what, sim_abbrev(key, ks, sizeof(ks)), lp);
+            seen[j] = true;
+            snprintf(prev, sizeof(prev), "%s", key);
+            have_prev = true;
+        }
+        bool truncated = l->has_truncated && l->truncated;
+        if (truncated && (l->n_entries == 0 || l->next_start_after == NULL ||
+                          l->next_start_after[0] == '\0'))
+            sim_fail(r, "%s: page %zu truncated without a place to go on from", what, pages);
+        else if (truncated)
+            snprintf(after, sizeof(after), "%s", l->next_start_after);
+        hm__meta_response__free_unpacked(resp, NULL);
+        if (!truncated) break;
+    }
+    for (size_t j = 0; j < nent && !r->failed; j++)
+        if (sure[j] && !seen[j])
+            sim_fail(r, "%s: '%s' surely exists but is missing", what,
+                     sim_abbrev(ent[j], ks, sizeof(ks)));
+    return true;
+}
+
+/* The names checker (--long-names; docs/adr/0013-bounded-name-rows.md),
+ * after every step and in every sweep (so after every restart): the names
+ * rows as the state machine holds them keep ADR 13's rules
+ * (hm_meta_node_names_audit: no row over the cap, none empty, keys
+ * ascending through each chain and from one chain to the next, each key in
+ * the row the lookup finds for it), every key answers a HEAD as the model
+ * says (an acknowledged one found, a deleted one not), and a paginated
+ * listing of each bucket returns exactly the model's keys. */
+static void sim_names_check(sim_run *r, bool after_crash)
+{
+    if (!r->o.long_names || r->failed || r->meta == NULL) return;
+    hm_meta_names_audit a;
+    char msg[256];
+    int rc = hm_meta_node_names_audit(r->meta, &a, msg, sizeof(msg));
+    if (rc == HM_ECORRUPT) {
+        sim_fail(r, "names: %s", msg);
+        return;
+    }
+    if (rc != 0) {
+        /* a node stopped after a failed write: its restart checks again */
+        if (after_crash) sim_fail(r, "names: audit: %s", hm_err_name(rc));
+        return;
+    }
+    r->st.names_audits++;
+    if (a.rows > r->st.names_rows_max) r->st.names_rows_max = a.rows;
+    if (a.cont_rows > r->st.names_cont_rows_max) r->st.names_cont_rows_max = a.cont_rows;
+    if (a.chain_rows_max > r->st.names_chain_max) r->st.names_chain_max = a.chain_rows_max;
+    if (a.row_bytes_max > r->st.names_row_bytes_max) r->st.names_row_bytes_max = a.row_bytes_max;
+    for (int b = 0; b < SIM_BUCKETS && !r->failed; b++) {
+        if (!sim_cands_surely(&r->m.bucket[b])) continue;
+        for (int k = 0; k < sim_nkeys && !r->failed; k++) {
+            if (sim_probe_key(r, b, k, false, after_crash)) continue;
+            if (after_crash)
+                sim_fail(r, "names: %s/%s: the store did not answer", sim_bucket_names[b],
+                         sim_key_show[k]);
+            return;
+        }
+        if (!r->failed && !sim_names_list(r, b, after_crash)) {
+            if (after_crash)
+                sim_fail(r, "names: list %s: the store did not answer", sim_bucket_names[b]);
+            return;
+        }
+    }
 }
 
 /* ---- access keys ----------------------------------------------------------------- */
@@ -1572,8 +1850,10 @@ static void sim_put_start(sim_run *r, sim_op *op)
     op->kind = SIM_OP_PUT;
     op->id = r->next_op_id++;
     op->b = sim_pick_bucket(r);
-    op->k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
-    op->size = sim_sizes[sim_rng_below(&r->rng_work, SIM_NSIZES)];
+    op->k = (int)sim_rng_below(&r->rng_work, (uint64_t)sim_nkeys);
+    /* --long-names: mostly objects of one write, so names churn faster */
+    uint64_t nsizes = r->o.long_names && sim_rng_chance(&r->rng_work, 750) ? 5 : SIM_NSIZES;
+    op->size = sim_sizes[sim_rng_below(&r->rng_work, nsizes)];
     op->content_seed = sim_rng_next(&r->rng_work);
     op->bad_md5 = sim_rng_chance(&r->rng_work, 20);
     op->short_body = !op->bad_md5 && op->size > 0 && sim_rng_chance(&r->rng_work, 10);
@@ -1645,7 +1925,7 @@ static void sim_put_step(sim_run *r, sim_op *op)
     if (rc == HM_EINTENT && took < SIM_INTENT_TTL_MS)
         sim_fail(r, "%s %s/%s lost its intent after %" PRId64 " ms (ttl %lld ms)",
                  op->kind == SIM_OP_PART ? "part" : "put", sim_bucket_names[op->b],
-                 sim_keys[op->k], took, (long long)SIM_INTENT_TTL_MS);
+                 sim_key_show[op->k], took, (long long)SIM_INTENT_TTL_MS);
     if (op->kind == SIM_OP_PART) {
         sim_part_finish(r, op, rc, etag);
         sim_op_drop(op);
@@ -1653,13 +1933,13 @@ static void sim_put_step(sim_run *r, sim_op *op)
     }
     if (op->bad_md5 && rc == 0)
         sim_fail(r, "put %s/%s with a wrong Content-MD5 was acknowledged",
-                 sim_bucket_names[op->b], sim_keys[op->k]);
+                 sim_bucket_names[op->b], sim_key_show[op->k]);
     else if (op->short_body && rc == 0)
         sim_fail(r, "put %s/%s with a short body was acknowledged", sim_bucket_names[op->b],
-                 sim_keys[op->k]);
+                 sim_key_show[op->k]);
     else if (rc == 0 && strcmp(etag, op->ver.etag) != 0)
         sim_fail(r, "put %s/%s: etag %s, body md5 %s", sim_bucket_names[op->b],
-                 sim_keys[op->k], etag, op->ver.etag);
+                 sim_key_show[op->k], etag, op->ver.etag);
     if (rc == 0) r->st.puts_ok++;
     else r->st.puts_err++;
     if (rc == 0 && !op->bad_md5 && !op->short_body) sim_ack_check(r, op->b, op->k, etag);
@@ -1676,9 +1956,9 @@ static void sim_get_start(sim_run *r, sim_op *op)
     op->kind = SIM_OP_GET;
     op->id = r->next_op_id++;
     op->b = sim_pick_bucket(r);
-    op->k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    op->k = (int)sim_rng_below(&r->rng_work, (uint64_t)sim_nkeys);
     char what[160];
-    snprintf(what, sizeof(what), "get %s/%s", sim_bucket_names[op->b], sim_keys[op->k]);
+    snprintf(what, sizeof(what), "get %s/%s", sim_bucket_names[op->b], sim_key_show[op->k]);
     int rc = hm_objsvc_get_open(r->svc, NULL, sim_bucket_names[op->b], sim_keys[op->k], &op->get);
     sim_event(r, "get_open", op->b, op->k, 0, rc);
     if (rc == HM_ENOKEY) {
@@ -1789,7 +2069,7 @@ static void sim_get_step(sim_run *r, sim_op *op)
     int rc = hm_objsvc_get_read(op->get, r->buf, cap, &got);
     sim_event(r, "get_read", op->b, op->k, (int64_t)got, rc);
     char what[160];
-    snprintf(what, sizeof(what), "get %s/%s", sim_bucket_names[op->b], sim_keys[op->k]);
+    snprintf(what, sizeof(what), "get %s/%s", sim_bucket_names[op->b], sim_key_show[op->k]);
     if (rc != 0) {
         r->st.gets_err++;
         const Hm__ObjectVersion *ov = hm_objsvc_get_version(op->get);
@@ -1835,7 +2115,7 @@ static void sim_get_step(sim_run *r, sim_op *op)
 static void sim_list(sim_run *r)
 {
     int b = sim_pick_bucket(r);
-    const char *prefix = sim_prefixes[sim_rng_below(&r->rng_work, sizeof(sim_prefixes) / sizeof(sim_prefixes[0]))];
+    const char *prefix = sim_prefixes[sim_rng_below(&r->rng_work, sim_nprefixes)];
     const char *delim = sim_rng_chance(&r->rng_work, 500) ? "/" : NULL;
     uint32_t max_keys = (uint32_t)sim_rng_below(&r->rng_work, 6);
     if (sim_rng_chance(&r->rng_work, 300)) max_keys = HM_LIST_KEYS_MAX;
@@ -1845,9 +2125,9 @@ static void sim_list(sim_run *r)
     int rc = hm_objsvc_list(r->svc, NULL, &la, &resp);
     sim_event(r, "list", b, -1, max_keys, rc);
     r->st.lists++;
-    char what[200];
+    char what[200], ps[SIM_SHOW_BYTES];
     snprintf(what, sizeof(what), "list %s prefix='%s' delim=%s max=%u", sim_bucket_names[b],
-             prefix, delim ? "/" : "none", max_keys);
+             sim_abbrev(prefix, ps, sizeof(ps)), delim ? "/" : "none", max_keys);
     if (rc == HM_ENOBUCKET) {
         if (sim_cands_observe(r, &r->m.bucket[b], &sim_absent, false, what)) sim_bucket_gone(r, b);
         return;
@@ -1858,14 +2138,14 @@ static void sim_list(sim_run *r)
     }
     sim_cands_observe(r, &r->m.bucket[b], &sim_present_bucket, false, what);
     /* Expected entries: each key under prefix, rolled up at the delimiter. */
-    char ent[SIM_KEYS][64];
-    bool sure[SIM_KEYS], maybe[SIM_KEYS];
+    static char ent[SIM_KEYS_MAX][SIM_KEY_BYTES_MAX];
+    bool sure[SIM_KEYS_MAX], maybe[SIM_KEYS_MAX];
     size_t nent = 0;
     size_t plen = strlen(prefix);
-    for (int k = 0; k < SIM_KEYS; k++) {
+    for (int k = 0; k < sim_nkeys; k++) {
         const char *key = sim_keys[k];
         if (strncmp(key, prefix, plen) != 0) continue;
-        char e[64];
+        char e[SIM_KEY_BYTES_MAX];
         snprintf(e, sizeof(e), "%s", key);
         if (delim != NULL) {
             const char *d = strstr(key + plen, delim);
@@ -1888,18 +2168,21 @@ static void sim_list(sim_run *r)
     const char *prev = NULL;
     for (size_t i = 0; i < l->n_entries && !r->failed; i++) {
         const char *key = l->entries[i]->key != NULL ? l->entries[i]->key : "";
+        char ks[SIM_SHOW_BYTES], ps2[SIM_SHOW_BYTES];
         if (prev != NULL && strcmp(prev, key) >= 0)
-            sim_fail(r, "%s: '%s' after '%s': not in order", what, key, prev);
+            sim_fail(r, "%s: '%s' after '%s': not in order", what, sim_abbrev(key, ks, sizeof(ks)),
+                     sim_abbrev(prev, ps2, sizeof(ps2)));
         size_t j;
         for (j = 0; j < nent && strcmp(ent[j], key) != 0; j++) {
         }
         if (j == nent || !maybe[j])
-            sim_fail(r, "%s: lists '%s', which the model says cannot exist", what, key);
+            sim_fail(r, "%s: lists '%s', which the model says cannot exist", what,
+                     sim_abbrev(key, ks, sizeof(ks)));
         bool is_prefix = l->entries[i]->has_is_prefix && l->entries[i]->is_prefix;
         size_t kl = strlen(key);
         bool looks_prefix = delim != NULL && kl > plen && key[kl - 1] == '/' && sim_key_index(key) < 0;
         if (is_prefix != looks_prefix && !(delim != NULL && is_prefix && kl > 0 && key[kl - 1] == '/'))
-            sim_fail(r, "%s: '%s' is_prefix=%d", what, key, is_prefix);
+            sim_fail(r, "%s: '%s' is_prefix=%d", what, sim_abbrev(key, ks, sizeof(ks)), is_prefix);
         prev = key;
     }
     bool truncated = l->has_truncated && l->truncated;
@@ -1910,12 +2193,18 @@ static void sim_list(sim_run *r)
         bool found = false;
         for (size_t i = 0; i < l->n_entries; i++)
             if (l->entries[i]->key != NULL && strcmp(l->entries[i]->key, ent[j]) == 0) found = true;
+        char es[SIM_SHOW_BYTES];
         if (!found && (max_keys > 0 || truncated))
-            sim_fail(r, "%s: '%s' surely exists but is missing", what, ent[j]);
+            sim_fail(r, "%s: '%s' surely exists but is missing", what,
+                     sim_abbrev(ent[j], es, sizeof(es)));
     }
     if (!truncated && max_keys > 0 && l->n_entries == 0) {
         for (size_t j = 0; j < nent; j++)
-            if (sure[j]) sim_fail(r, "%s: empty, but '%s' surely exists", what, ent[j]);
+            if (sure[j]) {
+                char es[SIM_SHOW_BYTES];
+                sim_fail(r, "%s: empty, but '%s' surely exists", what,
+                         sim_abbrev(ent[j], es, sizeof(es)));
+            }
     }
     hm__meta_response__free_unpacked(resp, NULL);
 }
@@ -1923,7 +2212,7 @@ static void sim_list(sim_run *r)
 static void sim_delete(sim_run *r)
 {
     int b = sim_pick_bucket(r);
-    int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    int k = (int)sim_rng_below(&r->rng_work, (uint64_t)sim_nkeys);
     sim_delete_key(r, b, k);
 }
 
@@ -1934,7 +2223,7 @@ static void sim_delete_key(sim_run *r, int b, int k)
     r->st.deletes++;
     if (rc == HM_ENOBUCKET) {
         char what[160];
-        snprintf(what, sizeof(what), "delete %s/%s", sim_bucket_names[b], sim_keys[k]);
+        snprintf(what, sizeof(what), "delete %s/%s", sim_bucket_names[b], sim_key_show[k]);
         if (sim_cands_observe(r, &r->m.bucket[b], &sim_absent, false, what)) sim_bucket_gone(r, b);
         return;
     }
@@ -1964,15 +2253,15 @@ static void sim_bucket_op(sim_run *r, bool create)
     }
     if (!create && rc == HM_ENOTEMPTY) {
         bool any = false;
-        for (int k = 0; k < SIM_KEYS; k++) any = any || sim_cands_maybe(&r->m.key[b][k]);
+        for (int k = 0; k < sim_nkeys; k++) any = any || sim_cands_maybe(&r->m.key[b][k]);
         if (!any) sim_fail(r, "%s: not empty, but the model has no key in it", what);
         sim_cands_observe(r, c, &sim_present_bucket, false, what);
         return;
     }
     if (!create && rc == 0) {
-        for (int k = 0; k < SIM_KEYS; k++)
+        for (int k = 0; k < sim_nkeys; k++)
             if (sim_cands_surely(&r->m.key[b][k]))
-                sim_fail(r, "%s: deleted with %s in it", what, sim_keys[k]);
+                sim_fail(r, "%s: deleted with %s in it", what, sim_key_show[k]);
     }
     const sim_ver *v = create ? &sim_present_bucket : &sim_absent;
     switch (sim_classify(rc)) {
@@ -2002,7 +2291,7 @@ static void sim_bucket_op(sim_run *r, bool create)
 static void sim_plant_gc_delete_named(sim_run *r)
 {
     int b = (int)sim_rng_below(&r->rng_work, SIM_BUCKETS);
-    int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    int k = (int)sim_rng_below(&r->rng_work, (uint64_t)sim_nkeys);
     hm_objsvc_get *g = NULL;
     if (hm_objsvc_get_open(r->check, "sim-check", sim_bucket_names[b], sim_keys[k], &g) != 0)
         return;
@@ -2033,7 +2322,7 @@ static void sim_gc(sim_run *r)
 
 static void sim_upload_what(const sim_upload *u, char *out, size_t cap)
 {
-    snprintf(out, cap, "upload %.8s of %s/%s", u->id, sim_bucket_names[u->b], sim_keys[u->k]);
+    snprintf(out, cap, "upload %.8s of %s/%s", u->id, sim_bucket_names[u->b], sim_key_show[u->k]);
 }
 
 /* A known upload, at random (also ones already gone: their calls must
@@ -2056,7 +2345,7 @@ static sim_upload *sim_pick_upload(sim_run *r)
 static void sim_mpu_create(sim_run *r)
 {
     int b = sim_pick_bucket(r);
-    int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    int k = (int)sim_rng_below(&r->rng_work, (uint64_t)sim_nkeys);
     uint32_t tag = (uint32_t)sim_rng_below(&r->rng_work, 1000000);
     uint32_t otag = sim_rng_chance(&r->rng_work, 500) ? 1 + (uint32_t)sim_rng_below(&r->rng_work, 1000) : 0;
     char t[16], st[16];
@@ -2077,7 +2366,7 @@ static void sim_mpu_create(sim_run *r)
     sim_event(r, "mpu_create", b, k, 0, rc);
     r->st.mpu_creates++;
     char what[160];
-    snprintf(what, sizeof(what), "create upload %s/%s", sim_bucket_names[b], sim_keys[k]);
+    snprintf(what, sizeof(what), "create upload %s/%s", sim_bucket_names[b], sim_key_show[k]);
     if (rc == 0) {
         sim_cands_set(&r->m.bucket[b], &sim_present_bucket);
         if (sim_upload_find(r, b, id) != NULL) {
@@ -2500,16 +2789,16 @@ static void sim_mpu_list(sim_run *r)
 static void sim_copy(sim_run *r)
 {
     int sb = sim_pick_bucket(r);
-    int sk = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    int sk = (int)sim_rng_below(&r->rng_work, (uint64_t)sim_nkeys);
     int db = sim_rng_chance(&r->rng_work, 500) ? sb : sim_pick_bucket(r);
-    int dk = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    int dk = (int)sim_rng_below(&r->rng_work, (uint64_t)sim_nkeys);
     bool replace_meta = sim_rng_chance(&r->rng_work, 300);
     bool replace_tags = sim_rng_chance(&r->rng_work, 300);
     uint32_t new_tag = (uint32_t)sim_rng_below(&r->rng_work, 1000000);
     uint32_t new_otag = (uint32_t)sim_rng_below(&r->rng_work, 1000);
     char what[200];
-    snprintf(what, sizeof(what), "copy %s/%s -> %s/%s", sim_bucket_names[sb], sim_keys[sk],
-             sim_bucket_names[db], sim_keys[dk]);
+    snprintf(what, sizeof(what), "copy %s/%s -> %s/%s", sim_bucket_names[sb], sim_key_show[sk],
+             sim_bucket_names[db], sim_key_show[dk]);
     /* The source must be known: one state outside phantoms. */
     const sim_cands *sc = &r->m.key[sb][sk];
     const sim_ver *src = NULL;
@@ -2588,7 +2877,7 @@ static void sim_copy(sim_run *r)
 static void sim_tags(sim_run *r)
 {
     int b = sim_pick_bucket(r);
-    int k = (int)sim_rng_below(&r->rng_work, SIM_KEYS);
+    int k = (int)sim_rng_below(&r->rng_work, (uint64_t)sim_nkeys);
     uint32_t otag = sim_rng_chance(&r->rng_work, 200) ? 0 : 1 + (uint32_t)sim_rng_below(&r->rng_work, 1000);
     char st[16];
     snprintf(st, sizeof(st), "%u", otag);
@@ -2598,7 +2887,7 @@ static void sim_tags(sim_run *r)
     sim_event(r, "set_tags", b, k, otag, rc);
     r->st.tags++;
     char what[160];
-    snprintf(what, sizeof(what), "set tags %s/%s s=%u", sim_bucket_names[b], sim_keys[k], otag);
+    snprintf(what, sizeof(what), "set tags %s/%s s=%u", sim_bucket_names[b], sim_key_show[k], otag);
     if (rc == HM_ENOKEY) {
         (void)sim_cands_observe(r, &r->m.key[b][k], &sim_absent, false, what);
         return;
@@ -2662,8 +2951,16 @@ static void sim_work(sim_run *r)
     /* Access key commands (--akeys) take 8 in 108 picks; without them the
      * workload's random streams are unchanged, so pinned seeds keep their
      * histories. */
-    uint64_t pick = sim_rng_below(&r->rng_work, r->o.akeys ? 108 : 100);
+    uint64_t base = r->o.akeys ? 108 : 100;
+    /* --long-names: 40 more picks of PUTs (24) and deletes (16), so that
+     * chains of names rows fill, split and empty within a run */
+    uint64_t pick = sim_rng_below(&r->rng_work, r->o.long_names ? base + 40 : base);
     sim_op *slot = sim_op_slot(r);
+    if (pick >= base) {
+        if (pick < base + 24) sim_put_start(r, slot);
+        else sim_delete(r);
+        return;
+    }
     if (pick < 28) sim_put_start(r, slot);
     else if (pick < 44) sim_get_start(r, slot);
     else if (pick < 52) sim_delete(r);
@@ -2989,12 +3286,12 @@ static void sim_live_blobs(sim_run *r, sim_blobset *s)
 {
     for (int b = 0; b < SIM_BUCKETS && !r->failed; b++) {
         if (!sim_cands_surely(&r->m.bucket[b])) continue;
-        for (int k = 0; k < SIM_KEYS && !r->failed; k++) {
+        for (int k = 0; k < sim_nkeys && !r->failed; k++) {
             hm_objsvc_get *g = NULL;
             int rc = hm_objsvc_get_open(r->check, "sim-check", sim_bucket_names[b], sim_keys[k], &g);
             if (rc == HM_ENOKEY) continue;
             if (rc != 0) {
-                sim_fail(r, "gc check: open %s/%s: %s", sim_bucket_names[b], sim_keys[k],
+                sim_fail(r, "gc check: open %s/%s: %s", sim_bucket_names[b], sim_key_show[k],
                          hm_err_name(rc));
                 return;
             }
@@ -3257,9 +3554,9 @@ static void sim_recover_check(sim_run *r)
     r->st.recovered_multipart = st.multipart;
     r->st.recover_skipped = st.corrupt + st.incomplete;
     for (int b = 0; b < SIM_BUCKETS && !r->failed; b++) {
-        for (int k = 0; k < SIM_KEYS && !r->failed; k++) {
+        for (int k = 0; k < sim_nkeys && !r->failed; k++) {
             hm_objsvc_get *g = NULL, *h = NULL;
-            const char *bn = sim_bucket_names[b], *kn = sim_keys[k];
+            const char *bn = sim_bucket_names[b], *kn = sim_keys[k], *ks = sim_key_show[k];
             rc = hm_objsvc_get_open(r->check, "sim-check", bn, kn, &g);
             int rc2 = hm_objsvc_get_open(rs, "sim-check", bn, kn, &h);
             bool live = rc == 0, back = rc2 == 0;
@@ -3269,9 +3566,9 @@ static void sim_recover_check(sim_run *r)
                              sim_upload_live(r, b, kn);
             if (unsettled) r->st.recover_unsettled++;
             if (rc != 0 && rc != HM_ENOKEY && rc != HM_ENOBUCKET) {
-                sim_fail(r, "recover check: open %s/%s: %s", bn, kn, hm_err_name(rc));
+                sim_fail(r, "recover check: open %s/%s: %s", bn, ks, hm_err_name(rc));
             } else if (rc2 != 0 && rc2 != HM_ENOKEY && rc2 != HM_ENOBUCKET) {
-                sim_fail(r, "recover check: rebuilt open %s/%s: %s", bn, kn, hm_err_name(rc2));
+                sim_fail(r, "recover check: rebuilt open %s/%s: %s", bn, ks, hm_err_name(rc2));
             } else if (unsettled) {
                 /* tolerated, counted */
             } else if (live) {
@@ -3279,18 +3576,18 @@ static void sim_recover_check(sim_run *r)
                 bool in_shards = v->n_blobs > 0 && !v->delete_marker;
                 if (!in_shards || sim_is_rotted(r, v)) {
                     if (back && !in_shards)
-                        sim_fail(r, "recover check: %s/%s is inline, yet came back", bn, kn);
+                        sim_fail(r, "recover check: %s/%s is inline, yet came back", bn, ks);
                 } else if (!back) {
                     sim_fail(r, "recover check: %s/%s (%zu blob(s)) did not come back from "
-                             "its shards", bn, kn, v->n_blobs);
+                             "its shards", bn, ks, v->n_blobs);
                 } else {
                     const char *why = sim_recover_diff(v, hm_objsvc_get_version(h));
                     if (why != NULL)
-                        sim_fail(r, "recover check: %s/%s came back with another %s", bn, kn,
+                        sim_fail(r, "recover check: %s/%s came back with another %s", bn, ks,
                                  why);
                 }
             } else if (back) {
-                sim_fail(r, "recover check: %s/%s is absent, yet came back", bn, kn);
+                sim_fail(r, "recover check: %s/%s is absent, yet came back", bn, ks);
             }
             if (g != NULL) hm_objsvc_get_close(g);
             if (h != NULL) hm_objsvc_get_close(h);
@@ -3357,6 +3654,13 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     hm_ec_plant_wrong_row = o->plant_ec_wrong_row;
     sim_rng_seed(&r->rng_clock, o->seed, 23);
     sim_rng_seed(&r->rng_disk, o->seed, 24);
+    sim_rng_seed(&r->rng_names, o->seed, 25);
+    sim_keys_install(o->long_names);
+    uint64_t names_splits0 = 0, names_renumbers0 = 0;
+    hm_meta_sm_test_names_counts(&names_splits0, &names_renumbers0);
+    if (o->long_names) (void)hm_meta_sm_test_names_bounds(SIM_LONG_ROW_BYTES, SIM_LONG_SEQ_STEP);
+    hm_meta_sm_plant_names_split_loses_key(o->plant_names_split_loses_key);
+    hm_meta_sm_plant_names_renumber_misorder(o->plant_names_misorder);
     for (int b = 0; b < SIM_BUCKETS; b++) {
         sim_cands_set(&r->m.bucket[b], &sim_absent);
         sim_bucket_gone(r, b);
@@ -3376,6 +3680,7 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
         sim_faults_step(r);
         if (r->failed) break;
         sim_work(r);
+        if (!r->failed && r->restart_due == 0) sim_names_check(r, false);
         if (r->step % 64 == 0 && !r->failed && r->restart_due == 0) {
             sim_world_gc(r->w);
             sim_sweep(r, false);
@@ -3406,6 +3711,11 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
     hm_meta_sm_plant_repair_lost = false;
     hm_blob_plant_ack_with_k = false;
     hm_ec_plant_wrong_row = false;
+    hm_meta_sm_plant_names_split_loses_key(false);
+    hm_meta_sm_plant_names_renumber_misorder(false);
+    (void)hm_meta_sm_test_names_bounds(0, 0);
+    uint64_t names_splits = 0, names_renumbers = 0;
+    hm_meta_sm_test_names_counts(&names_splits, &names_renumbers);
     uint64_t h = r->hash ^ (sim_world_trace_hash(r->w) * 0x9e3779b97f4a7c15ull);
     *hash = h;
     int result = r->failed ? 1 : 0;
@@ -3462,6 +3772,18 @@ static int sim_run_once(const sim_opts *o, uint64_t *hash, uint32_t *fail_step, 
                " shard files skipped, %" PRIu64 " uploads completed by a Complete of unknown fate\n",
                r->st.recovered, r->st.recovered_multipart, r->st.recover_skipped,
                r->st.recover_unsettled);
+        if (o->long_names)
+            printf("  names rows (cap %u bytes): %" PRIu64 " splits, %" PRIu64
+                   " renumberings; at most %" PRIu64 " rows (%" PRIu64 " continuation), %" PRIu64
+                   " under one head, %" PRIu64 " bytes in one; %" PRIu64 " audits, %" PRIu64
+                   " listings in %" PRIu64 " pages%s\n",
+                   (unsigned)SIM_LONG_ROW_BYTES, names_splits - names_splits0,
+                   names_renumbers - names_renumbers0, r->st.names_rows_max,
+                   r->st.names_cont_rows_max, r->st.names_chain_max, r->st.names_row_bytes_max,
+                   r->st.names_audits, r->st.names_lists, r->st.names_pages,
+                   o->plant_names_split_loses_key ? "; planted: a split loses a key"
+                   : o->plant_names_misorder     ? "; planted: renumbering misorders a chain"
+                                                 : "");
         printf("  trace hash %016" PRIx64 "\n", h);
     }
     sim_run_free(r);
@@ -3485,8 +3807,10 @@ static void sim_usage(void)
             "                            wall-clock-deadline|gc-ignores-leases|keys-del-lost|\n"
             "                            compact-past-durable|intent-after-shard|lose-manifest|\n"
             "                            skip-open-sync|gc-deletes-named|\n"
-            "                            revive-retired-intent|repair-item-lost]\n"
+            "                            revive-retired-intent|repair-item-lost|\n"
+            "                            names-split-loses-key|names-renumber-misorder]\n"
             "                   [--read-gc] [--akeys] [--crash-after-restart] [--late-dups]\n"
+            "                   [--long-names]\n"
             "                   [--trace]\n"
             "                   [--disks 1..8 | --disks-cycle] [--disk-loss] [--disk-rot]\n"
             "                   [--disk-stall]\n"
@@ -3511,6 +3835,8 @@ static const char *sim_plant_arg(const sim_opts *o)
            : o->plant_gc_deletes_named ? " --plant gc-deletes-named"
            : o->plant_revive_retired ? " --plant revive-retired-intent"
            : o->plant_repair_lost ? " --plant repair-item-lost"
+           : o->plant_names_split_loses_key ? " --plant names-split-loses-key"
+           : o->plant_names_misorder ? " --plant names-renumber-misorder"
                                     : "";
 }
 
@@ -3523,13 +3849,17 @@ static void sim_heavy_disks(sim_opts *o)
     o->disk_loss = o->disk_rot = o->disk_stall = o->disk_full = true;
 }
 
-/* The per-disk fault flags (and --late-dups), for a replay command. */
+/* The per-disk fault flags (and --late-dups, --long-names), for a replay
+ * command. */
 static const char *sim_disk_args(const sim_opts *o, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s%s%s%s%s", o->disk_loss ? " --disk-loss" : "",
+    snprintf(buf, cap, "%s%s%s%s%s%s", o->disk_loss ? " --disk-loss" : "",
              o->disk_rot ? " --disk-rot" : "", o->disk_stall ? " --disk-stall" : "",
              o->disk_full ? " --disk-full" : "",
-             o->late_dups && !o->plant_revive_retired ? " --late-dups" : "");
+             o->late_dups && !o->plant_revive_retired ? " --late-dups" : "",
+             o->long_names && !o->plant_names_split_loses_key && !o->plant_names_misorder
+                 ? " --long-names"
+                 : "");
     return buf;
 }
 
@@ -3690,6 +4020,16 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--late-dups") == 0) {
             o.late_dups = true;
+        } else if (strcmp(a, "--long-names") == 0) {
+            o.long_names = true;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "names-split-loses-key") == 0) {
+            o.plant_names_split_loses_key = o.long_names = true;
+            i++;
+        } else if (strcmp(a, "--plant") == 0 && v != NULL &&
+                   strcmp(v, "names-renumber-misorder") == 0) {
+            o.plant_names_misorder = o.long_names = true;
+            i++;
         } else if (strcmp(a, "--disks-cycle") == 0) {
             o.disks_cycle = true;
         } else if (strcmp(a, "--disk-loss") == 0) {
@@ -3736,6 +4076,9 @@ int main(int argc, char **argv)
             s.seed = base + runs;
             /* three heavy runs to one light */
             s.faults = runs % 4 != 3 ? SIM_FAULTS_HEAVY : SIM_FAULTS_LIGHT;
+            /* one run in five with long shared prefixes and small names
+             * rows (at every fault level: 4 and 5 are coprime) */
+            if (runs % 5 == 4) s.long_names = true;
             if (s.disks == 0) s.disks = SIM_DISKS_DEFAULT;
             sim_heavy_disks(&s);
             s.quiet = true;
