@@ -310,7 +310,10 @@ static int raft_u64_desc(const void *a, const void *b)
 static bool raft_maybe_commit(hm_raft *r)
 {
     uint64_t m[HM_RAFT_VOTERS_MAX];
-    for (size_t i = 0; i < r->n_prs; i++) m[i] = r->prs[i].match;
+    for (size_t i = 0; i < r->n_prs; i++)
+        m[i] = r->prs[i].id == r->id && hm_raft_plant == HM_RAFT_PLANT_APPLY_BEFORE_PERSIST
+                   ? r->last
+                   : r->prs[i].match;
     qsort(m, r->n_prs, sizeof m[0], raft_u64_desc);
     size_t q = raft_quorum(r);
     if (hm_raft_plant == HM_RAFT_PLANT_COMMIT_ON_MINORITY && q > 1) q--;
@@ -573,6 +576,7 @@ int hm_raft_propose(hm_raft *r, const void *data, size_t len, uint64_t *index)
     int rc = raft_log_append(r, r->term, HM_RAFT_CMD, data, len);
     if (rc != 0) return rc;
     if (index != NULL) *index = r->last;
+    if (hm_raft_plant == HM_RAFT_PLANT_APPLY_BEFORE_PERSIST) raft_maybe_commit(r);
     raft_broadcast_append(r);
     return 0;
 }

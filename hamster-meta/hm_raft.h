@@ -146,6 +146,9 @@ enum hm_raft_plant {
     HM_RAFT_PLANT_COMMIT_OLD_TERM,     /* earlier-term entries committed by counting */
     HM_RAFT_PLANT_ACK_BEFORE_PERSIST,  /* append replies leave before the entries
                                         * they acknowledge are durable */
+    HM_RAFT_PLANT_APPLY_BEFORE_PERSIST,/* the leader counts its own unsynced entries
+                                        * toward a commit; the shell under test then
+                                        * applies a ready before writing it */
 };
 extern enum hm_raft_plant hm_raft_plant;
 

@@ -343,6 +343,24 @@ static bool node_drain(sim_node *n, unsigned crash_pm)
         check_leader(n);
         for (size_t i = 0; i < rd.n_early; i++) net_send(n, &rd.early[i], &rd);
         bool writes = rd.hs_changed || rd.truncate_from != 0 || rd.n_entries > 0;
+        /* the planted shell applies (and acknowledges) what it has not
+         * written yet: entries of this very ready */
+        bool early_apply = hm_raft_plant == HM_RAFT_PLANT_APPLY_BEFORE_PERSIST;
+        for (uint64_t i = rd.apply_lo + 1; early_apply && i <= rd.apply_hi; i++) {
+            const hm_raft_entry *e = NULL;
+            if (rd.n_entries > 0 && i >= rd.entries[0].index) e = &rd.entries[i - rd.entries[0].index];
+            if (e == NULL) {
+                apply(n, i);
+                continue;
+            }
+            /* acknowledged now; recorded as applied after the write below */
+            for (size_t c = 0; c < n_cmds; c++) {
+                sim_cmd *cmd = &cmds[c];
+                if (cmd->node == n->id && cmd->index == i && cmd->term == e->term &&
+                    e->len == strlen(cmd->data) && memcmp(e->data, cmd->data, e->len) == 0)
+                    cmd->acked = true;
+            }
+        }
         if (writes && chance(crash_pm)) {
             node_crash(n, "lost power before its writes were durable");
             return false;
@@ -565,6 +583,7 @@ static const struct {
     {"commit-on-minority", HM_RAFT_PLANT_COMMIT_ON_MINORITY},
     {"commit-old-term", HM_RAFT_PLANT_COMMIT_OLD_TERM},
     {"ack-before-persist", HM_RAFT_PLANT_ACK_BEFORE_PERSIST},
+    {"apply-before-persist", HM_RAFT_PLANT_APPLY_BEFORE_PERSIST},
 };
 
 static void usage(void)
