@@ -47,7 +47,18 @@ typedef struct raft_progress {
     bool paused;              /* probe: an append is in flight */
     bool active;              /* heard from since the last check-quorum */
     bool voted, granted;      /* this election */
+    uint64_t read_acked;      /* the highest read round it answered */
 } raft_progress;
+
+typedef struct raft_pending_read {
+    uint64_t id, from;        /* from: the node that asked (this one, or a follower) */
+    uint64_t index, round;
+} raft_pending_read;
+
+typedef struct raft_reads {
+    raft_pending_read *v;
+    size_t n, cap;
+} raft_reads;
 
 typedef struct raft_box {
     hm_raft_msg m[RAFT_OUTBOX_MAX];
@@ -75,6 +86,14 @@ struct hm_raft {
     size_t n_pend, cap_pend;
 
     raft_box early, out;
+    /* ReadIndex: reads waiting for the leader's first commit of its term,
+     * reads waiting for their round, reads released to this node */
+    uint64_t read_round;
+    raft_reads reads_wait, reads_round;
+    hm_raft_read *released;
+    size_t n_released, cap_released;
+    hm_raft_read *rd_reads;
+    size_t n_rd_reads;
     /* the ready being carried out */
     bool in_ready;
     hm_raft_entry *rd_entries;
@@ -196,10 +215,19 @@ static void raft_send(hm_raft *r, raft_box *box, hm_raft_msg m)
     box->m[box->n++] = m;
 }
 
+static void raft_reads_unwait(hm_raft *r);
+
 /* ---- roles ----------------------------------------------------------------- */
+
+static void raft_reads_drop(hm_raft *r)
+{
+    r->reads_wait.n = 0;
+    r->reads_round.n = 0;
+}
 
 static void raft_become_follower(hm_raft *r, uint64_t term, uint64_t lead)
 {
+    raft_reads_drop(r);
     if (term != r->term) {
         r->term = term;
         r->vote = 0;
@@ -236,12 +264,13 @@ static void raft_broadcast_heartbeat(hm_raft *r)
         if (pr->id == r->id) continue;
         uint64_t c = pr->match < r->commit ? pr->match : r->commit;
         raft_send(r, &r->early, (hm_raft_msg){.type = HM_RAFT_MSG_HEARTBEAT, .to = pr->id,
-                                              .commit = c});
+                                              .commit = c, .ctx = r->read_round});
     }
 }
 
 static void raft_become_leader(hm_raft *r)
 {
+    raft_reads_drop(r);
     r->role = HM_RAFT_LEADER;
     r->lead = r->id;
     r->heartbeat_elapsed = 0;
@@ -253,6 +282,7 @@ static void raft_become_leader(hm_raft *r)
         pr->replicate = false;
         pr->paused = false;
         pr->active = true;
+        pr->read_acked = 0;
     }
     /* A no-op of the new term: commits everything before it, and nothing
      * is served before it commits. */
@@ -267,6 +297,7 @@ static void raft_become_leader(hm_raft *r)
 static void raft_campaign(hm_raft *r, bool pre)
 {
     uint64_t term = r->term + 1;
+    raft_reads_drop(r);
     if (pre) {
         r->role = HM_RAFT_PRE_CANDIDATE;
         r->lead = 0;
@@ -322,6 +353,7 @@ static bool raft_maybe_commit(hm_raft *r)
     if (hm_raft_term_at(r, idx) != r->term && hm_raft_plant != HM_RAFT_PLANT_COMMIT_OLD_TERM)
         return false;
     r->commit = idx;
+    raft_reads_unwait(r);
     return true;
 }
 
@@ -349,6 +381,108 @@ static void raft_leader_app_resp(hm_raft *r, const hm_raft_msg *m)
     if (pr->next < m->match + 1) pr->next = m->match + 1;
     if (raft_maybe_commit(r)) raft_broadcast_append(r); /* carry the commit out */
     else raft_send_append(r, pr, false);
+}
+
+/* ---- ReadIndex ------------------------------------------------------------------ */
+
+static int raft_reads_push(raft_reads *q, raft_pending_read pr)
+{
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        raft_pending_read *n = realloc(q->v, cap * sizeof *n);
+        if (n == NULL) return HM_ENOMEM;
+        q->v = n;
+        q->cap = cap;
+    }
+    q->v[q->n++] = pr;
+    return 0;
+}
+
+static int raft_release(hm_raft *r, uint64_t id, uint64_t index)
+{
+    if (r->n_released == r->cap_released) {
+        size_t cap = r->cap_released ? r->cap_released * 2 : 16;
+        hm_raft_read *n = realloc(r->released, cap * sizeof *n);
+        if (n == NULL) return HM_ENOMEM;
+        r->released = n;
+        r->cap_released = cap;
+    }
+    r->released[r->n_released++] = (hm_raft_read){.id = id, .index = index};
+    return 0;
+}
+
+/* Hand a read whose round a quorum confirmed to whoever asked. */
+static void raft_read_done(hm_raft *r, const raft_pending_read *p)
+{
+    if (p->from == r->id) (void)raft_release(r, p->id, p->index); /* lost on ENOMEM */
+    else
+        raft_send(r, &r->early, (hm_raft_msg){.type = HM_RAFT_MSG_READ_INDEX_RESP, .to = p->from,
+                                              .ctx = p->id, .commit = p->index});
+}
+
+/* Release every read whose round a quorum answered (this node counts). */
+static void raft_reads_confirm(hm_raft *r)
+{
+    uint64_t acked[HM_RAFT_VOTERS_MAX];
+    for (size_t i = 0; i < r->n_prs; i++)
+        acked[i] = r->prs[i].id == r->id ? r->read_round : r->prs[i].read_acked;
+    qsort(acked, r->n_prs, sizeof acked[0], raft_u64_desc);
+    uint64_t confirmed = acked[raft_quorum(r) - 1];
+    size_t keep = 0;
+    for (size_t i = 0; i < r->reads_round.n; i++) {
+        raft_pending_read *p = &r->reads_round.v[i];
+        if (p->round <= confirmed) raft_read_done(r, p);
+        else r->reads_round.v[keep++] = *p;
+    }
+    r->reads_round.n = keep;
+}
+
+/* A read on a leader that committed an entry of its term: at the commit
+ * index, confirmed by a heartbeat round sent from now on. */
+static int raft_read_start(hm_raft *r, uint64_t id, uint64_t from)
+{
+    int rc = raft_reads_push(&r->reads_round, (raft_pending_read){
+        .id = id, .from = from, .index = r->commit, .round = r->read_round + 1});
+    if (rc != 0) return rc;
+    r->read_round++;
+    raft_broadcast_heartbeat(r);
+    raft_reads_confirm(r); /* one voter: at once */
+    return 0;
+}
+
+static bool raft_committed_in_term(const hm_raft *r)
+{
+    return hm_raft_term_at(r, r->commit) == r->term;
+}
+
+/* A read asked of the leader by this node or a follower. */
+static int raft_read_ask(hm_raft *r, uint64_t id, uint64_t from)
+{
+    if (!raft_committed_in_term(r))
+        return raft_reads_push(&r->reads_wait, (raft_pending_read){.id = id, .from = from});
+    return raft_read_start(r, id, from);
+}
+
+/* The leader committed in its term: start the reads that waited for it. */
+static void raft_reads_unwait(hm_raft *r)
+{
+    if (r->reads_wait.n == 0 || !raft_committed_in_term(r)) return;
+    size_t n = r->reads_wait.n;
+    r->reads_wait.n = 0;
+    for (size_t i = 0; i < n; i++)
+        (void)raft_read_start(r, r->reads_wait.v[i].id, r->reads_wait.v[i].from);
+}
+
+int hm_raft_read_index(hm_raft *r, uint64_t id)
+{
+    assert(!r->in_ready);
+    if (hm_raft_plant == HM_RAFT_PLANT_READ_WITHOUT_READ_INDEX)
+        return raft_release(r, id, r->commit);
+    if (r->role == HM_RAFT_LEADER) return raft_read_ask(r, id, r->id);
+    if (r->lead == 0) return HM_ENOTLEADER;
+    raft_send(r, &r->early, (hm_raft_msg){.type = HM_RAFT_MSG_READ_INDEX, .to = r->lead,
+                                          .ctx = id});
+    return 0;
 }
 
 /* ---- step -------------------------------------------------------------------- */
@@ -455,7 +589,7 @@ static int raft_handle_append(hm_raft *r, const hm_raft_msg *m)
 
 static bool raft_msg_valid(const hm_raft *r, const hm_raft_msg *m)
 {
-    if (m->type < HM_RAFT_MSG_PREVOTE || m->type > HM_RAFT_MSG_HEARTBEAT_RESP) return false;
+    if (m->type < HM_RAFT_MSG_PREVOTE || m->type > HM_RAFT_MSG_READ_INDEX_RESP) return false;
     if (m->to != r->id || m->from == r->id || raft_pr((hm_raft *)r, m->from) == NULL)
         return false;
     if (m->n_entries > 0 && (m->type != HM_RAFT_MSG_APP || m->entries == NULL)) return false;
@@ -518,16 +652,26 @@ int hm_raft_step(hm_raft *r, const hm_raft_msg *m)
         if (m->type == HM_RAFT_MSG_APP) return raft_handle_append(r, m);
         if (m->commit > r->commit && m->commit <= r->last) r->commit = m->commit;
         raft_send(r, &r->early, (hm_raft_msg){.type = HM_RAFT_MSG_HEARTBEAT_RESP,
-                                              .to = m->from});
+                                              .to = m->from, .ctx = m->ctx});
         return 0;
     case HM_RAFT_MSG_APP_RESP:
         if (r->role == HM_RAFT_LEADER && m->term == r->term) raft_leader_app_resp(r, m);
+        return 0;
+    case HM_RAFT_MSG_READ_INDEX:
+        if (r->role == HM_RAFT_LEADER) return raft_read_ask(r, m->ctx, m->from);
+        return 0; /* not the leader (any more): the asker times out */
+    case HM_RAFT_MSG_READ_INDEX_RESP:
+        if (r->role == HM_RAFT_FOLLOWER && m->from == r->lead) return raft_release(r, m->ctx, m->commit);
         return 0;
     case HM_RAFT_MSG_HEARTBEAT_RESP:
         if (r->role == HM_RAFT_LEADER) {
             raft_progress *pr = raft_pr(r, m->from);
             pr->active = true;
             pr->paused = false;
+            if (m->ctx > pr->read_acked && m->ctx <= r->read_round) {
+                pr->read_acked = m->ctx;
+                raft_reads_confirm(r);
+            }
             /* an append lost in pipeline mode shows here: send from
              * next even if empty, a reject turns it into a probe */
             if (pr->match < r->last) raft_send_append(r, pr, true);
@@ -602,7 +746,7 @@ bool hm_raft_take_ready(hm_raft *r, hm_raft_ready *rd)
     rd->apply_hi = raft_apply_bound(r, durable);
     if (rd->apply_hi < rd->apply_lo) rd->apply_hi = rd->apply_lo;
     if (!rd->hs_changed && rd->truncate_from == 0 && r->n_pend == 0 && r->early.n == 0 &&
-        r->out.n == 0 && rd->apply_hi == rd->apply_lo)
+        r->out.n == 0 && rd->apply_hi == rd->apply_lo && r->n_released == 0)
         return false;
 
     /* hand the pending entries out: they are the shell's to write now */
@@ -630,6 +774,12 @@ bool hm_raft_take_ready(hm_raft *r, hm_raft_ready *rd)
         }
         r->n_rd_entries = r->n_rd_pend;
     }
+    r->rd_reads = r->released;
+    r->n_rd_reads = r->n_released;
+    r->released = NULL;
+    r->n_released = r->cap_released = 0;
+    rd->reads = r->rd_reads;
+    rd->n_reads = r->n_rd_reads;
     r->rd_early = r->early;
     r->rd_out = r->out;
     r->early.n = 0;
@@ -658,6 +808,9 @@ void hm_raft_advance(hm_raft *r, const hm_raft_ready *rd)
     free(r->rd_entries);
     r->rd_entries = NULL;
     r->n_rd_entries = 0;
+    free(r->rd_reads);
+    r->rd_reads = NULL;
+    r->n_rd_reads = 0;
     if (r->rd_last > r->stable) r->stable = r->rd_last;
     if (rd->apply_hi > r->applied) r->applied = rd->apply_hi;
     if (r->role == HM_RAFT_LEADER) {
@@ -725,6 +878,10 @@ void hm_raft_free(hm_raft *r)
     free(r->rd_pend);
     free(r->rd_entries);
     free(r->runs);
+    free(r->reads_wait.v);
+    free(r->reads_round.v);
+    free(r->released);
+    free(r->rd_reads);
     free(r);
 }
 

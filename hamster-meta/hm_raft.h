@@ -15,6 +15,7 @@
  *          for what step 2 made durable)
  *       4. apply the log's entries (rd.apply_lo, rd.apply_hi], all durable
  *          on this node
+ *       5. answer rd.reads once the state machine applied their index
  *   hm_raft_advance(r, &rd) step 1-4 are done
  *
  * Between hm_raft_take_ready returning true and hm_raft_advance, the shell calls
@@ -35,8 +36,14 @@
  * counts itself only for what is durable here; nothing is applied before
  * it is durable here, with one voter too.
  *
- * Not yet here: membership changes and learners, ReadIndex, leadership
- * transfer, snapshots and log compaction (ADR 0014 lists them).
+ * Reads are linearizable through ReadIndex: a read is released with the
+ * leader's commit index once a quorum answered a heartbeat round sent
+ * after the read arrived (reads waiting together share one round), and
+ * only once the leader committed an entry of its term.  A follower asks
+ * the leader.  No lease reads.
+ *
+ * Not yet here: membership changes and learners, leadership transfer,
+ * snapshots and log compaction (ADR 0014 lists them).
  */
 #ifndef HM_RAFT_H
 #define HM_RAFT_H
@@ -68,6 +75,8 @@ enum hm_raft_msg_type {
     HM_RAFT_MSG_APP_RESP,
     HM_RAFT_MSG_HEARTBEAT,
     HM_RAFT_MSG_HEARTBEAT_RESP,
+    HM_RAFT_MSG_READ_INDEX,       /* follower -> leader: ctx = the read's id */
+    HM_RAFT_MSG_READ_INDEX_RESP,  /* leader -> follower: ctx = id, commit = index */
 };
 
 typedef struct hm_raft_entry {
@@ -93,7 +102,15 @@ typedef struct hm_raft_msg {
     bool reject;
     uint64_t match;       /* APP_RESP: last index matching the leader's log;
                            * on reject, a hint: the follower's last index */
+    uint64_t ctx;         /* HEARTBEAT(_RESP): the leader's read round;
+                           * READ_INDEX(_RESP): the read's id */
 } hm_raft_msg;
+
+/* A read released by ReadIndex: answer it from the state machine once it
+ * applied index (it may not have yet). */
+typedef struct hm_raft_read {
+    uint64_t id, index;
+} hm_raft_read;
 
 typedef struct hm_raft_hardstate {
     uint64_t term, vote, commit;
@@ -110,6 +127,8 @@ typedef struct hm_raft_ready {
     const hm_raft_msg *msgs;
     size_t n_msgs;
     uint64_t apply_lo, apply_hi;  /* apply (lo, hi]; equal: nothing */
+    const hm_raft_read *reads;    /* 5. reads released (see hm_raft_read_index) */
+    size_t n_reads;
 } hm_raft_ready;
 
 typedef struct hm_raft_opts {
@@ -146,6 +165,8 @@ enum hm_raft_plant {
     HM_RAFT_PLANT_COMMIT_OLD_TERM,     /* earlier-term entries committed by counting */
     HM_RAFT_PLANT_ACK_BEFORE_PERSIST,  /* append replies leave before the entries
                                         * they acknowledge are durable */
+    HM_RAFT_PLANT_READ_WITHOUT_READ_INDEX, /* a read is released at once with the
+                                            * node's own commit index */
     HM_RAFT_PLANT_APPLY_BEFORE_PERSIST,/* the leader counts its own unsynced entries
                                         * toward a commit; the shell under test then
                                         * applies a ready before writing it */
@@ -166,6 +187,12 @@ int hm_raft_step(hm_raft *r, const hm_raft_msg *m);
 /* Append a command on the leader; *index gets its log index.  HM_ENOTLEADER
  * when not the leader (lead tells who is), HM_ENOMEM. */
 int hm_raft_propose(hm_raft *r, const void *data, size_t len, uint64_t *index);
+
+/* Ask for a linearizable read under the caller's id; it comes back in a
+ * later ready's reads.  A read is lost (never released) when leadership
+ * changes meanwhile: the caller retries after its own timeout.  HM_ENOTLEADER
+ * when no leader is known, HM_ENOMEM. */
+int hm_raft_read_index(hm_raft *r, uint64_t id);
 
 /* True when there is something to do; fills rd (see the top). */
 bool hm_raft_take_ready(hm_raft *r, hm_raft_ready *rd);

@@ -40,6 +40,7 @@
 #define SIM_NODES_MAX 7
 #define SIM_ELECTION_TICKS 10
 #define SIM_HEARTBEAT_TICKS 2
+#define SIM_KEYS 4
 
 static int verbose;
 
@@ -118,6 +119,7 @@ typedef struct sim_node {
     size_t n_log, cap_log;
     /* memory */
     uint64_t applied;
+    uint64_t kv[SIM_KEYS];   /* the state machine: each key's last write (its index) */
     uint64_t led_term;       /* last term checked for completeness as leader */
 } sim_node;
 
@@ -127,6 +129,7 @@ static uint64_t voters[SIM_NODES_MAX];
 static int group[SIM_NODES_MAX]; /* partition: nodes talk only within a group */
 static uint64_t heal_at;
 static uint32_t append_max; /* per run: 1..4 entries per append for half the seeds */
+static uint32_t append_max_fixed; /* --append-max: every seed */
 
 /* What the state machines applied: index -> (term, chain). */
 typedef struct sim_applied {
@@ -147,14 +150,35 @@ typedef struct sim_seen {
 static sim_seen *seen;
 static size_t n_seen, cap_seen;
 
-/* Client commands. */
+/* Client history: writes (commands, each to key number % SIM_KEYS) and
+ * reads, with the order of events they began and ended in. */
+static uint64_t seq;
 typedef struct sim_cmd {
     uint64_t node, index, term;
     char data[32];
     bool acked;
+    uint64_t invoked, acked_at;
 } sim_cmd;
 static sim_cmd *cmds;
 static size_t n_cmds, cap_cmds;
+
+typedef struct sim_read {
+    uint64_t node, key, invoked, done_at;
+    uint64_t index;          /* released at */
+    uint64_t value;          /* the index of the write it saw, 0: none */
+    bool released, done, lost;
+} sim_read;
+static sim_read *reads;
+static size_t n_reads, cap_reads;
+
+static uint64_t cmd_key(const void *d, size_t n)
+{
+    char buf[32];
+    if (n == 0 || n >= sizeof buf) return 0;
+    memcpy(buf, d, n);
+    buf[n] = '\0';
+    return strtoull(buf + 4, NULL, 10) % SIM_KEYS; /* "cmd-N" */
+}
 
 static void grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -207,6 +231,7 @@ static void node_start(sim_node *n)
         exit(2);
     }
     n->applied = 0; /* the state machine is rebuilt from the log */
+    memset(n->kv, 0, sizeof n->kv);
 }
 
 static void node_crash(sim_node *n, const char *how)
@@ -216,6 +241,8 @@ static void node_crash(sim_node *n, const char *how)
     hm_raft_free(n->r);
     n->r = NULL;
     n->restart_at = now + 5 + rnd_below(40);
+    for (size_t i = 0; i < n_reads; i++)
+        if (reads[i].node == n->id && !reads[i].done) reads[i].lost = true;
 }
 
 static sim_node *node_of(uint64_t id) { return id >= 1 && id <= n_nodes ? &nodes[id - 1] : NULL; }
@@ -329,10 +356,48 @@ static void apply(sim_node *n, uint64_t index)
     for (size_t i = 0; i < n_cmds; i++) {
         sim_cmd *c = &cmds[i];
         if (c->node == n->id && c->index == index && c->term == e->term && !c->acked &&
-            e->len == strlen(c->data) && memcmp(e->data, c->data, e->len) == 0)
+            e->len == strlen(c->data) && memcmp(e->data, c->data, e->len) == 0) {
             c->acked = true;
+            c->acked_at = ++seq;
+        }
     }
+    if (e->kind == HM_RAFT_CMD) n->kv[cmd_key(e->data, e->len)] = index;
     n->applied = index;
+}
+
+/* Answer node n's released reads its state machine has caught up with, and
+ * check each answer is linearizable: writes are ordered by their log
+ * index, so a read must see at least every write acknowledged before it
+ * began and every write an earlier-finished read saw. */
+static void answer_reads(sim_node *n)
+{
+    for (size_t i = 0; i < n_reads; i++) {
+        sim_read *r = &reads[i];
+        if (r->node != n->id || !r->released || r->done || r->lost || n->applied < r->index)
+            continue;
+        r->done = true;
+        r->done_at = ++seq;
+        r->value = n->kv[r->key];
+        for (size_t j = 0; j < n_cmds; j++) {
+            const sim_cmd *c = &cmds[j];
+            if (c->acked && c->acked_at < r->invoked &&
+                cmd_key(c->data, strlen(c->data)) == r->key)
+                CHECK(c->index <= r->value,
+                      "linearizability: a read of key %llu on node %llu saw index %llu, "
+                      "after %s (index %llu) was acknowledged",
+                      (unsigned long long)r->key, (unsigned long long)n->id,
+                      (unsigned long long)r->value, c->data, (unsigned long long)c->index);
+        }
+        for (size_t j = 0; j < n_reads; j++) {
+            const sim_read *o = &reads[j];
+            if (o->done && o->key == r->key && o->done_at < r->invoked)
+                CHECK(o->value <= r->value,
+                      "linearizability: a read of key %llu on node %llu saw index %llu, an "
+                      "earlier read saw %llu", (unsigned long long)r->key,
+                      (unsigned long long)n->id, (unsigned long long)r->value,
+                      (unsigned long long)o->value);
+        }
+    }
 }
 
 /* Carry out every ready of node n; false when it crashed meanwhile. */
@@ -399,6 +464,17 @@ static bool node_drain(sim_node *n, unsigned crash_pm)
             }
             apply(n, i);
         }
+        for (size_t i = 0; i < rd.n_reads; i++) {
+            const hm_raft_read *rr = &rd.reads[i];
+            if (rr->id == 0 || rr->id > n_reads || reads[rr->id - 1].node != n->id) {
+                CHECK(false, "node %llu released a read it was not asked (%llu)",
+                      (unsigned long long)n->id, (unsigned long long)rr->id);
+                continue;
+            }
+            reads[rr->id - 1].released = true;
+            reads[rr->id - 1].index = rr->index;
+        }
+        answer_reads(n);
         hm_raft_advance(n->r, &rd);
         check_completeness(n);
     }
@@ -447,9 +523,24 @@ static void propose(void)
         c->index = idx;
         c->term = hm_raft_term(n->r);
         c->acked = false;
+        c->invoked = ++seq;
         n_cmds++;
         return;
     }
+}
+
+/* A client reads a random key at a random node that is up. */
+static void read_some(void)
+{
+    sim_node *n = &nodes[rnd_below(n_nodes)];
+    if (n->r == NULL) return;
+    grow((void **)&reads, &cap_reads, n_reads + 1, sizeof *reads);
+    sim_read *r = &reads[n_reads];
+    memset(r, 0, sizeof *r);
+    r->node = n->id;
+    r->key = rnd_below(SIM_KEYS);
+    r->invoked = ++seq;
+    if (hm_raft_read_index(n->r, n_reads + 1) == 0) n_reads++;
 }
 
 static void reset_world(void)
@@ -476,11 +567,17 @@ static void reset_world(void)
     free(cmds);
     cmds = NULL;
     n_cmds = cap_cmds = 0;
+    free(reads);
+    reads = NULL;
+    n_reads = cap_reads = 0;
+    seq = 0;
     failed = false;
     fail_msg[0] = '\0';
 }
 
 /* One seeded run; 0 when every checker held. */
+static uint64_t reads_answered;
+
 static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
 {
     reset_world();
@@ -494,6 +591,7 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
     /* short appends split a new leader's catch-up from its no-op, which
      * is where counting earlier-term entries (Raft's Figure 8) shows */
     append_max = rnd_below(2) ? (uint32_t)(1 + rnd_below(4)) : 0;
+    if (append_max_fixed > 0) append_max = append_max_fixed;
     for (size_t i = 0; i < nn; i++) node_start(&nodes[i]);
     heal_at = 0;
     unsigned crash_pm = 30;
@@ -515,6 +613,7 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
             if (nodes[i].r != NULL) hm_raft_tick(nodes[i].r);
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], crash_pm);
         if (chance(300)) propose();
+        if (chance(300)) read_some();
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], crash_pm);
         deliver_due(crash_pm);
     }
@@ -556,6 +655,7 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
               "liveness: after quiet time node %zu applied %llu, node 1 %llu", j + 1,
               (unsigned long long)nodes[j].applied, (unsigned long long)nodes[0].applied);
     if (acked_out != NULL) *acked_out = acked;
+    for (size_t i = 0; i < n_reads; i++) reads_answered += reads[i].done;
     return failed ? 1 : 0;
 }
 
@@ -584,13 +684,14 @@ static const struct {
     {"commit-old-term", HM_RAFT_PLANT_COMMIT_OLD_TERM},
     {"ack-before-persist", HM_RAFT_PLANT_ACK_BEFORE_PERSIST},
     {"apply-before-persist", HM_RAFT_PLANT_APPLY_BEFORE_PERSIST},
+    {"read-without-read-index", HM_RAFT_PLANT_READ_WITHOUT_READ_INDEX},
 };
 
 static void usage(void)
 {
     fprintf(stderr,
             "usage: hamster-raft-sim [--seed N]... [--seeds N] [--soak] [--steps N] "
-            "[--nodes N] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
+            "[--nodes N] [--append-max N] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
             "plants:");
     for (size_t i = 0; i < sizeof plants / sizeof plants[0]; i++)
         fprintf(stderr, " %s", plants[i].name);
@@ -615,6 +716,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--steps") == 0 && v != NULL) {
             steps = strtoull(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--append-max") == 0 && v != NULL) {
+            append_max_fixed = (uint32_t)strtoul(v, NULL, 10);
             i++;
         } else if (strcmp(a, "--nodes") == 0 && v != NULL) {
             nn = (size_t)strtoul(v, NULL, 10);
@@ -695,8 +799,8 @@ int main(int argc, char **argv)
         printf("planted bug caught\n");
         return 0;
     }
-    printf("%llu of %llu seeds passed, %llu acknowledged writes checked\n",
+    printf("%llu of %llu seeds passed, %llu acknowledged writes and %llu reads checked\n",
            (unsigned long long)(total - fails), (unsigned long long)total,
-           (unsigned long long)acked_all);
+           (unsigned long long)acked_all, (unsigned long long)reads_answered);
     return fails == 0 ? 0 : 1;
 }

@@ -182,6 +182,55 @@ START_TEST(test_sticky_and_propose)
 }
 END_TEST
 
+/* ReadIndex on one voter: a read asked before the leader committed an
+ * entry of its term waits for it, then comes back at the commit index; a
+ * follower forwards its read to the leader and releases the leader's
+ * answer; one with no leader refuses. */
+START_TEST(test_read_index)
+{
+    uint64_t one[1] = {1};
+    hm_raft *r = make(1, one, 1);
+    hm_raft_ready rd;
+    for (int i = 0; i < 20 && hm_raft_role_of(r) != HM_RAFT_LEADER; i++) hm_raft_tick(r);
+    ck_assert_int_eq(hm_raft_read_index(r, 42), 0);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.n_reads, 0); /* the no-op is not committed yet */
+    hm_raft_advance(r, &rd);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.n_reads, 1);
+    ck_assert_uint_eq(rd.reads[0].id, 42);
+    ck_assert_uint_eq(rd.reads[0].index, 1);
+    hm_raft_advance(r, &rd);
+    hm_raft_free(r);
+
+    r = make(2, three, 3);
+    ck_assert_int_eq(hm_raft_read_index(r, 7), HM_ENOTLEADER);
+    hm_raft_msg hb = {.type = HM_RAFT_MSG_HEARTBEAT, .from = 1, .to = 2, .term = 2};
+    ck_assert_int_eq(hm_raft_step(r, &hb), 0);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    hm_raft_advance(r, &rd);
+    ck_assert_int_eq(hm_raft_read_index(r, 7), 0);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.n_early, 1);
+    ck_assert_int_eq(rd.early[0].type, HM_RAFT_MSG_READ_INDEX);
+    ck_assert_uint_eq(rd.early[0].to, 1);
+    ck_assert_uint_eq(rd.early[0].ctx, 7);
+    hm_raft_advance(r, &rd);
+    /* an answer from a node that is not its leader is ignored */
+    hm_raft_msg resp = {.type = HM_RAFT_MSG_READ_INDEX_RESP, .from = 3, .to = 2, .term = 2,
+                        .ctx = 7, .commit = 0};
+    ck_assert_int_eq(hm_raft_step(r, &resp), 0);
+    ck_assert(!hm_raft_take_ready(r, &rd));
+    resp.from = 1;
+    ck_assert_int_eq(hm_raft_step(r, &resp), 0);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.n_reads, 1);
+    ck_assert_uint_eq(rd.reads[0].id, 7);
+    hm_raft_advance(r, &rd);
+    hm_raft_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("raft");
@@ -191,6 +240,7 @@ int main(void)
     tcase_add_test(tc, test_vote_reply_after_persist);
     tcase_add_test(tc, test_refuses_bad_messages);
     tcase_add_test(tc, test_sticky_and_propose);
+    tcase_add_test(tc, test_read_index);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
