@@ -577,6 +577,21 @@ static void reset_world(void)
 
 /* One seeded run; 0 when every checker held. */
 static uint64_t reads_answered;
+static uint64_t heal_ticks_last; /* ticks from the heal to a leader a quorum follows */
+static uint64_t heal_within, heal_runs; /* runs with a leader within 10 election timeouts */
+
+/* True when some node leads and a quorum of the nodes name it leader. */
+static bool leader_settled(size_t nn)
+{
+    for (size_t i = 0; i < nn; i++) {
+        if (nodes[i].r == NULL || hm_raft_role_of(nodes[i].r) != HM_RAFT_LEADER) continue;
+        size_t follow = 0;
+        for (size_t j = 0; j < nn; j++)
+            follow += nodes[j].r != NULL && hm_raft_lead(nodes[j].r) == nodes[i].id;
+        if (follow >= nn / 2 + 1) return true;
+    }
+    return false;
+}
 
 static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
 {
@@ -624,12 +639,18 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
         group[i] = 0;
         if (nodes[i].r == NULL) node_start(&nodes[i]);
     }
-    uint64_t end = now + 40 * SIM_ELECTION_TICKS;
+    uint64_t healed = now, end = now + 40 * SIM_ELECTION_TICKS;
+    heal_ticks_last = UINT64_MAX;
     for (; now <= end && !failed; now++) {
         for (size_t i = 0; i < nn; i++) hm_raft_tick(nodes[i].r);
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
         deliver_due(0);
+        if (heal_ticks_last == UINT64_MAX && leader_settled(nn)) heal_ticks_last = now - healed;
     }
+    heal_runs++;
+    heal_within += heal_ticks_last <= 10 * SIM_ELECTION_TICKS;
+    CHECK(heal_ticks_last != UINT64_MAX, "liveness: no leader in %d election timeouts after the "
+          "network healed", 40);
     drop_pm = 30;
     dup_pm = 20;
     if (failed) return 1;
@@ -763,7 +784,9 @@ int main(int argc, char **argv)
             runs++;
             seed++;
         }
-        printf("soak: %llu seeds passed\n", (unsigned long long)runs);
+        printf("soak: %llu seeds passed; a leader within 10 election timeouts of the heal in "
+               "%llu of them (%.2f%%)\n", (unsigned long long)runs,
+               (unsigned long long)heal_within, runs ? 100.0 * (double)heal_within / (double)runs : 0.0);
         return 0;
     }
     if (n_seeds == 0 && seeds == 0) seeds = 1;
@@ -799,8 +822,10 @@ int main(int argc, char **argv)
         printf("planted bug caught\n");
         return 0;
     }
-    printf("%llu of %llu seeds passed, %llu acknowledged writes and %llu reads checked\n",
+    printf("%llu of %llu seeds passed, %llu acknowledged writes and %llu reads checked; "
+           "a leader within 10 election timeouts of the heal in %llu of %llu runs\n",
            (unsigned long long)(total - fails), (unsigned long long)total,
-           (unsigned long long)acked_all, (unsigned long long)reads_answered);
+           (unsigned long long)acked_all, (unsigned long long)reads_answered,
+           (unsigned long long)heal_within, (unsigned long long)heal_runs);
     return fails == 0 ? 0 : 1;
 }
