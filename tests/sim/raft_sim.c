@@ -36,6 +36,7 @@
 
 #include "hm_err.h"
 #include "hm_raft.h"
+#include "hm_raft_codec.h"
 
 #define SIM_NODES_MAX 7
 #define SIM_ELECTION_TICKS 10
@@ -249,67 +250,57 @@ static sim_node *node_of(uint64_t id) { return id >= 1 && id <= n_nodes ? &nodes
 
 /* ---- network --------------------------------------------------------------------- */
 
+/* A message in flight, as the bytes the codec made of it: every message
+ * of every run goes through hm_raft_msg_encode and hm_raft_msg_decode. */
 typedef struct sim_msg {
-    hm_raft_msg m;
-    hm_raft_entry *ents;     /* owned, with owned data */
-    uint64_t at;
+    uint8_t *bytes;
+    size_t len;
+    uint64_t from, to, at;
 } sim_msg;
 static sim_msg *net;
 static size_t n_net, cap_net;
 static unsigned drop_pm = 30, dup_pm = 20, delay_max = 3;
 
-static void msg_free(sim_msg *s)
-{
-    for (size_t i = 0; i < s->m.n_entries; i++) free((void *)s->ents[i].data);
-    free(s->ents);
-}
+static void msg_free(sim_msg *s) { free(s->bytes); }
 
 /* Queue m, its entries (lo, hi] filled from node n's log and the ready's
  * entries (which step 2 writes, or wrote). */
 static void net_send(sim_node *n, const hm_raft_msg *m, const hm_raft_ready *rd)
 {
     if (chance(drop_pm)) return;
-    sim_msg s = {.m = *m, .at = now + rnd_below(delay_max + 1)};
+    hm_raft_msg full = *m;
+    hm_raft_entry *ents = NULL;
+    full.entries = NULL;
+    full.n_entries = 0;
     if (m->type == HM_RAFT_MSG_APP && m->hi > m->lo) {
         size_t cnt = (size_t)(m->hi - m->lo);
-        s.ents = xmalloc(cnt * sizeof *s.ents);
+        ents = xmalloc(cnt * sizeof *ents);
         for (size_t i = 0; i < cnt; i++) {
             uint64_t idx = m->lo + 1 + i;
-            const void *d = NULL;
-            size_t len = 0;
-            uint64_t term = 0;
-            uint8_t kind = 0;
             if (rd->n_entries > 0 && idx >= rd->entries[0].index) {
-                const hm_raft_entry *e = &rd->entries[idx - rd->entries[0].index];
-                term = e->term, kind = e->kind, d = e->data, len = e->len;
+                ents[i] = rd->entries[idx - rd->entries[0].index];
             } else {
                 const sim_ent *e = &n->log[idx - 1];
-                term = e->term, kind = e->kind, d = e->data, len = e->len;
+                ents[i] = (hm_raft_entry){.term = e->term, .index = idx, .kind = e->kind,
+                                          .data = e->data, .len = e->len};
             }
-            void *copy = len ? xmalloc(len) : NULL;
-            if (len) memcpy(copy, d, len);
-            s.ents[i] = (hm_raft_entry){.term = term, .index = idx, .kind = kind, .data = copy,
-                                        .len = len};
         }
-        s.m.entries = s.ents;
-        s.m.n_entries = cnt;
-    } else {
-        s.m.entries = NULL;
-        s.m.n_entries = 0;
+        full.entries = ents;
+        full.n_entries = cnt;
     }
+    sim_msg s = {.from = m->from, .to = m->to, .at = now + rnd_below(delay_max + 1)};
+    int rc = hm_raft_msg_encode(&full, &s.bytes, &s.len);
+    free(ents);
+    CHECK(rc == 0, "node %llu: a message does not encode: %s", (unsigned long long)n->id,
+          hm_err_msg(rc));
+    if (rc != 0) return;
     int copies = chance(dup_pm) ? 2 : 1;
     for (int c = 0; c < copies; c++) {
         grow((void **)&net, &cap_net, n_net + 1, sizeof *net);
         sim_msg t = s;
-        if (c == 1 && s.m.n_entries > 0) {
-            t.ents = xmalloc(s.m.n_entries * sizeof *t.ents);
-            for (size_t i = 0; i < s.m.n_entries; i++) {
-                t.ents[i] = s.ents[i];
-                void *copy = s.ents[i].len ? xmalloc(s.ents[i].len) : NULL;
-                if (s.ents[i].len) memcpy(copy, s.ents[i].data, s.ents[i].len);
-                t.ents[i].data = copy;
-            }
-            t.m.entries = t.ents;
+        if (c == 1) {
+            t.bytes = xmalloc(s.len);
+            memcpy(t.bytes, s.bytes, s.len);
             t.at = now + rnd_below(delay_max + 3);
         }
         net[n_net++] = t;
@@ -496,12 +487,19 @@ static void deliver_due(unsigned crash_pm)
             if (k++ != pick) continue;
             sim_msg s = net[i];
             net[i] = net[--n_net];
-            sim_node *to = node_of(s.m.to);
-            if (to != NULL && to->r != NULL && group[s.m.from - 1] == group[s.m.to - 1]) {
-                int rc = hm_raft_step(to->r, &s.m);
-                CHECK(rc == 0, "node %llu refused a message of type %u: %s",
-                      (unsigned long long)to->id, s.m.type, hm_err_msg(rc));
-                node_drain(to, crash_pm);
+            sim_node *to = node_of(s.to);
+            if (to != NULL && to->r != NULL && group[s.from - 1] == group[s.to - 1]) {
+                hm_raft_msg_decoded d;
+                int rc = hm_raft_msg_decode(s.bytes, s.len, &d);
+                CHECK(rc == 0, "a message to node %llu does not decode: %s",
+                      (unsigned long long)to->id, hm_err_msg(rc));
+                if (rc == 0) {
+                    rc = hm_raft_step(to->r, &d.msg);
+                    CHECK(rc == 0, "node %llu refused a message of type %u: %s",
+                          (unsigned long long)to->id, d.msg.type, hm_err_msg(rc));
+                    hm_raft_msg_decoded_free(&d);
+                    node_drain(to, crash_pm);
+                }
             }
             msg_free(&s);
             break;

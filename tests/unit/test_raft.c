@@ -3,11 +3,14 @@
  * in.  Many nodes, faults and the safety checkers are the simulator's
  * (tests/sim/raft_sim.c, hamster-raft-sim). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hm_err.h"
 #include "hm_raft.h"
+#include "hm_raft.pb-c.h"
+#include "hm_raft_codec.h"
 
 static const uint64_t three[3] = {1, 2, 3};
 
@@ -231,6 +234,100 @@ START_TEST(test_read_index)
 }
 END_TEST
 
+/* The wire bytes of an append with two entries are pinned by
+ * tests/golden/raft_message_v1.bin (HM_GOLDEN_UPDATE=1 writes it), and
+ * decode back to the same message. */
+START_TEST(test_codec_golden)
+{
+    hm_raft_entry e[2] = {{.term = 3, .index = 8, .kind = HM_RAFT_NOOP},
+                          {.term = 3, .index = 9, .kind = HM_RAFT_CMD, .data = "put k", .len = 5}};
+    hm_raft_msg m = {.type = HM_RAFT_MSG_APP, .from = 1, .to = 3, .term = 3, .log_index = 7,
+                     .log_term = 2, .commit = 6, .entries = e, .n_entries = 2, .ctx = 11};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(hm_raft_msg_encode(&m, &buf, &len), 0);
+    const char *gdir = getenv("HM_GOLDEN_DIR");
+    ck_assert_ptr_nonnull(gdir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/raft_message_v1.bin", gdir);
+    const char *upd = getenv("HM_GOLDEN_UPDATE");
+    if (upd != NULL && strcmp(upd, "1") == 0) {
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+        fclose(f);
+    }
+    uint8_t want[256];
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "missing %s", path);
+    size_t n = fread(want, 1, sizeof want, f);
+    fclose(f);
+    ck_assert_uint_eq(n, len);
+    ck_assert(memcmp(want, buf, len) == 0);
+    hm_raft_msg_decoded d;
+    ck_assert_int_eq(hm_raft_msg_decode(want, n, &d), 0);
+    ck_assert_int_eq(d.msg.type, HM_RAFT_MSG_APP);
+    ck_assert_uint_eq(d.msg.from, 1);
+    ck_assert_uint_eq(d.msg.log_index, 7);
+    ck_assert_uint_eq(d.msg.commit, 6);
+    ck_assert_uint_eq(d.msg.ctx, 11);
+    ck_assert_uint_eq(d.msg.n_entries, 2);
+    ck_assert_uint_eq(d.msg.entries[1].index, 9);
+    ck_assert_uint_eq(d.msg.entries[1].len, 5);
+    ck_assert(memcmp(d.msg.entries[1].data, "put k", 5) == 0);
+    ck_assert_int_eq(d.msg.entries[0].kind, HM_RAFT_NOOP);
+    hm_raft_msg_decoded_free(&d);
+    free(buf);
+}
+END_TEST
+
+/* Decode refuses what is out of bounds, whatever the peer's certificate. */
+START_TEST(test_codec_hostile)
+{
+    hm_raft_msg_decoded d;
+    const uint8_t junk[] = {0xff, 0xff, 0xff};
+    ck_assert_int_eq(hm_raft_msg_decode(junk, sizeof junk, &d), HM_ECORRUPT);
+    Hm__RaftMessage pm = HM__RAFT_MESSAGE__INIT;
+    Hm__RaftEntry pe = HM__RAFT_ENTRY__INIT, *pep = &pe;
+    uint8_t buf[256];
+    size_t n;
+#define TRY(want)                                                   \
+    do {                                                            \
+        n = hm__raft_message__pack(&pm, buf);                       \
+        ck_assert_int_eq(hm_raft_msg_decode(buf, n, &d), want);     \
+        if (want == 0) hm_raft_msg_decoded_free(&d);                \
+    } while (0)
+    pm.has_format_version = pm.has_type = pm.has_from = pm.has_to = pm.has_term = true;
+    pm.format_version = 1;
+    pm.type = HM_RAFT_MSG_HEARTBEAT;
+    pm.from = 1;
+    pm.to = 2;
+    pm.term = 4;
+    TRY(0);
+    pm.format_version = 2;
+    TRY(HM_EVERSION);
+    pm.format_version = 1;
+    pm.type = 99;
+    TRY(HM_ECORRUPT);
+    pm.type = HM_RAFT_MSG_HEARTBEAT;
+    pm.from = 0;
+    TRY(HM_ECORRUPT);
+    pm.from = 1;
+    pe.has_term = pe.has_index = pe.has_kind = true;
+    pe.term = 4;
+    pe.index = 1;
+    pe.kind = HM_RAFT_CMD;
+    pm.n_entries = 1;
+    pm.entries = &pep;
+    TRY(HM_ECORRUPT); /* entries on a heartbeat */
+    pm.type = HM_RAFT_MSG_APP;
+    TRY(0);
+    pe.kind = 3;
+    TRY(HM_ECORRUPT);
+#undef TRY
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("raft");
@@ -241,6 +338,8 @@ int main(void)
     tcase_add_test(tc, test_refuses_bad_messages);
     tcase_add_test(tc, test_sticky_and_propose);
     tcase_add_test(tc, test_read_index);
+    tcase_add_test(tc, test_codec_golden);
+    tcase_add_test(tc, test_codec_hostile);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
