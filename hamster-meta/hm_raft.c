@@ -76,6 +76,8 @@ struct hm_raft {
 
     enum hm_raft_role role;
     uint64_t term, vote, lead;
+    uint64_t transferee;        /* leader: handing over to; 0: none */
+    uint32_t transfer_elapsed;
     hm_raft_hardstate hs_saved; /* as last handed out (or found at boot) */
 
     raft_run *runs;
@@ -228,6 +230,7 @@ static void raft_reads_drop(hm_raft *r)
 static void raft_become_follower(hm_raft *r, uint64_t term, uint64_t lead)
 {
     raft_reads_drop(r);
+    r->transferee = 0;
     if (term != r->term) {
         r->term = term;
         r->vote = 0;
@@ -271,6 +274,7 @@ static void raft_broadcast_heartbeat(hm_raft *r)
 static void raft_become_leader(hm_raft *r)
 {
     raft_reads_drop(r);
+    r->transferee = 0;
     r->role = HM_RAFT_LEADER;
     r->lead = r->id;
     r->heartbeat_elapsed = 0;
@@ -293,8 +297,12 @@ static void raft_become_leader(hm_raft *r)
     raft_broadcast_append(r);
 }
 
-/* Start a pre-vote (pre true) or a real election. */
-static void raft_campaign(hm_raft *r, bool pre)
+/* Start a pre-vote (pre true) or a real election; transfer: asked by the
+ * leader (TIMEOUT_NOW), so voters set stickiness aside. */
+static void raft_campaign_as(hm_raft *r, bool pre, bool transfer);
+static void raft_campaign(hm_raft *r, bool pre) { raft_campaign_as(r, pre, false); }
+
+static void raft_campaign_as(hm_raft *r, bool pre, bool transfer)
 {
     uint64_t term = r->term + 1;
     raft_reads_drop(r);
@@ -322,7 +330,8 @@ static void raft_campaign(hm_raft *r, bool pre)
         raft_progress *pr = &r->prs[i];
         if (pr->id == r->id) continue;
         hm_raft_msg m = {.type = pre ? HM_RAFT_MSG_PREVOTE : HM_RAFT_MSG_VOTE, .to = pr->id,
-                         .term = term, .log_index = r->last, .log_term = raft_last_term(r)};
+                         .term = term, .log_index = r->last, .log_term = raft_last_term(r),
+                         .ctx = transfer ? HM_RAFT_VOTE_TRANSFER : 0};
         /* a vote request speaks for the durable self-vote: after the write */
         raft_send(r, pre ? &r->early : &r->out, m);
     }
@@ -379,6 +388,8 @@ static void raft_leader_app_resp(hm_raft *r, const hm_raft_msg *m)
         pr->replicate = true;
     }
     if (pr->next < m->match + 1) pr->next = m->match + 1;
+    if (pr->id == r->transferee && pr->match == r->last)
+        raft_send(r, &r->early, (hm_raft_msg){.type = HM_RAFT_MSG_TIMEOUT_NOW, .to = pr->id});
     if (raft_maybe_commit(r)) raft_broadcast_append(r); /* carry the commit out */
     else raft_send_append(r, pr, false);
 }
@@ -589,7 +600,7 @@ static int raft_handle_append(hm_raft *r, const hm_raft_msg *m)
 
 static bool raft_msg_valid(const hm_raft *r, const hm_raft_msg *m)
 {
-    if (m->type < HM_RAFT_MSG_PREVOTE || m->type > HM_RAFT_MSG_READ_INDEX_RESP) return false;
+    if (m->type < HM_RAFT_MSG_PREVOTE || m->type > HM_RAFT_MSG_TIMEOUT_NOW) return false;
     if (m->to != r->id || m->from == r->id || raft_pr((hm_raft *)r, m->from) == NULL)
         return false;
     if (m->n_entries > 0 && (m->type != HM_RAFT_MSG_APP || m->entries == NULL)) return false;
@@ -612,7 +623,9 @@ int hm_raft_step(hm_raft *r, const hm_raft_msg *m)
     if (m->term > r->term) {
         /* Stickiness: a node that heard from its leader within the
          * election timeout does not help depose it. */
-        if (vote_req && r->lead != 0 && r->election_elapsed < r->election_ticks) return 0;
+        bool forced = m->type == HM_RAFT_MSG_VOTE && m->ctx == HM_RAFT_VOTE_TRANSFER;
+        if (vote_req && !forced && r->lead != 0 && r->election_elapsed < r->election_ticks)
+            return 0;
         if (m->type == HM_RAFT_MSG_PREVOTE) {
             /* answered below without taking the term */
         } else if (m->type == HM_RAFT_MSG_PREVOTE_RESP && !m->reject) {
@@ -657,6 +670,10 @@ int hm_raft_step(hm_raft *r, const hm_raft_msg *m)
     case HM_RAFT_MSG_APP_RESP:
         if (r->role == HM_RAFT_LEADER && m->term == r->term) raft_leader_app_resp(r, m);
         return 0;
+    case HM_RAFT_MSG_TIMEOUT_NOW:
+        /* from our leader, in its term: campaign now, no pre-vote */
+        if (r->role == HM_RAFT_FOLLOWER && m->from == r->lead) raft_campaign_as(r, false, true);
+        return 0;
     case HM_RAFT_MSG_READ_INDEX:
         if (r->role == HM_RAFT_LEADER) return raft_read_ask(r, m->ctx, m->from);
         return 0; /* not the leader (any more): the asker times out */
@@ -691,6 +708,7 @@ void hm_raft_tick(hm_raft *r)
         if (r->election_elapsed >= r->randomized) raft_campaign(r, true);
         return;
     }
+    if (r->transferee != 0 && ++r->transfer_elapsed >= r->election_ticks) r->transferee = 0;
     if (r->election_elapsed >= r->election_ticks) {
         /* check-quorum: a leader that cannot hear a quorum steps down */
         r->election_elapsed = 0;
@@ -717,11 +735,26 @@ int hm_raft_propose(hm_raft *r, const void *data, size_t len, uint64_t *index)
 {
     assert(!r->in_ready);
     if (r->role != HM_RAFT_LEADER) return HM_ENOTLEADER;
+    if (r->transferee != 0) return HM_EBUSY;
     int rc = raft_log_append(r, r->term, HM_RAFT_CMD, data, len);
     if (rc != 0) return rc;
     if (index != NULL) *index = r->last;
     if (hm_raft_plant == HM_RAFT_PLANT_APPLY_BEFORE_PERSIST) raft_maybe_commit(r);
     raft_broadcast_append(r);
+    return 0;
+}
+
+int hm_raft_transfer(hm_raft *r, uint64_t to)
+{
+    assert(!r->in_ready);
+    if (r->role != HM_RAFT_LEADER) return HM_ENOTLEADER;
+    raft_progress *pr = raft_pr(r, to);
+    if (pr == NULL || to == r->id) return HM_EINVAL;
+    r->transferee = to;
+    r->transfer_elapsed = 0;
+    if (pr->match == r->last)
+        raft_send(r, &r->early, (hm_raft_msg){.type = HM_RAFT_MSG_TIMEOUT_NOW, .to = to});
+    else raft_send_append(r, pr, true);
     return 0;
 }
 

@@ -42,8 +42,13 @@
  * only once the leader committed an entry of its term.  A follower asks
  * the leader.  No lease reads.
  *
- * Not yet here: membership changes and learners, leadership transfer,
- * snapshots and log compaction (ADR 0014 lists them).
+ * Leadership transfer: the leader brings the transferee's log up to its
+ * own, tells it to campaign at once (no pre-vote, past other voters'
+ * stickiness), and takes no proposals meanwhile; a transfer that has not
+ * finished within an election timeout is dropped.
+ *
+ * Not yet here: membership changes and learners, snapshots and log
+ * compaction (ADR 0014 lists them).
  */
 #ifndef HM_RAFT_H
 #define HM_RAFT_H
@@ -77,7 +82,12 @@ enum hm_raft_msg_type {
     HM_RAFT_MSG_HEARTBEAT_RESP,
     HM_RAFT_MSG_READ_INDEX,       /* follower -> leader: ctx = the read's id */
     HM_RAFT_MSG_READ_INDEX_RESP,  /* leader -> follower: ctx = id, commit = index */
+    HM_RAFT_MSG_TIMEOUT_NOW,      /* leader -> transferee: campaign now */
 };
+
+/* VOTE.ctx of a campaign started by TIMEOUT_NOW: voters that heard from
+ * the leader lately vote anyway (the leader asked for it). */
+#define HM_RAFT_VOTE_TRANSFER 1u
 
 typedef struct hm_raft_entry {
     uint64_t term, index;
@@ -185,7 +195,8 @@ void hm_raft_tick(hm_raft *r);
 int hm_raft_step(hm_raft *r, const hm_raft_msg *m);
 
 /* Append a command on the leader; *index gets its log index.  HM_ENOTLEADER
- * when not the leader (lead tells who is), HM_ENOMEM. */
+ * when not the leader (lead tells who is), HM_EBUSY while it hands
+ * leadership over, HM_ENOMEM. */
 int hm_raft_propose(hm_raft *r, const void *data, size_t len, uint64_t *index);
 
 /* Ask for a linearizable read under the caller's id; it comes back in a
@@ -193,6 +204,11 @@ int hm_raft_propose(hm_raft *r, const void *data, size_t len, uint64_t *index);
  * changes meanwhile: the caller retries after its own timeout.  HM_ENOTLEADER
  * when no leader is known, HM_ENOMEM. */
 int hm_raft_read_index(hm_raft *r, uint64_t id);
+
+/* Hand leadership to voter `to`.  0 once under way (its end shows in
+ * the role and lead), HM_ENOTLEADER, HM_EINVAL (not a voter, or this
+ * node).  Proposals answer HM_EBUSY while it runs. */
+int hm_raft_transfer(hm_raft *r, uint64_t to);
 
 /* True when there is something to do; fills rd (see the top). */
 bool hm_raft_take_ready(hm_raft *r, hm_raft_ready *rd);

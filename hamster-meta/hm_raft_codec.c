@@ -85,7 +85,7 @@ int hm_raft_msg_decode(const uint8_t *buf, size_t len, hm_raft_msg_decoded *out)
     else if (!pm->has_format_version || pm->format_version == 0) rc = HM_ECORRUPT;
     else if (pm->format_version > HM_RAFT_WIRE_VERSION) rc = HM_EVERSION;
     else if (!pm->has_type || pm->type < HM_RAFT_MSG_PREVOTE ||
-             pm->type > HM_RAFT_MSG_READ_INDEX_RESP || !pm->has_from || pm->from == 0 ||
+             pm->type > HM_RAFT_MSG_TIMEOUT_NOW || !pm->has_from || pm->from == 0 ||
              !pm->has_to || pm->to == 0 || !pm->has_term)
         rc = HM_ECORRUPT;
     else if (pm->n_entries > HM_RAFT_MSG_ENTRIES_MAX ||

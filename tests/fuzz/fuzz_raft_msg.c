@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     const hm_raft_msg *m = &d.msg;
-    if (m->type < HM_RAFT_MSG_PREVOTE || m->type > HM_RAFT_MSG_READ_INDEX_RESP || m->from == 0 ||
+    if (m->type < HM_RAFT_MSG_PREVOTE || m->type > HM_RAFT_MSG_TIMEOUT_NOW || m->from == 0 ||
         m->to == 0 || m->n_entries > HM_RAFT_MSG_ENTRIES_MAX ||
         (m->n_entries > 0 && m->type != HM_RAFT_MSG_APP))
         abort();

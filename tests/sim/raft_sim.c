@@ -129,6 +129,8 @@ static size_t n_nodes;
 static uint64_t voters[SIM_NODES_MAX];
 static int group[SIM_NODES_MAX]; /* partition: nodes talk only within a group */
 static uint64_t heal_at;
+static uint64_t transfers, transfers_done; /* asked; and the transferee led */
+static uint64_t transfer_to, transfer_term;
 static uint32_t append_max; /* per run: 1..4 entries per append for half the seeds */
 static uint32_t append_max_fixed; /* --append-max: every seed */
 
@@ -314,6 +316,10 @@ static void check_leader(sim_node *n)
     if (hm_raft_role_of(n->r) != HM_RAFT_LEADER) return;
     uint64_t t = hm_raft_term(n->r);
     grow((void **)&leader_of, &cap_leader, t + 1, sizeof *leader_of);
+    if (transfer_to == n->id && t > transfer_term) {
+        transfers_done++;
+        transfer_to = 0;
+    }
     CHECK(leader_of[t] == 0 || leader_of[t] == n->id,
           "election safety: nodes %llu and %llu both lead term %llu",
           (unsigned long long)leader_of[t], (unsigned long long)n->id, (unsigned long long)t);
@@ -527,6 +533,24 @@ static void propose(void)
     }
 }
 
+/* An operator hands leadership to another node. */
+static void transfer_some(void)
+{
+    for (size_t i = 0; i < n_nodes; i++) {
+        sim_node *n = &nodes[i];
+        if (n->r == NULL || hm_raft_role_of(n->r) != HM_RAFT_LEADER || n_nodes < 2) continue;
+        uint64_t to = 1 + rnd_below(n_nodes);
+        if (to == n->id) to = to % n_nodes + 1;
+        int rc = hm_raft_transfer(n->r, to);
+        CHECK(rc == 0, "node %llu: transfer to %llu refused: %s", (unsigned long long)n->id,
+              (unsigned long long)to, hm_err_msg(rc));
+        transfers++;
+        transfer_to = to;
+        transfer_term = hm_raft_term(n->r);
+        return;
+    }
+}
+
 /* A client reads a random key at a random node that is up. */
 static void read_some(void)
 {
@@ -569,6 +593,7 @@ static void reset_world(void)
     reads = NULL;
     n_reads = cap_reads = 0;
     seq = 0;
+    transfer_to = 0;
     failed = false;
     fail_msg[0] = '\0';
 }
@@ -627,6 +652,7 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], crash_pm);
         if (chance(300)) propose();
         if (chance(300)) read_some();
+        if (chance(6)) transfer_some();
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], crash_pm);
         deliver_due(crash_pm);
     }
@@ -649,6 +675,23 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
     heal_within += heal_ticks_last <= 10 * SIM_ELECTION_TICKS;
     CHECK(heal_ticks_last != UINT64_MAX, "liveness: no leader in %d election timeouts after the "
           "network healed", 40);
+    /* on a quiet network a transfer ends with the transferee leading,
+     * within three election timeouts */
+    for (size_t i = 0; i < nn && nn > 1 && !failed; i++) {
+        if (hm_raft_role_of(nodes[i].r) != HM_RAFT_LEADER) continue;
+        uint64_t to = (i + 1) % nn + 1;
+        CHECK(hm_raft_transfer(nodes[i].r, to) == 0, "quiet transfer refused");
+        uint64_t until = now + 3 * SIM_ELECTION_TICKS;
+        for (; now <= until && !failed; now++) {
+            for (size_t j = 0; j < nn; j++) hm_raft_tick(nodes[j].r);
+            for (size_t j = 0; j < nn; j++) node_drain(&nodes[j], 0);
+            deliver_due(0);
+        }
+        CHECK(hm_raft_role_of(nodes[to - 1].r) == HM_RAFT_LEADER,
+              "a transfer from node %zu to node %llu on a quiet network did not end with it "
+              "leading", i + 1, (unsigned long long)to);
+        break;
+    }
     drop_pm = 30;
     dup_pm = 20;
     if (failed) return 1;
@@ -821,9 +864,11 @@ int main(int argc, char **argv)
         return 0;
     }
     printf("%llu of %llu seeds passed, %llu acknowledged writes and %llu reads checked; "
-           "a leader within 10 election timeouts of the heal in %llu of %llu runs\n",
+           "a leader within 10 election timeouts of the heal in %llu of %llu runs; "
+           "%llu of %llu leadership transfers reached their node\n",
            (unsigned long long)(total - fails), (unsigned long long)total,
            (unsigned long long)acked_all, (unsigned long long)reads_answered,
-           (unsigned long long)heal_within, (unsigned long long)heal_runs);
+           (unsigned long long)heal_within, (unsigned long long)heal_runs,
+           (unsigned long long)transfers_done, (unsigned long long)transfers);
     return fails == 0 ? 0 : 1;
 }
