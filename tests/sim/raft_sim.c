@@ -122,12 +122,17 @@ typedef struct sim_node {
     uint64_t applied;
     uint64_t kv[SIM_KEYS];   /* the state machine: each key's last write (its index) */
     uint64_t led_term;       /* last term checked for completeness as leader */
+    uint64_t stall_until;    /* its disk stalls: no tick, no message, no ready */
+    uint64_t seen_commit;    /* as leader: commit index already recorded */
 } sim_node;
 
 static sim_node nodes[SIM_NODES_MAX];
 static size_t n_nodes;
 static uint64_t voters[SIM_NODES_MAX];
 static int group[SIM_NODES_MAX]; /* partition: nodes talk only within a group */
+static bool cut[SIM_NODES_MAX][SIM_NODES_MAX]; /* one-way: cut[a][b] drops a -> b */
+static uint64_t cut_heal_at;
+static unsigned skew_pm[SIM_NODES_MAX]; /* a node's clock runs fast: an extra tick */
 static uint64_t heal_at;
 static uint64_t transfers, transfers_done; /* asked; and the transferee led */
 static uint64_t transfer_to, transfer_term;
@@ -141,6 +146,11 @@ typedef struct sim_applied {
 } sim_applied;
 static sim_applied *applied_at;
 static size_t cap_applied;
+
+/* The term in which each index was first committed (by a leader of that
+ * term); 0: not seen committed.  Leader completeness holds for later terms. */
+static uint64_t *commit_term;
+static size_t cap_commit_term;
 
 /* Leaders by term. */
 static uint64_t *leader_of;
@@ -234,6 +244,7 @@ static void node_start(sim_node *n)
         exit(2);
     }
     n->applied = 0; /* the state machine is rebuilt from the log */
+    n->seen_commit = 0;
     memset(n->kv, 0, sizeof n->kv);
 }
 
@@ -316,6 +327,10 @@ static void check_leader(sim_node *n)
     if (hm_raft_role_of(n->r) != HM_RAFT_LEADER) return;
     uint64_t t = hm_raft_term(n->r);
     grow((void **)&leader_of, &cap_leader, t + 1, sizeof *leader_of);
+    if (verbose && (t >= cap_leader || leader_of[t] != n->id))
+        fprintf(stderr, "t=%llu node %llu leads term %llu (log ends at %zu, term %llu)\n",
+                (unsigned long long)now, (unsigned long long)n->id, (unsigned long long)t,
+                n->n_log, (unsigned long long)(n->n_log ? n->log[n->n_log - 1].term : 0));
     if (transfer_to == n->id && t > transfer_term) {
         transfers_done++;
         transfer_to = 0;
@@ -326,13 +341,27 @@ static void check_leader(sim_node *n)
     leader_of[t] = n->id;
 }
 
-/* A leader that has written its log since it won holds every applied entry. */
+/* Record what a leader's commit index covers, with its term. */
+static void note_commits(sim_node *n)
+{
+    if (n->r == NULL || hm_raft_role_of(n->r) != HM_RAFT_LEADER) return;
+    uint64_t c = hm_raft_commit(n->r), t = hm_raft_term(n->r);
+    grow((void **)&commit_term, &cap_commit_term, c + 1, sizeof *commit_term);
+    for (uint64_t i = n->seen_commit + 1; i <= c; i++)
+        if (commit_term[i] == 0 || commit_term[i] > t) commit_term[i] = t;
+    if (c > n->seen_commit) n->seen_commit = c;
+}
+
+/* A leader that has written its log since it won holds every entry
+ * committed in an earlier term (Raft's leader completeness: a leader of a
+ * lower term may still be elected after a higher term committed). */
 static void check_completeness(sim_node *n)
 {
     if (hm_raft_role_of(n->r) != HM_RAFT_LEADER || n->led_term == hm_raft_term(n->r)) return;
     n->led_term = hm_raft_term(n->r);
     for (size_t i = 1; i < cap_applied; i++) {
         if (!applied_at[i].set) continue;
+        if (i >= cap_commit_term || commit_term[i] == 0 || commit_term[i] >= n->led_term) continue;
         CHECK(i <= n->n_log && n->log[i - 1].chain == applied_at[i].chain,
               "leader completeness: node %llu leads term %llu without applied index %zu",
               (unsigned long long)n->id, (unsigned long long)n->led_term, i);
@@ -348,8 +377,13 @@ static void apply(sim_node *n, uint64_t index)
         CHECK(a->chain == e->chain && a->term == e->term,
               "state machine safety: node %llu applies another entry at index %llu",
               (unsigned long long)n->id, (unsigned long long)index);
-    else
+    else {
         *a = (sim_applied){.term = e->term, .chain = e->chain, .set = true};
+        if (verbose)
+            fprintf(stderr, "t=%llu node %llu applies index %llu term %llu first\n",
+                    (unsigned long long)now, (unsigned long long)n->id,
+                    (unsigned long long)index, (unsigned long long)e->term);
+    }
     for (size_t i = 0; i < n_cmds; i++) {
         sim_cmd *c = &cmds[i];
         if (c->node == n->id && c->index == index && c->term == e->term && !c->acked &&
@@ -473,6 +507,7 @@ static bool node_drain(sim_node *n, unsigned crash_pm)
         }
         answer_reads(n);
         hm_raft_advance(n->r, &rd);
+        note_commits(n);
         check_completeness(n);
     }
     return n->r != NULL;
@@ -494,7 +529,13 @@ static void deliver_due(unsigned crash_pm)
             sim_msg s = net[i];
             net[i] = net[--n_net];
             sim_node *to = node_of(s.to);
-            if (to != NULL && to->r != NULL && group[s.from - 1] == group[s.to - 1]) {
+            if (to != NULL && to->r != NULL && to->stall_until > now) {
+                net[n_net++] = s; /* held until the stall ends */
+                net[n_net - 1].at = to->stall_until;
+                break;
+            }
+            if (to != NULL && to->r != NULL && group[s.from - 1] == group[s.to - 1] &&
+                !cut[s.from - 1][s.to - 1]) {
                 hm_raft_msg_decoded d;
                 int rc = hm_raft_msg_decode(s.bytes, s.len, &d);
                 CHECK(rc == 0, "a message to node %llu does not decode: %s",
@@ -517,7 +558,8 @@ static void propose(void)
 {
     for (size_t i = 0; i < n_nodes; i++) {
         sim_node *n = &nodes[i];
-        if (n->r == NULL || hm_raft_role_of(n->r) != HM_RAFT_LEADER) continue;
+        if (n->r == NULL || n->stall_until > now || hm_raft_role_of(n->r) != HM_RAFT_LEADER)
+            continue;
         grow((void **)&cmds, &cap_cmds, n_cmds + 1, sizeof *cmds);
         sim_cmd *c = &cmds[n_cmds];
         snprintf(c->data, sizeof c->data, "cmd-%zu", n_cmds);
@@ -538,7 +580,9 @@ static void transfer_some(void)
 {
     for (size_t i = 0; i < n_nodes; i++) {
         sim_node *n = &nodes[i];
-        if (n->r == NULL || hm_raft_role_of(n->r) != HM_RAFT_LEADER || n_nodes < 2) continue;
+        if (n->r == NULL || n->stall_until > now || hm_raft_role_of(n->r) != HM_RAFT_LEADER ||
+            n_nodes < 2)
+            continue;
         uint64_t to = 1 + rnd_below(n_nodes);
         if (to == n->id) to = to % n_nodes + 1;
         int rc = hm_raft_transfer(n->r, to);
@@ -555,7 +599,7 @@ static void transfer_some(void)
 static void read_some(void)
 {
     sim_node *n = &nodes[rnd_below(n_nodes)];
-    if (n->r == NULL) return;
+    if (n->r == NULL || n->stall_until > now) return;
     grow((void **)&reads, &cap_reads, n_reads + 1, sizeof *reads);
     sim_read *r = &reads[n_reads];
     memset(r, 0, sizeof *r);
@@ -580,6 +624,9 @@ static void reset_world(void)
     free(applied_at);
     applied_at = NULL;
     cap_applied = 0;
+    free(commit_term);
+    commit_term = NULL;
+    cap_commit_term = 0;
     free(leader_of);
     leader_of = NULL;
     cap_leader = 0;
@@ -630,8 +677,13 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
      * is where counting earlier-term entries (Raft's Figure 8) shows */
     append_max = rnd_below(2) ? (uint32_t)(1 + rnd_below(4)) : 0;
     if (append_max_fixed > 0) append_max = append_max_fixed;
-    for (size_t i = 0; i < nn; i++) node_start(&nodes[i]);
+    for (size_t i = 0; i < nn; i++) {
+        node_start(&nodes[i]);
+        skew_pm[i] = rnd_below(3) == 0 ? (unsigned)rnd_below(400) : 0;
+    }
     heal_at = 0;
+    cut_heal_at = 0;
+    memset(cut, 0, sizeof cut);
     unsigned crash_pm = 30;
     for (now = 1; now <= steps && !failed; now++) {
         /* faults */
@@ -647,8 +699,29 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
             for (size_t i = 0; i < nn; i++) group[i] = (int)rnd_below(2);
             heal_at = now + 20 + rnd_below(80);
         }
+        /* one-way cuts: a link, or all of one node's sending or hearing */
+        if (cut_heal_at != 0 && now >= cut_heal_at) {
+            memset(cut, 0, sizeof cut);
+            cut_heal_at = 0;
+        } else if (cut_heal_at == 0 && nn > 1 && chance(6)) {
+            size_t a = rnd_below(nn), b = rnd_below(nn), how = rnd_below(3);
+            for (size_t j = 0; j < nn; j++) {
+                if (how == 0 && j == b) cut[a][b] = a != b;
+                if (how == 1 && j != a) cut[a][j] = true; /* a cannot be heard */
+                if (how == 2 && j != a) cut[j][a] = true; /* a cannot hear */
+            }
+            cut_heal_at = now + 20 + rnd_below(80);
+        }
+        /* a disk that stalls past the election timeout freezes its node */
         for (size_t i = 0; i < nn; i++)
-            if (nodes[i].r != NULL) hm_raft_tick(nodes[i].r);
+            if (nodes[i].r != NULL && nodes[i].stall_until <= now && chance(2))
+                nodes[i].stall_until = now + 5 + rnd_below(4 * SIM_ELECTION_TICKS);
+        for (size_t i = 0; i < nn; i++) {
+            sim_node *n = &nodes[i];
+            if (n->r == NULL || n->stall_until > now) continue;
+            hm_raft_tick(n->r);
+            if (chance(skew_pm[i])) hm_raft_tick(n->r); /* a fast clock */
+        }
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], crash_pm);
         if (chance(300)) propose();
         if (chance(300)) read_some();
@@ -659,8 +732,10 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
     /* quiet: every node up, the network whole and reliable, no crashes */
     drop_pm = 0;
     dup_pm = 0;
+    memset(cut, 0, sizeof cut);
     for (size_t i = 0; i < nn; i++) {
         group[i] = 0;
+        nodes[i].stall_until = 0;
         if (nodes[i].r == NULL) node_start(&nodes[i]);
     }
     uint64_t healed = now, end = now + 40 * SIM_ELECTION_TICKS;
