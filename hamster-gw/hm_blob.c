@@ -32,6 +32,43 @@ atomic_uint_fast64_t hm_blob_stripes_read;
 atomic_uint_fast64_t hm_blob_stripes_decoded;
 bool hm_blob_plant_ack_with_k;
 
+/* Encode time and bytes per profile (index [k][m]); see hm_blob.h. */
+static atomic_uint_fast64_t blob_encode_ns[HM_EC_K_MAX + 1][HM_EC_M_MAX + 1];
+static atomic_uint_fast64_t blob_encode_bytes[HM_EC_K_MAX + 1][HM_EC_M_MAX + 1];
+
+size_t hm_blob_encode_stats(hm_blob_encode_stat *out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t k = 1; k <= HM_EC_K_MAX; k++) {
+        for (uint32_t m = 1; m <= HM_EC_M_MAX; m++) {
+            uint64_t bytes = atomic_load_explicit(&blob_encode_bytes[k][m], memory_order_relaxed);
+            if (bytes == 0) continue;
+            if (n < cap) {
+                out[n].k = k;
+                out[n].m = m;
+                out[n].ns = atomic_load_explicit(&blob_encode_ns[k][m], memory_order_relaxed);
+                out[n].bytes = bytes;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+static uint64_t blob_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Count ns of encoding and the data bytes it covered for profile k+m. */
+static void blob_encode_count(uint32_t k, uint32_t m, uint64_t ns, uint64_t bytes)
+{
+    atomic_fetch_add_explicit(&blob_encode_ns[k][m], ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&blob_encode_bytes[k][m], bytes, memory_order_relaxed);
+}
+
 uint32_t hm_blob_floor(uint32_t k, uint32_t m)
 {
     if (hm_blob_plant_ack_with_k) return k;
@@ -361,7 +398,11 @@ static int blob_flush(hm_blob_writer *w, uint32_t chunk)
     }
     /* the spare may take several dropped parity chunks: their bytes are
      * never used */
-    hm_ec_encode(w->codec, chunk, dptr, pptr);
+    if (m > 0) {
+        uint64_t t0 = blob_now_ns();
+        hm_ec_encode(w->codec, chunk, dptr, pptr);
+        blob_encode_count(k, m, blob_now_ns() - t0, data);
+    }
     blob_run_all(w, JOB_WRITE);
     w->fill = 0;
     w->stripes++;

@@ -172,6 +172,24 @@ void hm_blob_reader_close(hm_blob_reader *r);
 extern atomic_uint_fast64_t hm_blob_stripes_read;
 extern atomic_uint_fast64_t hm_blob_stripes_decoded;
 
+/* The Reed-Solomon encode work of the blob writers in this process, for
+ * one profile: ns is the time spent inside ISA-L's encode (monotonic clock,
+ * so time the thread lost to preemption counts in), bytes the data bytes
+ * whose parity was computed (k chunks per stripe, a short last stripe's
+ * padding included).  bytes / ns is the encode rate a PUT achieves, held
+ * against hamster-micro's raw figure for the same profile. */
+typedef struct hm_blob_encode_stat {
+    uint32_t k, m;
+    uint64_t ns;
+    uint64_t bytes;
+} hm_blob_encode_stat;
+
+/* Fill out[0..cap) with the profiles that have encoded anything since the
+ * process started, in (k, m) order; returns how many there are (may exceed
+ * cap).  Relaxed reads: ns and bytes of one profile may be one encode
+ * apart. */
+size_t hm_blob_encode_stats(hm_blob_encode_stat *out, size_t cap);
+
 /* Test only, planted bugs the simulator must catch; never set outside
  * tests.  ack_with_k: acknowledge a write with only k shards durable. */
 extern bool hm_blob_plant_ack_with_k;

@@ -285,6 +285,45 @@ START_TEST(test_every_profile_roundtrip)
 }
 END_TEST
 
+/* Encode counters of profile k+m; zeros when it has not encoded. */
+static hm_blob_encode_stat encode_stat(uint32_t k, uint32_t m)
+{
+    hm_blob_encode_stat st[HM_EC_K_MAX * HM_EC_M_MAX];
+    size_t n = hm_blob_encode_stats(st, sizeof st / sizeof st[0]);
+    ck_assert_uint_le(n, sizeof st / sizeof st[0]);
+    for (size_t i = 0; i < n; i++)
+        if (st[i].k == k && st[i].m == m) return st[i];
+    hm_blob_encode_stat none = {k, m, 0, 0};
+    return none;
+}
+
+/* A write counts its encode time and the data bytes its parity covers,
+ * a short last stripe's padding included, under its profile; 1+0 counts
+ * nothing. */
+START_TEST(test_encode_counters)
+{
+    disks_open(6); /* 3+2 */
+    hm_ec_profile p = hm_ec_profile_for_domains(6);
+    size_t n = 2 * (size_t)p.stripe_bytes + 12345;
+    uint8_t *data = pattern(n, 5);
+    hm_blob_encode_stat before = encode_stat(p.k, p.m);
+    written w;
+    ck_assert_int_eq(write_default(data, n, 5, &w), 0);
+    hm_blob_encode_stat after = encode_stat(p.k, p.m);
+    uint64_t tail = (12345 + p.k - 1) / p.k;
+    ck_assert_uint_eq(after.bytes - before.bytes, 2 * (uint64_t)p.stripe_bytes + p.k * tail);
+    ck_assert_uint_gt(after.ns, before.ns);
+    disks_close();
+
+    disks_open(1); /* 1+0: no parity, nothing counted */
+    size_t profiles = hm_blob_encode_stats(NULL, 0);
+    ck_assert_int_eq(write_default(data, n, 6, &w), 0);
+    ck_assert_uint_eq(hm_blob_encode_stats(NULL, 0), profiles);
+    ck_assert_uint_eq(encode_stat(1, 0).bytes, 0);
+    free(data);
+}
+END_TEST
+
 /* Placement rotates with the blob id: over many blobs every disk holds
  * data shard 0 of some. */
 START_TEST(test_placement_spreads)
@@ -614,6 +653,7 @@ static Suite *blob_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_every_profile_roundtrip);
     tcase_add_test(tc, test_placement_spreads);
+    tcase_add_test(tc, test_encode_counters);
     tcase_add_test(tc, test_lose_up_to_m);
     tcase_add_test(tc, test_healthy_no_decode);
     tcase_add_test(tc, test_corrupt_shard);
