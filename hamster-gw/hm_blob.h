@@ -96,6 +96,11 @@ typedef struct hm_blob_write_args {
                                         * open; shard_index, k, m and
                                         * stripe_bytes are set per shard */
     int64_t deadline_ms;               /* per shard operation; <= 0: 30 s */
+    bool size_known;                   /* size is the blob's exact size: */
+    uint64_t size;                     /* its last stripe is laid out from
+                                        * its first byte, and a write past
+                                        * it is HM_EINVAL; unknown, a short
+                                        * last stripe is encoded twice */
     bool serial;                       /* every shard write in the caller's
                                         * thread, no deadline (simulator) */
     const char *req_id;                /* for the log, or NULL */
@@ -106,7 +111,8 @@ typedef struct hm_blob_write_args {
 int hm_blob_writer_open(const hm_blob_write_args *a, hm_blob_writer **out);
 
 /* Append blob bytes.  HM_EUNAVAIL once fewer than the floor shards are
- * still going; the writer must then be aborted. */
+ * still going, HM_EINVAL for bytes past a size given at open; the writer
+ * must then be aborted. */
 int hm_blob_writer_write(hm_blob_writer *w, const void *buf, size_t len);
 
 /* Flush the last stripe, seal every shard with seal (etag, checksums,
