@@ -213,6 +213,20 @@ void hm_ec_encode(const hm_ec_codec *c, size_t len, const uint8_t *const *data,
     ec_run(len, c->k, c->m, (uint8_t *)c->enc_tbls, (uint8_t **)data, (uint8_t **)parity);
 }
 
+void hm_ec_encode_update(const hm_ec_codec *c, size_t len, uint32_t i, const uint8_t *data,
+                         uint8_t *const *parity)
+{
+    if (c->m == 0 || len == 0) return;
+    uint8_t *d[HM_EC_M_MAX];
+    for (size_t off = 0; off < len; off += EC_SLICE_BYTES) {
+        size_t n = len - off < EC_SLICE_BYTES ? len - off : EC_SLICE_BYTES;
+        for (uint32_t j = 0; j < c->m; j++) d[j] = parity[j] + off;
+        /* ISA-L's prototype is not const-correct; it only reads data. */
+        ec_encode_data_update((int)n, (int)c->k, (int)c->m, (int)i, (uint8_t *)c->enc_tbls,
+                              (uint8_t *)data + off, d);
+    }
+}
+
 /* The k x k inverse of the encode rows named by src. */
 static int ec_invert(const hm_ec_codec *c, const uint32_t *src, uint8_t *inv)
 {

@@ -88,6 +88,17 @@ int hm_ec_codec_get(uint32_t k, uint32_t m, const hm_ec_codec **out);
 void hm_ec_encode(const hm_ec_codec *c, size_t len, const uint8_t *const *data,
                   uint8_t *const *parity);
 
+/* Data chunk i's share of the parity: parity[j] ^= (coding row k+j,
+ * column i) x data, len bytes each (ISA-L's ec_encode_data_update).
+ * Parity chunks that start zeroed and take every data chunk's bytes once,
+ * in any order and in any slices [off, off + n) of the chunk (the same
+ * offsets in data and parity), end byte for byte equal to hm_ec_encode's:
+ * a writer can encode each piece of a stripe as it arrives, while it is
+ * still in cache.  Zero data contributes nothing, so a short last stripe's
+ * padding need not be fed.  i < k; m == 0 is a no-op. */
+void hm_ec_encode_update(const hm_ec_codec *c, size_t len, uint32_t i, const uint8_t *data,
+                         uint8_t *const *parity);
+
 /* Rebuild the chunks of one stripe that are missing.  chunks[0..k+m-1]
  * point at len-byte buffers; present[i] says chunk i holds good bytes.  The
  * chunks with present[i] false and want[i] true are rebuilt in place from

@@ -46,6 +46,9 @@
 #define HM_STRIPE_BYTES (1u << 20)             /* data bytes per stripe */
 #define HM_SHARD_BLOCK_BYTES (64u << 10)       /* CRC32C granularity */
 #define HM_EC_DECODE_CACHE_ENTRIES 64u         /* decode tables kept per (k, m) */
+#define HM_EC_ENCODE_SLICE_BYTES (64u << 10)   /* a PUT copies and encodes a stripe
+                                                * this much at a time, so the bytes
+                                                * encoded are still in cache */
 #define HM_INLINE_BYTES_MAX (4u << 10)         /* objects this small live in meta */
 #define HM_SHARD_HEADER_BYTES_MAX (60u << 10)  /* packed ShardHeader (shard format 2) */
 #define HM_GC_GRACE_MS (60ll * 1000)           /* read grace before blob delete */

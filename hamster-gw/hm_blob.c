@@ -2,12 +2,20 @@
  *
  * Shaping decisions:
  *  - One thread per shard stream while a blob is written, fed one chunk at
- *    a time: the disks work in parallel, the memory is the stripe being
- *    filled plus one chunk per shard, and a disk that stalls is noticed by
- *    a timed wait on its chunk alone.  A stalled shard is dropped, never
- *    waited for: its thread keeps its own reference to the writer and, when
- *    its call finally returns, aborts the stream and lets go.  The writer
- *    is freed by whoever lets go last.
+ *    a time: the disks work in parallel, the memory is one chunk per shard
+ *    plus a stripe for the chunks of shards dropped from the write, and a
+ *    disk that stalls is noticed by a timed wait on its chunk alone.  A
+ *    stalled shard is dropped, never waited for: its thread keeps its own
+ *    reference to the writer and, when its call finally returns, aborts
+ *    the stream and lets go.  The writer is freed by whoever lets go last.
+ *  - Bytes go straight into the chunk buffer of the shard they belong to
+ *    and are encoded there as they arrive (hm_ec_encode_update, a slice of
+ *    HM_EC_ENCODE_SLICE_BYTES at a time): the parity of a stripe is done
+ *    when its last byte lands, each byte is encoded while it is still in
+ *    cache and copied once.  When the blob's size is known at open, the
+ *    last stripe's short chunks are laid out from its first byte; when it
+ *    is not (or the body ends early), a short last stripe is gathered and
+ *    encoded again whole, at most one stripe of extra work per blob.
  *  - Reads keep one stripe of data (and a chunk per parity shard used) and
  *    one stream per shard read, each opened once at the first stripe of the
  *    span and read in order; a shard that fails is replaced by the next
@@ -31,6 +39,43 @@
 atomic_uint_fast64_t hm_blob_stripes_read;
 atomic_uint_fast64_t hm_blob_stripes_decoded;
 bool hm_blob_plant_ack_with_k;
+
+/* Encode time and bytes per profile (index [k][m]); see hm_blob.h. */
+static atomic_uint_fast64_t blob_encode_ns[HM_EC_K_MAX + 1][HM_EC_M_MAX + 1];
+static atomic_uint_fast64_t blob_encode_bytes[HM_EC_K_MAX + 1][HM_EC_M_MAX + 1];
+
+size_t hm_blob_encode_stats(hm_blob_encode_stat *out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t k = 1; k <= HM_EC_K_MAX; k++) {
+        for (uint32_t m = 1; m <= HM_EC_M_MAX; m++) {
+            uint64_t bytes = atomic_load_explicit(&blob_encode_bytes[k][m], memory_order_relaxed);
+            if (bytes == 0) continue;
+            if (n < cap) {
+                out[n].k = k;
+                out[n].m = m;
+                out[n].ns = atomic_load_explicit(&blob_encode_ns[k][m], memory_order_relaxed);
+                out[n].bytes = bytes;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+static uint64_t blob_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Count ns of encoding and the data bytes it covered for profile k+m. */
+static void blob_encode_count(uint32_t k, uint32_t m, uint64_t ns, uint64_t bytes)
+{
+    atomic_fetch_add_explicit(&blob_encode_ns[k][m], ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&blob_encode_bytes[k][m], bytes, memory_order_relaxed);
+}
 
 uint32_t hm_blob_floor(uint32_t k, uint32_t m)
 {
@@ -155,9 +200,17 @@ struct hm_blob_writer {
     char req_id[64];
     uint8_t blob_id[HM_BLOB_ID_BYTES];
     Hm__ShardHeader *seal;    /* set before the commit jobs; owned */
-    uint8_t *stripe;          /* stripe_bytes being filled */
-    size_t fill;
+    uint8_t *stripe;          /* stripe_bytes: the chunks of dropped data
+                               * shards; a short last stripe is gathered here */
     uint8_t *spare;           /* parity target of a dropped shard */
+    uint64_t size;            /* the blob's size, when size_known */
+    bool size_known;
+    /* the stripe being filled: its chunk bytes (0: none begun), data bytes
+     * in it (all encoded into pptr), and where chunk i of it goes */
+    uint32_t chunk;
+    size_t fill;
+    uint8_t *dptr[HM_EC_K_MAX];
+    uint8_t *pptr[HM_EC_M_MAX];
     uint64_t written;
     uint64_t stripes;
     uint32_t durable;
@@ -337,32 +390,100 @@ static void blob_run_all(hm_blob_writer *w, enum blob_job j)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Encode and write the stripe in w->stripe: w->fill bytes of data, chunks
- * of `chunk` bytes (the last stripe's are shorter, its padding zeroed). */
-static int blob_flush(hm_blob_writer *w, uint32_t chunk)
+/* Begin a stripe: its chunk length (short when the known size ends the
+ * blob inside it), where each chunk goes (a live shard's buffer; a dropped
+ * data shard's place in w->stripe, a dropped parity shard's the spare,
+ * whose bytes are never used) and zeroed parity. */
+static void blob_stripe_begin(hm_blob_writer *w)
 {
     uint32_t k = w->plan.p.k, m = w->plan.p.m;
-    size_t data = (size_t)k * chunk;
-    if (w->fill < data) memset(w->stripe + w->fill, 0, data - w->fill);
-    const uint8_t *dptr[HM_EC_K_MAX];
-    uint8_t *pptr[HM_EC_M_MAX];
+    uint32_t chunk = w->plan.p.chunk_bytes;
+    if (w->size_known && w->size - w->written < w->plan.p.stripe_bytes)
+        chunk = (uint32_t)((w->size - w->written + k - 1) / k);
+    w->chunk = chunk;
+    w->fill = 0;
     for (uint32_t i = 0; i < k; i++) {
-        dptr[i] = w->stripe + (size_t)i * chunk;
         blob_shard *s = &w->shards[i];
-        if (s->live) {
-            memcpy(s->buf, dptr[i], chunk);
-            s->len = chunk;
-        }
+        w->dptr[i] = s->live ? s->buf : w->stripe + (size_t)i * chunk;
     }
     for (uint32_t j = 0; j < m; j++) {
         blob_shard *s = &w->shards[k + j];
-        pptr[j] = s->live ? s->buf : w->spare;
-        s->len = chunk;
+        w->pptr[j] = s->live ? s->buf : w->spare;
+        memset(w->pptr[j], 0, chunk);
     }
-    /* the spare may take several dropped parity chunks: their bytes are
-     * never used */
-    hm_ec_encode(w->codec, chunk, dptr, pptr);
+}
+
+/* Copy n bytes (within one chunk of the stripe being filled) to their
+ * place and add them to the parity. */
+static void blob_stripe_add(hm_blob_writer *w, const uint8_t *b, size_t n)
+{
+    uint32_t i = (uint32_t)(w->fill / w->chunk);
+    size_t off = w->fill % w->chunk;
+    uint8_t *d = w->dptr[i] + off;
+    memcpy(d, b, n);
+    w->fill += n;
+    uint32_t m = w->plan.p.m;
+    if (m == 0) return;
+    uint8_t *pp[HM_EC_M_MAX];
+    for (uint32_t j = 0; j < m; j++) pp[j] = w->pptr[j] + off;
+    uint64_t t0 = blob_now_ns();
+    hm_ec_encode_update(w->codec, n, i, d, pp);
+    blob_encode_count(w->plan.p.k, m, blob_now_ns() - t0, 0);
+}
+
+/* A short last stripe laid out with chunks other than its own (the size
+ * was not known, or the body ended early): gather its bytes in w->stripe,
+ * cut them into chunks of ceil(fill / k) and encode them whole. */
+static void blob_stripe_relayout(hm_blob_writer *w)
+{
+    uint32_t k = w->plan.p.k, m = w->plan.p.m;
+    size_t fill = w->fill;
+    /* byte x of the stripe is at dptr[x / chunk] + x % chunk, which for a
+     * dropped shard is already w->stripe + x */
+    for (uint32_t i = 0; i < k && (size_t)i * w->chunk < fill; i++) {
+        size_t at = (size_t)i * w->chunk;
+        size_t n = fill - at < w->chunk ? fill - at : w->chunk;
+        if (w->dptr[i] != w->stripe + at) memcpy(w->stripe + at, w->dptr[i], n);
+    }
+    uint32_t chunk = (uint32_t)((fill + k - 1) / k);
+    memset(w->stripe + fill, 0, (size_t)k * chunk - fill);
+    for (uint32_t i = 0; i < k; i++) {
+        blob_shard *s = &w->shards[i];
+        uint8_t *src = w->stripe + (size_t)i * chunk;
+        if (s->live) memcpy(s->buf, src, chunk);
+        w->dptr[i] = s->live ? s->buf : src;
+    }
+    w->chunk = chunk;
+    if (m > 0) {
+        uint64_t t0 = blob_now_ns();
+        hm_ec_encode(w->codec, chunk, (const uint8_t *const *)w->dptr, w->pptr);
+        blob_encode_count(k, m, blob_now_ns() - t0, 0);
+    }
+}
+
+/* Write the stripe being filled (its parity complete): a short one gets
+ * its padding zeroed, or is laid out again when its chunks are not its
+ * own. */
+static int blob_flush(hm_blob_writer *w)
+{
+    uint32_t k = w->plan.p.k, m = w->plan.p.m;
+    if (w->fill < (size_t)k * w->chunk) {
+        if (w->chunk != (w->fill + k - 1) / k) {
+            blob_stripe_relayout(w);
+        } else {
+            /* padding is zeros: it adds nothing to the parity */
+            for (size_t x = w->fill; x < (size_t)k * w->chunk;) {
+                uint32_t i = (uint32_t)(x / w->chunk);
+                size_t off = x % w->chunk;
+                memset(w->dptr[i] + off, 0, w->chunk - off);
+                x += w->chunk - off;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < k + m; i++) w->shards[i].len = w->chunk;
+    if (m > 0) blob_encode_count(k, m, 0, (uint64_t)k * w->chunk);
     blob_run_all(w, JOB_WRITE);
+    w->chunk = 0;
     w->fill = 0;
     w->stripes++;
     return blob_live(w) >= hm_blob_floor(k, m) ? 0 : blob_floor_rc(w);
@@ -385,6 +506,8 @@ int hm_blob_writer_open(const hm_blob_write_args *a, hm_blob_writer **out)
     w->serial = a->serial;
     if (a->req_id != NULL) snprintf(w->req_id, sizeof(w->req_id), "%s", a->req_id);
     memcpy(w->blob_id, a->tmpl->blob_id.data, HM_BLOB_ID_BYTES);
+    w->size_known = a->size_known;
+    w->size = a->size;
     int rc = hm_ec_codec_get(plan->p.k, plan->p.m, &w->codec);
     if (rc != 0) goto err;
     w->stripe = malloc(plan->p.stripe_bytes);
@@ -464,16 +587,18 @@ err:
 int hm_blob_writer_write(hm_blob_writer *w, const void *buf, size_t len)
 {
     const uint8_t *b = buf;
+    if (w->size_known && len > w->size - w->written) return HM_EINVAL;
     while (len > 0) {
-        size_t room = w->plan.p.stripe_bytes - w->fill;
-        size_t n = len < room ? len : room;
-        memcpy(w->stripe + w->fill, b, n);
-        w->fill += n;
+        if (w->chunk == 0) blob_stripe_begin(w);
+        size_t in_chunk = w->chunk - w->fill % w->chunk;
+        size_t n = len < in_chunk ? len : in_chunk;
+        if (n > HM_EC_ENCODE_SLICE_BYTES) n = HM_EC_ENCODE_SLICE_BYTES;
+        blob_stripe_add(w, b, n);
         w->written += n;
         b += n;
         len -= n;
-        if (w->fill == w->plan.p.stripe_bytes) {
-            int rc = blob_flush(w, w->plan.p.chunk_bytes);
+        if (w->fill == (size_t)w->plan.p.k * w->chunk) {
+            int rc = blob_flush(w);
             if (rc != 0) return rc;
         }
     }
@@ -489,7 +614,7 @@ int hm_blob_writer_finish(hm_blob_writer *w, const Hm__ShardHeader *seal)
     int rc = hm_ec_layout_make(&w->plan.p, w->written, &l);
     if (rc != 0) return rc;
     if (w->fill > 0) {
-        rc = blob_flush(w, (uint32_t)((w->fill + k - 1) / k));
+        rc = blob_flush(w);
         if (rc != 0) return rc;
     }
     if (w->stripes != l.stripes) return HM_EINTERNAL;

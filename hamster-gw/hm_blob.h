@@ -96,6 +96,11 @@ typedef struct hm_blob_write_args {
                                         * open; shard_index, k, m and
                                         * stripe_bytes are set per shard */
     int64_t deadline_ms;               /* per shard operation; <= 0: 30 s */
+    bool size_known;                   /* size is the blob's exact size: */
+    uint64_t size;                     /* its last stripe is laid out from
+                                        * its first byte, and a write past
+                                        * it is HM_EINVAL; unknown, a short
+                                        * last stripe is encoded twice */
     bool serial;                       /* every shard write in the caller's
                                         * thread, no deadline (simulator) */
     const char *req_id;                /* for the log, or NULL */
@@ -106,7 +111,8 @@ typedef struct hm_blob_write_args {
 int hm_blob_writer_open(const hm_blob_write_args *a, hm_blob_writer **out);
 
 /* Append blob bytes.  HM_EUNAVAIL once fewer than the floor shards are
- * still going; the writer must then be aborted. */
+ * still going, HM_EINVAL for bytes past a size given at open; the writer
+ * must then be aborted. */
 int hm_blob_writer_write(hm_blob_writer *w, const void *buf, size_t len);
 
 /* Flush the last stripe, seal every shard with seal (etag, checksums,
@@ -171,6 +177,24 @@ void hm_blob_reader_close(hm_blob_reader *r);
  * that needed a decode. */
 extern atomic_uint_fast64_t hm_blob_stripes_read;
 extern atomic_uint_fast64_t hm_blob_stripes_decoded;
+
+/* The Reed-Solomon encode work of the blob writers in this process, for
+ * one profile: ns is the time spent inside ISA-L's encode (monotonic clock,
+ * so time the thread lost to preemption counts in), bytes the data bytes
+ * whose parity was computed (k chunks per stripe, a short last stripe's
+ * padding included).  bytes / ns is the encode rate a PUT achieves, held
+ * against hamster-micro's raw figure for the same profile. */
+typedef struct hm_blob_encode_stat {
+    uint32_t k, m;
+    uint64_t ns;
+    uint64_t bytes;
+} hm_blob_encode_stat;
+
+/* Fill out[0..cap) with the profiles that have encoded anything since the
+ * process started, in (k, m) order; returns how many there are (may exceed
+ * cap).  Relaxed reads: ns and bytes of one profile may be one encode
+ * apart. */
+size_t hm_blob_encode_stats(hm_blob_encode_stat *out, size_t cap);
 
 /* Test only, planted bugs the simulator must catch; never set outside
  * tests.  ack_with_k: acknowledge a write with only k shards durable. */

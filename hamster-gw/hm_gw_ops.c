@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "hm_blob.h"
 #include "hm_ec.h"
 #include "hm_err.h"
 #include "hm_log.h"
@@ -718,6 +719,30 @@ static void gw_metrics_repairs(hm_metrics_buf *b, hm_gw *gw)
     hm__meta_response__free_unpacked(resp, NULL);
 }
 
+/* hamster_ec_encode_*: the Reed-Solomon encode work of this process's
+ * PUTs per profile, so encode GB/s in the data path can be held against
+ * hamster-micro's raw figure (tests/bench/ec-bench.sh reads both). */
+static void gw_metrics_encode(hm_metrics_buf *b)
+{
+    hm_blob_encode_stat st[HM_EC_K_MAX * HM_EC_M_MAX];
+    size_t n = hm_blob_encode_stats(st, sizeof st / sizeof st[0]);
+    if (n > sizeof st / sizeof st[0]) n = sizeof st / sizeof st[0];
+    hm_metrics_family(b, "hamster_ec_encode_seconds_total", "counter",
+                      "Time spent computing Reed-Solomon parity in PUTs, by profile k+m.");
+    for (size_t i = 0; i < n; i++) {
+        char labels[48];
+        snprintf(labels, sizeof labels, "profile=\"%u+%u\"", st[i].k, st[i].m);
+        hm_metrics_sample(b, "hamster_ec_encode_seconds_total", labels, (double)st[i].ns / 1e9);
+    }
+    hm_metrics_family(b, "hamster_ec_encode_bytes_total", "counter",
+                      "Data bytes whose Reed-Solomon parity PUTs computed, by profile k+m.");
+    for (size_t i = 0; i < n; i++) {
+        char labels[48];
+        snprintf(labels, sizeof labels, "profile=\"%u+%u\"", st[i].k, st[i].m);
+        hm_metrics_sample_u64(b, "hamster_ec_encode_bytes_total", labels, st[i].bytes);
+    }
+}
+
 int gw_metrics_render(void *arg, hm_metrics_buf *b)
 {
     hm_gw *gw = arg;
@@ -750,6 +775,7 @@ int gw_metrics_render(void *arg, hm_metrics_buf *b)
                       "up to 1000; -1: metadata unreachable).");
     hm_metrics_sample(b, "hamster_intents_live", "", (double)intents);
     gw_metrics_repairs(b, gw);
+    gw_metrics_encode(b);
     if (gw->cfg.meta_log_dir != NULL) { /* the metadata node runs in this process */
         hm_metrics_write_meta(b);
         hm_metrics_write_meta_log(b, gw->cfg.env, gw->cfg.meta_log_dir);

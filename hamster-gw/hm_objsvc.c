@@ -684,6 +684,9 @@ static int objsvc_shard_open(hm_objsvc_put *p)
         .plan = &p->plan,
         .tmpl = &h,
         .deadline_ms = svc->cfg.shard_deadline_ms,
+        /* an unsized put's size is an upper bound only */
+        .size_known = !p->unsized,
+        .size = p->size,
         .serial = svc->cfg.serial_shards,
         .req_id = p->req_id,
     };

@@ -1,7 +1,7 @@
 /* micro.c - hamster-micro: raw single-thread throughput of the per-byte work
  * on the data path, so end-to-end figures can be read against their floors.
  *
- *   hamster-micro [-runs 7] [-ms 300]
+ *   hamster-micro [-runs 7] [-ms 300] [-rs K+M]
  *
  * Each kernel runs over 1 MiB buffers (a stripe, HM_STRIPE_BYTES) for about
  * -ms milliseconds per run; the median of -runs runs is printed in GB/s
@@ -15,6 +15,9 @@
  *   RS k+m encode    hm_ec_encode, what the data path calls;
  *   RS k+m decode    hm_ec_decode rebuilding m data chunks (the worst read:
  *                    m data shards lost) from the rest, tables cached.
+ * -rs K+M runs only the three Reed-Solomon lines of that profile of the
+ * table, for a benchmark that holds one profile's encode in a PUT
+ * against its raw figure (tests/bench/ec-bench.sh).
  * No figure is judged: this is a ruler.
  */
 #include <inttypes.h>
@@ -196,9 +199,11 @@ int main(int argc, char **argv)
 {
     int64_t runs = 7, ms = 300;
     bool help = false;
+    const char *rs = NULL;
     hm_flag flags[] = {
         {"runs", HM_FLAG_INT, &runs, "runs per kernel; the median is printed"},
         {"ms", HM_FLAG_INT, &ms, "milliseconds per run"},
+        {"rs", HM_FLAG_STR, &rs, "only Reed-Solomon of this profile, K+M (e.g. 3+2)"},
         {"h", HM_FLAG_BOOL, &help, "print this help"},
     };
     const size_t nflags = sizeof flags / sizeof flags[0];
@@ -212,6 +217,22 @@ int main(int argc, char **argv)
     if (runs < 1 || runs > MICRO_RUNS_MAX || ms < 1 || ms > MICRO_MS_MAX) {
         fprintf(stderr, "hamster-micro: -runs 1..%d, -ms 1..%d\n", MICRO_RUNS_MAX, MICRO_MS_MAX);
         return 2;
+    }
+    hm_ec_profile only = {0, 0, 0, 0};
+    if (rs != NULL) {
+        unsigned k = 0, m = 0;
+        char tail = 0;
+        if (sscanf(rs, "%u+%u%c", &k, &m, &tail) == 2) {
+            for (size_t d = 2; d <= 13; d++) {
+                hm_ec_profile p = hm_ec_profile_for_domains(d);
+                if (p.k == k && p.m == m) only = p;
+            }
+        }
+        if (only.k == 0) {
+            fprintf(stderr, "hamster-micro: -rs takes a profile of the table with parity "
+                            "(docs/erasure-coding.md), e.g. 3+2\n");
+            return 2;
+        }
     }
 
     micro_ctx c;
@@ -239,14 +260,17 @@ int main(int argc, char **argv)
     printf("hamster-micro: 1 MiB buffers, single thread, median of %" PRId64 " runs x %" PRId64
            " ms\n", runs, ms);
     int rc = 0;
-    rc |= micro_measure("MD5", micro_md5, &c, (int)runs, (int)ms);
-    rc |= micro_measure("SHA-256", micro_sha256, &c, (int)runs, (int)ms);
-    rc |= micro_measure("CRC32C", micro_crc32c, &c, (int)runs, (int)ms);
-    rc |= micro_measure("AES-256-GCM encrypt", micro_aes_gcm, &c, (int)runs, (int)ms);
-    /* Every profile of the table with parity (D = 2..13), once each. */
+    if (rs == NULL) {
+        rc |= micro_measure("MD5", micro_md5, &c, (int)runs, (int)ms);
+        rc |= micro_measure("SHA-256", micro_sha256, &c, (int)runs, (int)ms);
+        rc |= micro_measure("CRC32C", micro_crc32c, &c, (int)runs, (int)ms);
+        rc |= micro_measure("AES-256-GCM encrypt", micro_aes_gcm, &c, (int)runs, (int)ms);
+    }
+    /* Every profile of the table with parity (D = 2..13), once each; or
+     * the one -rs names. */
     hm_ec_profile last = {0, 0, 0, 0};
     for (size_t d = 2; d <= 13 && rc == 0; d++) {
-        hm_ec_profile p = hm_ec_profile_for_domains(d);
+        hm_ec_profile p = rs != NULL ? only : hm_ec_profile_for_domains(d);
         if (p.k == last.k && p.m == last.m) continue;
         last = p;
         if (micro_ec_setup(&c, p) != 0) {

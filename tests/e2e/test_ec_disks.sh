@@ -36,6 +36,14 @@ s3 s3 cp src.big s3://ecdisks/big >/dev/null || fail "put big"   # the CLI's mul
 s3 s3 cp src.mpu s3://ecdisks/mpu --expected-size $((12 << 20 | 12345)) >/dev/null || fail "put mpu"
 pass "objects of 0 B .. $BIG_MIB MiB stored on six disks"
 
+# The PUTs' encode work is counted for the 3+2 profile.
+curl -s "http://127.0.0.1:$mport/metrics" > m
+enc=$(awk '$1 == "hamster_ec_encode_bytes_total{profile=\"3+2\"}" {print $2}' m)
+[ "${enc:-0}" -ge $((BIG_MIB << 20)) ] || fail "3+2 encode bytes not counted: $(grep ec_encode m)"
+grep -q '^hamster_ec_encode_seconds_total{profile="3+2"} [0-9]' m ||
+  fail "3+2 encode seconds not counted: $(grep ec_encode m)"
+pass "encode work counted in metrics"
+
 check_all() { # suffixes...
   for sfx in "$@"; do
     for s in $sizes big mpu; do

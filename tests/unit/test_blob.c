@@ -32,6 +32,8 @@ static const char *ids[DISKS_MAX];
 static size_t ndisks;
 /* disks a reader cannot reach: its find answers HM_EUNAVAIL */
 static bool lost[DISKS_MAX];
+/* write_blob tells the writer the blob's size at open */
+static bool size_hint;
 
 static void rm_rf(const char *path)
 {
@@ -84,6 +86,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     ck_assert_int_eq(hm_env_posix_new(&env), 0);
     hm_blob_plant_ack_with_k = false;
+    size_hint = false;
 }
 
 static void teardown(void)
@@ -178,7 +181,8 @@ static int write_blob(hm_shard_api *const *api_set, const char *const *id_set, s
     h.has_role = true;
     h.role = HM__SHARD_ROLE__SHARD_ROLE_OBJECT;
     hm_blob_write_args a = {.disks = &d, .plan = &w->plan, .tmpl = &h,
-                            .deadline_ms = deadline_ms, .serial = serial, .req_id = "t"};
+                            .deadline_ms = deadline_ms, .serial = serial, .req_id = "t",
+                            .size_known = size_hint, .size = n};
     hm_blob_writer *bw = NULL;
     int rc = hm_blob_writer_open(&a, &bw);
     if (rc != 0) return rc;
@@ -282,6 +286,187 @@ START_TEST(test_every_profile_roundtrip)
         }
         disks_close();
     }
+}
+END_TEST
+
+/* Shard i of w as its store holds it (the data, without the header). */
+static uint8_t *read_shard(const written *w, uint32_t i, uint64_t len)
+{
+    hm_shard_api *api = apis[disk_of(w, i)];
+    hm_shard_get *g = NULL;
+    uint64_t total = 0;
+    Hm__ShardHeader *h = NULL;
+    uint8_t *b = malloc(len > 0 ? len : 1);
+    ck_assert_ptr_nonnull(b);
+    if (len == 0) return b;
+    ck_assert_int_eq(api->ops->get_open(api, w->id, i, 0, len, &g, &total, &h), 0);
+    if (h != NULL) hm__shard_header__free_unpacked(h, NULL);
+    ck_assert_uint_eq(total, len);
+    for (uint64_t have = 0; have < len;) {
+        size_t got = 0;
+        ck_assert_int_eq(api->ops->get_read(g, b + have, (size_t)(len - have), &got), 0);
+        ck_assert_uint_gt(got, 0);
+        have += got;
+    }
+    api->ops->get_close(g);
+    return b;
+}
+
+/* Parity written in pieces as a blob's bytes arrive is byte for byte the
+ * one-shot encode of its stripes, and the data shards hold the layout of
+ * docs/erasure-coding.md: every profile with parity, sizes that end in a
+ * short last stripe (down to one byte, fewer than k) or on a stripe
+ * boundary, with the size told at open and without. */
+START_TEST(test_parity_matches_one_shot)
+{
+    hm_ec_profile last = {0, 0, 0, 0};
+    for (size_t d = 2; d <= DISKS_MAX; d++) {
+        hm_ec_profile p = hm_ec_profile_for_domains(d);
+        if (p.k == last.k && p.m == last.m) continue;
+        last = p;
+        disks_open(d);
+        const hm_ec_codec *c;
+        ck_assert_int_eq(hm_ec_codec_get(p.k, p.m, &c), 0);
+        size_t sb = p.stripe_bytes;
+        size_t sizes[] = {1, p.k + 1, 100003, sb - 1, sb, 2 * sb + 12345};
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            for (int hint = 0; hint < 2; hint++) {
+                size_t n = sizes[si];
+                unsigned seed = (unsigned)(d * 100 + si * 2 + (size_t)hint);
+                uint8_t *data = pattern(n, seed);
+                size_hint = hint != 0;
+                written w;
+                ck_assert_int_eq(write_default(data, n, seed, &w), 0);
+                hm_ec_layout l;
+                ck_assert_int_eq(hm_ec_layout_make(&p, n, &l), 0);
+                uint8_t *sh[HM_EC_SHARDS_MAX];
+                for (uint32_t i = 0; i < p.k + p.m; i++) sh[i] = read_shard(&w, i, l.shard_bytes);
+                uint8_t *want = malloc((size_t)p.m * p.chunk_bytes);
+                uint8_t *dat = malloc(sb);
+                for (uint64_t s = 0; s < l.stripes; s++) {
+                    uint32_t chunk = hm_ec_layout_chunk(&l, s);
+                    uint64_t off = hm_ec_layout_shard_offset(&l, s);
+                    uint64_t have = hm_ec_layout_stripe_data(&l, s);
+                    memset(dat, 0, (size_t)p.k * chunk);
+                    memcpy(dat, data + s * sb, (size_t)have);
+                    const uint8_t *dp[HM_EC_K_MAX];
+                    uint8_t *pp[HM_EC_M_MAX];
+                    for (uint32_t i = 0; i < p.k; i++) {
+                        dp[i] = dat + (size_t)i * chunk;
+                        ck_assert_msg(memcmp(sh[i] + off, dp[i], chunk) == 0,
+                                      "%u+%u size %zu hint %d stripe %llu: data shard %u", p.k,
+                                      p.m, n, hint, (unsigned long long)s, i);
+                    }
+                    for (uint32_t j = 0; j < p.m; j++) pp[j] = want + (size_t)j * chunk;
+                    hm_ec_encode(c, chunk, dp, pp);
+                    for (uint32_t j = 0; j < p.m; j++)
+                        ck_assert_msg(memcmp(sh[p.k + j] + off, pp[j], chunk) == 0,
+                                      "%u+%u size %zu hint %d stripe %llu: parity %u", p.k, p.m,
+                                      n, hint, (unsigned long long)s, j);
+                }
+                for (uint32_t i = 0; i < p.k + p.m; i++) free(sh[i]);
+                free(want);
+                free(dat);
+                free(data);
+            }
+        }
+        disks_close();
+    }
+}
+END_TEST
+
+/* A writer told the blob's size refuses bytes past it; a body that ends
+ * before it is still laid out and encoded as the size it has. */
+START_TEST(test_size_hint_mismatch)
+{
+    disks_open(6);
+    hm_ec_profile p = hm_ec_profile_for_domains(6);
+    size_t n = 2 * (size_t)p.stripe_bytes + 777;
+    uint8_t *data = pattern(n + 10, 9);
+    uint8_t id[HM_BLOB_ID_BYTES] = {1, 2, 3};
+    hm_blob_disks d = {.apis = apis, .disk_ids = ids, .count = ndisks};
+    hm_blob_plan plan;
+    ck_assert_int_eq(hm_blob_plan_make(&d, id, &plan), 0);
+    Hm__ShardHeader h = HM__SHARD_HEADER__INIT;
+    h.has_format_version = true;
+    h.format_version = HM_FORMAT_VERSION;
+    h.has_blob_id = true;
+    h.blob_id.data = id;
+    h.blob_id.len = HM_BLOB_ID_BYTES;
+    h.has_block_bytes = true;
+    h.block_bytes = HM_SHARD_BLOCK_BYTES;
+    h.bucket = "bkt";
+    h.key = "k";
+    h.has_role = true;
+    h.role = HM__SHARD_ROLE__SHARD_ROLE_OBJECT;
+    hm_blob_write_args a = {.disks = &d, .plan = &plan, .tmpl = &h, .req_id = "t",
+                            .size_known = true, .size = n};
+    hm_blob_writer *bw = NULL;
+    ck_assert_int_eq(hm_blob_writer_open(&a, &bw), 0);
+    ck_assert_int_eq(hm_blob_writer_write(bw, data, n - 5), 0);
+    ck_assert_int_eq(hm_blob_writer_write(bw, data + n - 5, 6), HM_EINVAL);
+    hm_blob_writer_abort(bw);
+
+    /* ends inside the last stripe, and inside an earlier one */
+    size_t ends[] = {n - 300, (size_t)p.stripe_bytes + 5};
+    for (size_t e = 0; e < 2; e++) {
+        id[0] = (uint8_t)(10 + e); /* a blob of its own */
+        ck_assert_int_eq(hm_blob_plan_make(&d, id, &plan), 0);
+        ck_assert_int_eq(hm_blob_writer_open(&a, &bw), 0);
+        ck_assert_int_eq(hm_blob_writer_write(bw, data, ends[e]), 0);
+        ck_assert_int_eq(hm_blob_writer_finish(bw, NULL), 0);
+        written w;
+        memset(&w, 0, sizeof w);
+        memcpy(w.id, id, sizeof id);
+        w.plan = plan;
+        hm_blob_writer_result(bw, &w.r);
+        hm_blob_writer_free(bw);
+        ck_assert_uint_eq(w.r.blob.size, ends[e]);
+        /* every data shard lost but one: the read decodes from parity */
+        for (uint32_t i = 1; i < p.k; i++) lost[disk_of(&w, i)] = true;
+        assert_reads(&w, data, ends[e]);
+        for (size_t i = 0; i < ndisks; i++) lost[i] = false;
+    }
+    free(data);
+}
+END_TEST
+
+/* Encode counters of profile k+m; zeros when it has not encoded. */
+static hm_blob_encode_stat encode_stat(uint32_t k, uint32_t m)
+{
+    hm_blob_encode_stat st[HM_EC_K_MAX * HM_EC_M_MAX];
+    size_t n = hm_blob_encode_stats(st, sizeof st / sizeof st[0]);
+    ck_assert_uint_le(n, sizeof st / sizeof st[0]);
+    for (size_t i = 0; i < n; i++)
+        if (st[i].k == k && st[i].m == m) return st[i];
+    hm_blob_encode_stat none = {k, m, 0, 0};
+    return none;
+}
+
+/* A write counts its encode time and the data bytes its parity covers,
+ * a short last stripe's padding included, under its profile; 1+0 counts
+ * nothing. */
+START_TEST(test_encode_counters)
+{
+    disks_open(6); /* 3+2 */
+    hm_ec_profile p = hm_ec_profile_for_domains(6);
+    size_t n = 2 * (size_t)p.stripe_bytes + 12345;
+    uint8_t *data = pattern(n, 5);
+    hm_blob_encode_stat before = encode_stat(p.k, p.m);
+    written w;
+    ck_assert_int_eq(write_default(data, n, 5, &w), 0);
+    hm_blob_encode_stat after = encode_stat(p.k, p.m);
+    uint64_t tail = (12345 + p.k - 1) / p.k;
+    ck_assert_uint_eq(after.bytes - before.bytes, 2 * (uint64_t)p.stripe_bytes + p.k * tail);
+    ck_assert_uint_gt(after.ns, before.ns);
+    disks_close();
+
+    disks_open(1); /* 1+0: no parity, nothing counted */
+    size_t profiles = hm_blob_encode_stats(NULL, 0);
+    ck_assert_int_eq(write_default(data, n, 6, &w), 0);
+    ck_assert_uint_eq(hm_blob_encode_stats(NULL, 0), profiles);
+    ck_assert_uint_eq(encode_stat(1, 0).bytes, 0);
+    free(data);
 }
 END_TEST
 
@@ -614,6 +799,9 @@ static Suite *blob_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_every_profile_roundtrip);
     tcase_add_test(tc, test_placement_spreads);
+    tcase_add_test(tc, test_encode_counters);
+    tcase_add_test(tc, test_parity_matches_one_shot);
+    tcase_add_test(tc, test_size_hint_mismatch);
     tcase_add_test(tc, test_lose_up_to_m);
     tcase_add_test(tc, test_healthy_no_decode);
     tcase_add_test(tc, test_corrupt_shard);
