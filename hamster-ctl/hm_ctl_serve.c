@@ -23,6 +23,7 @@
 #include "hm_ctl.h"
 #include "hm_daemon.h"
 #include "hm_disk_label.h"
+#include "hm_disk_registry.h"
 #include "hm_env.h"
 #include "hm_limits.h"
 #include "hm_err.h"
@@ -144,81 +145,25 @@ static int serve_claim_disk(serve_state *st, const char *dir, bool *locked)
  * be read (then ids of missing disks are unknown; nothing else changes). */
 static Hm__MetaResponse *serve_registry_fetch(serve_state *st)
 {
-    Hm__DiskList dl = HM__DISK_LIST__INIT;
-    Hm__MetaRequest req = HM__META_REQUEST__INIT;
-    req.has_format_version = true;
-    req.format_version = HM_FORMAT_VERSION;
-    req.request_id = (char *)"serve-disks";
-    req.op_case = HM__META_REQUEST__OP_DISK_LIST;
-    req.disk_list = &dl;
-    Hm__MetaResponse *resp = NULL;
-    int rc = hm_meta_call(st->meta, &req, &resp);
-    if (rc == 0 && resp->has_err && resp->err != 0) rc = resp->err;
-    if (rc == 0 && resp->result_case != HM__META_RESPONSE__RESULT_DISKS) rc = HM_EPROTO;
-    if (rc != 0) {
-        hm_warn("serve", NULL, "disk registry not readable: %s", hm_err_msg(rc));
-        if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
-        return NULL;
-    }
-    return resp;
-}
-
-static const Hm__DiskRecord *serve_registry_slot(const Hm__MetaResponse *reg, size_t slot)
-{
-    for (size_t i = 0; reg != NULL && i < reg->disks->n_disks; i++)
-        if (reg->disks->disks[i]->slot == slot) return reg->disks->disks[i];
-    return NULL;
-}
-
-static bool serve_str_eq(const char *a, const char *b)
-{
-    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+    Hm__MetaResponse *reg = NULL;
+    int rc = hm_disk_registry_fetch(st->meta, "serve-disks", &reg);
+    if (rc != 0) hm_warn("serve", NULL, "disk registry not readable: %s", hm_err_msg(rc));
+    return rc == 0 ? reg : NULL;
 }
 
 /* Record what this start found on slot in the registry, when it differs
  * from the stored record (compare-and-set on its version; a lost race is
- * only logged: the other writer's record stands until the next start). */
+ * only logged: the other writer's record stands, and the gateway's disk
+ * watch records what it sees next). */
 static void serve_registry_report(serve_state *st, const Hm__DiskRecord *cur, size_t slot,
                                   const char *path, const char *disk_id, uint32_t state,
                                   const char *reason)
 {
-    if (cur != NULL && cur->state == state && serve_str_eq(cur->disk_id, disk_id) &&
-        serve_str_eq(cur->path, path) && serve_str_eq(cur->reason, reason))
-        return;
-    Hm__DiskRecord rec = HM__DISK_RECORD__INIT;
-    rec.has_slot = true;
-    rec.slot = (uint32_t)slot;
-    rec.disk_id = (char *)disk_id;
-    rec.path = (char *)path;
-    rec.has_state = true;
-    rec.state = state;
-    rec.reason = (char *)reason;
-    rec.has_since_ms = true;
-    rec.since_ms = cur != NULL && cur->state == state && cur->has_since_ms
-                       ? cur->since_ms
-                       : hm_wall_ms(st->env);
-    Hm__DiskSet ds = HM__DISK_SET__INIT;
-    ds.disk = &rec;
-    ds.has_expect_version = true;
-    ds.expect_version = cur != NULL && cur->has_version ? cur->version : 0;
-    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
-    cmd.has_format_version = true;
-    cmd.format_version = HM_FORMAT_VERSION;
-    cmd.op_case = HM__META_COMMAND__OP_DISK_SET;
-    cmd.disk_set = &ds;
-    Hm__MetaRequest req = HM__META_REQUEST__INIT;
-    req.has_format_version = true;
-    req.format_version = HM_FORMAT_VERSION;
-    req.request_id = (char *)"serve-disks";
-    req.op_case = HM__META_REQUEST__OP_COMMAND;
-    req.command = &cmd;
-    Hm__MetaResponse *resp = NULL;
-    int rc = hm_meta_call(st->meta, &req, &resp);
-    if (rc == 0 && resp->has_err && resp->err != 0) rc = resp->err;
+    int rc = hm_disk_registry_record(st->meta, "serve-disks", cur, slot, path, disk_id, state,
+                                     reason, hm_wall_ms(st->env));
     if (rc != 0)
         hm_warn("serve", NULL, "disk registry: slot %zu not recorded: %s", slot,
                 hm_err_msg(rc));
-    if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
 }
 
 /* Open every configured disk, checked against this cluster and its slot.
@@ -233,7 +178,7 @@ static int serve_open_disks(serve_state *st, char **paths, const char *cluster_i
     Hm__MetaResponse *reg = serve_registry_fetch(st);
     for (size_t i = 0; i < st->disk_count; i++) {
         char reason[HM_DISK_REASON_BYTES];
-        const Hm__DiskRecord *cur = serve_registry_slot(reg, i);
+        const Hm__DiskRecord *cur = hm_disk_registry_slot(reg, i);
         int rc = hm_shard_store_open_checked(&st->stores[i], st->env, paths[i], cluster_id,
                                              (uint32_t)i, reason, sizeof reason);
         if (rc == 0) {

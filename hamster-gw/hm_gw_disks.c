@@ -31,86 +31,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "hm_disk_registry.h"
 #include "hm_err.h"
 #include "hm_log.h"
 #include "hm_meta_disks.h"
-#include "hm_version.h"
-
-static Hm__MetaResponse *gw_disks_registry(hm_gw *gw)
-{
-    Hm__DiskList dl = HM__DISK_LIST__INIT;
-    Hm__MetaRequest req = HM__META_REQUEST__INIT;
-    req.has_format_version = true;
-    req.format_version = HM_FORMAT_VERSION;
-    req.request_id = (char *)"gw-disks";
-    req.op_case = HM__META_REQUEST__OP_DISK_LIST;
-    req.disk_list = &dl;
-    Hm__MetaResponse *resp = NULL;
-    int rc = hm_meta_call(gw->meta, &req, &resp);
-    if (rc == 0 && resp->has_err && resp->err != 0) rc = resp->err;
-    if (rc == 0 && (resp->result_case != HM__META_RESPONSE__RESULT_DISKS || resp->disks == NULL))
-        rc = HM_EPROTO;
-    if (rc != 0) {
-        if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
-        return NULL;
-    }
-    return resp;
-}
-
-static const Hm__DiskRecord *gw_disks_slot(const Hm__MetaResponse *reg, size_t slot)
-{
-    for (size_t i = 0; i < reg->disks->n_disks; i++)
-        if (reg->disks->disks[i]->has_slot && reg->disks->disks[i]->slot == slot)
-            return reg->disks->disks[i];
-    return NULL;
-}
-
-static bool gw_str_eq(const char *a, const char *b)
-{
-    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
-}
-
-/* Write slot's record unless the stored one already says the same.  0
- * when the registry holds it afterwards. */
-static int gw_disks_record(hm_gw *gw, const Hm__DiskRecord *cur, size_t slot, const char *path,
-                           const char *disk_id, uint32_t state, const char *reason)
-{
-    if (cur != NULL && cur->state == state && gw_str_eq(cur->disk_id, disk_id) &&
-        gw_str_eq(cur->path, path) && gw_str_eq(cur->reason, reason))
-        return 0;
-    Hm__DiskRecord rec = HM__DISK_RECORD__INIT;
-    rec.has_slot = true;
-    rec.slot = (uint32_t)slot;
-    rec.disk_id = (char *)disk_id;
-    rec.path = (char *)path;
-    rec.has_state = true;
-    rec.state = state;
-    rec.reason = (char *)reason;
-    rec.has_since_ms = true;
-    rec.since_ms = cur != NULL && cur->state == state && cur->has_since_ms
-                       ? cur->since_ms
-                       : hm_wall_ms(gw->cfg.env);
-    Hm__DiskSet ds = HM__DISK_SET__INIT;
-    ds.disk = &rec;
-    ds.has_expect_version = true;
-    ds.expect_version = cur != NULL && cur->has_version ? cur->version : 0;
-    Hm__MetaCommand cmd = HM__META_COMMAND__INIT;
-    cmd.has_format_version = true;
-    cmd.format_version = HM_FORMAT_VERSION;
-    cmd.op_case = HM__META_COMMAND__OP_DISK_SET;
-    cmd.disk_set = &ds;
-    Hm__MetaRequest req = HM__META_REQUEST__INIT;
-    req.has_format_version = true;
-    req.format_version = HM_FORMAT_VERSION;
-    req.request_id = (char *)"gw-disks";
-    req.op_case = HM__META_REQUEST__OP_COMMAND;
-    req.command = &cmd;
-    Hm__MetaResponse *resp = NULL;
-    int rc = hm_meta_call(gw->meta, &req, &resp);
-    if (rc == 0 && resp->has_err && resp->err != 0) rc = resp->err;
-    if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
-    return rc;
-}
 
 /* What disk i answers now: its state, id, path and reason (into the
  * caller's buffers).  False for a disk refused at start. */
@@ -161,9 +85,9 @@ static void gw_disks_pass(hm_gw *gw, uint32_t *last)
                             sizeof reason))
             continue;
         if (now == last[i]) continue;
-        if (reg == NULL) reg = gw_disks_registry(gw);
-        if (reg == NULL) break; /* metadata unreachable: the next pass tries again */
-        const Hm__DiskRecord *cur = gw_disks_slot(reg, i);
+        if (reg == NULL && hm_disk_registry_fetch(gw->meta, "gw-disks", &reg) != 0)
+            break; /* metadata unreachable: the next pass tries again */
+        const Hm__DiskRecord *cur = hm_disk_registry_slot(reg, i);
         if (cur != NULL && cur->state == HM_DISK_STATE_REPLACING && now != HM_DISK_STATE_HEALTHY)
             continue;
         if (path[0] == '\0')
@@ -173,7 +97,8 @@ static void gw_disks_pass(hm_gw *gw, uint32_t *last)
                                                                              : "");
         if (id[0] == '\0' && cur != NULL && cur->disk_id != NULL)
             snprintf(id, sizeof id, "%s", cur->disk_id);
-        int rc = gw_disks_record(gw, cur, i, path, id, now, reason);
+        int rc = hm_disk_registry_record(gw->meta, "gw-disks", cur, i, path, id, now, reason,
+                                         hm_wall_ms(gw->cfg.env));
         if (rc != 0) {
             hm_warn("gw", NULL, "disk registry: slot %zu not recorded: %s", i, hm_err_msg(rc));
             continue;

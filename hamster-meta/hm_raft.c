@@ -108,6 +108,18 @@ struct hm_raft {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
+/* Room for one more element after n in v (capacity *cap, elem bytes each):
+ * v itself, or v moved to a larger block; NULL when out of memory (v is
+ * then untouched). */
+static void *raft_grow(void *v, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap) return v;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *p = realloc(v, c * elem);
+    if (p != NULL) *cap = c;
+    return p;
+}
+
 static uint64_t raft_rand(hm_raft *r)
 {
     /* splitmix64: the jitter only needs to differ between nodes and seeds */
@@ -155,13 +167,9 @@ static void raft_runs_cut(hm_raft *r, uint64_t from)
 static int raft_runs_append(hm_raft *r, uint64_t index, uint64_t term)
 {
     if (r->n_runs > 0 && r->runs[r->n_runs - 1].term == term) return 0;
-    if (r->n_runs == r->cap_runs) {
-        size_t cap = r->cap_runs ? r->cap_runs * 2 : 16;
-        raft_run *n = realloc(r->runs, cap * sizeof *n);
-        if (n == NULL) return HM_ENOMEM;
-        r->runs = n;
-        r->cap_runs = cap;
-    }
+    raft_run *runs = raft_grow(r->runs, r->n_runs, &r->cap_runs, sizeof *runs);
+    if (runs == NULL) return HM_ENOMEM;
+    r->runs = runs;
     r->runs[r->n_runs++] = (raft_run){.index = index, .term = term};
     return 0;
 }
@@ -171,13 +179,9 @@ static void raft_ent_free(raft_ent *e) { free(e->data); }
 /* Append one entry (copying data) at last + 1. */
 static int raft_log_append(hm_raft *r, uint64_t term, uint8_t kind, const void *data, size_t len)
 {
-    if (r->n_pend == r->cap_pend) {
-        size_t cap = r->cap_pend ? r->cap_pend * 2 : 16;
-        raft_ent *n = realloc(r->pend, cap * sizeof *n);
-        if (n == NULL) return HM_ENOMEM;
-        r->pend = n;
-        r->cap_pend = cap;
-    }
+    raft_ent *pend = raft_grow(r->pend, r->n_pend, &r->cap_pend, sizeof *pend);
+    if (pend == NULL) return HM_ENOMEM;
+    r->pend = pend;
     void *copy = NULL;
     if (len > 0) {
         copy = malloc(len);
@@ -398,26 +402,18 @@ static void raft_leader_app_resp(hm_raft *r, const hm_raft_msg *m)
 
 static int raft_reads_push(raft_reads *q, raft_pending_read pr)
 {
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 16;
-        raft_pending_read *n = realloc(q->v, cap * sizeof *n);
-        if (n == NULL) return HM_ENOMEM;
-        q->v = n;
-        q->cap = cap;
-    }
+    raft_pending_read *v = raft_grow(q->v, q->n, &q->cap, sizeof *v);
+    if (v == NULL) return HM_ENOMEM;
+    q->v = v;
     q->v[q->n++] = pr;
     return 0;
 }
 
 static int raft_release(hm_raft *r, uint64_t id, uint64_t index)
 {
-    if (r->n_released == r->cap_released) {
-        size_t cap = r->cap_released ? r->cap_released * 2 : 16;
-        hm_raft_read *n = realloc(r->released, cap * sizeof *n);
-        if (n == NULL) return HM_ENOMEM;
-        r->released = n;
-        r->cap_released = cap;
-    }
+    hm_raft_read *rel = raft_grow(r->released, r->n_released, &r->cap_released, sizeof *rel);
+    if (rel == NULL) return HM_ENOMEM;
+    r->released = rel;
     r->released[r->n_released++] = (hm_raft_read){.id = id, .index = index};
     return 0;
 }
