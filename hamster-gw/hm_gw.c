@@ -610,6 +610,19 @@ static void gw_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- background GC ---------------------------------------------------------------- */
 
+struct timespec gw_deadline_after_ms(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 /* True when some disk is short of space (below GW_DISK_LOW_FREE_BYTES or
  * GW_DISK_LOW_FREE_PERCENT free). */
 static bool gw_disk_short(hm_gw *gw)
@@ -636,14 +649,7 @@ static void *gw_gc_main(void *arg)
     hm_gw *gw = arg;
     pthread_mutex_lock(&gw->gc_lock);
     while (!gw->gc_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += GW_GC_INTERVAL_MS / 1000;
-        ts.tv_nsec += (long)(GW_GC_INTERVAL_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = gw_deadline_after_ms(GW_GC_INTERVAL_MS);
         while (!gw->gc_stop && !gw->gc_kick &&
                pthread_cond_timedwait(&gw->gc_cond, &gw->gc_lock, &ts) != ETIMEDOUT) {
         }

@@ -127,14 +127,7 @@ void *gw_disks_main(void *arg)
         pthread_mutex_unlock(&gw->gc_lock);
         gw_disks_pass(gw, last);
         pthread_mutex_lock(&gw->gc_lock);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += every / 1000;
-        ts.tv_nsec += (long)(every % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = gw_deadline_after_ms(every);
         while (!gw->gc_stop &&
                pthread_cond_timedwait(&gw->disks_cond, &gw->gc_lock, &ts) != ETIMEDOUT) {
         }

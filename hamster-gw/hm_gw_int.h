@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "hm_base64.h"
 #include "hm_gw.h"
@@ -200,6 +201,10 @@ enum MHD_Result gw_cors_preflight(gw_req *r);
  * (origin, method): add the Access-Control-* headers to resp.  Costs one
  * metadata query; does nothing without an Origin header. */
 void gw_cors_response_headers(gw_req *r, struct MHD_Response *resp);
+
+/* CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on the gateway's
+ * background conditions (created on that clock). */
+struct timespec gw_deadline_after_ms(int64_t ms);
 
 /* ---- hm_gw_disks.c ------------------------------------------------------------ */
 
