@@ -701,7 +701,8 @@ void hm_raft_tick(hm_raft *r)
     assert(!r->in_ready);
     r->election_elapsed++;
     if (r->role != HM_RAFT_LEADER) {
-        if (r->election_elapsed >= r->randomized) raft_campaign(r, true);
+        if (r->election_elapsed >= r->randomized)
+            raft_campaign(r, hm_raft_plant != HM_RAFT_PLANT_NO_PRE_VOTE);
         return;
     }
     if (r->transferee != 0 && ++r->transfer_elapsed >= r->election_ticks) r->transferee = 0;

@@ -175,6 +175,7 @@ enum hm_raft_plant {
     HM_RAFT_PLANT_COMMIT_OLD_TERM,     /* earlier-term entries committed by counting */
     HM_RAFT_PLANT_ACK_BEFORE_PERSIST,  /* append replies leave before the entries
                                         * they acknowledge are durable */
+    HM_RAFT_PLANT_NO_PRE_VOTE,         /* an election timeout starts a real election */
     HM_RAFT_PLANT_READ_WITHOUT_READ_INDEX, /* a read is released at once with the
                                             * node's own commit index */
     HM_RAFT_PLANT_APPLY_BEFORE_PERSIST,/* the leader counts its own unsynced entries

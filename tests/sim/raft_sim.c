@@ -810,10 +810,73 @@ static uint64_t run_digest(void)
     return h;
 }
 
+/* Named scenario "asymmetric-partition" (the 2020 outage of a Raft
+ * cluster whose pre-vote ran without check-quorum): on a quiet network a
+ * follower stops hearing the leader while everyone still hears it, for 50
+ * election timeouts, then the cut heals.  Pre-vote with stickiness must
+ * keep it from inflating its term: the leader and its term stay, and
+ * writes commit throughout and after. */
+static int scenario_asymmetric(uint64_t seed, size_t nn)
+{
+    reset_world();
+    rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+    n_nodes = nn;
+    append_max = 0;
+    drop_pm = dup_pm = 0;
+    for (size_t i = 0; i < nn; i++) {
+        nodes[i].id = i + 1;
+        voters[i] = i + 1;
+        group[i] = 0;
+        skew_pm[i] = 0;
+    }
+    memset(cut, 0, sizeof cut);
+    for (size_t i = 0; i < nn; i++) node_start(&nodes[i]);
+    sim_node *lead = NULL;
+    for (now = 1; now <= 40 * SIM_ELECTION_TICKS && lead == NULL; now++) {
+        for (size_t i = 0; i < nn; i++) hm_raft_tick(nodes[i].r);
+        for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
+        deliver_due(0);
+        for (size_t i = 0; i < nn && leader_settled(nn); i++)
+            if (hm_raft_role_of(nodes[i].r) == HM_RAFT_LEADER) lead = &nodes[i];
+    }
+    CHECK(lead != NULL, "scenario: no leader on a quiet network");
+    if (lead == NULL) return 1;
+    uint64_t term = hm_raft_term(lead->r);
+    size_t victim = (size_t)(lead->id % nn); /* another node's index */
+    cut[lead->id - 1][victim] = true;
+    uint64_t heal = now + 50 * SIM_ELECTION_TICKS, end = heal + 20 * SIM_ELECTION_TICKS;
+    size_t acked_before = 0;
+    for (; now <= end && !failed; now++) {
+        if (now == heal) memset(cut, 0, sizeof cut);
+        for (size_t i = 0; i < nn; i++) hm_raft_tick(nodes[i].r);
+        for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
+        if (now % 5 == 0) propose();
+        for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
+        deliver_due(0);
+        if (now == heal) {
+            for (size_t i = 0; i < n_cmds; i++) acked_before += cmds[i].acked;
+            CHECK(acked_before > 0, "scenario: no write committed while the follower was cut");
+        }
+    }
+    size_t acked = 0;
+    for (size_t i = 0; i < n_cmds; i++) acked += cmds[i].acked;
+    CHECK(acked > acked_before, "scenario: no write committed after the cut healed");
+    for (size_t i = 0; i < nn; i++)
+        CHECK(hm_raft_term(nodes[i].r) == term,
+              "scenario asymmetric-partition: node %zu is at term %llu, the leader's was %llu "
+              "(the cut follower disrupted the leader)", i + 1,
+              (unsigned long long)hm_raft_term(nodes[i].r), (unsigned long long)term);
+    CHECK(hm_raft_role_of(lead->r) == HM_RAFT_LEADER, "scenario: the leader lost its place");
+    drop_pm = 30;
+    dup_pm = 20;
+    return failed ? 1 : 0;
+}
+
 static const struct {
     const char *name;
     enum hm_raft_plant plant;
 } plants[] = {
+    {"no-pre-vote", HM_RAFT_PLANT_NO_PRE_VOTE},
     {"vote-before-persist", HM_RAFT_PLANT_VOTE_BEFORE_PERSIST},
     {"vote-ignores-log", HM_RAFT_PLANT_VOTE_IGNORES_LOG},
     {"append-skips-match", HM_RAFT_PLANT_APPEND_SKIPS_MATCH},
@@ -828,7 +891,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: hamster-raft-sim [--seed N]... [--seeds N] [--soak] [--steps N] "
-            "[--nodes N] [--append-max N] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
+            "[--nodes N] [--append-max N] [--scenario asymmetric-partition] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
             "plants:");
     for (size_t i = 0; i < sizeof plants / sizeof plants[0]; i++)
         fprintf(stderr, " %s", plants[i].name);
@@ -842,6 +905,7 @@ int main(int argc, char **argv)
     uint64_t seeds = 0, steps = 2000;
     size_t nn = 3;
     bool expect_failure = false, soak = false, determinism = false;
+    const char *scenario = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -872,6 +936,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--expect-failure") == 0) {
             expect_failure = true;
+        } else if (strcmp(a, "--scenario") == 0 && v != NULL) {
+            scenario = v;
+            i++;
         } else if (strcmp(a, "--check-determinism") == 0) {
             determinism = true;
         } else if (strcmp(a, "--soak") == 0) {
@@ -904,6 +971,26 @@ int main(int argc, char **argv)
                "%llu of them (%.2f%%)\n", (unsigned long long)runs,
                (unsigned long long)heal_within, runs ? 100.0 * (double)heal_within / (double)runs : 0.0);
         return 0;
+    }
+    if (scenario != NULL) {
+        if (strcmp(scenario, "asymmetric-partition") != 0) {
+            usage();
+            return 2;
+        }
+        uint64_t total = n_seeds > 0 ? n_seeds : seeds > 0 ? seeds : 1, fails = 0;
+        for (uint64_t i = 0; i < total; i++) {
+            uint64_t seed = n_seeds > 0 ? seed_list[i] : i + 1;
+            if (scenario_asymmetric(seed, nn) != 0) {
+                fails++;
+                printf("seed %llu: FAIL at t=%llu: %s\n", (unsigned long long)seed,
+                       (unsigned long long)now, fail_msg);
+                if (expect_failure) break;
+            }
+        }
+        reset_world();
+        printf("scenario %s: %llu of %llu seeds held\n", scenario,
+               (unsigned long long)(total - fails), (unsigned long long)total);
+        return expect_failure ? (fails > 0 ? 0 : 1) : (fails == 0 ? 0 : 1);
     }
     if (n_seeds == 0 && seeds == 0) seeds = 1;
     uint64_t total = n_seeds > 0 ? n_seeds : seeds, fails = 0, acked_all = 0;
