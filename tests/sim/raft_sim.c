@@ -810,67 +810,186 @@ static uint64_t run_digest(void)
     return h;
 }
 
-/* Named scenario "asymmetric-partition" (the 2020 outage of a Raft
- * cluster whose pre-vote ran without check-quorum): on a quiet network a
- * follower stops hearing the leader while everyone still hears it, for 50
- * election timeouts, then the cut heals.  Pre-vote with stickiness must
- * keep it from inflating its term: the leader and its term stay, and
- * writes commit throughout and after. */
-static int scenario_asymmetric(uint64_t seed, size_t nn)
+/* ---- named scenarios ---------------------------------------------------------
+ * Scripted runs on a quiet, reliable network (no random faults), each the
+ * shape of a known Raft failure; the checkers above run throughout. */
+
+/* A quiet world of nn voters; the first node that leads with a quorum
+ * following it, or NULL after 40 election timeouts. */
+static sim_node *scenario_start(uint64_t seed, size_t nn)
 {
     reset_world();
     rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
     n_nodes = nn;
     append_max = 0;
     drop_pm = dup_pm = 0;
+    memset(cut, 0, sizeof cut);
     for (size_t i = 0; i < nn; i++) {
         nodes[i].id = i + 1;
         voters[i] = i + 1;
         group[i] = 0;
         skew_pm[i] = 0;
     }
-    memset(cut, 0, sizeof cut);
     for (size_t i = 0; i < nn; i++) node_start(&nodes[i]);
-    sim_node *lead = NULL;
-    for (now = 1; now <= 40 * SIM_ELECTION_TICKS && lead == NULL; now++) {
+    for (now = 1; now <= 40 * SIM_ELECTION_TICKS; now++) {
         for (size_t i = 0; i < nn; i++) hm_raft_tick(nodes[i].r);
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
         deliver_due(0);
-        for (size_t i = 0; i < nn && leader_settled(nn); i++)
-            if (hm_raft_role_of(nodes[i].r) == HM_RAFT_LEADER) lead = &nodes[i];
+        if (!leader_settled(nn)) continue;
+        for (size_t i = 0; i < nn; i++)
+            if (hm_raft_role_of(nodes[i].r) == HM_RAFT_LEADER) return &nodes[i];
     }
-    CHECK(lead != NULL, "scenario: no leader on a quiet network");
-    if (lead == NULL) return 1;
+    CHECK(false, "scenario: no leader on a quiet network");
+    return NULL;
+}
+
+/* One tick of a scenario: stalled nodes sit out; writes every 5 ticks
+ * (to whoever leads), reads every 3 at a random node when asked. */
+static void scenario_tick(bool reads)
+{
+    for (size_t i = 0; i < n_nodes; i++)
+        if (nodes[i].stall_until <= now) hm_raft_tick(nodes[i].r);
+    for (size_t i = 0; i < n_nodes; i++) node_drain(&nodes[i], 0);
+    if (now % 5 == 0) propose();
+    if (reads && now % 3 == 0) read_some();
+    for (size_t i = 0; i < n_nodes; i++) node_drain(&nodes[i], 0);
+    deliver_due(0);
+}
+
+static size_t scenario_acked(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < n_cmds; i++) n += cmds[i].acked;
+    return n;
+}
+
+static int scenario_end(void)
+{
+    drop_pm = 30;
+    dup_pm = 20;
+    for (size_t i = 0; i < n_nodes; i++) nodes[i].stall_until = 0;
+    return failed ? 1 : 0;
+}
+
+/* "asymmetric-partition" (the 2020 outage of a Raft cluster whose pre-vote
+ * ran without check-quorum): a follower stops hearing the leader while
+ * everyone still hears it, for 50 election timeouts, then the cut heals.
+ * Pre-vote with stickiness must keep it from inflating its term: the
+ * leader and its term stay, and writes commit throughout and after. */
+static int scenario_asymmetric(uint64_t seed, size_t nn)
+{
+    sim_node *lead = scenario_start(seed, nn);
+    if (lead == NULL) return scenario_end();
     uint64_t term = hm_raft_term(lead->r);
     size_t victim = (size_t)(lead->id % nn); /* another node's index */
     cut[lead->id - 1][victim] = true;
     uint64_t heal = now + 50 * SIM_ELECTION_TICKS, end = heal + 20 * SIM_ELECTION_TICKS;
     size_t acked_before = 0;
     for (; now <= end && !failed; now++) {
-        if (now == heal) memset(cut, 0, sizeof cut);
-        for (size_t i = 0; i < nn; i++) hm_raft_tick(nodes[i].r);
-        for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
-        if (now % 5 == 0) propose();
-        for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
-        deliver_due(0);
         if (now == heal) {
-            for (size_t i = 0; i < n_cmds; i++) acked_before += cmds[i].acked;
+            memset(cut, 0, sizeof cut);
+            acked_before = scenario_acked();
             CHECK(acked_before > 0, "scenario: no write committed while the follower was cut");
         }
+        scenario_tick(false);
     }
-    size_t acked = 0;
-    for (size_t i = 0; i < n_cmds; i++) acked += cmds[i].acked;
-    CHECK(acked > acked_before, "scenario: no write committed after the cut healed");
+    CHECK(scenario_acked() > acked_before, "scenario: no write committed after the cut healed");
     for (size_t i = 0; i < nn; i++)
         CHECK(hm_raft_term(nodes[i].r) == term,
               "scenario asymmetric-partition: node %zu is at term %llu, the leader's was %llu "
               "(the cut follower disrupted the leader)", i + 1,
               (unsigned long long)hm_raft_term(nodes[i].r), (unsigned long long)term);
     CHECK(hm_raft_role_of(lead->r) == HM_RAFT_LEADER, "scenario: the leader lost its place");
-    drop_pm = 30;
-    dup_pm = 20;
-    return failed ? 1 : 0;
+    return scenario_end();
 }
+
+/* "stale-read": the leader is cut off both ways while clients keep reading
+ * at every node, the old leader included; the others elect a leader and
+ * commit writes.  No read may miss a write acknowledged before it began
+ * (the linearizability checker), and after the heal every node has every
+ * acknowledged write. */
+static int scenario_stale_read(uint64_t seed, size_t nn)
+{
+    sim_node *lead = scenario_start(seed, nn);
+    if (lead == NULL) return scenario_end();
+    uint64_t old_term = hm_raft_term(lead->r);
+    for (size_t j = 0; j < nn; j++) {
+        cut[lead->id - 1][j] = j != lead->id - 1;
+        cut[j][lead->id - 1] = j != lead->id - 1;
+    }
+    uint64_t heal = now + 30 * SIM_ELECTION_TICKS, end = heal + 20 * SIM_ELECTION_TICKS;
+    bool new_leader = false;
+    for (; now <= end && !failed; now++) {
+        if (now == heal) memset(cut, 0, sizeof cut);
+        scenario_tick(true);
+        for (size_t i = 0; i < nn; i++)
+            new_leader = new_leader || (hm_raft_role_of(nodes[i].r) == HM_RAFT_LEADER &&
+                                        hm_raft_term(nodes[i].r) > old_term);
+    }
+    CHECK(new_leader, "scenario stale-read: the majority elected no new leader");
+    size_t answered = 0;
+    for (size_t i = 0; i < n_reads; i++) answered += reads[i].done;
+    CHECK(answered > 0, "scenario stale-read: no read was answered");
+    return scenario_end();
+}
+
+/* "stalled-leader": the leader's disk stalls for three election timeouts
+ * (it neither ticks nor takes a message); the others elect a leader, and
+ * the old one comes back believing it leads.  Reads and writes go on at
+ * every node throughout; the checkers must hold, and the old leader must
+ * step down. */
+static int scenario_stalled_leader(uint64_t seed, size_t nn)
+{
+    sim_node *lead = scenario_start(seed, nn);
+    if (lead == NULL) return scenario_end();
+    uint64_t old_term = hm_raft_term(lead->r);
+    lead->stall_until = now + 3 * SIM_ELECTION_TICKS * 2;
+    uint64_t end = lead->stall_until + 20 * SIM_ELECTION_TICKS;
+    for (; now <= end && !failed; now++) scenario_tick(true);
+    CHECK(hm_raft_term(lead->r) > old_term,
+          "scenario stalled-leader: the stalled leader is still at its old term");
+    CHECK(leader_settled(nn), "scenario stalled-leader: no settled leader at the end");
+    return scenario_end();
+}
+
+/* "flapping-link": the link between the leader and one follower goes down
+ * and up every 3 to 12 ticks, both ways, for 50 election timeouts.  Writes
+ * must keep committing (a quorum never depends on that link alone), and
+ * the term may move only while the flapping lasts. */
+static int scenario_flapping(uint64_t seed, size_t nn)
+{
+    sim_node *lead = scenario_start(seed, nn);
+    if (lead == NULL) return scenario_end();
+    size_t a = lead->id - 1, b = (size_t)(lead->id % nn);
+    uint64_t stop = now + 50 * SIM_ELECTION_TICKS, end = stop + 20 * SIM_ELECTION_TICKS;
+    uint64_t next_flip = now + 3 + rnd_below(10);
+    size_t acked_mid = 0;
+    for (; now <= end && !failed; now++) {
+        if (now < stop && now >= next_flip) {
+            cut[a][b] = cut[b][a] = !cut[a][b];
+            next_flip = now + 3 + rnd_below(10);
+        }
+        if (now == stop) {
+            memset(cut, 0, sizeof cut);
+            acked_mid = scenario_acked();
+            CHECK(acked_mid > 0, "scenario flapping-link: no write committed while it flapped");
+        }
+        scenario_tick(true);
+    }
+    CHECK(scenario_acked() > acked_mid, "scenario flapping-link: no write after it settled");
+    CHECK(leader_settled(nn), "scenario flapping-link: no settled leader at the end");
+    return scenario_end();
+}
+
+static const struct {
+    const char *name;
+    int (*run)(uint64_t seed, size_t nn);
+} scenarios[] = {
+    {"asymmetric-partition", scenario_asymmetric},
+    {"stale-read", scenario_stale_read},
+    {"stalled-leader", scenario_stalled_leader},
+    {"flapping-link", scenario_flapping},
+};
 
 static const struct {
     const char *name;
@@ -891,10 +1010,13 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: hamster-raft-sim [--seed N]... [--seeds N] [--soak] [--steps N] "
-            "[--nodes N] [--append-max N] [--scenario asymmetric-partition] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
+            "[--nodes N] [--append-max N] [--scenario NAME] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
             "plants:");
     for (size_t i = 0; i < sizeof plants / sizeof plants[0]; i++)
         fprintf(stderr, " %s", plants[i].name);
+    fprintf(stderr, "\nscenarios:");
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        fprintf(stderr, " %s", scenarios[i].name);
     fprintf(stderr, "\n");
 }
 
@@ -973,14 +1095,17 @@ int main(int argc, char **argv)
         return 0;
     }
     if (scenario != NULL) {
-        if (strcmp(scenario, "asymmetric-partition") != 0) {
+        size_t k = 0;
+        for (; k < sizeof scenarios / sizeof scenarios[0]; k++)
+            if (strcmp(scenarios[k].name, scenario) == 0) break;
+        if (k == sizeof scenarios / sizeof scenarios[0]) {
             usage();
             return 2;
         }
         uint64_t total = n_seeds > 0 ? n_seeds : seeds > 0 ? seeds : 1, fails = 0;
         for (uint64_t i = 0; i < total; i++) {
             uint64_t seed = n_seeds > 0 ? seed_list[i] : i + 1;
-            if (scenario_asymmetric(seed, nn) != 0) {
+            if (scenarios[k].run(seed, nn) != 0) {
                 fails++;
                 printf("seed %llu: FAIL at t=%llu: %s\n", (unsigned long long)seed,
                        (unsigned long long)now, fail_msg);
