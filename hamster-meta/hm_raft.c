@@ -46,6 +46,7 @@ typedef struct raft_progress {
     bool replicate;           /* false: probe, one append per heartbeat or reply */
     bool paused;              /* probe: an append is in flight */
     bool active;              /* heard from since the last check-quorum */
+    bool learner;             /* replicates, never votes */
     bool voted, granted;      /* this election */
     uint64_t read_acked;      /* the highest read round it answered */
 } raft_progress;
@@ -60,6 +61,11 @@ typedef struct raft_reads {
     size_t n, cap;
 } raft_reads;
 
+typedef struct raft_conf {
+    uint64_t index, node;
+    uint8_t op;
+} raft_conf;
+
 typedef struct raft_box {
     hm_raft_msg m[RAFT_OUTBOX_MAX];
     size_t n;
@@ -67,8 +73,14 @@ typedef struct raft_box {
 
 struct hm_raft {
     uint64_t id;
-    raft_progress prs[HM_RAFT_VOTERS_MAX];
+    raft_progress prs[HM_RAFT_MEMBERS_MAX]; /* every member, this node too when it is one */
     size_t n_prs;
+    /* membership before the log's first entry, and the log's changes */
+    uint64_t base_id[HM_RAFT_MEMBERS_MAX];
+    bool base_learner[HM_RAFT_MEMBERS_MAX];
+    size_t n_base;
+    raft_conf *confs;
+    size_t n_confs, cap_confs;
     uint32_t election_ticks, heartbeat_ticks, randomized;
     uint32_t append_max;
     uint32_t election_elapsed, heartbeat_elapsed;
@@ -135,13 +147,98 @@ static void raft_reset_timeout(hm_raft *r)
     r->randomized = r->election_ticks + (uint32_t)(raft_rand(r) % r->election_ticks);
 }
 
-static size_t raft_quorum(const hm_raft *r) { return r->n_prs / 2 + 1; }
+static size_t raft_voters(const hm_raft *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_prs; i++) n += !r->prs[i].learner;
+    return n;
+}
+
+static size_t raft_quorum(const hm_raft *r) { return raft_voters(r) / 2 + 1; }
 
 static raft_progress *raft_pr(hm_raft *r, uint64_t id)
 {
     for (size_t i = 0; i < r->n_prs; i++)
         if (r->prs[i].id == id) return &r->prs[i];
     return NULL;
+}
+
+static bool raft_self_votes(hm_raft *r)
+{
+    raft_progress *me = raft_pr(r, r->id);
+    return me != NULL && !me->learner;
+}
+
+/* ---- membership ------------------------------------------------------------- */
+
+static bool raft_conf_parse(const void *data, size_t len, uint8_t *op, uint64_t *node)
+{
+    const uint8_t *d = data;
+    if (len != HM_RAFT_CONF_BYTES || d[0] != 1 || d[1] < HM_RAFT_CONF_ADD_LEARNER ||
+        d[1] > HM_RAFT_CONF_REMOVE)
+        return false;
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++) n = n << 8 | d[2 + i];
+    if (n == 0) return false;
+    *op = d[1];
+    *node = n;
+    return true;
+}
+
+/* Apply one change to the member list; a change that does not fit (from
+ * a hostile or corrupt log) changes nothing. */
+static void raft_member_apply(hm_raft *r, uint8_t op, uint64_t node)
+{
+    raft_progress *pr = raft_pr(r, node);
+    if (op == HM_RAFT_CONF_ADD_LEARNER && pr == NULL && r->n_prs < HM_RAFT_MEMBERS_MAX) {
+        r->prs[r->n_prs++] = (raft_progress){.id = node, .learner = true, .next = r->last + 1,
+                                             .active = true};
+    } else if (op == HM_RAFT_CONF_PROMOTE && pr != NULL && pr->learner &&
+               raft_voters(r) < HM_RAFT_VOTERS_MAX) {
+        pr->learner = false;
+    } else if (op == HM_RAFT_CONF_REMOVE && pr != NULL && (pr->learner || raft_voters(r) > 1)) {
+        *pr = r->prs[--r->n_prs];
+    }
+}
+
+/* The member list from the base and every change still in the log,
+ * keeping the progress of members that stay. */
+static void raft_members_rebuild(hm_raft *r)
+{
+    raft_progress old[HM_RAFT_MEMBERS_MAX];
+    size_t n_old = r->n_prs;
+    memcpy(old, r->prs, sizeof old);
+    r->n_prs = 0;
+    for (size_t i = 0; i < r->n_base; i++)
+        r->prs[r->n_prs++] = (raft_progress){.id = r->base_id[i], .learner = r->base_learner[i],
+                                             .next = r->last + 1, .active = true};
+    for (size_t i = 0; i < r->n_confs; i++) raft_member_apply(r, r->confs[i].op, r->confs[i].node);
+    for (size_t i = 0; i < r->n_prs; i++)
+        for (size_t j = 0; j < n_old; j++)
+            if (old[j].id == r->prs[i].id) {
+                bool learner = r->prs[i].learner;
+                r->prs[i] = old[j];
+                r->prs[i].learner = learner;
+            }
+}
+
+/* A configuration entry at index: it takes effect now. */
+static int raft_conf_note(hm_raft *r, uint64_t index, const void *data, size_t len)
+{
+    uint8_t op;
+    uint64_t node;
+    if (!raft_conf_parse(data, len, &op, &node)) return 0; /* checked on the way in */
+    raft_conf *c = raft_grow(r->confs, r->n_confs, &r->cap_confs, sizeof *c);
+    if (c == NULL) return HM_ENOMEM;
+    r->confs = c;
+    r->confs[r->n_confs++] = (raft_conf){.index = index, .node = node, .op = op};
+    raft_member_apply(r, op, node);
+    return 0;
+}
+
+static uint64_t raft_last_conf_index(const hm_raft *r)
+{
+    return r->n_confs > 0 ? r->confs[r->n_confs - 1].index : 0;
 }
 
 uint64_t hm_raft_term_at(const hm_raft *r, uint64_t index)
@@ -195,6 +292,13 @@ static int raft_log_append(hm_raft *r, uint64_t term, uint8_t kind, const void *
     r->last++;
     r->pend[r->n_pend++] = (raft_ent){.term = term, .index = r->last, .kind = kind,
                                       .data = copy, .len = len};
+    if (kind == HM_RAFT_CONF && raft_conf_note(r, r->last, data, len) != 0) {
+        /* undo: the entry cannot stand without its membership */
+        raft_ent_free(&r->pend[--r->n_pend]);
+        raft_runs_cut(r, r->last);
+        r->last--;
+        return HM_ENOMEM;
+    }
     return 0;
 }
 
@@ -211,6 +315,10 @@ static void raft_log_truncate(hm_raft *r, uint64_t from)
     }
     raft_runs_cut(r, from);
     r->last = from - 1;
+    /* a truncated configuration entry reverts */
+    size_t n = r->n_confs;
+    while (r->n_confs > 0 && r->confs[r->n_confs - 1].index >= from) r->n_confs--;
+    if (r->n_confs != n) raft_members_rebuild(r);
 }
 
 static void raft_send(hm_raft *r, raft_box *box, hm_raft_msg m)
@@ -332,7 +440,7 @@ static void raft_campaign_as(hm_raft *r, bool pre, bool transfer)
     }
     for (size_t i = 0; i < r->n_prs; i++) {
         raft_progress *pr = &r->prs[i];
-        if (pr->id == r->id) continue;
+        if (pr->id == r->id || pr->learner) continue;
         hm_raft_msg m = {.type = pre ? HM_RAFT_MSG_PREVOTE : HM_RAFT_MSG_VOTE, .to = pr->id,
                          .term = term, .log_index = r->last, .log_term = raft_last_term(r),
                          .ctx = transfer ? HM_RAFT_VOTE_TRANSFER : 0};
@@ -353,12 +461,16 @@ static int raft_u64_desc(const void *a, const void *b)
  * term.  True when it moved. */
 static bool raft_maybe_commit(hm_raft *r)
 {
-    uint64_t m[HM_RAFT_VOTERS_MAX];
-    for (size_t i = 0; i < r->n_prs; i++)
-        m[i] = r->prs[i].id == r->id && hm_raft_plant == HM_RAFT_PLANT_APPLY_BEFORE_PERSIST
-                   ? r->last
-                   : r->prs[i].match;
-    qsort(m, r->n_prs, sizeof m[0], raft_u64_desc);
+    uint64_t m[HM_RAFT_MEMBERS_MAX];
+    size_t nv = 0;
+    for (size_t i = 0; i < r->n_prs; i++) {
+        if (r->prs[i].learner) continue;
+        m[nv++] = r->prs[i].id == r->id && hm_raft_plant == HM_RAFT_PLANT_APPLY_BEFORE_PERSIST
+                      ? r->last
+                      : r->prs[i].match;
+    }
+    if (nv == 0) return false;
+    qsort(m, nv, sizeof m[0], raft_u64_desc);
     size_t q = raft_quorum(r);
     if (hm_raft_plant == HM_RAFT_PLANT_COMMIT_ON_MINORITY && q > 1) q--;
     uint64_t idx = m[q - 1];
@@ -430,10 +542,13 @@ static void raft_read_done(hm_raft *r, const raft_pending_read *p)
 /* Release every read whose round a quorum answered (this node counts). */
 static void raft_reads_confirm(hm_raft *r)
 {
-    uint64_t acked[HM_RAFT_VOTERS_MAX];
+    uint64_t acked[HM_RAFT_MEMBERS_MAX];
+    size_t nv = 0;
     for (size_t i = 0; i < r->n_prs; i++)
-        acked[i] = r->prs[i].id == r->id ? r->read_round : r->prs[i].read_acked;
-    qsort(acked, r->n_prs, sizeof acked[0], raft_u64_desc);
+        if (!r->prs[i].learner)
+            acked[nv++] = r->prs[i].id == r->id ? r->read_round : r->prs[i].read_acked;
+    if (nv == 0) return;
+    qsort(acked, nv, sizeof acked[0], raft_u64_desc);
     uint64_t confirmed = acked[raft_quorum(r) - 1];
     size_t keep = 0;
     for (size_t i = 0; i < r->reads_round.n; i++) {
@@ -502,6 +617,7 @@ static bool raft_up_to_date(const hm_raft *r, uint64_t index, uint64_t term)
 
 static void raft_handle_vote(hm_raft *r, const hm_raft_msg *m)
 {
+    if (raft_pr(r, m->from)->learner) return; /* a learner does not stand */
     bool pre = m->type == HM_RAFT_MSG_PREVOTE;
     bool can = r->vote == m->from || (r->vote == 0 && r->lead == 0) ||
                (pre && m->term > r->term);
@@ -535,7 +651,7 @@ static void raft_handle_vote_resp(hm_raft *r, const hm_raft_msg *m)
     pr->granted = !m->reject;
     size_t yes = 0, no = 0;
     for (size_t i = 0; i < r->n_prs; i++) {
-        if (!r->prs[i].voted) continue;
+        if (!r->prs[i].voted || r->prs[i].learner) continue;
         if (r->prs[i].granted) yes++;
         else no++;
     }
@@ -597,24 +713,37 @@ static int raft_handle_append(hm_raft *r, const hm_raft_msg *m)
 static bool raft_msg_valid(const hm_raft *r, const hm_raft_msg *m)
 {
     if (m->type < HM_RAFT_MSG_PREVOTE || m->type > HM_RAFT_MSG_TIMEOUT_NOW) return false;
-    if (m->to != r->id || m->from == r->id || raft_pr((hm_raft *)r, m->from) == NULL)
-        return false;
+    if (m->to != r->id || m->from == 0 || m->from == r->id) return false;
     if (m->n_entries > 0 && (m->type != HM_RAFT_MSG_APP || m->entries == NULL)) return false;
     if (m->log_index > UINT64_MAX - m->n_entries) return false;
     for (size_t i = 0; i < m->n_entries; i++) {
         const hm_raft_entry *e = &m->entries[i];
         if (e->index != m->log_index + 1 + i || e->term == 0 || e->term > m->term ||
             (i > 0 && e->term < m->entries[i - 1].term) || (i == 0 && e->term < m->log_term) ||
-            (e->kind != HM_RAFT_CMD && e->kind != HM_RAFT_NOOP) || (e->len > 0 && e->data == NULL))
+            (e->kind != HM_RAFT_CMD && e->kind != HM_RAFT_NOOP && e->kind != HM_RAFT_CONF) ||
+            (e->len > 0 && e->data == NULL))
             return false;
+        uint8_t op;
+        uint64_t node;
+        if (e->kind == HM_RAFT_CONF && !raft_conf_parse(e->data, e->len, &op, &node)) return false;
     }
     return true;
+}
+
+/* Messages a leader sends: taken from any node, since a follower whose log
+ * lags may not know its leader joined yet.  Everything else comes only
+ * from a member, and from a non-member is dropped. */
+static bool raft_msg_from_leader(const hm_raft_msg *m)
+{
+    return m->type == HM_RAFT_MSG_APP || m->type == HM_RAFT_MSG_HEARTBEAT ||
+           m->type == HM_RAFT_MSG_TIMEOUT_NOW || m->type == HM_RAFT_MSG_READ_INDEX_RESP;
 }
 
 int hm_raft_step(hm_raft *r, const hm_raft_msg *m)
 {
     assert(!r->in_ready);
     if (!raft_msg_valid(r, m)) return HM_EINVAL;
+    if (!raft_msg_from_leader(m) && raft_pr(r, m->from) == NULL) return 0;
     bool vote_req = m->type == HM_RAFT_MSG_PREVOTE || m->type == HM_RAFT_MSG_VOTE;
     if (m->term > r->term) {
         /* Stickiness: a node that heard from its leader within the
@@ -701,6 +830,10 @@ void hm_raft_tick(hm_raft *r)
     assert(!r->in_ready);
     r->election_elapsed++;
     if (r->role != HM_RAFT_LEADER) {
+        if (r->election_elapsed >= r->randomized && !raft_self_votes(r)) {
+            raft_reset_timeout(r); /* a learner or non-member never campaigns */
+            return;
+        }
         if (r->election_elapsed >= r->randomized)
             raft_campaign(r, hm_raft_plant != HM_RAFT_PLANT_NO_PRE_VOTE);
         return;
@@ -712,7 +845,7 @@ void hm_raft_tick(hm_raft *r)
         size_t heard = 0;
         for (size_t i = 0; i < r->n_prs; i++) {
             raft_progress *pr = &r->prs[i];
-            if (pr->id == r->id || pr->active) heard++;
+            if (!pr->learner && (pr->id == r->id || pr->active)) heard++;
             pr->active = false;
         }
         if (heard < raft_quorum(r)) {
@@ -741,12 +874,45 @@ int hm_raft_propose(hm_raft *r, const void *data, size_t len, uint64_t *index)
     return 0;
 }
 
+int hm_raft_propose_conf(hm_raft *r, enum hm_raft_conf_op op, uint64_t node, uint64_t *index)
+{
+    assert(!r->in_ready);
+    if (r->role != HM_RAFT_LEADER) return HM_ENOTLEADER;
+    if (r->transferee != 0 || raft_last_conf_index(r) > r->commit ||
+        (!raft_committed_in_term(r) && hm_raft_plant != HM_RAFT_PLANT_CONF_BEFORE_TERM_COMMIT))
+        return HM_EBUSY;
+    raft_progress *pr = raft_pr(r, node);
+    bool ok = node != 0 &&
+              ((op == HM_RAFT_CONF_ADD_LEARNER && pr == NULL && r->n_prs < HM_RAFT_MEMBERS_MAX) ||
+               (op == HM_RAFT_CONF_PROMOTE && pr != NULL && pr->learner &&
+                pr->match >= r->commit && raft_voters(r) < HM_RAFT_VOTERS_MAX) ||
+               (op == HM_RAFT_CONF_REMOVE && pr != NULL && node != r->id));
+    if (!ok) return HM_EINVAL;
+    uint8_t d[HM_RAFT_CONF_BYTES];
+    d[0] = 1;
+    d[1] = (uint8_t)op;
+    for (int i = 0; i < 8; i++) d[2 + i] = (uint8_t)(node >> (56 - 8 * i));
+    int rc = raft_log_append(r, r->term, HM_RAFT_CONF, d, sizeof d);
+    if (rc != 0) return rc;
+    if (index != NULL) *index = r->last;
+    raft_broadcast_append(r);
+    return 0;
+}
+
+bool hm_raft_is_voter(const hm_raft *r, uint64_t id)
+{
+    raft_progress *pr = raft_pr((hm_raft *)r, id);
+    return pr != NULL && !pr->learner;
+}
+
+bool hm_raft_is_member(const hm_raft *r, uint64_t id) { return raft_pr((hm_raft *)r, id) != NULL; }
+
 int hm_raft_transfer(hm_raft *r, uint64_t to)
 {
     assert(!r->in_ready);
     if (r->role != HM_RAFT_LEADER) return HM_ENOTLEADER;
     raft_progress *pr = raft_pr(r, to);
-    if (pr == NULL || to == r->id) return HM_EINVAL;
+    if (pr == NULL || pr->learner || to == r->id) return HM_EINVAL;
     r->transferee = to;
     r->transfer_elapsed = 0;
     if (pr->match == r->last)
@@ -854,17 +1020,18 @@ void hm_raft_advance(hm_raft *r, const hm_raft_ready *rd)
 int hm_raft_new(hm_raft **out, const hm_raft_opts *o, const hm_raft_boot *b)
 {
     if (o->id == 0 || o->n_voters == 0 || o->n_voters > HM_RAFT_VOTERS_MAX ||
-        o->election_ticks < 2 || o->heartbeat_ticks == 0 ||
-        o->heartbeat_ticks >= o->election_ticks)
+        o->n_learners > HM_RAFT_MEMBERS_MAX - o->n_voters || o->election_ticks < 2 ||
+        o->heartbeat_ticks == 0 || o->heartbeat_ticks >= o->election_ticks)
         return HM_EINVAL;
-    bool self = false;
-    for (size_t i = 0; i < o->n_voters; i++) {
-        if (o->voters[i] == 0) return HM_EINVAL;
-        for (size_t j = 0; j < i; j++)
-            if (o->voters[j] == o->voters[i]) return HM_EINVAL;
-        self = self || o->voters[i] == o->id;
+    uint64_t ids[HM_RAFT_MEMBERS_MAX];
+    size_t n_ids = 0;
+    for (size_t i = 0; i < o->n_voters + o->n_learners; i++) {
+        uint64_t id = i < o->n_voters ? o->voters[i] : o->learners[i - o->n_voters];
+        if (id == 0) return HM_EINVAL;
+        for (size_t j = 0; j < n_ids; j++)
+            if (ids[j] == id) return HM_EINVAL;
+        ids[n_ids++] = id;
     }
-    if (!self) return HM_EINVAL;
     if (b->applied > b->last_index || b->hs.commit > b->last_index ||
         (b->last_index > 0 && (b->n_runs == 0 || b->run_index[0] != 1)))
         return HM_EINVAL;
@@ -873,11 +1040,22 @@ int hm_raft_new(hm_raft **out, const hm_raft_opts *o, const hm_raft_boot *b)
             (i > 0 && (b->run_index[i] <= b->run_index[i - 1] ||
                        b->run_term[i] <= b->run_term[i - 1])))
             return HM_EINVAL;
+    for (size_t i = 0; i < b->n_confs; i++) {
+        uint8_t op;
+        uint64_t node;
+        if (b->confs[i].index == 0 || b->confs[i].index > b->last_index ||
+            (i > 0 && b->confs[i].index <= b->confs[i - 1].index) ||
+            !raft_conf_parse(b->confs[i].data, b->confs[i].len, &op, &node))
+            return HM_EINVAL;
+    }
     hm_raft *r = calloc(1, sizeof *r);
     if (r == NULL) return HM_ENOMEM;
     r->id = o->id;
-    r->n_prs = o->n_voters;
-    for (size_t i = 0; i < o->n_voters; i++) r->prs[i].id = o->voters[i];
+    r->n_base = n_ids;
+    for (size_t i = 0; i < n_ids; i++) {
+        r->base_id[i] = ids[i];
+        r->base_learner[i] = i >= o->n_voters;
+    }
     r->election_ticks = o->election_ticks;
     r->heartbeat_ticks = o->heartbeat_ticks;
     r->append_max = o->append_entries_max > 0 ? o->append_entries_max : HM_RAFT_APPEND_ENTRIES_MAX;
@@ -890,6 +1068,13 @@ int hm_raft_new(hm_raft **out, const hm_raft_opts *o, const hm_raft_boot *b)
     r->last = r->stable = b->last_index;
     for (size_t i = 0; i < b->n_runs; i++) {
         if (raft_runs_append(r, b->run_index[i], b->run_term[i]) != 0) {
+            hm_raft_free(r);
+            return HM_ENOMEM;
+        }
+    }
+    raft_members_rebuild(r);
+    for (size_t i = 0; i < b->n_confs; i++) {
+        if (raft_conf_note(r, b->confs[i].index, b->confs[i].data, b->confs[i].len) != 0) {
             hm_raft_free(r);
             return HM_ENOMEM;
         }
@@ -908,6 +1093,7 @@ void hm_raft_free(hm_raft *r)
     free(r->rd_pend);
     free(r->rd_entries);
     free(r->runs);
+    free(r->confs);
     free(r->reads_wait.v);
     free(r->reads_round.v);
     free(r->released);

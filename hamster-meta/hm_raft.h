@@ -47,8 +47,15 @@
  * stickiness), and takes no proposals meanwhile; a transfer that has not
  * finished within an election timeout is dropped.
  *
- * Not yet here: membership changes and learners, snapshots and log
- * compaction (ADR 0014 lists them).
+ * Membership changes one server at a time: add a learner, promote a
+ * caught-up learner, remove a member.  A change takes effect when its
+ * entry is appended (leader and followers alike) and reverts when that
+ * entry is truncated.  The leader proposes one only after it committed an
+ * entry of its term and while no other change is uncommitted.  Learners
+ * replicate and never vote, campaign, or count toward a commit, a
+ * check-quorum or a read round.
+ *
+ * Not yet here: snapshots and log compaction (ADR 0014 lists them).
  */
 #ifndef HM_RAFT_H
 #define HM_RAFT_H
@@ -60,6 +67,7 @@
 typedef struct hm_raft hm_raft;
 
 #define HM_RAFT_VOTERS_MAX 7u
+#define HM_RAFT_MEMBERS_MAX 16u        /* voters and learners */
 #define HM_RAFT_APPEND_ENTRIES_MAX 64u /* entries per append message, by default */
 
 enum hm_raft_role {
@@ -69,7 +77,16 @@ enum hm_raft_role {
     HM_RAFT_LEADER,
 };
 
-enum hm_raft_entry_kind { HM_RAFT_CMD = 1, HM_RAFT_NOOP = 2 };
+enum hm_raft_entry_kind { HM_RAFT_CMD = 1, HM_RAFT_NOOP = 2, HM_RAFT_CONF = 3 };
+
+/* A membership change, the data of an HM_RAFT_CONF entry: version 1, the
+ * op, the node id (8 bytes big-endian); HM_RAFT_CONF_BYTES in all. */
+enum hm_raft_conf_op {
+    HM_RAFT_CONF_ADD_LEARNER = 1, /* a new member that replicates, never votes */
+    HM_RAFT_CONF_PROMOTE = 2,     /* a caught-up learner becomes a voter */
+    HM_RAFT_CONF_REMOVE = 3,      /* a voter or learner leaves */
+};
+#define HM_RAFT_CONF_BYTES 10u
 
 enum hm_raft_msg_type {
     HM_RAFT_MSG_PREVOTE = 1,
@@ -143,8 +160,13 @@ typedef struct hm_raft_ready {
 
 typedef struct hm_raft_opts {
     uint64_t id;                  /* this node, not 0 */
-    const uint64_t *voters;       /* every voter, this node included */
+    /* The membership before the log's first entry; the log's HM_RAFT_CONF
+     * entries change it (hm_raft_boot.confs).  This node need not be in
+     * it: a node waiting to be added is a member of nothing. */
+    const uint64_t *voters;
     size_t n_voters;              /* 1..HM_RAFT_VOTERS_MAX */
+    const uint64_t *learners;
+    size_t n_learners;            /* voters + learners <= HM_RAFT_MEMBERS_MAX */
     uint32_t election_ticks;      /* election timeout: randomised in [t, 2t) */
     uint32_t heartbeat_ticks;     /* < election_ticks */
     uint64_t seed;                /* election jitter; a seed replays a run */
@@ -161,6 +183,9 @@ typedef struct hm_raft_boot {
     const uint64_t *run_index, *run_term;
     size_t n_runs;
     uint64_t applied;
+    /* every HM_RAFT_CONF entry of the log, in index order (index and data) */
+    const hm_raft_entry *confs;
+    size_t n_confs;
 } hm_raft_boot;
 
 /* Test-only planted bugs (docs/simulation.md): each breaks one rule so
@@ -176,6 +201,8 @@ enum hm_raft_plant {
     HM_RAFT_PLANT_ACK_BEFORE_PERSIST,  /* append replies leave before the entries
                                         * they acknowledge are durable */
     HM_RAFT_PLANT_NO_PRE_VOTE,         /* an election timeout starts a real election */
+    HM_RAFT_PLANT_CONF_BEFORE_TERM_COMMIT, /* a membership change proposed before the
+                                            * leader committed an entry of its term */
     HM_RAFT_PLANT_READ_WITHOUT_READ_INDEX, /* a read is released at once with the
                                             * node's own commit index */
     HM_RAFT_PLANT_APPLY_BEFORE_PERSIST,/* the leader counts its own unsynced entries
@@ -205,6 +232,19 @@ int hm_raft_propose(hm_raft *r, const void *data, size_t len, uint64_t *index);
  * changes meanwhile: the caller retries after its own timeout.  HM_ENOTLEADER
  * when no leader is known, HM_ENOMEM. */
 int hm_raft_read_index(hm_raft *r, uint64_t id);
+
+/* Propose a membership change of node (leader only); *index gets its
+ * entry's index.  HM_ENOTLEADER; HM_EBUSY before the leader committed an
+ * entry of its term, while another change is uncommitted, or while a
+ * transfer runs; HM_EINVAL when the change does not fit the membership
+ * (adding a member, promoting a non-learner or one that has not caught up
+ * to the commit index, removing this node or a non-member, more than
+ * HM_RAFT_VOTERS_MAX voters or HM_RAFT_MEMBERS_MAX members, no voter left). */
+int hm_raft_propose_conf(hm_raft *r, enum hm_raft_conf_op op, uint64_t node, uint64_t *index);
+
+/* Membership as this node's log says now. */
+bool hm_raft_is_voter(const hm_raft *r, uint64_t id);
+bool hm_raft_is_member(const hm_raft *r, uint64_t id);
 
 /* Hand leadership to voter `to`.  0 once under way (its end shows in
  * the role and lead), HM_ENOTLEADER, HM_EINVAL (not a voter, or this

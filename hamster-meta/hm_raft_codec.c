@@ -98,7 +98,7 @@ int hm_raft_msg_decode(const uint8_t *buf, size_t len, hm_raft_msg_decoded *out)
     for (size_t i = 0; rc == 0 && i < pm->n_entries; i++) {
         const Hm__RaftEntry *e = pm->entries[i];
         if (e->base.n_unknown_fields > 0 || !e->has_term || !e->has_index || !e->has_kind ||
-            (e->kind != HM_RAFT_CMD && e->kind != HM_RAFT_NOOP) ||
+            (e->kind != HM_RAFT_CMD && e->kind != HM_RAFT_NOOP && e->kind != HM_RAFT_CONF) ||
             e->data.len > HM_RAFT_ENTRY_BYTES_MAX) {
             rc = HM_ECORRUPT;
             break;

@@ -129,6 +129,10 @@ typedef struct sim_node {
 static sim_node nodes[SIM_NODES_MAX];
 static size_t n_nodes;
 static uint64_t voters[SIM_NODES_MAX];
+static size_t n_voters_base;  /* voters at the start: nodes 1..n; in --members mode one
+                               * more node waits to be added */
+static bool members_mode;
+static uint64_t conf_changes;  /* membership changes proposed */
 static int group[SIM_NODES_MAX]; /* partition: nodes talk only within a group */
 static bool cut[SIM_NODES_MAX][SIM_NODES_MAX]; /* one-way: cut[a][b] drops a -> b */
 static uint64_t cut_heal_at;
@@ -229,15 +233,23 @@ static void node_start(sim_node *n)
             rt[runs] = n->log[i].term;
             runs++;
         }
-    hm_raft_opts o = {.id = n->id, .voters = voters, .n_voters = n_nodes,
+    hm_raft_entry *confs = xmalloc((n->n_log + 1) * sizeof *confs);
+    size_t n_confs = 0;
+    for (size_t i = 0; i < n->n_log; i++)
+        if (n->log[i].kind == HM_RAFT_CONF)
+            confs[n_confs++] = (hm_raft_entry){.term = n->log[i].term, .index = i + 1,
+                                               .kind = HM_RAFT_CONF, .data = n->log[i].data,
+                                               .len = n->log[i].len};
+    hm_raft_opts o = {.id = n->id, .voters = voters, .n_voters = n_voters_base,
                       .election_ticks = SIM_ELECTION_TICKS,
                       .heartbeat_ticks = SIM_HEARTBEAT_TICKS, .seed = rnd(),
                       .append_entries_max = append_max};
     hm_raft_boot b = {.hs = n->hs, .last_index = n->n_log, .run_index = ri, .run_term = rt,
-                      .n_runs = runs, .applied = 0};
+                      .n_runs = runs, .applied = 0, .confs = confs, .n_confs = n_confs};
     int rc = hm_raft_new(&n->r, &o, &b);
     free(ri);
     free(rt);
+    free(confs);
     if (rc != 0) {
         fprintf(stderr, "hamster-raft-sim: node %llu does not start: %s\n",
                 (unsigned long long)n->id, hm_err_msg(rc));
@@ -585,12 +597,49 @@ static void transfer_some(void)
             continue;
         uint64_t to = 1 + rnd_below(n_nodes);
         if (to == n->id) to = to % n_nodes + 1;
+        if (!hm_raft_is_voter(n->r, to)) return;
         int rc = hm_raft_transfer(n->r, to);
         CHECK(rc == 0, "node %llu: transfer to %llu refused: %s", (unsigned long long)n->id,
               (unsigned long long)to, hm_err_msg(rc));
         transfers++;
         transfer_to = to;
         transfer_term = hm_raft_term(n->r);
+        return;
+    }
+}
+
+/* An operator changes the membership by one server (--members): adds the
+ * node that is no member as a learner, promotes a learner, or removes a
+ * voter other than the leader while more than the starting count vote.
+ * Refusals (a change in flight, a learner not caught up) are normal. */
+static void member_some(void)
+{
+    for (size_t i = 0; i < n_nodes; i++) {
+        sim_node *n = &nodes[i];
+        if (n->r == NULL || n->stall_until > now || hm_raft_role_of(n->r) != HM_RAFT_LEADER)
+            continue;
+        uint64_t x = 1 + rnd_below(n_nodes);
+        size_t nv = 0;
+        for (size_t j = 0; j < n_nodes; j++) nv += hm_raft_is_voter(n->r, nodes[j].id);
+        enum hm_raft_conf_op op;
+        if (!hm_raft_is_member(n->r, x)) op = HM_RAFT_CONF_ADD_LEARNER;
+        else if (!hm_raft_is_voter(n->r, x)) op = HM_RAFT_CONF_PROMOTE;
+        else if (x != n->id && nv > n_voters_base) op = HM_RAFT_CONF_REMOVE;
+        else return;
+        int rc = hm_raft_propose_conf(n->r, op, x, NULL);
+        CHECK(rc == 0 || rc == HM_EBUSY || rc == HM_EINVAL,
+              "node %llu: membership change refused oddly: %s", (unsigned long long)n->id,
+              hm_err_msg(rc));
+        if (rc == 0) {
+            conf_changes++;
+            if (verbose)
+                fprintf(stderr, "t=%llu node %llu proposes %s of node %llu\n",
+                        (unsigned long long)now, (unsigned long long)n->id,
+                        op == HM_RAFT_CONF_ADD_LEARNER ? "add-learner"
+                        : op == HM_RAFT_CONF_PROMOTE   ? "promote"
+                                                       : "remove",
+                        (unsigned long long)x);
+        }
         return;
     }
 }
@@ -655,18 +704,41 @@ static bool leader_settled(size_t nn)
 {
     for (size_t i = 0; i < nn; i++) {
         if (nodes[i].r == NULL || hm_raft_role_of(nodes[i].r) != HM_RAFT_LEADER) continue;
-        size_t follow = 0;
-        for (size_t j = 0; j < nn; j++)
+        size_t follow = 0, nv = 0;
+        for (size_t j = 0; j < nn; j++) {
+            if (!hm_raft_is_voter(nodes[i].r, nodes[j].id)) continue;
+            nv++;
             follow += nodes[j].r != NULL && hm_raft_lead(nodes[j].r) == nodes[i].id;
-        if (follow >= nn / 2 + 1) return true;
+        }
+        if (follow >= nv / 2 + 1) return true;
     }
     return false;
+}
+
+/* The leader a quorum of its voters follows, or NULL. */
+static sim_node *settled_leader(size_t nn)
+{
+    if (!leader_settled(nn)) return NULL;
+    for (size_t i = 0; i < nn; i++)
+        if (nodes[i].r != NULL && hm_raft_role_of(nodes[i].r) == HM_RAFT_LEADER &&
+            hm_raft_lead(nodes[i].r) == nodes[i].id) {
+            size_t follow = 0, nv = 0;
+            for (size_t j = 0; j < nn; j++) {
+                if (!hm_raft_is_voter(nodes[i].r, nodes[j].id)) continue;
+                nv++;
+                follow += nodes[j].r != NULL && hm_raft_lead(nodes[j].r) == nodes[i].id;
+            }
+            if (follow >= nv / 2 + 1) return &nodes[i];
+        }
+    return NULL;
 }
 
 static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
 {
     reset_world();
     rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+    n_voters_base = nn;
+    if (members_mode && nn < SIM_NODES_MAX) nn++; /* the node that waits to be added */
     n_nodes = nn;
     for (size_t i = 0; i < nn; i++) {
         nodes[i].id = i + 1;
@@ -726,6 +798,7 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
         if (chance(300)) propose();
         if (chance(300)) read_some();
         if (chance(6)) transfer_some();
+        if (members_mode && chance(25)) member_some();
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], crash_pm);
         deliver_due(crash_pm);
     }
@@ -754,7 +827,12 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
      * within three election timeouts */
     for (size_t i = 0; i < nn && nn > 1 && !failed; i++) {
         if (hm_raft_role_of(nodes[i].r) != HM_RAFT_LEADER) continue;
-        uint64_t to = (i + 1) % nn + 1;
+        uint64_t to = 0;
+        for (size_t k = 1; k < nn && to == 0; k++) {
+            uint64_t c = (i + k) % nn + 1;
+            if (hm_raft_is_voter(nodes[i].r, c)) to = c;
+        }
+        if (to == 0) break; /* the only voter */
         CHECK(hm_raft_transfer(nodes[i].r, to) == 0, "quiet transfer refused");
         uint64_t until = now + 3 * SIM_ELECTION_TICKS;
         for (; now <= until && !failed; now++) {
@@ -770,13 +848,18 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
     drop_pm = 30;
     dup_pm = 20;
     if (failed) return 1;
-    /* acknowledged writes, agreement */
+    /* acknowledged writes, agreement, on every member of the leader's
+     * configuration (a removed node keeps what it had) */
+    sim_node *fin = settled_leader(nn);
+    CHECK(fin != NULL, "liveness: no settled leader at the end");
+    if (failed) return 1;
     uint64_t acked = 0;
     for (size_t i = 0; i < n_cmds && !failed; i++) {
         if (!cmds[i].acked) continue;
         acked++;
         for (size_t j = 0; j < nn; j++) {
             sim_node *n = &nodes[j];
+            if (!hm_raft_is_member(fin->r, n->id)) continue;
             bool ok = cmds[i].index <= n->applied;
             if (ok) {
                 const sim_ent *e = &n->log[cmds[i].index - 1];
@@ -787,10 +870,11 @@ static int run(uint64_t seed, uint64_t steps, size_t nn, uint64_t *acked_out)
                   cmds[i].data, (unsigned long long)cmds[i].index, (unsigned long long)n->id);
         }
     }
-    for (size_t j = 1; j < nn; j++)
-        CHECK(nodes[j].applied == nodes[0].applied,
-              "liveness: after quiet time node %zu applied %llu, node 1 %llu", j + 1,
-              (unsigned long long)nodes[j].applied, (unsigned long long)nodes[0].applied);
+    for (size_t j = 0; j < nn; j++)
+        if (hm_raft_is_member(fin->r, nodes[j].id))
+            CHECK(nodes[j].applied == fin->applied,
+                  "liveness: after quiet time node %zu applied %llu, the leader %llu", j + 1,
+                  (unsigned long long)nodes[j].applied, (unsigned long long)fin->applied);
     if (acked_out != NULL) *acked_out = acked;
     for (size_t i = 0; i < n_reads; i++) reads_answered += reads[i].done;
     return failed ? 1 : 0;
@@ -821,6 +905,7 @@ static sim_node *scenario_start(uint64_t seed, size_t nn)
     reset_world();
     rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
     n_nodes = nn;
+    n_voters_base = nn;
     append_max = 0;
     drop_pm = dup_pm = 0;
     memset(cut, 0, sizeof cut);
@@ -996,6 +1081,7 @@ static const struct {
     enum hm_raft_plant plant;
 } plants[] = {
     {"no-pre-vote", HM_RAFT_PLANT_NO_PRE_VOTE},
+    {"conf-before-term-commit", HM_RAFT_PLANT_CONF_BEFORE_TERM_COMMIT},
     {"vote-before-persist", HM_RAFT_PLANT_VOTE_BEFORE_PERSIST},
     {"vote-ignores-log", HM_RAFT_PLANT_VOTE_IGNORES_LOG},
     {"append-skips-match", HM_RAFT_PLANT_APPEND_SKIPS_MATCH},
@@ -1010,7 +1096,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: hamster-raft-sim [--seed N]... [--seeds N] [--soak] [--steps N] "
-            "[--nodes N] [--append-max N] [--scenario NAME] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
+            "[--nodes N] [--members] [--append-max N] [--scenario NAME] [--plant NAME] [--expect-failure] [--check-determinism] [-v]\n"
             "plants:");
     for (size_t i = 0; i < sizeof plants / sizeof plants[0]; i++)
         fprintf(stderr, " %s", plants[i].name);
@@ -1061,6 +1147,8 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--scenario") == 0 && v != NULL) {
             scenario = v;
             i++;
+        } else if (strcmp(a, "--members") == 0) {
+            members_mode = true;
         } else if (strcmp(a, "--check-determinism") == 0) {
             determinism = true;
         } else if (strcmp(a, "--soak") == 0) {
@@ -1080,8 +1168,10 @@ int main(int argc, char **argv)
         const char *s = getenv("SIM_SOAK_SECONDS");
         time_t stop = time(NULL) + (s != NULL ? atol(s) : 600);
         uint64_t seed = (uint64_t)time(NULL), runs = 0;
+        bool members_flag = members_mode;
         while (time(NULL) < stop) {
             size_t k = 3 + 2 * (size_t)(seed % 2);
+            members_mode = members_flag || seed % 3 == 0; /* a third change membership */
             if (run(seed, steps, k, NULL) != 0) {
                 printf("FAIL seed %llu nodes %zu: %s\n", (unsigned long long)seed, k, fail_msg);
                 return 1;
@@ -1152,10 +1242,11 @@ int main(int argc, char **argv)
     }
     printf("%llu of %llu seeds passed, %llu acknowledged writes and %llu reads checked; "
            "a leader within 10 election timeouts of the heal in %llu of %llu runs; "
-           "%llu of %llu leadership transfers reached their node\n",
+           "%llu of %llu leadership transfers reached their node; %llu membership changes\n",
            (unsigned long long)(total - fails), (unsigned long long)total,
            (unsigned long long)acked_all, (unsigned long long)reads_answered,
            (unsigned long long)heal_within, (unsigned long long)heal_runs,
-           (unsigned long long)transfers_done, (unsigned long long)transfers);
+           (unsigned long long)transfers_done, (unsigned long long)transfers,
+           (unsigned long long)conf_changes);
     return fails == 0 ? 0 : 1;
 }

@@ -28,7 +28,7 @@ static hm_raft *make(uint64_t id, const uint64_t *voters, size_t n)
 START_TEST(test_refuses_bad_config)
 {
     hm_raft *r = NULL;
-    uint64_t dup[2] = {1, 1}, other[2] = {2, 3};
+    uint64_t dup[2] = {1, 1}, zero[2] = {2, 0};
     hm_raft_opts o = {.id = 1, .voters = three, .n_voters = 3, .election_ticks = 10,
                       .heartbeat_ticks = 2};
     hm_raft_boot b = {0};
@@ -37,9 +37,13 @@ START_TEST(test_refuses_bad_config)
     bad.n_voters = 2;
     ck_assert_int_eq(hm_raft_new(&r, &bad, &b), HM_EINVAL);
     bad = o;
-    bad.voters = other;
+    bad.voters = zero;
     bad.n_voters = 2;
-    ck_assert_int_eq(hm_raft_new(&r, &bad, &b), HM_EINVAL); /* not a voter itself */
+    ck_assert_int_eq(hm_raft_new(&r, &bad, &b), HM_EINVAL); /* node id 0 */
+    bad = o;
+    bad.learners = three; /* a learner that is also a voter */
+    bad.n_learners = 1;
+    ck_assert_int_eq(hm_raft_new(&r, &bad, &b), HM_EINVAL);
     bad = o;
     bad.heartbeat_ticks = 10;
     ck_assert_int_eq(hm_raft_new(&r, &bad, &b), HM_EINVAL);
@@ -125,7 +129,8 @@ START_TEST(test_vote_reply_after_persist)
 END_TEST
 
 /* Messages that are not for this node, from no voter, of no known type,
- * or whose entries do not follow log_index are refused, changing nothing. */
+ * or whose entries do not follow log_index are refused, changing nothing;
+ * a vote request from a node that is no member is dropped. */
 START_TEST(test_refuses_bad_messages)
 {
     hm_raft *r = make(2, three, 3);
@@ -137,7 +142,14 @@ START_TEST(test_refuses_bad_messages)
     m.to = 3;
     ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
     m = ok;
-    m.from = 9;
+    m.from = 0;
+    ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
+    hm_raft_msg v9 = {.type = HM_RAFT_MSG_VOTE, .from = 9, .to = 2, .term = 7};
+    ck_assert_int_eq(hm_raft_step(r, &v9), 0);
+    ck_assert_uint_eq(hm_raft_term(r), 0); /* dropped: no term taken, no reply */
+    hm_raft_entry badconf = {.term = 1, .index = 1, .kind = HM_RAFT_CONF, .data = "xx", .len = 2};
+    m = ok;
+    m.entries = &badconf;
     ck_assert_int_eq(hm_raft_step(r, &m), HM_EINVAL);
     m = ok;
     m.type = 99;
@@ -322,9 +334,71 @@ START_TEST(test_codec_hostile)
     TRY(HM_ECORRUPT); /* entries on a heartbeat */
     pm.type = HM_RAFT_MSG_APP;
     TRY(0);
-    pe.kind = 3;
+    pe.kind = 4;
     TRY(HM_ECORRUPT);
 #undef TRY
+}
+END_TEST
+
+/* Membership on one leader: a change waits for the leader's first commit
+ * of its term, one at a time; a learner is promoted only once caught up;
+ * the leader never removes itself; a truncated change reverts on a
+ * follower. */
+START_TEST(test_membership)
+{
+    uint64_t one[1] = {1};
+    hm_raft *r = make(1, one, 1);
+    hm_raft_ready rd;
+    for (int i = 0; i < 20 && hm_raft_role_of(r) != HM_RAFT_LEADER; i++) hm_raft_tick(r);
+    ck_assert_int_eq(hm_raft_propose_conf(r, HM_RAFT_CONF_ADD_LEARNER, 2, NULL), HM_EBUSY);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    hm_raft_advance(r, &rd); /* the no-op is durable: committed */
+    uint64_t idx = 0;
+    ck_assert_int_eq(hm_raft_propose_conf(r, HM_RAFT_CONF_ADD_LEARNER, 2, &idx), 0);
+    ck_assert_uint_eq(idx, 2);
+    ck_assert(hm_raft_is_member(r, 2));
+    ck_assert(!hm_raft_is_voter(r, 2));
+    ck_assert_int_eq(hm_raft_propose_conf(r, HM_RAFT_CONF_PROMOTE, 2, NULL), HM_EBUSY);
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_int_eq(rd.entries[0].kind, HM_RAFT_CONF);
+    hm_raft_advance(r, &rd); /* a learner does not count: committed on its own */
+    ck_assert_uint_eq(hm_raft_commit(r), 2);
+    ck_assert_int_eq(hm_raft_propose_conf(r, HM_RAFT_CONF_ADD_LEARNER, 2, NULL), HM_EINVAL);
+    ck_assert_int_eq(hm_raft_propose_conf(r, HM_RAFT_CONF_REMOVE, 1, NULL), HM_EINVAL);
+    ck_assert_int_eq(hm_raft_propose_conf(r, HM_RAFT_CONF_PROMOTE, 2, NULL), HM_EINVAL);
+    /* the learner catches up */
+    while (hm_raft_take_ready(r, &rd)) hm_raft_advance(r, &rd);
+    hm_raft_msg ack = {.type = HM_RAFT_MSG_APP_RESP, .from = 2, .to = 1,
+                       .term = hm_raft_term(r), .match = 2, .log_index = 2};
+    ck_assert_int_eq(hm_raft_step(r, &ack), 0);
+    while (hm_raft_take_ready(r, &rd)) hm_raft_advance(r, &rd);
+    ck_assert_int_eq(hm_raft_propose_conf(r, HM_RAFT_CONF_PROMOTE, 2, &idx), 0);
+    ck_assert(hm_raft_is_voter(r, 2));
+    ck_assert(hm_raft_take_ready(r, &rd));
+    hm_raft_advance(r, &rd);
+    ck_assert_uint_eq(hm_raft_commit(r), 2); /* two voters now: node 2 must ack */
+    hm_raft_free(r);
+
+    /* a follower: a change takes effect when appended, and reverts when a
+     * leader of a later term truncates it */
+    r = make(2, three, 3);
+    uint8_t add4[HM_RAFT_CONF_BYTES] = {1, HM_RAFT_CONF_ADD_LEARNER, 0, 0, 0, 0, 0, 0, 0, 4};
+    hm_raft_entry ce = {.term = 1, .index = 1, .kind = HM_RAFT_CONF, .data = add4,
+                        .len = sizeof add4};
+    hm_raft_msg app = {.type = HM_RAFT_MSG_APP, .from = 1, .to = 2, .term = 1, .entries = &ce,
+                       .n_entries = 1};
+    ck_assert_int_eq(hm_raft_step(r, &app), 0);
+    ck_assert(hm_raft_is_member(r, 4));
+    while (hm_raft_take_ready(r, &rd)) hm_raft_advance(r, &rd);
+    hm_raft_entry other = {.term = 2, .index = 1, .kind = HM_RAFT_NOOP};
+    hm_raft_msg app2 = {.type = HM_RAFT_MSG_APP, .from = 3, .to = 2, .term = 2, .entries = &other,
+                        .n_entries = 1};
+    ck_assert_int_eq(hm_raft_step(r, &app2), 0);
+    ck_assert(!hm_raft_is_member(r, 4));
+    ck_assert(hm_raft_take_ready(r, &rd));
+    ck_assert_uint_eq(rd.truncate_from, 1);
+    hm_raft_advance(r, &rd);
+    hm_raft_free(r);
 }
 END_TEST
 
@@ -340,6 +414,7 @@ int main(void)
     tcase_add_test(tc, test_read_index);
     tcase_add_test(tc, test_codec_golden);
     tcase_add_test(tc, test_codec_hostile);
+    tcase_add_test(tc, test_membership);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
