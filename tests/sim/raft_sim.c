@@ -920,9 +920,8 @@ static sim_node *scenario_start(uint64_t seed, size_t nn)
         for (size_t i = 0; i < nn; i++) hm_raft_tick(nodes[i].r);
         for (size_t i = 0; i < nn; i++) node_drain(&nodes[i], 0);
         deliver_due(0);
-        if (!leader_settled(nn)) continue;
-        for (size_t i = 0; i < nn; i++)
-            if (hm_raft_role_of(nodes[i].r) == HM_RAFT_LEADER) return &nodes[i];
+        sim_node *lead = settled_leader(nn);
+        if (lead != NULL) return lead;
     }
     CHECK(false, "scenario: no leader on a quiet network");
     return NULL;
@@ -939,6 +938,13 @@ static void scenario_tick(bool reads)
     if (reads && now % 3 == 0) read_some();
     for (size_t i = 0; i < n_nodes; i++) node_drain(&nodes[i], 0);
     deliver_due(0);
+}
+
+/* One tick, and the clock moves on. */
+static void scenario_step(void)
+{
+    scenario_tick(false);
+    now++;
 }
 
 static size_t scenario_acked(void)
@@ -1066,10 +1072,128 @@ static int scenario_flapping(uint64_t seed, size_t nn)
     return scenario_end();
 }
 
+/* Tick the world until cond holds or `limit` ticks pass; true when it held. */
+static bool scenario_until(bool (*cond)(void *), void *arg, uint64_t limit)
+{
+    for (uint64_t end = now + limit; now <= end && !failed; now++) {
+        if (cond(arg)) return true;
+        scenario_tick(false);
+    }
+    return !failed && cond(arg);
+}
+
+static bool cond_all_applied(void *arg)
+{
+    uint64_t idx = *(uint64_t *)arg;
+    for (size_t i = 0; i < n_nodes; i++)
+        if (hm_raft_is_member(nodes[i].r, nodes[i].id) && nodes[i].applied < idx) return false;
+    return true;
+}
+
+static bool cond_new_leader(void *arg)
+{
+    const uint64_t *skip = arg; /* the old leader and its partner */
+    for (size_t i = 0; i < n_nodes; i++)
+        if (nodes[i].id != skip[0] && nodes[i].id != skip[1] &&
+            hm_raft_role_of(nodes[i].r) == HM_RAFT_LEADER && hm_raft_term(nodes[i].r) > skip[2])
+            return true;
+    return false;
+}
+
+/* Cut node id off from every node, both ways, except `keep` (0: none). */
+static void scenario_isolate(uint64_t id, uint64_t keep)
+{
+    for (size_t j = 0; j < n_nodes; j++) {
+        if (nodes[j].id == id || nodes[j].id == keep) continue;
+        cut[id - 1][j] = cut[j][id - 1] = true;
+    }
+}
+
+/* Propose a change on r, ticking the world until it is taken (a leader
+ * that has not committed in its term yet, a learner still catching up);
+ * the last refusal after `ticks` ticks. */
+static int scenario_conf(sim_node *n, enum hm_raft_conf_op op, uint64_t x, uint64_t *idx,
+                         int ticks)
+{
+    int rc = HM_EBUSY;
+    for (int t = 0; t <= ticks && !failed; t++) {
+        if (hm_raft_role_of(n->r) != HM_RAFT_LEADER) return HM_ENOTLEADER;
+        rc = hm_raft_propose_conf(n->r, op, x, idx);
+        if (rc != HM_EBUSY && rc != HM_EINVAL) return rc;
+        scenario_step();
+    }
+    return rc;
+}
+
+/* "divergent-config" (the bug Ongaro described on raft-dev): four voters
+ * a, b, c, d and a learner e.  a, cut off but for e, promotes e: the
+ * configuration {a,b,c,d,e}, on a and e only.  The others elect b, which
+ * at once removes a: {b,c,d}.  Proposing that before b committed an entry
+ * of its term (the planted bug conf-before-term-commit) lets it commit on
+ * b and c alone while d is cut off; then a, e and d, whose logs d cannot
+ * tell apart, elect a under the other configuration, and two majorities
+ * that do not meet commit different entries at one index.  With the
+ * rule, b's change waits for its no-op, which needs d: d then holds an
+ * entry of b's term and a cannot win its vote. */
+static int scenario_divergent(uint64_t seed, size_t nn)
+{
+    (void)nn;
+    sim_node *lead = scenario_start(seed, 4);
+    if (lead == NULL) return scenario_end();
+    n_nodes = 5; /* e joins */
+    nodes[4].id = 5;
+    group[4] = 0;
+    node_start(&nodes[4]);
+    uint64_t idx = 0, a = lead->id, e = 5;
+    int rc = scenario_conf(lead, HM_RAFT_CONF_ADD_LEARNER, e, &idx, 20 * SIM_ELECTION_TICKS);
+    CHECK(rc == 0, "scenario divergent-config: adding e: %s", hm_err_msg(rc));
+    if (rc == 0 && !scenario_until(cond_all_applied, &idx, 20 * SIM_ELECTION_TICKS))
+        CHECK(false, "scenario divergent-config: e did not catch up");
+    if (failed) return scenario_end();
+    /* a, cut off but for e, promotes e */
+    scenario_isolate(a, e);
+    rc = scenario_conf(lead, HM_RAFT_CONF_PROMOTE, e, NULL, 5 * SIM_ELECTION_TICKS);
+    CHECK(rc == 0, "scenario divergent-config: promoting e: %s", hm_err_msg(rc));
+    for (int t = 0; t < 3; t++) scenario_step();
+    scenario_isolate(a, 0);
+    scenario_isolate(e, 0);
+    /* b, c and d elect a leader, b */
+    uint64_t skip[3] = {a, e, hm_raft_term(lead->r)};
+    if (!scenario_until(cond_new_leader, skip, 40 * SIM_ELECTION_TICKS)) {
+        CHECK(false, "scenario divergent-config: b, c and d elected no leader");
+        return scenario_end();
+    }
+    sim_node *nb = NULL;
+    for (size_t i = 0; i < n_nodes; i++)
+        if (hm_raft_role_of(nodes[i].r) == HM_RAFT_LEADER && nodes[i].id != a) nb = &nodes[i];
+    uint64_t b = nb->id, d = 0;
+    for (uint64_t x = 1; x <= 4; x++)
+        if (x != a && x != b && d == 0) d = x;
+    /* d is cut off at once; b removes a as soon as it may */
+    scenario_isolate(d, 0);
+    rc = hm_raft_propose_conf(nb->r, HM_RAFT_CONF_REMOVE, a, NULL);
+    if (rc == HM_EBUSY) {
+        /* the rule: b must first commit its no-op, which needs d */
+        memset(cut, 0, sizeof cut);
+        scenario_isolate(a, 0);
+        scenario_isolate(e, 0);
+        rc = scenario_conf(nb, HM_RAFT_CONF_REMOVE, a, NULL, 5 * SIM_ELECTION_TICKS);
+        scenario_isolate(d, 0);
+    }
+    for (int t = 0; t < 3 * SIM_ELECTION_TICKS; t++) scenario_step();
+    /* b and c go away; a, e and d meet again */
+    memset(cut, 0, sizeof cut);
+    for (uint64_t x = 1; x <= 4; x++)
+        if (x != a && x != d) scenario_isolate(x, 0);
+    for (int t = 0; t < 40 * SIM_ELECTION_TICKS && !failed; t++) scenario_step();
+    return scenario_end();
+}
+
 static const struct {
     const char *name;
     int (*run)(uint64_t seed, size_t nn);
 } scenarios[] = {
+    {"divergent-config", scenario_divergent},
     {"asymmetric-partition", scenario_asymmetric},
     {"stale-read", scenario_stale_read},
     {"stalled-leader", scenario_stalled_leader},
