@@ -318,7 +318,8 @@ static void raft_log_truncate(hm_raft *r, uint64_t from)
     /* a truncated configuration entry reverts */
     size_t n = r->n_confs;
     while (r->n_confs > 0 && r->confs[r->n_confs - 1].index >= from) r->n_confs--;
-    if (r->n_confs != n) raft_members_rebuild(r);
+    if (r->n_confs != n && hm_raft_plant != HM_RAFT_PLANT_CONF_SURVIVES_TRUNCATE)
+        raft_members_rebuild(r);
 }
 
 static void raft_send(hm_raft *r, raft_box *box, hm_raft_msg m)

@@ -203,6 +203,7 @@ enum hm_raft_plant {
     HM_RAFT_PLANT_NO_PRE_VOTE,         /* an election timeout starts a real election */
     HM_RAFT_PLANT_CONF_BEFORE_TERM_COMMIT, /* a membership change proposed before the
                                             * leader committed an entry of its term */
+    HM_RAFT_PLANT_CONF_SURVIVES_TRUNCATE,  /* a truncated membership change stays in force */
     HM_RAFT_PLANT_READ_WITHOUT_READ_INDEX, /* a read is released at once with the
                                             * node's own commit index */
     HM_RAFT_PLANT_APPLY_BEFORE_PERSIST,/* the leader counts its own unsynced entries

@@ -1189,10 +1189,52 @@ static int scenario_divergent(uint64_t seed, size_t nn)
     return scenario_end();
 }
 
+/* "conf-rollback": a leader cut off but for a learner promotes it (the
+ * change on those two only); the others elect a leader and write on; when
+ * everyone meets again the promotion is truncated, and with it the
+ * membership must go back: no node may still count the learner a voter. */
+static int scenario_conf_rollback(uint64_t seed, size_t nn)
+{
+    (void)nn;
+    sim_node *lead = scenario_start(seed, 4);
+    if (lead == NULL) return scenario_end();
+    n_nodes = 5;
+    nodes[4].id = 5;
+    group[4] = 0;
+    node_start(&nodes[4]);
+    uint64_t idx = 0, a = lead->id, e = 5;
+    int rc = scenario_conf(lead, HM_RAFT_CONF_ADD_LEARNER, e, &idx, 20 * SIM_ELECTION_TICKS);
+    CHECK(rc == 0, "scenario conf-rollback: adding e: %s", hm_err_msg(rc));
+    if (rc == 0 && !scenario_until(cond_all_applied, &idx, 20 * SIM_ELECTION_TICKS))
+        CHECK(false, "scenario conf-rollback: e did not catch up");
+    if (failed) return scenario_end();
+    scenario_isolate(a, e);
+    rc = scenario_conf(lead, HM_RAFT_CONF_PROMOTE, e, NULL, 5 * SIM_ELECTION_TICKS);
+    CHECK(rc == 0, "scenario conf-rollback: promoting e: %s", hm_err_msg(rc));
+    for (int t = 0; t < 20 && !hm_raft_is_voter(nodes[e - 1].r, e); t++) scenario_step();
+    CHECK(hm_raft_is_voter(nodes[e - 1].r, e), "scenario conf-rollback: e never saw its promotion");
+    scenario_isolate(a, 0);
+    scenario_isolate(e, 0);
+    uint64_t skip[3] = {a, e, hm_raft_term(lead->r)};
+    if (!scenario_until(cond_new_leader, skip, 40 * SIM_ELECTION_TICKS)) {
+        CHECK(false, "scenario conf-rollback: the others elected no leader");
+        return scenario_end();
+    }
+    for (int t = 0; t < 5 * SIM_ELECTION_TICKS; t++) scenario_step();
+    memset(cut, 0, sizeof cut);
+    for (int t = 0; t < 30 * SIM_ELECTION_TICKS && !failed; t++) scenario_step();
+    for (size_t i = 0; i < n_nodes; i++)
+        CHECK(!hm_raft_is_voter(nodes[i].r, e),
+              "scenario conf-rollback: node %zu still counts node %llu a voter after its "
+              "promotion was truncated", i + 1, (unsigned long long)e);
+    return scenario_end();
+}
+
 static const struct {
     const char *name;
     int (*run)(uint64_t seed, size_t nn);
 } scenarios[] = {
+    {"conf-rollback", scenario_conf_rollback},
     {"divergent-config", scenario_divergent},
     {"asymmetric-partition", scenario_asymmetric},
     {"stale-read", scenario_stale_read},
@@ -1206,6 +1248,7 @@ static const struct {
 } plants[] = {
     {"no-pre-vote", HM_RAFT_PLANT_NO_PRE_VOTE},
     {"conf-before-term-commit", HM_RAFT_PLANT_CONF_BEFORE_TERM_COMMIT},
+    {"conf-survives-truncate", HM_RAFT_PLANT_CONF_SURVIVES_TRUNCATE},
     {"vote-before-persist", HM_RAFT_PLANT_VOTE_BEFORE_PERSIST},
     {"vote-ignores-log", HM_RAFT_PLANT_VOTE_IGNORES_LOG},
     {"append-skips-match", HM_RAFT_PLANT_APPEND_SKIPS_MATCH},
