@@ -7,18 +7,28 @@
 #include "hm_err.h"
 #include "hm_limits.h"
 
+/* Send req (stamped with the format version and req_id); the transport's
+ * error or the answer's.  *resp is set whenever there is one to free. */
+static int registry_call(hm_meta_api *meta, const char *req_id, Hm__MetaRequest *req,
+                         Hm__MetaResponse **resp)
+{
+    req->has_format_version = true;
+    req->format_version = HM_FORMAT_VERSION;
+    req->request_id = (char *)req_id;
+    *resp = NULL;
+    int rc = hm_meta_call(meta, req, resp);
+    if (rc == 0 && (*resp)->has_err && (*resp)->err != 0) rc = (*resp)->err;
+    return rc;
+}
+
 int hm_disk_registry_fetch(hm_meta_api *meta, const char *req_id, Hm__MetaResponse **out)
 {
     Hm__DiskList dl = HM__DISK_LIST__INIT;
     Hm__MetaRequest req = HM__META_REQUEST__INIT;
-    req.has_format_version = true;
-    req.format_version = HM_FORMAT_VERSION;
-    req.request_id = (char *)req_id;
     req.op_case = HM__META_REQUEST__OP_DISK_LIST;
     req.disk_list = &dl;
     Hm__MetaResponse *resp = NULL;
-    int rc = hm_meta_call(meta, &req, &resp);
-    if (rc == 0 && resp->has_err && resp->err != 0) rc = resp->err;
+    int rc = registry_call(meta, req_id, &req, &resp);
     if (rc == 0 && (resp->result_case != HM__META_RESPONSE__RESULT_DISKS || resp->disks == NULL))
         rc = HM_EPROTO;
     if (rc != 0) {
@@ -69,14 +79,10 @@ int hm_disk_registry_record(hm_meta_api *meta, const char *req_id, const Hm__Dis
     cmd.op_case = HM__META_COMMAND__OP_DISK_SET;
     cmd.disk_set = &ds;
     Hm__MetaRequest req = HM__META_REQUEST__INIT;
-    req.has_format_version = true;
-    req.format_version = HM_FORMAT_VERSION;
-    req.request_id = (char *)req_id;
     req.op_case = HM__META_REQUEST__OP_COMMAND;
     req.command = &cmd;
     Hm__MetaResponse *resp = NULL;
-    int rc = hm_meta_call(meta, &req, &resp);
-    if (rc == 0 && resp->has_err && resp->err != 0) rc = resp->err;
+    int rc = registry_call(meta, req_id, &req, &resp);
     if (resp != NULL) hm__meta_response__free_unpacked(resp, NULL);
     return rc;
 }
